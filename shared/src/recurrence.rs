@@ -1,0 +1,349 @@
+//! Recurring tasks: a subset of RFC 5545 RRULE, DAILY or coarser.
+//!
+//! A rule is anchored at the task's own due time (its DTSTART), in the task's time zone, so the
+//! next occurrence keeps its local wall-clock time across daylight-saving changes. `COUNT` counts
+//! the occurrences that remain including the current one: completing an occurrence hands the next
+//! one the rule with `COUNT` decreased by one, and `COUNT=1` is the last occurrence.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::DateTime;
+use rrule::{Frequency, RRule, Unvalidated};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::limits::RRULE_MAX_CHARS;
+use crate::task::Due;
+use crate::time::Timestamp;
+
+/// The rule parts accepted. Anything finer than a day (BYHOUR, BYMINUTE, ...) is refused.
+const ALLOWED_PARTS: [&str; 6] = ["FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "COUNT", "UNTIL"];
+/// How many candidate occurrences to look at before giving up on finding the next one.
+const SEARCH_LIMIT: usize = 1_000;
+
+/// A validated, normalized recurrence rule such as `FREQ=WEEKLY;BYDAY=MO,WE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recurrence(String);
+
+/// Why a recurrence rule was rejected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecurrenceError {
+    #[error("recurrence must be at most {RRULE_MAX_CHARS} characters")]
+    TooLong,
+    #[error("recurrence part {0:?} is not NAME=VALUE")]
+    Malformed(String),
+    #[error(
+        "recurrence part {0} is not supported (use FREQ, INTERVAL, BYDAY, BYMONTHDAY, COUNT, UNTIL)"
+    )]
+    UnsupportedPart(String),
+    #[error("recurrence part {0} appears twice")]
+    DuplicatePart(String),
+    #[error("recurrence needs FREQ")]
+    MissingFrequency,
+    #[error("recurrence FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY")]
+    TooFrequent,
+    #[error("recurrence cannot have both COUNT and UNTIL")]
+    CountAndUntil,
+    #[error("recurrence COUNT must be a whole number from 1")]
+    BadCount,
+    #[error("invalid recurrence: {0}")]
+    Invalid(String),
+}
+
+impl Recurrence {
+    /// The normalized rule text, without an `RRULE:` prefix.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn parts(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.split(';').filter_map(|p| p.split_once('='))
+    }
+
+    fn count(&self) -> Option<u32> {
+        self.parts()
+            .find(|(k, _)| *k == "COUNT")
+            .and_then(|(_, v)| v.parse().ok())
+    }
+
+    fn with_count(&self, count: u32) -> Recurrence {
+        let text = self
+            .parts()
+            .map(|(k, v)| {
+                if k == "COUNT" {
+                    format!("COUNT={count}")
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(";");
+        Recurrence(text)
+    }
+
+    fn build(&self, due: &Due) -> Result<(rrule::RRuleSet, DateTime<rrule::Tz>), RecurrenceError> {
+        let rule: RRule<Unvalidated> = self
+            .0
+            .parse()
+            .map_err(|e: rrule::RRuleError| RecurrenceError::Invalid(e.to_string()))?;
+        let start = due
+            .at
+            .as_datetime()
+            .with_timezone(&rrule::Tz::Tz(due.tz.tz()));
+        let set = rule
+            .build(start)
+            .map_err(|e| RecurrenceError::Invalid(e.to_string()))?;
+        Ok((set, start))
+    }
+
+    /// Checks the rule against the due time it would be anchored at (UNTIL before the due time,
+    /// a BYMONTHDAY that never occurs, ...).
+    pub fn validate_for(&self, due: &Due) -> Result<(), RecurrenceError> {
+        self.build(due).map(|_| ())
+    }
+
+    /// The occurrence that follows the one due at `due`, with the rule it carries on, or `None`
+    /// when the series has ended (COUNT used up, UNTIL passed, or no further date exists).
+    pub fn next_occurrence(&self, due: &Due) -> Result<Option<(Due, Recurrence)>, RecurrenceError> {
+        let remaining = self.count();
+        if remaining == Some(1) {
+            return Ok(None);
+        }
+        let (set, start) = self.build(due)?;
+        let next = set
+            .into_iter()
+            .take(SEARCH_LIMIT)
+            .find(|occurrence| *occurrence > start);
+        Ok(next.map(|at| {
+            let next_due = Due {
+                at: Timestamp::from_datetime(at.with_timezone(&chrono::Utc)),
+                tz: due.tz,
+            };
+            let rule = match remaining {
+                Some(n) => self.with_count(n - 1),
+                None => self.clone(),
+            };
+            (next_due, rule)
+        }))
+    }
+}
+
+impl FromStr for Recurrence {
+    type Err = RecurrenceError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.chars().count() > RRULE_MAX_CHARS {
+            return Err(RecurrenceError::TooLong);
+        }
+        let upper = s.trim().to_ascii_uppercase();
+        let body = upper.strip_prefix("RRULE:").unwrap_or(&upper);
+        let mut seen: Vec<&str> = Vec::new();
+        for part in body.split(';').filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+                .ok_or_else(|| RecurrenceError::Malformed(part.to_string()))?;
+            if !ALLOWED_PARTS.contains(&name) {
+                return Err(RecurrenceError::UnsupportedPart(name.to_string()));
+            }
+            if seen.contains(&name) {
+                return Err(RecurrenceError::DuplicatePart(name.to_string()));
+            }
+            seen.push(name);
+            match name {
+                "FREQ" => {
+                    let freq: Frequency = value
+                        .parse()
+                        .map_err(|_| RecurrenceError::Invalid(format!("unknown FREQ {value}")))?;
+                    if !matches!(
+                        freq,
+                        Frequency::Daily
+                            | Frequency::Weekly
+                            | Frequency::Monthly
+                            | Frequency::Yearly
+                    ) {
+                        return Err(RecurrenceError::TooFrequent);
+                    }
+                }
+                "COUNT" => {
+                    if !value.parse::<u32>().is_ok_and(|n| n >= 1) {
+                        return Err(RecurrenceError::BadCount);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !seen.contains(&"FREQ") {
+            return Err(RecurrenceError::MissingFrequency);
+        }
+        if seen.contains(&"COUNT") && seen.contains(&"UNTIL") {
+            return Err(RecurrenceError::CountAndUntil);
+        }
+        let normalized = body
+            .split(';')
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(";");
+        normalized
+            .parse::<RRule<Unvalidated>>()
+            .map_err(|e| RecurrenceError::Invalid(e.to_string()))?;
+        Ok(Recurrence(normalized))
+    }
+}
+
+impl fmt::Display for Recurrence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Recurrence {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Recurrence {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        raw.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(at: &str, tz: &str) -> Due {
+        Due {
+            at: at.parse().unwrap(),
+            tz: tz.parse().unwrap(),
+        }
+    }
+
+    fn next(rule: &str, d: Due) -> Option<(Due, Recurrence)> {
+        rule.parse::<Recurrence>()
+            .unwrap()
+            .next_occurrence(&d)
+            .unwrap()
+    }
+
+    #[test]
+    fn weekly_keeps_local_time_across_spring_forward() {
+        // Monday 2026-03-23 09:00 in Berlin is 08:00Z (CET); the clocks go forward on 2026-03-29,
+        // so the next Monday 09:00 is 07:00Z (CEST).
+        let (d, _) = next(
+            "FREQ=WEEKLY;BYDAY=MO",
+            due("2026-03-23T08:00:00Z", "Europe/Berlin"),
+        )
+        .unwrap();
+        assert_eq!(d.at.to_string(), "2026-03-30T07:00:00.000Z");
+        assert_eq!(d.tz.name(), "Europe/Berlin");
+    }
+
+    #[test]
+    fn daily_keeps_local_time_across_fall_back() {
+        // New York falls back on 2026-11-01: 09:00 EDT is 13:00Z, 09:00 EST is 14:00Z.
+        let (d, _) = next(
+            "FREQ=DAILY",
+            due("2026-10-31T13:00:00Z", "America/New_York"),
+        )
+        .unwrap();
+        assert_eq!(d.at.to_string(), "2026-11-01T14:00:00.000Z");
+    }
+
+    #[test]
+    fn interval_byday_and_bymonthday() {
+        let (d, _) = next(
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,FR",
+            due("2026-01-05T10:00:00Z", "UTC"),
+        )
+        .unwrap();
+        assert_eq!(d.at.to_string(), "2026-01-09T10:00:00.000Z");
+        let (d, _) = next(
+            "FREQ=MONTHLY;BYMONTHDAY=31",
+            due("2026-01-31T10:00:00Z", "UTC"),
+        )
+        .unwrap();
+        assert_eq!(d.at.to_string(), "2026-03-31T10:00:00.000Z");
+    }
+
+    #[test]
+    fn count_is_carried_down_and_ends_the_series() {
+        let (d, rule) = next("FREQ=DAILY;COUNT=2", due("2026-01-01T10:00:00Z", "UTC")).unwrap();
+        assert_eq!(d.at.to_string(), "2026-01-02T10:00:00.000Z");
+        assert_eq!(rule.as_str(), "FREQ=DAILY;COUNT=1");
+        assert_eq!(rule.next_occurrence(&d).unwrap(), None);
+    }
+
+    #[test]
+    fn until_ends_the_series() {
+        assert!(
+            next(
+                "FREQ=DAILY;UNTIL=20260102T100000Z",
+                due("2026-01-01T10:00:00Z", "UTC")
+            )
+            .is_some()
+        );
+        assert!(
+            next(
+                "FREQ=DAILY;UNTIL=20260101T235959Z",
+                due("2026-01-01T10:00:00Z", "UTC")
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn rules_are_normalized() {
+        let r: Recurrence = "rrule:freq=weekly;byday=mo".parse().unwrap();
+        assert_eq!(r.as_str(), "FREQ=WEEKLY;BYDAY=MO");
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            "\"FREQ=WEEKLY;BYDAY=MO\""
+        );
+    }
+
+    #[test]
+    fn bad_rules_are_rejected_with_a_reason() {
+        let cases = [
+            ("FREQ=HOURLY", RecurrenceError::TooFrequent),
+            (
+                "FREQ=DAILY;BYHOUR=9",
+                RecurrenceError::UnsupportedPart("BYHOUR".into()),
+            ),
+            ("INTERVAL=2", RecurrenceError::MissingFrequency),
+            (
+                "FREQ=DAILY;FREQ=WEEKLY",
+                RecurrenceError::DuplicatePart("FREQ".into()),
+            ),
+            ("FREQ=DAILY;COUNT=0", RecurrenceError::BadCount),
+            (
+                "FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z",
+                RecurrenceError::CountAndUntil,
+            ),
+            ("FREQ", RecurrenceError::Malformed("FREQ".into())),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(text.parse::<Recurrence>(), Err(expected), "{text}");
+        }
+        assert!(matches!(
+            "FREQ=SOMETIMES".parse::<Recurrence>(),
+            Err(RecurrenceError::Invalid(_))
+        ));
+        assert!(matches!(
+            "FREQ=WEEKLY;BYDAY=XX".parse::<Recurrence>(),
+            Err(RecurrenceError::Invalid(_))
+        ));
+        assert_eq!(
+            "x".repeat(300).parse::<Recurrence>(),
+            Err(RecurrenceError::TooLong)
+        );
+    }
+
+    #[test]
+    fn until_before_the_due_time_is_invalid_for_that_task() {
+        let r: Recurrence = "FREQ=DAILY;UNTIL=20250101T000000Z".parse().unwrap();
+        assert!(r.validate_for(&due("2026-01-01T10:00:00Z", "UTC")).is_err());
+    }
+}

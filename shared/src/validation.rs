@@ -1,0 +1,151 @@
+//! Field rules shared by create and update, so both enforce exactly the same contract.
+
+use crate::limits::*;
+use crate::problem::FieldError;
+use crate::task::{Reminder, Task};
+
+/// Trims a title and checks it is present, short enough and free of control characters.
+pub fn title(raw: &str) -> Result<String, FieldError> {
+    let t = raw.trim();
+    if t.is_empty() {
+        return Err(FieldError::new(
+            "title",
+            "required",
+            "title must not be empty",
+        ));
+    }
+    if t.chars().count() > TITLE_MAX_CHARS {
+        return Err(FieldError::new(
+            "title",
+            "too_long",
+            format!("title must be at most {TITLE_MAX_CHARS} characters"),
+        ));
+    }
+    if t.chars().any(char::is_control) {
+        return Err(FieldError::new(
+            "title",
+            "invalid",
+            "title must not contain control characters",
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// Checks notes length; empty notes are the same as none.
+pub fn notes(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    match raw.map(str::trim_end) {
+        None | Some("") => Ok(None),
+        Some(n) if n.chars().count() > NOTES_MAX_CHARS => Err(FieldError::new(
+            "notes",
+            "too_long",
+            format!("notes must be at most {NOTES_MAX_CHARS} characters"),
+        )),
+        Some(n) => Ok(Some(n.to_string())),
+    }
+}
+
+/// Normalizes one tag (trimmed, lower-case) or explains why it is not a tag.
+pub fn tag(raw: &str, field: &str) -> Result<String, FieldError> {
+    let t = raw.trim().to_lowercase();
+    if t.is_empty() {
+        return Err(FieldError::new(field, "required", "tags must not be empty"));
+    }
+    if t.chars().count() > TAG_MAX_CHARS {
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("tags must be at most {TAG_MAX_CHARS} characters"),
+        ));
+    }
+    if t.chars().any(|c| c.is_control() || c == ',') {
+        return Err(FieldError::new(
+            field,
+            "invalid",
+            "tags must not contain commas or control characters",
+        ));
+    }
+    Ok(t)
+}
+
+/// Normalizes a tag list: each tag normalized, duplicates dropped, order kept.
+pub fn tags(raw: &[String]) -> Result<Vec<String>, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut out: Vec<String> = Vec::new();
+    for (i, t) in raw.iter().enumerate() {
+        match tag(t, &format!("tags[{i}]")) {
+            Ok(t) if !out.contains(&t) => out.push(t),
+            Ok(_) => {}
+            Err(e) => errors.push(e),
+        }
+    }
+    if out.len() > TAGS_MAX {
+        errors.push(FieldError::new(
+            "tags",
+            "too_many",
+            format!("a task has at most {TAGS_MAX} tags"),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Checks the reminder list on its own (count, offsets); whether relative reminders have a due
+/// time to follow is checked on the whole task.
+pub fn reminders(raw: &[Reminder]) -> Result<(), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if raw.len() > REMINDERS_MAX {
+        errors.push(FieldError::new(
+            "reminders",
+            "too_many",
+            format!("a task has at most {REMINDERS_MAX} reminders"),
+        ));
+    }
+    for (i, r) in raw.iter().enumerate() {
+        if let Reminder::BeforeDueMinutes(m) = r
+            && *m > REMINDER_MAX_MINUTES_BEFORE_DUE
+        {
+            errors.push(FieldError::new(
+                format!("reminders[{i}]"),
+                "invalid",
+                format!(
+                    "a reminder can be at most {REMINDER_MAX_MINUTES_BEFORE_DUE} minutes before due"
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// Rules that span fields: relative reminders and recurrence need a due time, and the recurrence
+/// must be valid when anchored at it.
+pub fn cross_field(task: &Task) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if task.due.is_none() && task.reminders.iter().any(Reminder::is_relative) {
+        errors.push(FieldError::new(
+            "reminders",
+            "requires_due",
+            "a reminder relative to the due time needs a due time",
+        ));
+    }
+    match (&task.recurrence, &task.due) {
+        (Some(_), None) => errors.push(FieldError::new(
+            "recurrence",
+            "requires_due",
+            "a recurring task needs a due time to anchor the series",
+        )),
+        (Some(rule), Some(due)) => {
+            if let Err(e) = rule.validate_for(due) {
+                errors.push(FieldError::new("recurrence", "invalid", e.to_string()));
+            }
+        }
+        (None, _) => {}
+    }
+    errors
+}
