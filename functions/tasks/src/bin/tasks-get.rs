@@ -1,0 +1,10 @@
+//! The `tasks-get` function: wiring only; the handler is `todo_tasks::http::get::get_task`.
+
+use todo_tasks::http::get::get_task;
+use todo_tasks::wiring;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let store = wiring::store().await?;
+    wiring::serve(|req| get_task(store, req)).await
+}

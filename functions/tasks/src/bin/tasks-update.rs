@@ -1,0 +1,10 @@
+//! The `tasks-update` function: wiring only; the handler is `todo_tasks::http::update::update_task`.
+
+use todo_tasks::http::update::update_task;
+use todo_tasks::wiring;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    let store = wiring::store().await?;
+    wiring::serve(|req| update_task(store, req)).await
+}

@@ -1,0 +1,23 @@
+//! `DELETE /tasks/{id}`.
+
+use lambda_http::{Body, Request, Response};
+use todo_lambda::http::{caller, empty_response};
+use todo_schema::Problem;
+
+use super::{if_match, respond, store_problem, task_id};
+use crate::store::DeleteTask;
+
+/// Deletes a task for good: 204, or 412 when `If-Match` is stale.
+pub async fn delete_task<S: DeleteTask>(store: &S, req: Request) -> Response<Body> {
+    respond(run(store, req).await)
+}
+
+async fn run<S: DeleteTask>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+    let caller = caller(&req)?;
+    let id = task_id(&req)?;
+    store
+        .delete(&caller.sub, id, if_match(&req))
+        .await
+        .map_err(store_problem)?;
+    Ok(empty_response(204))
+}

@@ -1,0 +1,190 @@
+//! The query string of `GET /tasks`, parsed strictly: an unknown parameter or a bad value is a
+//! 400 that names it, never silently ignored.
+
+use lambda_http::aws_lambda_events::query_map::QueryMap;
+use todo_schema::limits::{FILTER_VALUES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_QUERY_MAX_CHARS};
+use todo_schema::{Problem, validation};
+
+use crate::store::{ListQuery, SortField};
+
+/// Every parameter `GET /tasks` understands.
+const KNOWN: [&str; 11] = [
+    "status", "priority", "tag", "q", "due_before", "due_after", "overdue", "sort", "order",
+    "limit", "cursor",
+];
+
+fn bad(name: &str, why: impl std::fmt::Display) -> Problem {
+    Problem::bad_request(format!("query parameter {name}: {why}"))
+}
+
+/// All values of a repeatable parameter; `a,b` counts as two.
+fn many<'a>(params: &'a QueryMap, name: &str) -> Vec<&'a str> {
+    params
+        .all(name)
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+fn one<'a>(params: &'a QueryMap, name: &str) -> Result<Option<&'a str>, Problem> {
+    match params.all(name).unwrap_or_default().as_slice() {
+        [] => Ok(None),
+        [v] => Ok(Some(v)),
+        _ => Err(bad(name, "give it once")),
+    }
+}
+
+/// The list query and the cursor, if any.
+pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> {
+    if let Some(unknown) = params.iter().map(|(k, _)| k).find(|k| !KNOWN.contains(k)) {
+        return Err(bad(unknown, format!("unknown; use {}", KNOWN.join(", "))));
+    }
+    let mut q = ListQuery {
+        limit: PAGE_SIZE_DEFAULT,
+        ..ListQuery::default()
+    };
+    if let Some(v) = one(params, "status")? {
+        q.status = Some(v.parse().map_err(|_| bad("status", "use open or completed"))?);
+    }
+    for v in many(params, "priority") {
+        let p = v
+            .parse()
+            .map_err(|_| bad("priority", "use low, medium, high or urgent"))?;
+        if !q.priorities.contains(&p) {
+            q.priorities.push(p);
+        }
+    }
+    for v in many(params, "tag") {
+        let t = validation::tag(v, "tag").map_err(|e| bad("tag", e.message))?;
+        if !q.tags.contains(&t) {
+            q.tags.push(t);
+        }
+    }
+    if q.priorities.len() > FILTER_VALUES_MAX || q.tags.len() > FILTER_VALUES_MAX {
+        return Err(bad("priority/tag", format!("at most {FILTER_VALUES_MAX} values")));
+    }
+    if let Some(v) = one(params, "q")? {
+        let text = v.trim().to_lowercase();
+        if text.chars().count() > SEARCH_QUERY_MAX_CHARS {
+            return Err(bad("q", format!("at most {SEARCH_QUERY_MAX_CHARS} characters")));
+        }
+        q.text = (!text.is_empty()).then_some(text);
+    }
+    for (name, slot) in [("due_before", &mut q.due_before), ("due_after", &mut q.due_after)] {
+        if let Some(v) = one(params, name)? {
+            *slot = Some(v.parse().map_err(|e| bad(name, e))?);
+        }
+    }
+    if let Some(v) = one(params, "overdue")? {
+        q.overdue = Some(match v {
+            "true" => true,
+            "false" => false,
+            _ => return Err(bad("overdue", "use true or false")),
+        });
+    }
+    if let Some(v) = one(params, "sort")? {
+        q.sort = SortField::ALL
+            .iter()
+            .find(|(_, name)| *name == v)
+            .map(|(f, _)| *f)
+            .ok_or_else(|| bad("sort", "use created, due, priority, title or updated"))?;
+    }
+    if let Some(v) = one(params, "order")? {
+        q.descending = match v {
+            "asc" => false,
+            "desc" => true,
+            _ => return Err(bad("order", "use asc or desc")),
+        };
+    }
+    if let Some(v) = one(params, "limit")? {
+        q.limit = v
+            .parse()
+            .ok()
+            .filter(|n| (1..=PAGE_SIZE_MAX).contains(n))
+            .ok_or_else(|| bad("limit", format!("a whole number from 1 to {PAGE_SIZE_MAX}")))?;
+    }
+    let cursor = one(params, "cursor")?.map(str::to_string);
+    Ok((q, cursor))
+}
+
+/// What a cursor is bound to: the owner and everything about the query but the page size.
+pub fn scope(owner: &str, q: &ListQuery) -> String {
+    let unsized_query = ListQuery {
+        limit: 0,
+        ..q.clone()
+    };
+    format!("{owner}\n{unsized_query:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use todo_schema::{Priority, Status};
+
+    fn params(pairs: &[(&str, &str)]) -> QueryMap {
+        let mut map = std::collections::HashMap::<String, Vec<String>>::new();
+        for (k, v) in pairs {
+            map.entry(k.to_string()).or_default().push(v.to_string());
+        }
+        QueryMap::from(map)
+    }
+
+    #[test]
+    fn parses_filters_and_sorts() {
+        let (q, cursor) = parse(&params(&[
+            ("status", "open"),
+            ("priority", "high,urgent"),
+            ("priority", "high"),
+            ("tag", "Home"),
+            ("q", " Milk "),
+            ("due_before", "2026-01-01T00:00:00Z"),
+            ("overdue", "true"),
+            ("sort", "due"),
+            ("order", "desc"),
+            ("limit", "5"),
+            ("cursor", "abc"),
+        ]))
+        .unwrap();
+        assert_eq!(q.status, Some(Status::Open));
+        assert_eq!(q.priorities, vec![Priority::High, Priority::Urgent]);
+        assert_eq!(q.tags, vec!["home"]);
+        assert_eq!(q.text.as_deref(), Some("milk"));
+        assert_eq!(q.sort, SortField::Due);
+        assert!(q.descending);
+        assert_eq!(q.limit, 5);
+        assert_eq!(cursor.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn rejects_bad_parameters_by_name() {
+        let cases: [&[(&str, &str)]; 9] = [
+            &[("stat", "open")],
+            &[("status", "done")],
+            &[("priority", "p1")],
+            &[("limit", "0")],
+            &[("limit", "101")],
+            &[("sort", "colour")],
+            &[("order", "up")],
+            &[("due_after", "yesterday")],
+            &[("limit", "5"), ("limit", "6")],
+        ];
+        for case in cases {
+            let p = parse(&params(case)).unwrap_err();
+            assert_eq!(p.status, 400, "{case:?}");
+            assert!(p.detail.unwrap().contains(case[0].0), "{case:?}");
+        }
+    }
+
+    #[test]
+    fn scope_ignores_page_size_only() {
+        let (a, _) = parse(&params(&[("limit", "5")])).unwrap();
+        let (b, _) = parse(&params(&[("limit", "50")])).unwrap();
+        let (c, _) = parse(&params(&[("sort", "title")])).unwrap();
+        assert_eq!(scope("u", &a), scope("u", &b));
+        assert_ne!(scope("u", &a), scope("u", &c));
+        assert_ne!(scope("u", &a), scope("v", &a));
+    }
+}

@@ -1,0 +1,98 @@
+//! One handler per route. Each is a plain async function over the request and the store
+//! operation it needs; every failure leaves as one problem+json response.
+
+pub mod create;
+pub mod cursor;
+pub mod delete;
+pub mod get;
+pub mod list;
+pub mod list_query;
+pub mod transition;
+pub mod update;
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use todo_lambda::http::{Caller, header, json_response, problem_response};
+use todo_schema::{Actor, Problem, Task, TaskId};
+
+use crate::store::StoreError;
+
+/// Runs a handler body and turns its problem, if any, into the response.
+pub(crate) fn respond(result: Result<Response<Body>, Problem>) -> Response<Body> {
+    result.unwrap_or_else(|p| problem_response(&p))
+}
+
+/// The actor for events caused by this caller.
+pub(crate) fn actor(caller: &Caller) -> Actor {
+    Actor::User {
+        id: caller.sub.clone(),
+    }
+}
+
+/// The `{id}` path parameter. A malformed id names no task: 404, like a missing one.
+pub(crate) fn task_id(req: &Request) -> Result<TaskId, Problem> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first("id"))
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(not_found)
+}
+
+/// The one answer for a task that is missing or belongs to someone else.
+pub(crate) fn not_found() -> Problem {
+    Problem::not_found("no task with this id")
+}
+
+/// The strong ETag of a task's current version.
+pub fn etag(task: &Task) -> String {
+    format!("\"{}\"", task.version)
+}
+
+/// The version `If-Match` requires, if the header is present. `*` requires only existence; a
+/// value that is not one of our ETags (a weak tag, garbage) can match no version, so the write
+/// fails with 412 like any stale tag.
+pub(crate) fn if_match(req: &Request) -> Option<u64> {
+    let value = header(req, "if-match")?.trim();
+    if value == "*" {
+        return None;
+    }
+    Some(
+        value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(u64::MAX),
+    )
+}
+
+/// A task as a JSON response with its ETag.
+pub(crate) fn task_response(status: u16, task: &Task) -> Response<Body> {
+    let mut response = json_response(status, task);
+    if let Ok(v) = etag(task).parse() {
+        response.headers_mut().insert("etag", v);
+    }
+    response
+}
+
+/// Maps a store error to the problem the client sees, logging what operators need.
+pub(crate) fn store_problem(err: StoreError) -> Problem {
+    match err {
+        StoreError::NotFound => not_found(),
+        StoreError::VersionMismatch => Problem::precondition_failed(
+            "the task has changed since the version in If-Match; fetch it and retry",
+        ),
+        StoreError::Conflict => {
+            Problem::conflict("another request is changing this task; retry shortly")
+        }
+        StoreError::Invalid(errors) => Problem::validation(errors),
+        StoreError::IdempotencyMismatch => Problem::unprocessable(
+            "this Idempotency-Key was already used with a different request body",
+        ),
+        StoreError::Unavailable(reason) => {
+            tracing::warn!(%reason, "task store unavailable");
+            Problem::service_unavailable("the task store is busy or unavailable; retry shortly")
+        }
+        StoreError::Internal(reason) => {
+            tracing::error!(%reason, "task store failure");
+            Problem::internal("something went wrong on our side")
+        }
+    }
+}

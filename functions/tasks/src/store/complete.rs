@@ -1,0 +1,175 @@
+//! Complete: one conditional update for a plain task. A recurring task is refused by that
+//! update's condition, which hands back the task as it is; one transaction then completes it and
+//! creates the next occurrence together, so a series can never lose or double an occurrence.
+
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use todo_schema::event::EventType;
+use todo_schema::{Actor, Status, Task, TaskId, Timestamp};
+
+use super::errors::{Failure, classify, into_store_error};
+use super::expr::Expr;
+use super::item::{EventStamp, event_attrs, n, s, task_from_item, task_item, updated_attrs};
+use super::reopen::bump_version;
+use super::write::is_stale;
+use super::{CompleteTask, DynamoTaskStore, StoreError, Transition};
+
+/// How often a recurring completion is retried when the task changes underneath it.
+const MAX_ATTEMPTS: usize = 3;
+
+impl CompleteTask for DynamoTaskStore {
+    async fn complete(
+        &self,
+        owner: &str,
+        id: TaskId,
+        expected_version: Option<u64>,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Transition, StoreError> {
+        let mut e = Expr::default();
+        e.apply(vec![
+            ("status", Some(s(Status::Completed.as_str()))),
+            ("completed_at", Some(s(now.to_string()))),
+            ("rem_pk", None),
+        ]);
+        e.apply(updated_attrs(id, now));
+        e.apply(event_attrs(&EventStamp::new(EventType::TaskCompleted, actor, now))?);
+        bump_version(&mut e);
+        e.require_exists();
+        e.require_eq("status", s(Status::Open.as_str()));
+        e.require_absent("recurrence");
+        if let Some(v) = expected_version {
+            e.require_eq("version", n(v));
+        }
+        let mut current = match self.update_task(owner, id, e).await? {
+            Ok(task) => {
+                return Ok(Transition {
+                    task,
+                    changed: true,
+                    next: None,
+                });
+            }
+            Err(None) => return Err(StoreError::NotFound),
+            Err(Some(current)) => current,
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            if current.status == Status::Completed {
+                return Ok(Transition {
+                    task: current,
+                    changed: false,
+                    next: None,
+                });
+            }
+            if is_stale(expected_version, &current) {
+                return Err(StoreError::VersionMismatch);
+            }
+            match self.complete_occurrence(&current, actor, now).await? {
+                Ok(done) => return Ok(done),
+                Err(Some(changed)) => current = changed,
+                Err(None) => return Err(StoreError::NotFound),
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+}
+
+impl DynamoTaskStore {
+    /// Completes `current` (still at its version) and creates the next occurrence, in one
+    /// transaction; the refusal carries the task as it now is.
+    async fn complete_occurrence(
+        &self,
+        current: &Task,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<Result<Transition, Option<Task>>, StoreError> {
+        let mut done = current.clone();
+        done.status = Status::Completed;
+        done.completed_at = Some(now);
+        done.updated_at = now;
+        done.version += 1;
+        let next = next_occurrence(current, now)?;
+
+        let done_item = task_item(
+            &done,
+            &EventStamp::new(EventType::TaskCompleted, actor, now),
+            now,
+        )?;
+        let put_done = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(done_item))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(current.version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| StoreError::Internal(e.to_string()))?;
+        let mut tx = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put_done).build());
+        if let Some(next) = &next {
+            let item = task_item(
+                next,
+                &EventStamp::new(EventType::TaskCreated, actor, now),
+                now,
+            )?;
+            let put_next = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(|e| StoreError::Internal(e.to_string()))?;
+            tx = tx.transact_items(TransactWriteItem::builder().put(put_next).build());
+        }
+        match tx.send().await {
+            Ok(_) => Ok(Ok(Transition {
+                task: done,
+                changed: true,
+                next,
+            })),
+            Err(err) => match classify(err) {
+                Failure::Cancelled(reasons) => {
+                    let first = reasons.first();
+                    if first.and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
+                        let now_is = first
+                            .and_then(|r| r.item().cloned())
+                            .map(task_from_item)
+                            .transpose()?;
+                        Ok(Err(now_is))
+                    } else {
+                        Err(into_store_error(Failure::Cancelled(reasons)))
+                    }
+                }
+                other => Err(into_store_error(other)),
+            },
+        }
+    }
+}
+
+/// The next occurrence of a recurring task, or `None` when the series has ended.
+fn next_occurrence(current: &Task, now: Timestamp) -> Result<Option<Task>, StoreError> {
+    let (Some(rule), Some(due)) = (&current.recurrence, &current.due) else {
+        return Ok(None);
+    };
+    let next = rule
+        .next_occurrence(due)
+        .map_err(|e| StoreError::Internal(format!("stored recurrence: {e}")))?;
+    Ok(next.map(|(due, rule)| Task {
+        id: TaskId::generate(),
+        owner: current.owner.clone(),
+        title: current.title.clone(),
+        notes: current.notes.clone(),
+        status: Status::Open,
+        priority: current.priority,
+        tags: current.tags.clone(),
+        due: Some(due),
+        reminders: current.reminders.clone(),
+        recurrence: Some(rule),
+        series_id: current.series_id.or(Some(current.id)),
+        created_at: now,
+        updated_at: now,
+        completed_at: None,
+        version: 1,
+    }))
+}

@@ -1,0 +1,83 @@
+//! The two conditional writes every change is made of. A failed condition hands back the item
+//! as it was (ReturnValuesOnConditionCheckFailure), so callers explain or retry a refusal
+//! without reading first.
+
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use todo_schema::{Task, TaskId};
+
+use super::errors::{Failure, classify, into_store_error};
+use super::expr::Expr;
+use super::item::{Item, n, task_from_item, task_key};
+use super::{DynamoTaskStore, StoreError};
+
+/// A conditional write that did not happen: the task as it is, or `None` when there is none.
+pub type Refused = Option<Task>;
+
+/// Whether the caller asked for a version the task no longer has.
+pub fn is_stale(expected: Option<u64>, current: &Task) -> bool {
+    expected.is_some_and(|v| v != current.version)
+}
+
+impl DynamoTaskStore {
+    /// An UpdateItem; the task after it, or the refusal.
+    pub(super) async fn update_task(
+        &self,
+        owner: &str,
+        id: TaskId,
+        e: Expr,
+    ) -> Result<Result<Task, Refused>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(task_key(owner, id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out
+                    .attributes
+                    .ok_or_else(|| StoreError::Internal("update returned no item".into()))?;
+                task_from_item(item).map(Ok)
+            }
+            Err(err) => refusal(classify(err)).map(Err),
+        }
+    }
+
+    /// A PutItem that replaces the task only while it is still at `version`.
+    pub(super) async fn replace_task(
+        &self,
+        item: Item,
+        version: u64,
+    ) -> Result<Result<(), Refused>, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", n(version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(err) => refusal(classify(err)).map(Err),
+        }
+    }
+}
+
+/// The refusal behind a failed condition, or the error when it was something else.
+pub fn refusal(f: Failure) -> Result<Refused, StoreError> {
+    match f {
+        Failure::Condition(old) => old.map(task_from_item).transpose(),
+        other => Err(into_store_error(other)),
+    }
+}

@@ -1,0 +1,36 @@
+//! Configuration from environment variables, each named in `template.yaml` and read in one place.
+
+/// A required variable is missing or unusable; the function cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Reads a variable that must be set and non-empty.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Ok(v),
+        _ => Err(ConfigError::Missing(name)),
+    }
+}
+
+/// The tasks table's name (`TASKS_TABLE`).
+pub fn tasks_table() -> Result<String, ConfigError> {
+    required("TASKS_TABLE")
+}
+
+/// The key that signs list cursors (`CURSOR_SIGNING_KEY`, at least 32 bytes), so a tampered
+/// cursor is refused.
+pub fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {
+    let key = required("CURSOR_SIGNING_KEY")?;
+    if key.len() < 32 {
+        return Err(ConfigError::Invalid {
+            name: "CURSOR_SIGNING_KEY",
+            reason: "must be at least 32 bytes".to_string(),
+        });
+    }
+    Ok(key.into_bytes())
+}

@@ -1,0 +1,228 @@
+//! The HTTP edge: identity from the JWT authorizer, JSON bodies in, JSON and problem+json out.
+//!
+//! Every route maps its errors here exactly once, so all of them answer in the same shape.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use todo_schema::limits::BODY_MAX_BYTES;
+use todo_schema::problem::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
+
+/// Seconds a client should wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// The authenticated caller: the `sub` claim the API Gateway JWT authorizer verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub sub: String,
+}
+
+/// The caller, or 401 when no authorizer claims reached the function (a route deployed without
+/// the authorizer must fail closed).
+pub fn caller(req: &Request) -> Result<Caller, Problem> {
+    let sub = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.jwt.as_ref())
+            .and_then(|jwt| jwt.claims.get("sub"))
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        _ => None,
+    };
+    sub.map(|sub| Caller { sub })
+        .ok_or_else(|| Problem::unauthorized("the request carries no verified subject"))
+}
+
+/// A header's value as text, if present and valid UTF-8.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Parses a JSON body after checking its media type and size.
+///
+/// Syntax errors are 400; well-formed JSON of the wrong shape (a wrong type, an unknown field)
+/// is a 422 that names the field.
+pub fn json_body<T: DeserializeOwned>(req: &Request, media_types: &[&str]) -> Result<T, Problem> {
+    let content_type = header(req, "content-type").unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if !media_types.contains(&essence.as_str()) {
+        return Err(Problem::unsupported_media_type(format!(
+            "send the body as {}",
+            media_types.join(" or ")
+        )));
+    }
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > BODY_MAX_BYTES {
+        return Err(Problem::payload_too_large(format!(
+            "the body must be at most {BODY_MAX_BYTES} bytes"
+        )));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                Problem::validation(vec![field_error(&path, &inner)])
+            }
+            _ => Problem::bad_request(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Turns a serde data error into a field error, naming an unknown field itself.
+fn field_error(path: &str, err: &serde_json::Error) -> FieldError {
+    let message = err.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_string();
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    let parent = if path == "." { "" } else { path };
+    match unknown {
+        Some(name) => FieldError::new(
+            if parent.is_empty() { name } else { parent },
+            "unknown_field",
+            format!("{message} (server-owned fields such as id, owner and version cannot be set)"),
+        ),
+        None if message.starts_with("missing field `") => {
+            let name = message
+                .trim_start_matches("missing field `")
+                .split('`')
+                .next()
+                .unwrap_or("");
+            FieldError::new(join_path(parent, name), "required", message.clone())
+        }
+        None => FieldError::new(
+            if parent.is_empty() { "body" } else { parent },
+            "invalid",
+            message.clone(),
+        ),
+    }
+}
+
+fn join_path(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}.{name}")
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(Body::from(bytes))
+            .unwrap_or_else(|_| fallback_response()),
+        Err(e) => {
+            tracing::error!(error = %e, "response serialization failed");
+            problem_response(&Problem::internal("the response could not be produced"))
+        }
+    }
+}
+
+/// A problem+json response; 503s carry `Retry-After`.
+pub fn problem_response(problem: &Problem) -> Response<Body> {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    let mut builder = Response::builder()
+        .status(problem.status)
+        .header("content-type", PROBLEM_CONTENT_TYPE);
+    if problem.status == 503 {
+        builder = builder.header("retry-after", RETRY_AFTER_SECONDS.to_string());
+    }
+    builder
+        .body(Body::from(body))
+        .unwrap_or_else(|_| fallback_response())
+}
+
+/// An empty response with the given status (204, 304).
+pub fn empty_response(status: u16) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .body(Body::Empty)
+        .unwrap_or_else(|_| fallback_response())
+}
+
+fn fallback_response() -> Response<Body> {
+    let mut r = Response::new(Body::Empty);
+    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body2 {
+        title: String,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        n: u32,
+    }
+
+    fn request(content_type: &str, body: &str) -> Request {
+        let mut req = Request::new(lambda_http::Body::from(body.to_string()));
+        req.headers_mut()
+            .insert("content-type", content_type.parse().unwrap());
+        req
+    }
+
+    #[test]
+    fn body_errors_are_classified() {
+        let json = "application/json";
+        let p = json_body::<Body2>(&request("text/plain", "{}"), &[json]).unwrap_err();
+        assert_eq!(p.status, 415);
+        let p = json_body::<Body2>(&request(json, "{"), &[json]).unwrap_err();
+        assert_eq!(p.status, 400);
+        let p = json_body::<Body2>(&request(json, r#"{"title":"x"} trailing"#), &[json]).unwrap_err();
+        assert_eq!(p.status, 400);
+        let p = json_body::<Body2>(&request(json, r#"{"title":"x","owner":"y"}"#), &[json]).unwrap_err();
+        assert_eq!((p.status, p.errors[0].field.as_str(), p.errors[0].code.as_str()), (422, "owner", "unknown_field"));
+        let p = json_body::<Body2>(&request(json, r#"{"title":"x","inner":{"n":"five"}}"#), &[json]).unwrap_err();
+        assert_eq!((p.status, p.errors[0].field.as_str()), (422, "inner.n"));
+        let p = json_body::<Body2>(&request(json, r#"{}"#), &[json]).unwrap_err();
+        assert_eq!((p.errors[0].field.as_str(), p.errors[0].code.as_str()), ("title", "required"));
+        let big = format!(r#"{{"title":"{}"}}"#, "x".repeat(BODY_MAX_BYTES));
+        assert_eq!(json_body::<Body2>(&request(json, &big), &[json]).unwrap_err().status, 413);
+        assert!(json_body::<Body2>(&request("application/json; charset=utf-8", r#"{"title":"x"}"#), &[json]).is_ok());
+    }
+
+    #[test]
+    fn no_claims_means_unauthorized() {
+        let req = Request::new(lambda_http::Body::Empty);
+        assert_eq!(caller(&req).unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn service_unavailable_carries_retry_after() {
+        let r = problem_response(&Problem::service_unavailable("throttled"));
+        assert_eq!(r.status(), 503);
+        assert_eq!(r.headers()["retry-after"], "1");
+        assert_eq!(r.headers()["content-type"], PROBLEM_CONTENT_TYPE);
+    }
+}
