@@ -199,17 +199,44 @@ mod tests {
         assert_eq!(p.status, 415);
         let p = json_body::<Body2>(&request(json, "{"), &[json]).unwrap_err();
         assert_eq!(p.status, 400);
-        let p = json_body::<Body2>(&request(json, r#"{"title":"x"} trailing"#), &[json]).unwrap_err();
+        let p =
+            json_body::<Body2>(&request(json, r#"{"title":"x"} trailing"#), &[json]).unwrap_err();
         assert_eq!(p.status, 400);
-        let p = json_body::<Body2>(&request(json, r#"{"title":"x","owner":"y"}"#), &[json]).unwrap_err();
-        assert_eq!((p.status, p.errors[0].field.as_str(), p.errors[0].code.as_str()), (422, "owner", "unknown_field"));
-        let p = json_body::<Body2>(&request(json, r#"{"title":"x","inner":{"n":"five"}}"#), &[json]).unwrap_err();
+        let p = json_body::<Body2>(&request(json, r#"{"title":"x","owner":"y"}"#), &[json])
+            .unwrap_err();
+        assert_eq!(
+            (
+                p.status,
+                p.errors[0].field.as_str(),
+                p.errors[0].code.as_str()
+            ),
+            (422, "owner", "unknown_field")
+        );
+        let p = json_body::<Body2>(
+            &request(json, r#"{"title":"x","inner":{"n":"five"}}"#),
+            &[json],
+        )
+        .unwrap_err();
         assert_eq!((p.status, p.errors[0].field.as_str()), (422, "inner.n"));
         let p = json_body::<Body2>(&request(json, r#"{}"#), &[json]).unwrap_err();
-        assert_eq!((p.errors[0].field.as_str(), p.errors[0].code.as_str()), ("title", "required"));
+        assert_eq!(
+            (p.errors[0].field.as_str(), p.errors[0].code.as_str()),
+            ("title", "required")
+        );
         let big = format!(r#"{{"title":"{}"}}"#, "x".repeat(BODY_MAX_BYTES));
-        assert_eq!(json_body::<Body2>(&request(json, &big), &[json]).unwrap_err().status, 413);
-        assert!(json_body::<Body2>(&request("application/json; charset=utf-8", r#"{"title":"x"}"#), &[json]).is_ok());
+        assert_eq!(
+            json_body::<Body2>(&request(json, &big), &[json])
+                .unwrap_err()
+                .status,
+            413
+        );
+        assert!(
+            json_body::<Body2>(
+                &request("application/json; charset=utf-8", r#"{"title":"x"}"#),
+                &[json]
+            )
+            .is_ok()
+        );
     }
 
     #[test]

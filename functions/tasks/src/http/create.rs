@@ -41,7 +41,10 @@ async fn run<S: CreateTask>(store: &S, req: Request) -> Result<Response<Body>, P
         headers.insert("location", v);
     }
     if replayed {
-        headers.insert("idempotent-replayed", http::HeaderValue::from_static("true"));
+        headers.insert(
+            "idempotent-replayed",
+            http::HeaderValue::from_static("true"),
+        );
     }
     Ok(response)
 }

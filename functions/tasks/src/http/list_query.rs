@@ -2,15 +2,26 @@
 //! 400 that names it, never silently ignored.
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
-use todo_schema::limits::{FILTER_VALUES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_QUERY_MAX_CHARS};
+use todo_schema::limits::{
+    FILTER_VALUES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_QUERY_MAX_CHARS,
+};
 use todo_schema::{Problem, validation};
 
 use crate::store::{ListQuery, SortField};
 
 /// Every parameter `GET /tasks` understands.
 const KNOWN: [&str; 11] = [
-    "status", "priority", "tag", "q", "due_before", "due_after", "overdue", "sort", "order",
-    "limit", "cursor",
+    "status",
+    "priority",
+    "tag",
+    "q",
+    "due_before",
+    "due_after",
+    "overdue",
+    "sort",
+    "order",
+    "limit",
+    "cursor",
 ];
 
 fn bad(name: &str, why: impl std::fmt::Display) -> Problem {
@@ -47,7 +58,10 @@ pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> 
         ..ListQuery::default()
     };
     if let Some(v) = one(params, "status")? {
-        q.status = Some(v.parse().map_err(|_| bad("status", "use open or completed"))?);
+        q.status = Some(
+            v.parse()
+                .map_err(|_| bad("status", "use open or completed"))?,
+        );
     }
     for v in many(params, "priority") {
         let p = v
@@ -64,16 +78,25 @@ pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> 
         }
     }
     if q.priorities.len() > FILTER_VALUES_MAX || q.tags.len() > FILTER_VALUES_MAX {
-        return Err(bad("priority/tag", format!("at most {FILTER_VALUES_MAX} values")));
+        return Err(bad(
+            "priority/tag",
+            format!("at most {FILTER_VALUES_MAX} values"),
+        ));
     }
     if let Some(v) = one(params, "q")? {
         let text = v.trim().to_lowercase();
         if text.chars().count() > SEARCH_QUERY_MAX_CHARS {
-            return Err(bad("q", format!("at most {SEARCH_QUERY_MAX_CHARS} characters")));
+            return Err(bad(
+                "q",
+                format!("at most {SEARCH_QUERY_MAX_CHARS} characters"),
+            ));
         }
         q.text = (!text.is_empty()).then_some(text);
     }
-    for (name, slot) in [("due_before", &mut q.due_before), ("due_after", &mut q.due_after)] {
+    for (name, slot) in [
+        ("due_before", &mut q.due_before),
+        ("due_after", &mut q.due_after),
+    ] {
         if let Some(v) = one(params, name)? {
             *slot = Some(v.parse().map_err(|e| bad(name, e))?);
         }

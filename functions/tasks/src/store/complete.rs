@@ -2,9 +2,7 @@
 //! update's condition, which hands back the task as it is; one transaction then completes it and
 //! creates the next occurrence together, so a series can never lose or double an occurrence.
 
-use aws_sdk_dynamodb::types::{
-    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use todo_schema::event::EventType;
 use todo_schema::{Actor, Status, Task, TaskId, Timestamp};
 
@@ -34,7 +32,11 @@ impl CompleteTask for DynamoTaskStore {
             ("rem_pk", None),
         ]);
         e.apply(updated_attrs(id, now));
-        e.apply(event_attrs(&EventStamp::new(EventType::TaskCompleted, actor, now))?);
+        e.apply(event_attrs(&EventStamp::new(
+            EventType::TaskCompleted,
+            actor,
+            now,
+        ))?);
         bump_version(&mut e);
         e.require_exists();
         e.require_eq("status", s(Status::Open.as_str()));

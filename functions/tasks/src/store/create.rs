@@ -1,16 +1,12 @@
 //! Create: one conditional put, or with an Idempotency-Key one transaction that writes the task
 //! and claims the key together, so a retry can never create a second task.
 
-use aws_sdk_dynamodb::types::{
-    Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use todo_schema::event::EventType;
 use todo_schema::{Actor, Task};
 
 use super::errors::{Failure, classify, into_store_error};
-use super::item::{
-    EventStamp, Item, KIND_IDEMPOTENCY, idempotency_sk, n, s, task_item, user_pk,
-};
+use super::item::{EventStamp, Item, KIND_IDEMPOTENCY, idempotency_sk, n, s, task_item, user_pk};
 use super::{CreateTask, Created, DynamoTaskStore, IdempotencyClaim, StoreError};
 
 /// How long a key is remembered, as the Idempotency-Key convention expects.
@@ -58,7 +54,9 @@ impl CreateTask for DynamoTaskStore {
                 .condition_expression("attribute_not_exists(pk) OR #ttl < :now")
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":now", n(now.epoch_seconds()))
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .build(),
         )?;
         let result = self
@@ -123,13 +121,14 @@ mod tests {
 
     #[test]
     fn replay_refuses_another_request_under_the_same_key() {
-        let record = Item::from([
-            ("digest".to_string(), AttributeValue::S("abc".into())),
-        ]);
+        let record = Item::from([("digest".to_string(), AttributeValue::S("abc".into()))]);
         let claim = IdempotencyClaim {
             key: "k".into(),
             request_digest: "def".into(),
         };
-        assert!(matches!(replay(record, &claim), Err(StoreError::IdempotencyMismatch)));
+        assert!(matches!(
+            replay(record, &claim),
+            Err(StoreError::IdempotencyMismatch)
+        ));
     }
 }

@@ -257,7 +257,10 @@ mod tests {
         let mut done = task.clone();
         done.status = Status::Completed;
         let item = task_item(&done, &ev, now).unwrap();
-        assert!(!item.contains_key("rem_pk"), "completed tasks leave the reminders index");
+        assert!(
+            !item.contains_key("rem_pk"),
+            "completed tasks leave the reminders index"
+        );
         assert!(item.contains_key("rem_at"));
     }
 }

@@ -134,7 +134,9 @@ fn filter_expression(q: &ListQuery, e: &mut Expr, now: Timestamp) {
         let title = e.name("q_title");
         let notes = e.name("q_notes");
         let v = e.value(s(text));
-        e.condition(format!("(contains({title}, {v}) OR contains({notes}, {v}))"));
+        e.condition(format!(
+            "(contains({title}, {v}) OR contains({notes}, {v}))"
+        ));
     }
     let due_at = |e: &mut Expr| format!("{}.{}", e.name("due"), e.name("at"));
     if let Some(before) = q.due_before {

@@ -24,7 +24,11 @@ impl ReopenTask for DynamoTaskStore {
             ("rem_pk", Some(reminder_shard(id))),
         ]);
         e.apply(updated_attrs(id, now));
-        e.apply(event_attrs(&EventStamp::new(EventType::TaskReopened, actor, now))?);
+        e.apply(event_attrs(&EventStamp::new(
+            EventType::TaskReopened,
+            actor,
+            now,
+        ))?);
         bump_version(&mut e);
         e.require_exists();
         e.require_eq("status", s(Status::Completed.as_str()));

@@ -100,7 +100,12 @@ impl DynamoTaskStore {
 }
 
 /// Decides how the patch is written and, for one UpdateItem, builds it.
-fn plan(id: TaskId, patch: &CheckedPatch, actor: &Actor, now: Timestamp) -> Result<Plan, StoreError> {
+fn plan(
+    id: TaskId,
+    patch: &CheckedPatch,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Plan, StoreError> {
     let adds_relative = patch
         .reminders
         .as_ref()
@@ -147,7 +152,10 @@ fn plan(id: TaskId, patch: &CheckedPatch, actor: &Actor, now: Timestamp) -> Resu
     }
     if let Some(reminders) = &patch.reminders {
         let due = patch.due.flatten();
-        e.apply(reminders_attrs(reminders, next_reminder(reminders, due.as_ref(), now))?);
+        e.apply(reminders_attrs(
+            reminders,
+            next_reminder(reminders, due.as_ref(), now),
+        )?);
     }
     if let Some(rule) = &patch.recurrence {
         e.apply(recurrence_attrs(rule.as_ref()));
@@ -158,7 +166,11 @@ fn plan(id: TaskId, patch: &CheckedPatch, actor: &Actor, now: Timestamp) -> Resu
         }
     }
     e.apply(updated_attrs(id, now));
-    e.apply(event_attrs(&EventStamp::new(EventType::TaskUpdated, actor, now))?);
+    e.apply(event_attrs(&EventStamp::new(
+        EventType::TaskUpdated,
+        actor,
+        now,
+    ))?);
     bump_version(&mut e);
     Ok(Plan::Direct(e))
 }

@@ -1,0 +1,149 @@
+//! The embedded DynamoDB-compatible engine (dynoxide), served over the real DynamoDB HTTP API on
+//! 127.0.0.1 so the functions talk to it through the AWS SDK exactly as they do in AWS.
+
+use std::net::SocketAddr;
+
+use aws_config::BehaviorVersion;
+use dynoxide::Database;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+use crate::template::{TableDefinition, Template, TemplateError};
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DynamoError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("dynoxide: {0}")]
+    Engine(String),
+    #[error("cannot listen on 127.0.0.1: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// A running engine; it stops when dropped.
+pub struct EmbeddedDynamo {
+    addr: SocketAddr,
+    db: Database,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// The CreateTable properties the engine understands; the rest of a CloudFormation table
+/// (PointInTimeRecovery, deletion policy, ...) has no local meaning.
+const CREATE_TABLE_KEYS: [&str; 6] = [
+    "AttributeDefinitions",
+    "KeySchema",
+    "LocalSecondaryIndexes",
+    "GlobalSecondaryIndexes",
+    "StreamSpecification",
+    "BillingMode",
+];
+
+impl EmbeddedDynamo {
+    /// An in-memory engine with every table of the workspace template, on a free port.
+    pub async fn start_in_memory() -> Result<Self, DynamoError> {
+        let db = Database::memory().map_err(|e| DynamoError::Engine(e.to_string()))?;
+        Self::serve(db, &Template::workspace()?).await
+    }
+
+    /// Creates the template's tables in `db` and serves it on a free loopback port.
+    pub async fn serve(db: Database, template: &Template) -> Result<Self, DynamoError> {
+        for table in template.tables() {
+            create_table(&db, &table)?;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let served = db.clone();
+        tokio::spawn(async move {
+            let _ = dynoxide::server::serve_with_shutdown(listener, served, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Ok(Self {
+            addr,
+            db,
+            stop: Some(stop),
+        })
+    }
+
+    /// The endpoint URL, as `AWS_ENDPOINT_URL_DYNAMODB` would name it.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The engine itself, for direct access (streams, TTL sweeps).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// An SDK client for this engine with dummy credentials.
+    pub async fn client(&self) -> aws_sdk_dynamodb::Client {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region("us-east-1")
+            .test_credentials()
+            .endpoint_url(self.endpoint())
+            .load()
+            .await;
+        aws_sdk_dynamodb::Client::new(&config)
+    }
+}
+
+impl Drop for EmbeddedDynamo {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn create_table(db: &Database, table: &TableDefinition) -> Result<(), DynamoError> {
+    let mut request = serde_json::Map::new();
+    request.insert("TableName".into(), json!(table.logical_id));
+    for key in CREATE_TABLE_KEYS {
+        if let Some(v) = table.properties.get(key) {
+            request.insert(key.into(), v.clone());
+        }
+    }
+    // CloudFormation implies `StreamEnabled` where the API wants it said.
+    if let Some(Value::Object(stream)) = request.get_mut("StreamSpecification") {
+        stream.insert("StreamEnabled".into(), json!(true));
+    }
+    let request = serde_json::from_value(Value::Object(request))
+        .map_err(|e| DynamoError::Engine(format!("{}: {e}", table.logical_id)))?;
+    db.create_table(request)
+        .map_err(|e| DynamoError::Engine(format!("{}: {e}", table.logical_id)))?;
+    if let Some(ttl) = table.properties.get("TimeToLiveSpecification") {
+        let request = serde_json::from_value(json!({
+            "TableName": table.logical_id,
+            "TimeToLiveSpecification": ttl,
+        }))
+        .map_err(|e| DynamoError::Engine(format!("{} TTL: {e}", table.logical_id)))?;
+        db.update_time_to_live(request)
+            .map_err(|e| DynamoError::Engine(format!("{} TTL: {e}", table.logical_id)))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn serves_the_template_tables_over_the_dynamodb_api() {
+        let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+        let client = engine.client().await;
+        let table = client
+            .describe_table()
+            .table_name("TasksTable")
+            .send()
+            .await
+            .unwrap()
+            .table
+            .unwrap();
+        assert_eq!(table.local_secondary_indexes().len(), 4);
+        assert_eq!(table.global_secondary_indexes().len(), 1);
+        assert!(table.latest_stream_arn().is_some());
+    }
+}

@@ -1,0 +1,8 @@
+//! The local cloud: the resources `template.yaml` declares, on embedded engines on 127.0.0.1.
+//!
+//! The tests of every function use it to get a real DynamoDB API with the deployed table design
+//! (keys, indexes, stream, TTL read from the template, never restated), one isolated database
+//! per test and no external service to start.
+
+pub mod dynamodb;
+pub mod template;
