@@ -5,4 +5,5 @@
 //! per test and no external service to start.
 
 pub mod dynamodb;
+pub mod streams;
 pub mod template;

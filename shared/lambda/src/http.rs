@@ -42,8 +42,8 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// Parses a JSON body after checking its media type and size.
 ///
-/// Syntax errors are 400; well-formed JSON of the wrong shape (a wrong type, an unknown field)
-/// is a 422 that names the field.
+/// Syntax errors are 400; well-formed JSON of the wrong shape (not an object, a wrong type, an
+/// unknown field) is a 422 that names the field.
 pub fn json_body<T: DeserializeOwned>(req: &Request, media_types: &[&str]) -> Result<T, Problem> {
     let content_type = header(req, "content-type").unwrap_or("");
     let essence = content_type
@@ -64,20 +64,19 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, media_types: &[&str]) -> Re
             "the body must be at most {BODY_MAX_BYTES} bytes"
         )));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                Problem::validation(vec![field_error(&path, &inner)])
-            }
-            _ => Problem::bad_request(format!("the body is not valid JSON: {inner}")),
-        }
-    })?;
-    de.end()
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
-    Ok(value)
+    if !value.is_object() {
+        return Err(Problem::validation(vec![FieldError::new(
+            "body",
+            "invalid",
+            "the body must be a JSON object",
+        )]));
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        Problem::validation(vec![field_error(&path, err.inner())])
+    })
 }
 
 /// Turns a serde data error into a field error, naming an unknown field itself.
