@@ -1,0 +1,105 @@
+//! DynamoDB down or throttling: 503 with Retry-After, never a 500 and never a panic.
+
+mod support;
+
+use aws_config::BehaviorVersion;
+use serde_json::json;
+use support::*;
+use todo_tasks::http::{create, get, list};
+use todo_tasks::store::DynamoTaskStore;
+
+/// A store whose endpoint has nothing listening: every call fails to connect.
+async fn unreachable_store() -> DynamoTaskStore {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region("us-east-1")
+        .test_credentials()
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    DynamoTaskStore::new(aws_sdk_dynamodb::Client::new(&config), TABLE)
+}
+
+#[tokio::test]
+async fn an_unreachable_table_is_503_with_retry_after() {
+    let store = unreachable_store().await;
+    let h = Harness::new().await;
+    let replies = [
+        read(
+            create::create_task(
+                &store,
+                call("POST", "/tasks").json(json!({"title": "x"})).request(),
+            )
+            .await,
+        ),
+        read(
+            get::get_task(
+                &store,
+                call("GET", "/tasks/0192f0c4-7b7e-7c3a-9d2e-3f4a5b6c7d8e").request(),
+            )
+            .await,
+        ),
+        read(list::list_tasks(&store, &h.cursors, call("GET", "/tasks").request()).await),
+    ];
+    for reply in replies {
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("1"));
+        assert_eq!(
+            reply.body["type"],
+            "urn:serverless-todo:problem:service-unavailable"
+        );
+    }
+}
+
+/// A store whose endpoint answers every request the way DynamoDB answers when it throttles.
+async fn throttled_store() -> DynamoTaskStore {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let _ = socket.read(&mut buf).await;
+                let body = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"Rate exceeded"}"#;
+                let response = format!(
+                    "HTTP/1.1 400 Bad Request\r\ncontent-type: application/x-amz-json-1.0\r\nx-amzn-requestid: test\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region("us-east-1")
+        .test_credentials()
+        .endpoint_url(endpoint)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    DynamoTaskStore::new(aws_sdk_dynamodb::Client::new(&config), TABLE)
+}
+
+#[tokio::test]
+async fn throttling_is_503_with_retry_after() {
+    let store = throttled_store().await;
+    let reply = read(
+        create::create_task(
+            &store,
+            call("POST", "/tasks").json(json!({"title": "x"})).request(),
+        )
+        .await,
+    );
+    assert_eq!(reply.status, 503, "{}", reply.body);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    let reply = read(
+        get::get_task(
+            &store,
+            call("GET", "/tasks/0192f0c4-7b7e-7c3a-9d2e-3f4a5b6c7d8e").request(),
+        )
+        .await,
+    );
+    assert_eq!(reply.status, 503, "{}", reply.body);
+}
