@@ -165,10 +165,8 @@ impl FromStr for Recurrence {
                         return Err(RecurrenceError::TooFrequent);
                     }
                 }
-                "COUNT" => {
-                    if !value.parse::<u32>().is_ok_and(|n| n >= 1) {
-                        return Err(RecurrenceError::BadCount);
-                    }
+                "COUNT" if !value.parse::<u32>().is_ok_and(|n| n >= 1) => {
+                    return Err(RecurrenceError::BadCount);
                 }
                 _ => {}
             }
