@@ -85,14 +85,7 @@ async fn bad_bodies_get_clear_4xx_problems() {
         (call("POST", "/tasks").raw("application/json", &format!("{{\"title\":\"{}\"}}", "x".repeat(17_000))), 413, None),
         (call("POST", "/tasks").anonymous().json(json!({"title": "x"})), 401, None),
     ];
-    for (request, status, field) in cases {
-        let event = request.event();
-        let reply = request.send(&h).await;
-        assert_eq!(reply.status, status, "{event}\n{}", reply.body);
-        if let Some(field) = field {
-            assert_eq!(reply.error_fields(), [field], "{}", reply.body);
-        }
-    }
+    expect_problems(&h, cases).await;
     let list = call("GET", "/tasks").send(&h).await;
     assert_eq!(
         list.body["items"],

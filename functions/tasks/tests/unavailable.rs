@@ -13,10 +13,16 @@ async fn unreachable_store() -> DynamoTaskStore {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
+    store_at(endpoint, 3).await
+}
+
+/// A store whose client talks to `endpoint`, making up to `attempts` attempts per call.
+async fn store_at(endpoint: String, attempts: u32) -> DynamoTaskStore {
     let config = aws_config::defaults(BehaviorVersion::latest())
         .region("us-east-1")
         .test_credentials()
         .endpoint_url(endpoint)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(attempts))
         .load()
         .await;
     DynamoTaskStore::new(aws_sdk_dynamodb::Client::new(&config), TABLE)
@@ -72,14 +78,7 @@ async fn throttled_store() -> DynamoTaskStore {
             });
         }
     });
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region("us-east-1")
-        .test_credentials()
-        .endpoint_url(endpoint)
-        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
-        .load()
-        .await;
-    DynamoTaskStore::new(aws_sdk_dynamodb::Client::new(&config), TABLE)
+    store_at(endpoint, 1).await
 }
 
 #[tokio::test]

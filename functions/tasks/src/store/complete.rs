@@ -7,9 +7,8 @@ use todo_schema::event::EventType;
 use todo_schema::{Actor, Status, Task, TaskId, Timestamp};
 
 use super::errors::{Failure, classify, into_store_error};
-use super::expr::Expr;
-use super::item::{EventStamp, event_attrs, n, s, task_from_item, task_item, updated_attrs};
-use super::reopen::bump_version;
+use super::item::{EventStamp, n, s, task_from_item, task_item};
+use super::reopen::status_change;
 use super::write::is_stale;
 use super::{CompleteTask, DynamoTaskStore, StoreError, Transition};
 
@@ -25,25 +24,19 @@ impl CompleteTask for DynamoTaskStore {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<Transition, StoreError> {
-        let mut e = Expr::default();
-        e.apply(vec![
-            ("status", Some(s(Status::Completed.as_str()))),
-            ("completed_at", Some(s(now.to_string()))),
-            ("rem_pk", None),
-        ]);
-        e.apply(updated_attrs(id, now));
-        e.apply(event_attrs(&EventStamp::new(
-            EventType::TaskCompleted,
-            actor,
-            now,
-        ))?);
-        bump_version(&mut e);
-        e.require_exists();
-        e.require_eq("status", s(Status::Open.as_str()));
+        let mut e = status_change(
+            id,
+            vec![
+                ("status", Some(s(Status::Completed.as_str()))),
+                ("completed_at", Some(s(now.to_string()))),
+                ("rem_pk", None),
+            ],
+            Status::Open,
+            &EventStamp::new(EventType::TaskCompleted, actor, now),
+            expected_version,
+        )?;
+        // A recurring task needs its next occurrence: this update must not complete it.
         e.require_absent("recurrence");
-        if let Some(v) = expected_version {
-            e.require_eq("version", n(v));
-        }
         let mut current = match self.update_task(owner, id, e).await? {
             Ok(task) => {
                 return Ok(Transition {

@@ -51,6 +51,13 @@ impl Expr {
         self.sets.push(clause);
     }
 
+    /// `version = version + 1`.
+    pub fn bump_version(&mut self) {
+        let version = self.name("version");
+        let one = self.value(AttributeValue::N("1".to_string()));
+        self.set_raw(format!("{version} = {version} + {one}"));
+    }
+
     /// Adds a condition; all conditions must hold.
     pub fn condition(&mut self, cond: String) {
         self.conditions.push(cond);

@@ -4,7 +4,7 @@ use todo_schema::event::EventType;
 use todo_schema::{Actor, Status, TaskId, Timestamp};
 
 use super::expr::Expr;
-use super::item::{EventStamp, event_attrs, n, reminder_shard, s, updated_attrs};
+use super::item::{Attr, EventStamp, event_attrs, n, reminder_shard, s, updated_attrs};
 use super::write::is_stale;
 use super::{DynamoTaskStore, ReopenTask, StoreError, Transition};
 
@@ -17,24 +17,17 @@ impl ReopenTask for DynamoTaskStore {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<Transition, StoreError> {
-        let mut e = Expr::default();
-        e.apply(vec![
-            ("status", Some(s(Status::Open.as_str()))),
-            ("completed_at", None),
-            ("rem_pk", Some(reminder_shard(id))),
-        ]);
-        e.apply(updated_attrs(id, now));
-        e.apply(event_attrs(&EventStamp::new(
-            EventType::TaskReopened,
-            actor,
-            now,
-        ))?);
-        bump_version(&mut e);
-        e.require_exists();
-        e.require_eq("status", s(Status::Completed.as_str()));
-        if let Some(v) = expected_version {
-            e.require_eq("version", n(v));
-        }
+        let e = status_change(
+            id,
+            vec![
+                ("status", Some(s(Status::Open.as_str()))),
+                ("completed_at", None),
+                ("rem_pk", Some(reminder_shard(id))),
+            ],
+            Status::Completed,
+            &EventStamp::new(EventType::TaskReopened, actor, now),
+            expected_version,
+        )?;
         match self.update_task(owner, id, e).await? {
             Ok(task) => Ok(Transition {
                 task,
@@ -55,9 +48,24 @@ impl ReopenTask for DynamoTaskStore {
     }
 }
 
-/// `version = version + 1`.
-pub(super) fn bump_version(e: &mut Expr) {
-    let version = e.name("version");
-    let one = e.value(n(1));
-    e.set_raw(format!("{version} = {version} + {one}"));
+/// The update behind complete and reopen: `changes`, from status `from` only, recording `event`
+/// and advancing the version (only at `expected_version`, when given).
+pub(super) fn status_change(
+    id: TaskId,
+    changes: Vec<Attr>,
+    from: Status,
+    event: &EventStamp,
+    expected_version: Option<u64>,
+) -> Result<Expr, StoreError> {
+    let mut e = Expr::default();
+    e.apply(changes);
+    e.apply(updated_attrs(id, event.at));
+    e.apply(event_attrs(event)?);
+    e.bump_version();
+    e.require_exists();
+    e.require_eq("status", s(from.as_str()));
+    if let Some(v) = expected_version {
+        e.require_eq("version", n(v));
+    }
+    Ok(e)
 }

@@ -18,7 +18,6 @@ use super::item::{
     EventStamp, due_attrs, event_attrs, n, notes_attrs, priority_attrs, recurrence_attrs,
     reminders_attrs, s, tags_attrs, task_item, title_attrs, updated_attrs,
 };
-use super::reopen::bump_version;
 use super::write::is_stale;
 use super::{DynamoTaskStore, GetTask, StoreError, UpdateTask};
 
@@ -171,7 +170,7 @@ fn plan(
         actor,
         now,
     ))?);
-    bump_version(&mut e);
+    e.bump_version();
     Ok(Plan::Direct(e))
 }
 

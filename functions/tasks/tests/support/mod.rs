@@ -269,3 +269,18 @@ pub fn read(response: Response<Body>) -> Reply {
 pub fn id_of(task: &Value) -> String {
     task["id"].as_str().expect("task id").to_string()
 }
+
+/// Sends each request and checks its status and, for validation problems, the one field named.
+pub async fn expect_problems(
+    h: &Harness,
+    cases: impl IntoIterator<Item = (Call, u16, Option<&str>)>,
+) {
+    for (request, status, field) in cases {
+        let event = request.event();
+        let reply = request.send(h).await;
+        assert_eq!(reply.status, status, "{event}\n{}", reply.body);
+        if let Some(field) = field {
+            assert_eq!(reply.error_fields(), [field], "{}", reply.body);
+        }
+    }
+}
