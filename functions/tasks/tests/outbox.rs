@@ -135,3 +135,116 @@ async fn completing_a_recurring_task_records_the_completion_and_the_next_creatio
         .collect();
     assert_eq!(events, ["task.created", "task.completed", "task.created"]);
 }
+
+fn lambda_record(raw: Value) -> aws_lambda_events::event::dynamodb::EventRecord {
+    serde_json::from_value(raw).expect("a stream record is a Lambda DynamoDB event record")
+}
+
+#[tokio::test]
+async fn stream_records_become_the_events_they_stand_for() {
+    use todo_schema::{EventPayload, event::deletion_event_id};
+    use todo_tasks::outbox::{Outcome, event_of};
+
+    let h = Harness::new().await;
+    let created = call("POST", "/tasks")
+        .header("Idempotency-Key", "k")
+        .json(json!({"title": "one"}))
+        .send(&h)
+        .await;
+    let id = id_of(&created.body);
+    let path = format!("/tasks/{id}");
+    call("PATCH", &path)
+        .json(json!({"title": "two"}))
+        .send(&h)
+        .await;
+    call("POST", format!("{path}/complete")).send(&h).await;
+    call("POST", format!("{path}/reopen")).send(&h).await;
+    call("DELETE", &path).send(&h).await;
+
+    let mut outcomes = Vec::new();
+    for raw in h.stream() {
+        outcomes.push(event_of(&lambda_record(raw)).unwrap());
+    }
+    let events: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Event(e) => Some(e),
+            Outcome::Skip(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        outcomes.len() - events.len(),
+        1,
+        "the idempotency record is skipped"
+    );
+    let types: Vec<_> = events
+        .iter()
+        .map(|e| e.payload.event_type().as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "task.created",
+            "task.updated",
+            "task.completed",
+            "task.reopened",
+            "task.deleted"
+        ]
+    );
+    for e in &events {
+        assert_eq!(e.subject.to_string(), id);
+    }
+    match &events[1].payload {
+        EventPayload::TaskUpdated {
+            before,
+            task,
+            actor,
+        } => {
+            assert_eq!((before.title.as_str(), task.title.as_str()), ("one", "two"));
+            assert_eq!((before.version, task.version), (1, 2));
+            assert_eq!(actor, &todo_schema::Actor::User { id: ALICE.into() });
+        }
+        other => panic!("{other:?}"),
+    }
+    match &events[4].payload {
+        EventPayload::TaskDeleted { before, .. } => {
+            assert_eq!(before.version, 4);
+            assert_eq!(events[4].id, deletion_event_id(before.id, 4));
+        }
+        other => panic!("{other:?}"),
+    }
+    let ids: std::collections::HashSet<_> = events.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), 5);
+}
+
+#[tokio::test]
+async fn ttl_expiries_and_bookkeeping_writes_are_not_events() {
+    use todo_tasks::outbox::{Outcome, event_of};
+
+    let h = Harness::new().await;
+    let id = id_of(&h.create(ALICE, json!({"title": "x"})).await);
+    call("DELETE", format!("/tasks/{id}")).send(&h).await;
+    let records = h.stream();
+
+    // The same removal, performed by DynamoDB's TTL process instead of a user.
+    let mut expiry = records[1].clone();
+    expiry["userIdentity"] = json!({"type": "Service", "principalId": "dynamodb.amazonaws.com"});
+    assert_eq!(
+        event_of(&lambda_record(expiry)).unwrap(),
+        Outcome::Skip("expired by TTL")
+    );
+
+    // A write that keeps the recorded event (e.g. a sweep moving `rem_at`).
+    let mut bookkeeping = records[0].clone();
+    bookkeeping["eventName"] = json!("MODIFY");
+    bookkeeping["dynamodb"]["OldImage"] = bookkeeping["dynamodb"]["NewImage"].clone();
+    assert!(matches!(
+        event_of(&lambda_record(bookkeeping)).unwrap(),
+        Outcome::Skip(_)
+    ));
+
+    // An event type the table never records is an error, not a silent skip.
+    let mut corrupt = records[0].clone();
+    corrupt["dynamodb"]["NewImage"]["ev_type"] = json!({"S": "task.exploded"});
+    assert!(event_of(&lambda_record(corrupt)).is_err());
+}
