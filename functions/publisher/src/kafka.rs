@@ -9,8 +9,8 @@ use rskafka::BackoffConfig;
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
-use tokio::sync::Mutex;
 use todo_lambda::config::ConfigError;
+use tokio::sync::Mutex;
 
 use crate::partitioner::partition_for;
 use crate::relay::{EventSink, Outgoing};
@@ -32,7 +32,8 @@ impl KafkaConfig {
     /// record).
     pub fn from_env() -> Result<Self, ConfigError> {
         let servers = todo_lambda::config::required("KAFKA_BOOTSTRAP_SERVERS")?;
-        let protocol = std::env::var("KAFKA_SECURITY_PROTOCOL").unwrap_or_else(|_| "PLAINTEXT".into());
+        let protocol =
+            std::env::var("KAFKA_SECURITY_PROTOCOL").unwrap_or_else(|_| "PLAINTEXT".into());
         if protocol != "PLAINTEXT" {
             return Err(ConfigError::Invalid {
                 name: "KAFKA_SECURITY_PROTOCOL",
@@ -95,7 +96,12 @@ impl KafkaSink {
         if let Some(n) = self.counts.lock().await.get(topic) {
             return Ok(*n);
         }
-        let topics = self.client().await?.list_topics().await.map_err(|e| format!("metadata: {e}"))?;
+        let topics = self
+            .client()
+            .await?
+            .list_topics()
+            .await
+            .map_err(|e| format!("metadata: {e}"))?;
         let n = topics
             .iter()
             .find(|t| t.name == topic)
@@ -118,7 +124,10 @@ impl KafkaSink {
             .await
             .map_err(|e| format!("leader of {topic}/{partition}: {e}"))?;
         let client = Arc::new(client);
-        self.partitions.lock().await.insert(key, Arc::clone(&client));
+        self.partitions
+            .lock()
+            .await
+            .insert(key, Arc::clone(&client));
         Ok(client)
     }
 
@@ -129,9 +138,19 @@ impl KafkaSink {
         self.counts.lock().await.clear();
     }
 
-    async fn produce(&self, topic: &str, partition: i32, records: Vec<Record>) -> Result<(), String> {
+    async fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: Vec<Record>,
+    ) -> Result<(), String> {
         let client = self.partition(topic, partition).await?;
-        match tokio::time::timeout(PRODUCE_DEADLINE, client.produce(records, Compression::NoCompression)).await {
+        match tokio::time::timeout(
+            PRODUCE_DEADLINE,
+            client.produce(records, Compression::NoCompression),
+        )
+        .await
+        {
             Ok(Ok(_offsets)) => Ok(()),
             Ok(Err(e)) => Err(format!("produce to {topic}/{partition}: {e}")),
             Err(_) => Err(format!("produce to {topic}/{partition}: timed out")),
@@ -165,7 +184,10 @@ impl EventSink for KafkaSink {
                     continue;
                 }
             };
-            match groups.iter_mut().find(|(k, _)| *k == (out.topic, partition)) {
+            match groups
+                .iter_mut()
+                .find(|(k, _)| *k == (out.topic, partition))
+            {
                 Some((_, members)) => members.push(i),
                 None => groups.push(((out.topic, partition), vec![i])),
             }

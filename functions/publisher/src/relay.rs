@@ -45,7 +45,8 @@ impl Outgoing {
 /// Where events go. Records are produced in the order given within each topic-partition.
 pub trait EventSink {
     /// Produces every record; one result per record, in the same order.
-    fn publish(&self, records: &[Outgoing]) -> impl Future<Output = Vec<Result<(), String>>> + Send;
+    fn publish(&self, records: &[Outgoing])
+    -> impl Future<Output = Vec<Result<(), String>>> + Send;
 }
 
 /// The item a record changed: records of the same item must stay in order.
