@@ -7,6 +7,7 @@
 pub mod config;
 pub mod dynamodb;
 pub mod http;
+pub mod kafka;
 
 /// Installs the runtime's tracing subscriber: JSON when the function's log format is JSON
 /// (`AWS_LAMBDA_LOG_FORMAT`), level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`.

@@ -1,0 +1,248 @@
+//! Consuming MSK event-source-mapping batches, the same way in every Kafka-triggered function.
+//!
+//! Records are applied in offset order per partition. A record that is not a valid event (not
+//! base64, not JSON, an unknown schema version, a tombstone) is a poison record: it is reported
+//! as a batch item failure, so the mapping retries it a bounded number of times and then sends
+//! it to the on-failure destination (the dead-letter topic), while the rest of the batch is
+//! applied. An event of a type this consumer does not handle is skipped. When applying fails
+//! (the table is down), that record and every later record of its partition are reported, and
+//! nothing earlier is redone.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Serialize;
+use todo_schema::EventEnvelope;
+use todo_schema::event::{Decoded, EventType, decode};
+
+/// The partial-batch response Lambda expects from a Kafka-triggered function.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KafkaBatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<KafkaItemFailure>,
+}
+
+/// One failed record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KafkaItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: KafkaItemId,
+}
+
+/// A record's identity: `"<topic>-<partition>"` and its offset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KafkaItemId {
+    pub partition: String,
+    pub offset: i64,
+}
+
+/// What one record holds.
+#[derive(Debug)]
+pub enum Delivery {
+    /// An event this contract version knows.
+    Event(Box<EventEnvelope>),
+    /// A valid event of an unknown type: skip it.
+    UnknownType(String),
+    /// Not an event at all.
+    Poison(String),
+}
+
+/// Decodes a record's value.
+pub fn decode_record(record: &KafkaRecord) -> Delivery {
+    let Some(value) = record.value.as_deref() else {
+        return Delivery::Poison("a tombstone (no value) is not an event".into());
+    };
+    let bytes = match B64.decode(value) {
+        Ok(b) => b,
+        Err(e) => return Delivery::Poison(format!("value is not base64: {e}")),
+    };
+    match decode(&bytes) {
+        Ok(Decoded::Known(event)) => Delivery::Event(event),
+        Ok(Decoded::UnknownType { event_type, .. }) => Delivery::UnknownType(event_type),
+        Err(e) => Delivery::Poison(e.to_string()),
+    }
+}
+
+/// Applying a run of events stopped early.
+#[derive(Debug)]
+pub struct Stopped {
+    /// How many events, from the start of the run, were applied.
+    pub applied: usize,
+    pub reason: String,
+}
+
+/// What a Kafka-triggered function does with the events of one partition, in order.
+pub trait EventConsumer {
+    /// Whether this consumer acts on events of this type (others are skipped).
+    fn handles(&self, kind: EventType) -> bool;
+
+    /// Applies the events in order; must be idempotent by event id, since a batch can be
+    /// delivered again.
+    fn apply(&self, events: &[EventEnvelope]) -> impl Future<Output = Result<(), Stopped>> + Send;
+}
+
+/// Runs one batch through a consumer and reports what must be retried.
+pub async fn consume<C: EventConsumer>(consumer: &C, batch: &KafkaEvent) -> KafkaBatchResponse {
+    let mut response = KafkaBatchResponse::default();
+    let partitions: BTreeMap<&String, &Vec<KafkaRecord>> = batch.records.iter().collect();
+    for (partition, records) in partitions {
+        let mut records: Vec<&KafkaRecord> = records.iter().collect();
+        records.sort_by_key(|r| r.offset);
+        let fail = |offset: i64| KafkaItemFailure {
+            item_identifier: KafkaItemId {
+                partition: partition.clone(),
+                offset,
+            },
+        };
+        let mut events = Vec::new();
+        let mut event_offsets = Vec::new();
+        let mut poison = Vec::new();
+        for record in &records {
+            match decode_record(record) {
+                Delivery::Event(e) if consumer.handles(e.payload.event_type()) => {
+                    event_offsets.push(record.offset);
+                    events.push(*e);
+                }
+                Delivery::Event(e) => {
+                    tracing::debug!(event_id = %e.id, "not handled here");
+                }
+                Delivery::UnknownType(kind) => {
+                    tracing::info!(%partition, offset = record.offset, %kind, "unknown event type skipped");
+                }
+                Delivery::Poison(reason) => {
+                    tracing::warn!(%partition, offset = record.offset, %reason, "poison record");
+                    poison.push(record.offset);
+                }
+            }
+        }
+        let resume_from = match consumer.apply(&events).await {
+            Ok(()) => None,
+            Err(stopped) => {
+                tracing::warn!(%partition, reason = %stopped.reason, "applying stopped");
+                event_offsets.get(stopped.applied).copied()
+            }
+        };
+        for record in &records {
+            let retry = resume_from.is_some_and(|from| record.offset >= from);
+            if retry || poison.contains(&record.offset) {
+                response.batch_item_failures.push(fail(record.offset));
+            }
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use std::sync::Mutex;
+
+    fn event_json(id: &str, kind: &str, schema: u32) -> Value {
+        json!({
+            "specversion": "1.0", "id": id, "source": "serverless-todo/tasks",
+            "subject": "0192f0c4-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "time": "2026-01-01T00:00:00.000Z",
+            "datacontenttype": "application/json", "schemaversion": schema, "type": kind,
+            "data": {"actor": {"kind": "user", "id": "u1"}, "before": {
+                "id": "0192f0c4-7b7e-7c3a-9d2e-3f4a5b6c7d8e", "owner": "u1", "title": "t",
+                "status": "open", "priority": "low", "created_at": "2026-01-01T00:00:00.000Z",
+                "updated_at": "2026-01-01T00:00:00.000Z", "version": 1}}
+        })
+    }
+
+    fn record(offset: i64, value: Option<String>) -> Value {
+        json!({"topic": "todo.task.events", "partition": 0, "offset": offset, "timestamp": 1767225600000i64,
+               "timestampType": "CREATE_TIME", "key": B64.encode("k"), "value": value, "headers": []})
+    }
+
+    fn b64(v: &Value) -> Option<String> {
+        Some(B64.encode(v.to_string()))
+    }
+
+    fn batch() -> KafkaEvent {
+        let id = |n: u32| format!("0192f0c4-7b7f-7000-8000-00000000000{n}");
+        serde_json::from_value(json!({
+            "eventSource": "aws:kafka",
+            "records": {"todo.task.events-0": [
+                record(10, b64(&event_json(&id(1), "task.deleted", 1))),
+                record(11, Some("%%% not base64".into())),
+                record(12, b64(&event_json(&id(2), "task.archived", 1))),
+                record(13, b64(&event_json(&id(3), "task.deleted", 2))),
+                record(14, None),
+                record(15, b64(&event_json(&id(4), "task.deleted", 1))),
+                record(16, b64(&event_json(&id(5), "task.deleted", 1))),
+            ]}
+        }))
+        .unwrap()
+    }
+
+    struct Scripted {
+        stop_after: Option<usize>,
+        applied: Mutex<Vec<String>>,
+    }
+
+    impl EventConsumer for Scripted {
+        fn handles(&self, kind: EventType) -> bool {
+            kind == EventType::TaskDeleted
+        }
+
+        async fn apply(&self, events: &[EventEnvelope]) -> Result<(), Stopped> {
+            let n = self.stop_after.unwrap_or(events.len()).min(events.len());
+            self.applied
+                .lock()
+                .unwrap()
+                .extend(events[..n].iter().map(|e| e.id.to_string()));
+            match self.stop_after {
+                Some(applied) if applied < events.len() => Err(Stopped {
+                    applied,
+                    reason: "table down".into(),
+                }),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn failed_offsets(r: &KafkaBatchResponse) -> Vec<i64> {
+        r.batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.offset)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn poison_records_are_reported_and_the_rest_applied() {
+        let c = Scripted {
+            stop_after: None,
+            applied: Mutex::new(Vec::new()),
+        };
+        let r = consume(&c, &batch()).await;
+        assert_eq!(
+            failed_offsets(&r),
+            [11, 13, 14],
+            "bad base64, unknown schema version, tombstone"
+        );
+        assert_eq!(
+            c.applied.lock().unwrap().len(),
+            3,
+            "offsets 10, 15, 16 applied; 12 skipped"
+        );
+        assert_eq!(
+            serde_json::to_value(&r).unwrap()["batchItemFailures"][0],
+            json!({"itemIdentifier": {"partition": "todo.task.events-0", "offset": 11}})
+        );
+    }
+
+    #[tokio::test]
+    async fn a_transient_failure_retries_from_the_first_unapplied_record_on() {
+        let c = Scripted {
+            stop_after: Some(1),
+            applied: Mutex::new(Vec::new()),
+        };
+        let r = consume(&c, &batch()).await;
+        assert_eq!(failed_offsets(&r), [11, 13, 14, 15, 16]);
+        assert_eq!(c.applied.lock().unwrap().len(), 1);
+    }
+}
