@@ -5,8 +5,8 @@ use std::future::Future;
 
 use lambda_http::{Body, Error, Request, Response, service_fn};
 
-use crate::http::cursor::CursorCodec;
 use crate::store::DynamoTaskStore;
+use todo_lambda::cursor::CursorCodec;
 
 /// The tasks table from `TASKS_TABLE`, over a client configured from the environment.
 pub async fn store() -> Result<&'static DynamoTaskStore, Error> {

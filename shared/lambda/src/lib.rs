@@ -5,6 +5,7 @@
 //! tracing, identity, and turning results into HTTP responses.
 
 pub mod config;
+pub mod cursor;
 pub mod dynamodb;
 pub mod http;
 pub mod kafka;

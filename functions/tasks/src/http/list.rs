@@ -5,10 +5,10 @@ use serde::Serialize;
 use todo_lambda::http::{caller, json_response};
 use todo_schema::{Problem, Task, Timestamp};
 
-use super::cursor::CursorCodec;
 use super::list_query::{parse, scope};
 use super::{respond, store_problem};
 use crate::store::ListTasks;
+use todo_lambda::cursor::CursorCodec;
 
 /// One page of the list response.
 #[derive(Debug, Serialize)]

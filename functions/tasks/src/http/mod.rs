@@ -2,7 +2,6 @@
 //! operation it needs; every failure leaves as one problem+json response.
 
 pub mod create;
-pub mod cursor;
 pub mod delete;
 pub mod get;
 pub mod list;

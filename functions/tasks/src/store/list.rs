@@ -101,8 +101,7 @@ impl ListQuery {
     }
 }
 
-/// Where a page starts: the key of the last item the previous page read.
-pub type StartKey = HashMap<String, String>;
+pub use todo_lambda::cursor::StartKey;
 
 /// One page of tasks.
 #[derive(Clone, Debug, PartialEq)]

@@ -5,8 +5,8 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use todo_lambda::cursor::CursorCodec;
 use todo_local::dynamodb::EmbeddedDynamo;
-use todo_tasks::http::cursor::CursorCodec;
 use todo_tasks::http::{create, delete, get, list, transition, update};
 use todo_tasks::store::DynamoTaskStore;
 

@@ -1,5 +1,7 @@
-//! Opaque paging cursors: the store's start key, bound to the caller and the query, signed with
+//! Opaque paging cursors: a query's start key, bound to the caller and the query, signed with
 //! HMAC-SHA256. A tampered cursor, or one from another query or user, is refused with 400.
+
+use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -8,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use todo_schema::Problem;
 
-use crate::store::StartKey;
-
 type HmacSha256 = Hmac<Sha256>;
+
+/// Where a page starts: the string attributes of the last key the previous page read.
+pub type StartKey = HashMap<String, String>;
 
 /// Signs and checks cursors with one key.
 #[derive(Clone)]
