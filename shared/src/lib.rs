@@ -5,6 +5,7 @@
 //! Kafka, and the problem-details error body. It deliberately has no AWS SDK and no Lambda runtime
 //! dependency, so a chatbot, a web app or another service can depend on it cheaply.
 
+pub mod audit;
 pub mod command;
 pub mod event;
 pub mod limits;

@@ -48,6 +48,12 @@ impl CursorCodec {
         mac
     }
 
+    /// The process's codec, keyed by `CURSOR_SIGNING_KEY`.
+    pub fn from_env() -> Result<&'static Self, crate::config::ConfigError> {
+        let key = crate::config::cursor_signing_key()?;
+        Ok(Box::leak(Box::new(Self::new(key))))
+    }
+
     /// A cursor for `key` within `scope`.
     pub fn encode(&self, scope: &str, key: StartKey) -> String {
         let payload = serde_json::to_vec(&Payload {

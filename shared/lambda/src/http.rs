@@ -121,6 +121,28 @@ fn join_path(parent: &str, name: &str) -> String {
     }
 }
 
+/// One page of a collection, as every list route answers it.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Serves HTTP API events with `handler` until the runtime stops the process.
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>> + Send,
+{
+    lambda_http::run(lambda_http::service_fn(move |req: Request| {
+        let response = handler(req);
+        async move { Ok::<_, lambda_http::Error>(response.await) }
+    }))
+    .await
+}
+
 /// A JSON response with the given status.
 pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
     match serde_json::to_vec(body) {

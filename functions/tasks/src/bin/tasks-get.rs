@@ -1,10 +1,11 @@
 //! The `tasks-get` function: wiring only; the handler is `todo_tasks::http::get::get_task`.
 
+use todo_lambda::http::serve;
 use todo_tasks::http::get::get_task;
 use todo_tasks::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = wiring::store().await?;
-    wiring::serve(|req| get_task(store, req)).await
+    serve(|req| get_task(store, req)).await
 }

@@ -1,11 +1,12 @@
 //! The `tasks-list` function: wiring only; the handler is `todo_tasks::http::list::list_tasks`.
 
+use todo_lambda::http::serve;
 use todo_tasks::http::list::list_tasks;
 use todo_tasks::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = wiring::store().await?;
-    let cursors = wiring::cursors()?;
-    wiring::serve(|req| list_tasks(store, cursors, req)).await
+    let cursors = todo_lambda::cursor::CursorCodec::from_env()?;
+    serve(|req| list_tasks(store, cursors, req)).await
 }

@@ -1,23 +1,13 @@
 //! `GET /tasks`.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde::Serialize;
-use todo_lambda::http::{caller, json_response};
-use todo_schema::{Problem, Task, Timestamp};
+use todo_lambda::http::{Page, caller, json_response};
+use todo_schema::{Problem, Timestamp};
 
 use super::list_query::{parse, scope};
 use super::{respond, store_problem};
 use crate::store::ListTasks;
 use todo_lambda::cursor::CursorCodec;
-
-/// One page of the list response.
-#[derive(Debug, Serialize)]
-pub struct ListPage {
-    pub items: Vec<Task>,
-    /// Pass as `cursor` to get the next page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
 
 /// Lists the caller's tasks with filters, sort and cursor paging.
 pub async fn list_tasks<S: ListTasks>(
@@ -41,7 +31,7 @@ async fn run<S: ListTasks>(
         .list(&caller.sub, &query, start, Timestamp::now())
         .await
         .map_err(store_problem)?;
-    let body = ListPage {
+    let body = Page {
         items: page.tasks,
         next_cursor: page.next.map(|key| cursors.encode(&scope, key)),
     };

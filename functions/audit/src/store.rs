@@ -1,0 +1,235 @@
+//! The audit table.
+//!
+//! | key | value |
+//! |---|---|
+//! | `pk` | `USER#<owner>#TASK#<task id>`: one task's history, reachable only through its owner |
+//! | `sk` | `<time>#<event id>`: chronological, unique per event |
+//! | `owner_pk`, `owner_sk` | `USER#<owner>`, `<time>#<event id>`: the GSI `by-owner` for `/audit` |
+//!
+//! Keys derive from the event alone, so writing an event twice rewrites the same item: a
+//! redelivered batch leaves one entry per event.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use todo_lambda::cursor::StartKey;
+use todo_schema::audit::AuditEntry;
+use todo_schema::{TaskId, Timestamp};
+
+/// BatchWriteItem takes at most 25 writes.
+const BATCH_LIMIT: usize = 25;
+/// Rounds of retrying unprocessed items (with backoff) before giving up on a batch.
+const UNPROCESSED_ROUNDS: u32 = 5;
+/// The owner index.
+pub const INDEX_BY_OWNER: &str = "by-owner";
+
+/// Audit table failures.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit table is unavailable: {0}")]
+    Unavailable(String),
+    #[error("corrupt audit item: {0}")]
+    Corrupt(String),
+}
+
+/// The audit table and its client.
+#[derive(Clone, Debug)]
+pub struct AuditStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+/// One page of entries.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryPage {
+    pub entries: Vec<AuditEntry>,
+    pub next: Option<StartKey>,
+}
+
+/// Writes entries (consumer).
+pub trait AppendEntries {
+    /// Writes the entries; on failure, how many from the start are known written.
+    fn append(
+        &self,
+        entries: &[AuditEntry],
+    ) -> impl Future<Output = Result<(), (usize, AuditError)>> + Send;
+}
+
+/// Reads entries (history and audit routes).
+pub trait ReadEntries {
+    /// A task's history, oldest first.
+    fn history(
+        &self,
+        owner: &str,
+        task: TaskId,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> impl Future<Output = Result<EntryPage, AuditError>> + Send;
+    /// The owner's entries between two instants (inclusive), oldest first.
+    fn between(
+        &self,
+        owner: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> impl Future<Output = Result<EntryPage, AuditError>> + Send;
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn history_pk(owner: &str, task: TaskId) -> String {
+    format!("USER#{owner}#TASK#{task}")
+}
+
+fn item(entry: &AuditEntry) -> Result<HashMap<String, AttributeValue>, AuditError> {
+    let mut item: HashMap<String, AttributeValue> =
+        serde_dynamo::to_item(entry).map_err(|e| AuditError::Corrupt(e.to_string()))?;
+    let order = format!("{}#{}", entry.time, entry.event_id);
+    item.insert("pk".into(), s(history_pk(&entry.owner, entry.task_id)));
+    item.insert("sk".into(), s(order.clone()));
+    item.insert("owner_pk".into(), s(format!("USER#{}", entry.owner)));
+    item.insert("owner_sk".into(), s(order));
+    Ok(item)
+}
+
+fn page(
+    items: Vec<HashMap<String, AttributeValue>>,
+    last: Option<HashMap<String, AttributeValue>>,
+) -> Result<EntryPage, AuditError> {
+    let entries = items
+        .into_iter()
+        .map(|i| serde_dynamo::from_item(i).map_err(|e| AuditError::Corrupt(e.to_string())))
+        .collect::<Result<_, _>>()?;
+    let next = last.map(|k| {
+        k.into_iter()
+            .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
+            .collect()
+    });
+    Ok(EntryPage { entries, next })
+}
+
+fn start_key(start: Option<StartKey>) -> Option<HashMap<String, AttributeValue>> {
+    start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+fn unavailable(e: impl std::fmt::Display) -> AuditError {
+    AuditError::Unavailable(e.to_string())
+}
+
+impl AuditStore {
+    /// A store over `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), AuditError> {
+        for round in 0..UNPROCESSED_ROUNDS {
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.table))
+                .unwrap_or_default();
+            if requests.is_empty() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50 << round)).await;
+        }
+        Err(AuditError::Unavailable(format!(
+            "{} writes stayed unprocessed",
+            requests.len()
+        )))
+    }
+}
+
+impl AppendEntries for AuditStore {
+    async fn append(&self, entries: &[AuditEntry]) -> Result<(), (usize, AuditError)> {
+        // BatchWriteItem refuses two writes to one key; a batch may hold an event twice.
+        let mut seen = HashSet::new();
+        let mut done = 0;
+        let mut chunk = Vec::new();
+        let mut chunk_start = 0;
+        for (i, entry) in entries.iter().enumerate() {
+            if seen.insert(entry.event_id) {
+                let item = item(entry).map_err(|e| (done, e))?;
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| (done, AuditError::Corrupt(e.to_string())))?;
+                chunk.push(WriteRequest::builder().put_request(put).build());
+            }
+            if chunk.len() == BATCH_LIMIT || i + 1 == entries.len() {
+                if !chunk.is_empty() {
+                    self.write_chunk(std::mem::take(&mut chunk))
+                        .await
+                        .map_err(|e| (chunk_start, e))?;
+                }
+                done = i + 1;
+                chunk_start = done;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ReadEntries for AuditStore {
+    async fn history(
+        &self,
+        owner: &str,
+        task: TaskId,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> Result<EntryPage, AuditError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(history_pk(owner, task)))
+            .limit(limit)
+            .set_exclusive_start_key(start_key(start))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
+        page(out.items.unwrap_or_default(), out.last_evaluated_key)
+    }
+
+    async fn between(
+        &self,
+        owner: &str,
+        from: Timestamp,
+        to: Timestamp,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> Result<EntryPage, AuditError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_OWNER)
+            .key_condition_expression("owner_pk = :o AND owner_sk BETWEEN :from AND :to")
+            .expression_attribute_values(":o", s(format!("USER#{owner}")))
+            .expression_attribute_values(":from", s(from.to_string()))
+            // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
+            .expression_attribute_values(":to", s(format!("{to}~")))
+            .limit(limit)
+            .set_exclusive_start_key(start_key(start))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
+        page(out.items.unwrap_or_default(), out.last_evaluated_key)
+    }
+}
