@@ -4,6 +4,7 @@
 //! (keys, indexes, stream, TTL read from the template, never restated), one isolated database
 //! per test and no external service to start.
 
+pub mod apigw;
 pub mod dynamodb;
 pub mod streams;
 pub mod template;

@@ -73,6 +73,87 @@ impl Template {
     }
 }
 
+/// An HTTP API route the template declares.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpRoute {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path template, such as `/tasks/{id}`.
+    pub path: String,
+    /// The logical id of the function behind it.
+    pub function: String,
+}
+
+impl HttpRoute {
+    /// `"METHOD /path"`, the `routeKey` API Gateway sends.
+    pub fn key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+
+    /// The path parameters when `path` matches this route.
+    pub fn matches(&self, method: &str, path: &str) -> Option<Vec<(String, String)>> {
+        if !self.method.eq_ignore_ascii_case(method) {
+            return None;
+        }
+        let pattern: Vec<&str> = self.path.trim_matches('/').split('/').collect();
+        let actual: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if pattern.len() != actual.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (p, a) in pattern.iter().zip(&actual) {
+            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(name) if !a.is_empty() => params.push((name.to_string(), a.to_string())),
+                Some(_) => return None,
+                None if p == a => {}
+                None => return None,
+            }
+        }
+        Some(params)
+    }
+}
+
+impl Template {
+    /// Every `HttpApi` event of every function.
+    pub fn http_routes(&self) -> Vec<HttpRoute> {
+        let Some(resources) = self.root.get("Resources").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        let mut routes = Vec::new();
+        for (id, resource) in resources {
+            let Some(events) = resource
+                .pointer("/Properties/Events")
+                .and_then(Value::as_object)
+            else {
+                continue;
+            };
+            for event in events.values() {
+                if event.get("Type").and_then(Value::as_str) != Some("HttpApi") {
+                    continue;
+                }
+                let props = &event["Properties"];
+                if let (Some(method), Some(path)) =
+                    (props["Method"].as_str(), props["Path"].as_str())
+                {
+                    routes.push(HttpRoute {
+                        method: method.to_ascii_uppercase(),
+                        path: path.to_string(),
+                        function: id.clone(),
+                    });
+                }
+            }
+        }
+        routes
+    }
+
+    /// The route a request takes, with its path parameters.
+    pub fn route(&self, method: &str, path: &str) -> Option<(HttpRoute, Vec<(String, String)>)> {
+        self.http_routes()
+            .into_iter()
+            .find_map(|r| r.matches(method, path).map(|params| (r, params)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +169,21 @@ mod tests {
         assert_eq!(
             tasks.properties["StreamSpecification"]["StreamViewType"],
             "NEW_AND_OLD_IMAGES"
+        );
+    }
+
+    #[test]
+    fn routes_come_from_the_functions_http_api_events() {
+        let template = Template::workspace().unwrap();
+        let (route, params) = template.route("POST", "/tasks/abc/complete").unwrap();
+        assert_eq!(route.key(), "POST /tasks/{id}/complete");
+        assert_eq!(route.function, "CompleteTaskFunction");
+        assert_eq!(params, [("id".to_string(), "abc".to_string())]);
+        assert!(template.route("PUT", "/tasks/abc").is_none());
+        assert!(template.route("GET", "/tasks//history").is_none());
+        assert_eq!(
+            template.route("GET", "/tasks").unwrap().0.function,
+            "ListTasksFunction"
         );
     }
 
