@@ -91,7 +91,10 @@ pub fn event_of(record: &EventRecord) -> Result<Outcome, OutboxError> {
             return Ok(Outcome::Skip("expired by TTL"));
         }
         let before = task(old)?;
-        let time = Timestamp::from_datetime(record.change.approximate_creation_date_time);
+        // The stream's time has whole-second precision; the delete happened after the last
+        // recorded change, so that change's time is a tighter lower bound within its second.
+        let time = Timestamp::from_datetime(record.change.approximate_creation_date_time)
+            .max(before.updated_at);
         let id = deletion_event_id(before.id, before.version);
         let actor = Actor::User {
             id: before.owner.clone(),
