@@ -6,5 +6,6 @@
 
 pub mod apigw;
 pub mod dynamodb;
+pub mod kafka;
 pub mod streams;
 pub mod template;
