@@ -7,4 +7,5 @@
 pub mod http;
 pub mod outbox;
 pub mod store;
+pub mod sweep;
 pub mod wiring;

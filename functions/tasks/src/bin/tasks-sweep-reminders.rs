@@ -1,0 +1,19 @@
+//! The `tasks-sweep-reminders` function (a schedule, every minute): wiring only; the work is
+//! `todo_tasks::sweep::sweep`.
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use todo_schema::Timestamp;
+use todo_tasks::sweep::sweep;
+use todo_tasks::wiring;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let store = wiring::store().await?;
+    lambda_runtime::run(service_fn(
+        move |_: LambdaEvent<CloudWatchEvent>| async move {
+            Ok::<_, Error>(sweep(store, Timestamp::now()).await?)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,142 @@
+//! The reminder sweep against a real DynamoDB API: due reminders found on the index, one
+//! `reminder.due` event recorded per reminder, late ones marked, the task's version untouched.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+use todo_schema::Timestamp;
+use todo_tasks::sweep::sweep;
+
+fn at(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn reminder_events(h: &Harness) -> Vec<Value> {
+    h.stream()
+        .into_iter()
+        .filter(|r| r["dynamodb"]["NewImage"]["ev_type"]["S"] == "reminder.due")
+        .map(|r| r["dynamodb"]["NewImage"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn due_reminders_are_recorded_once_each_and_late_ones_marked() {
+    let h = Harness::new().await;
+    let task = h
+        .create(
+            ALICE,
+            json!({
+                "title": "Flight",
+                "due": {"at": "2031-06-01T10:00:00Z", "tz": "Europe/Madrid"},
+                "reminders": [{"before_due_minutes": 60}, {"before_due_minutes": 1440}]
+            }),
+        )
+        .await;
+    let other = h
+        .create(
+            BOB,
+            json!({"title": "Later", "reminders": [{"at": "2031-07-01T00:00:00Z"}]}),
+        )
+        .await;
+
+    let before_any = sweep(&h.store, at("2031-05-31T09:59:00Z")).await.unwrap();
+    assert_eq!(before_any.found, 0);
+
+    // A day before: the 1440-minute reminder, on time.
+    let first = sweep(&h.store, at("2031-05-31T10:00:30Z")).await.unwrap();
+    assert_eq!((first.found, first.recorded, first.late), (1, 1, 0));
+    let again = sweep(&h.store, at("2031-05-31T10:00:40Z")).await.unwrap();
+    assert_eq!(again.found, 0, "a recorded reminder is not found again");
+
+    // The one-hour reminder, swept 10 minutes late.
+    let second = sweep(&h.store, at("2031-06-01T09:10:00Z")).await.unwrap();
+    assert_eq!((second.recorded, second.late), (1, 1));
+
+    let events = reminder_events(&h);
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["ev_reminder_at"]["S"], "2031-05-31T10:00:00.000Z");
+    assert_eq!(events[0]["ev_late"]["BOOL"], false);
+    assert_eq!(events[1]["ev_reminder_at"]["S"], "2031-06-01T09:00:00.000Z");
+    assert_eq!(events[1]["ev_late"]["BOOL"], true);
+    assert_eq!(events[0]["ev_actor"]["M"]["kind"]["S"], "system");
+
+    let read = call("GET", format!("/tasks/{}", id_of(&task)))
+        .send(&h)
+        .await;
+    assert_eq!(
+        read.body["version"], 1,
+        "reminders do not change the user's version"
+    );
+    assert_eq!(
+        sweep(&h.store, at("2031-06-30T00:00:00Z"))
+            .await
+            .unwrap()
+            .found,
+        0
+    );
+    let bobs = sweep(&h.store, at("2031-07-01T00:00:01Z")).await.unwrap();
+    assert_eq!(bobs.recorded, 1);
+    assert!(other["id"].is_string());
+}
+
+#[tokio::test]
+async fn completed_tasks_do_not_remind_and_reopened_ones_do_again() {
+    let h = Harness::new().await;
+    let id = id_of(
+        &h.create(
+            ALICE,
+            json!({"title": "x", "reminders": [{"at": "2031-01-01T00:00:00Z"}]}),
+        )
+        .await,
+    );
+    call("POST", format!("/tasks/{id}/complete")).send(&h).await;
+    assert_eq!(
+        sweep(&h.store, at("2031-01-01T00:00:30Z"))
+            .await
+            .unwrap()
+            .found,
+        0
+    );
+    call("POST", format!("/tasks/{id}/reopen")).send(&h).await;
+    let report = sweep(&h.store, at("2031-01-01T00:00:30Z")).await.unwrap();
+    assert_eq!(report.recorded, 1);
+}
+
+#[tokio::test]
+async fn a_task_changed_since_the_query_is_left_for_the_next_run() {
+    use todo_tasks::store::sweep::SweepReminders;
+
+    let h = Harness::new().await;
+    let id = id_of(
+        &h.create(
+            ALICE,
+            json!({"title": "x", "reminders": [{"at": "2031-01-01T00:00:00Z"}]}),
+        )
+        .await,
+    );
+    let now = at("2031-01-01T00:00:30Z");
+    let mut found = Vec::new();
+    for shard in 0..todo_tasks::store::item::REMINDER_SHARDS {
+        found.extend(h.store.due_reminders(shard, now, 10).await.unwrap());
+    }
+    assert_eq!(found.len(), 1);
+    call("PATCH", format!("/tasks/{id}"))
+        .json(json!({"title": "changed"}))
+        .send(&h)
+        .await;
+    let actor = todo_schema::Actor::System {
+        id: "reminder-sweep".into(),
+    };
+    assert!(
+        !h.store
+            .record_reminder(&found[0], false, &actor, now)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        sweep(&h.store, now).await.unwrap().recorded,
+        1,
+        "the next run records it"
+    );
+}
