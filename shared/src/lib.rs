@@ -9,11 +9,13 @@ pub mod audit;
 pub mod command;
 pub mod event;
 pub mod limits;
+pub mod notification;
 pub mod problem;
 pub mod recurrence;
 pub mod task;
 pub mod time;
 pub mod validation;
+pub mod webhook;
 
 pub use command::{NewTask, TaskPatch};
 pub use event::{Actor, EventEnvelope, EventPayload, EventType};

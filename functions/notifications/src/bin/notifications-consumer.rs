@@ -1,0 +1,34 @@
+//! The `notifications-consumer` function (MSK trigger on `todo.reminders`): wiring only; the
+//! handler is `todo_notifications::consumer::notify_batch`. `WEBHOOK_URL` (optional) and
+//! `WEBHOOK_SECRET` configure the signed webhook.
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use todo_notifications::consumer::notify_batch;
+use todo_notifications::webhook::{NoWebhook, Webhook};
+use todo_notifications::wiring;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let inbox = wiring::store().await?;
+    match std::env::var("WEBHOOK_URL").ok().filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let secret = todo_lambda::config::required("WEBHOOK_SECRET")?.into_bytes();
+            let push: &'static Webhook = Box::leak(Box::new(Webhook::new(url, secret)?));
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<KafkaEvent>| async move {
+                    Ok::<_, Error>(notify_batch(inbox, push, event.payload).await)
+                },
+            ))
+            .await
+        }
+        None => {
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<KafkaEvent>| async move {
+                    Ok::<_, Error>(notify_batch(inbox, &NoWebhook, event.payload).await)
+                },
+            ))
+            .await
+        }
+    }
+}

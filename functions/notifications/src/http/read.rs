@@ -1,0 +1,33 @@
+//! `POST /notifications/{id}/read`.
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use todo_lambda::http::{caller, json_response, problem_response};
+use todo_schema::{Problem, Timestamp};
+use uuid::Uuid;
+
+use super::store_problem;
+use crate::store::ReadInbox;
+
+/// Marks a notification read (idempotent: the first read time stays). Another user's
+/// notification is a 404, like a missing one.
+pub async fn mark_read<S: ReadInbox>(store: &S, req: Request) -> Response<Body> {
+    run(store, req)
+        .await
+        .unwrap_or_else(|p| problem_response(&p))
+}
+
+async fn run<S: ReadInbox>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+    let caller = caller(&req)?;
+    let not_found = || Problem::not_found("no notification with this id");
+    let id: Uuid = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("id"))
+        .and_then(|id| Uuid::try_parse(id).ok())
+        .ok_or_else(not_found)?;
+    let n = store
+        .mark_read(&caller.sub, id, Timestamp::now())
+        .await
+        .map_err(store_problem)?
+        .ok_or_else(not_found)?;
+    Ok(json_response(200, &n))
+}

@@ -1,0 +1,227 @@
+//! The inbox table.
+//!
+//! | key | value |
+//! |---|---|
+//! | `pk` | `USER#<owner>` |
+//! | `sk` | `NOTE#<id>`: ids are the events' UUIDv7, so key order is time order |
+//! | `unread_pk` | `USER#<owner>` while unread: the sparse GSI `unread` (same `sk`) |
+//! | `webhook_at` | when the webhook accepted it, so a redelivery does not post again |
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use todo_lambda::cursor::StartKey;
+use todo_schema::Timestamp;
+use todo_schema::notification::Notification;
+use uuid::Uuid;
+
+/// The sparse index of unread notifications.
+pub const INDEX_UNREAD: &str = "unread";
+
+/// Inbox failures.
+#[derive(Debug, thiserror::Error)]
+pub enum InboxError {
+    #[error("the inbox table is unavailable: {0}")]
+    Unavailable(String),
+    #[error("corrupt inbox item: {0}")]
+    Corrupt(String),
+}
+
+/// Whether a notification was new.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// Written now.
+    New,
+    /// Already in the inbox (a redelivery); `webhook_done` tells whether its webhook was sent.
+    Existing { webhook_done: bool },
+}
+
+/// One page of notifications.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotificationPage {
+    pub items: Vec<Notification>,
+    pub next: Option<StartKey>,
+}
+
+/// The consumer's operations.
+pub trait WriteInbox {
+    /// Stores a notification once; a second store of the same id changes nothing.
+    fn store(&self, n: &Notification) -> impl Future<Output = Result<Stored, InboxError>> + Send;
+    /// Records that the webhook accepted the notification.
+    fn mark_delivered(
+        &self,
+        n: &Notification,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), InboxError>> + Send;
+}
+
+/// The read API's operations.
+pub trait ReadInbox {
+    /// A page of the owner's notifications, newest first (only unread ones if asked).
+    fn list(
+        &self,
+        owner: &str,
+        unread_only: bool,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> impl Future<Output = Result<NotificationPage, InboxError>> + Send;
+    /// Marks one read (idempotent); `None` when the owner has no such notification.
+    fn mark_read(
+        &self,
+        owner: &str,
+        id: Uuid,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Option<Notification>, InboxError>> + Send;
+}
+
+/// The inbox table and its client.
+#[derive(Clone, Debug)]
+pub struct InboxStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_string(), s(format!("USER#{owner}"))),
+        ("sk".to_string(), s(format!("NOTE#{id}"))),
+    ])
+}
+
+fn unavailable<E, R>(e: SdkError<E, R>) -> InboxError
+where
+    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
+{
+    InboxError::Unavailable(aws_sdk_dynamodb::Error::from(e).to_string())
+}
+
+fn decode(item: HashMap<String, AttributeValue>) -> Result<Notification, InboxError> {
+    serde_dynamo::from_item(item).map_err(|e| InboxError::Corrupt(e.to_string()))
+}
+
+impl InboxStore {
+    /// A store over `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+impl WriteInbox for InboxStore {
+    async fn store(&self, n: &Notification) -> Result<Stored, InboxError> {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(n).map_err(|e| InboxError::Corrupt(e.to_string()))?;
+        item.extend(key(&n.owner, n.id));
+        item.insert("unread_pk".into(), s(format!("USER#{}", n.owner)));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Stored::New),
+            Err(e) => match aws_sdk_dynamodb::Error::from(e) {
+                aws_sdk_dynamodb::Error::ConditionalCheckFailedException(c) => {
+                    Ok(Stored::Existing {
+                        webhook_done: c.item.is_some_and(|i| i.contains_key("webhook_at")),
+                    })
+                }
+                other => Err(InboxError::Unavailable(other.to_string())),
+            },
+        }
+    }
+
+    async fn mark_delivered(&self, n: &Notification, at: Timestamp) -> Result<(), InboxError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&n.owner, n.id)))
+            .update_expression("SET webhook_at = :at")
+            .expression_attribute_values(":at", s(at.to_string()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}
+
+impl ReadInbox for InboxStore {
+    async fn list(
+        &self,
+        owner: &str,
+        unread_only: bool,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> Result<NotificationPage, InboxError> {
+        let (index, pk_attr) = if unread_only {
+            (Some(INDEX_UNREAD), "unread_pk")
+        } else {
+            (None, "pk")
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_string))
+            .key_condition_expression("#pk = :pk AND begins_with(sk, :note)")
+            .expression_attribute_names("#pk", pk_attr)
+            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
+            .expression_attribute_values(":note", s("NOTE#"))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(decode)
+            .collect::<Result<_, _>>()?;
+        let next = out.last_evaluated_key.map(|k| {
+            k.into_iter()
+                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
+                .collect()
+        });
+        Ok(NotificationPage { items, next })
+    }
+
+    async fn mark_read(
+        &self,
+        owner: &str,
+        id: Uuid,
+        at: Timestamp,
+    ) -> Result<Option<Notification>, InboxError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(owner, id)))
+            .update_expression("SET read_at = if_not_exists(read_at, :at) REMOVE unread_pk")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", s(at.to_string()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => out.attributes.map(decode).transpose(),
+            Err(e) => match aws_sdk_dynamodb::Error::from(e) {
+                aws_sdk_dynamodb::Error::ConditionalCheckFailedException(_) => Ok(None),
+                other => Err(InboxError::Unavailable(other.to_string())),
+            },
+        }
+    }
+}
