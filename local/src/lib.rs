@@ -9,3 +9,4 @@ pub mod dynamodb;
 pub mod kafka;
 pub mod streams;
 pub mod template;
+pub mod webhook;

@@ -1,0 +1,117 @@
+//! A webhook receiver on 127.0.0.1 that keeps every request it gets: where the local cloud (and
+//! the tests) point `WEBHOOK_URL` to watch signed deliveries arrive.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// One request as received.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+/// A running receiver; it answers every request with `status`.
+pub struct WebhookReceiver {
+    url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+    status: Arc<Mutex<u16>>,
+}
+
+impl WebhookReceiver {
+    /// Listens on a free port, answering 200.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let status = Arc::new(Mutex::new(200));
+        let (r, st) = (Arc::clone(&received), Arc::clone(&status));
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (r, st) = (Arc::clone(&r), Arc::clone(&st));
+                tokio::spawn(async move {
+                    let _ = serve(socket, r, st).await;
+                });
+            }
+        });
+        Ok(Self {
+            url,
+            received,
+            status,
+        })
+    }
+
+    /// The URL to post to.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Answer later requests with this status (to simulate a failing receiver).
+    pub fn answer(&self, status: u16) {
+        if let Ok(mut s) = self.status.lock() {
+            *s = status;
+        }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+async fn serve(
+    mut socket: TcpStream,
+    received: Arc<Mutex<Vec<Received>>>,
+    status: Arc<Mutex<u16>>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let header_end = loop {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let method = first.next().unwrap_or("").to_string();
+    let path = first.next().unwrap_or("").to_string();
+    let headers: HashMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < header_end + length {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[header_end..].to_vec();
+    if let Ok(mut r) = received.lock() {
+        r.push(Received {
+            method,
+            path,
+            headers,
+            body,
+        });
+    }
+    let code = status.lock().map(|s| *s).unwrap_or(200);
+    let response = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    socket.write_all(response.as_bytes()).await
+}
