@@ -215,3 +215,70 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
     );
     assert_eq!(titles(&b), ["b0", "b1"]);
 }
+
+#[tokio::test]
+async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verifies() {
+    use todo_local::webhook::WebhookReceiver;
+    use todo_notifications::consumer::notify_batch;
+    use todo_notifications::store::{InboxStore, ReadInbox};
+    use todo_notifications::webhook::Webhook;
+
+    let p = Pipeline::new("reminder").await;
+    let cmd: NewTask = serde_json::from_value(json!({
+        "title": "Renew passport",
+        "due": {"at": "2031-03-01T09:00:00Z", "tz": "Europe/Dublin"},
+        "reminders": [{"before_due_minutes": 30}]
+    }))
+    .unwrap();
+    let task = cmd
+        .into_task(TaskId::generate(), "u1", Timestamp::now())
+        .unwrap();
+    p.tasks.create(&task, &actor(), None).await.unwrap();
+    let report = todo_tasks::sweep::sweep(&p.tasks, "2031-03-01T08:30:05Z".parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.recorded, 1);
+
+    let (batch, _) = p.batch(0);
+    assert!(relay(&p.sink, batch).await.batch_item_failures.is_empty());
+    let partition = partition_for(task.id.to_string().as_bytes(), PARTITIONS);
+    let records = p
+        .kafka
+        .read_partition(TOPIC_REMINDERS, partition)
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "reminder.due goes to todo.reminders");
+
+    let hook = WebhookReceiver::start().await.unwrap();
+    let secret = b"pipeline-webhook-secret".to_vec();
+    let webhook = Webhook::new(hook.url().to_string(), secret.clone()).unwrap();
+    let inbox = InboxStore::new(p.dynamo.client().await, "NotificationsTable");
+    let response = notify_batch(
+        &inbox,
+        &webhook,
+        msk_event(TOPIC_REMINDERS, partition, &records),
+    )
+    .await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    let page = inbox.list("u1", true, 10, None).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].title, "Renew passport");
+    assert_eq!(
+        page.items[0].reminder_at.to_string(),
+        "2031-03-01T08:30:00.000Z"
+    );
+    assert!(!page.items[0].late);
+
+    let delivery = &hook.received()[0];
+    let ts: i64 = delivery.headers["x-todo-timestamp"].parse().unwrap();
+    todo_schema::webhook::verify(
+        &secret,
+        ts,
+        &delivery.body,
+        &delivery.headers["x-todo-signature"],
+        Timestamp::now().epoch_seconds(),
+        300,
+    )
+    .expect("signature verifies");
+}
