@@ -140,3 +140,15 @@ async fn a_task_changed_since_the_query_is_left_for_the_next_run() {
         "the next run records it"
     );
 }
+
+#[test]
+fn the_sample_schedule_event_is_what_the_sweep_binary_accepts() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/schedule/every-minute.json"
+    ))
+    .unwrap();
+    let event: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
+        serde_json::from_str(&text).unwrap();
+    assert_eq!(event.detail_type.as_deref(), Some("Scheduled Event"));
+}

@@ -1,0 +1,72 @@
+//! The sample MSK events in `events/msk/` through the audit consumer: valid events, a poison
+//! record, an unknown event type, and the same batch delivered again.
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use todo_audit::consumer::audit_batch;
+use todo_audit::store::{AuditStore, ReadEntries};
+use todo_local::dynamodb::EmbeddedDynamo;
+
+fn fixture(name: &str) -> KafkaEvent {
+    let path = format!("{}/../../events/msk/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn sample_batches_are_audited_once_with_the_poison_record_reported() {
+    let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+    let store = AuditStore::new(engine.client().await, "AuditTable");
+
+    let response = audit_batch(&store, fixture("task-events-with-poison.json")).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| {
+            (
+                f.item_identifier.partition.clone(),
+                f.item_identifier.offset,
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [("todo.task.events-0".to_string(), 42)],
+        "only the poison record; the unknown type is skipped"
+    );
+
+    // The batch delivered again (without the poison record): nothing new.
+    let again = audit_batch(&store, fixture("task-events.json")).await;
+    assert!(again.batch_item_failures.is_empty());
+    let first: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../../events/streams/tasks-table-changes.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let owner = first["Records"][0]["dynamodb"]["NewImage"]["owner"]["S"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let task = first["Records"][0]["dynamodb"]["NewImage"]["id"]["S"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let history = store.history(&owner, task, 100, None).await.unwrap();
+    let ops: Vec<_> = history
+        .entries
+        .iter()
+        .map(|e| e.operation.as_str())
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "task.created",
+            "task.updated",
+            "task.completed",
+            "task.reopened",
+            "task.deleted"
+        ]
+    );
+}
