@@ -70,3 +70,21 @@ async fn sample_batches_are_audited_once_with_the_poison_record_reported() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_sample_http_events_run_through_the_read_handlers() {
+    use todo_audit::http::{audit::audit_log, history::task_history};
+    use todo_lambda::cursor::CursorCodec;
+    let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+    let store = AuditStore::new(engine.client().await, "AuditTable");
+    let cursors = CursorCodec::new(b"fixture-test-signing-key-0123456789".to_vec());
+    let request = |name: &str| {
+        let path = format!("{}/../../events/http/{name}", env!("CARGO_MANIFEST_DIR"));
+        lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let history =
+        todo_local::apigw::read(task_history(&store, &cursors, request("task-history.json")).await);
+    assert_eq!(history.status, 200, "{}", history.body);
+    let log = todo_local::apigw::read(audit_log(&store, &cursors, request("audit-log.json")).await);
+    assert_eq!(log.status, 200, "{}", log.body);
+}

@@ -28,3 +28,22 @@ async fn the_sample_reminder_batch_lands_in_the_inbox_once() {
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].title, "Water the plants and herbs");
 }
+
+#[tokio::test]
+async fn the_sample_http_events_run_through_the_inbox_handlers() {
+    use todo_lambda::cursor::CursorCodec;
+    use todo_notifications::http::{list::list_notifications, read::mark_read};
+    let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+    let inbox = InboxStore::new(engine.client().await, "NotificationsTable");
+    let cursors = CursorCodec::new(b"fixture-test-signing-key-0123456789".to_vec());
+    let request = |name: &str| {
+        let path = format!("{}/../../events/http/{name}", env!("CARGO_MANIFEST_DIR"));
+        lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let list = todo_local::apigw::read(
+        list_notifications(&inbox, &cursors, request("list-notifications.json")).await,
+    );
+    assert_eq!(list.status, 200, "{}", list.body);
+    let read = todo_local::apigw::read(mark_read(&inbox, request("read-notification.json")).await);
+    assert_eq!(read.status, 404, "no such notification yet: {}", read.body);
+}

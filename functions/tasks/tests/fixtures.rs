@@ -48,11 +48,15 @@ async fn every_sample_event_runs_through_its_handler() {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with("-task.json") || f.ends_with("-tasks.json"))
         .collect();
     files.sort();
     let mut covered: Vec<_> = order.iter().map(|(f, _)| f.to_string()).collect();
     covered.sort();
-    assert_eq!(files, covered, "every sample event is exercised");
+    assert_eq!(
+        files, covered,
+        "every sample event of a tasks route is exercised"
+    );
 
     for (name, status) in order {
         let reply = h.send(fixture(name)).await;
