@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rskafka::BackoffConfig;
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
-use rskafka::client::{Client, ClientBuilder};
+use rskafka::client::{Client, ClientBuilder, Credentials, OauthBearerCredentials, SaslConfig};
 use rskafka::record::Record;
 use todo_lambda::config::ConfigError;
 use tokio::sync::Mutex;
@@ -19,35 +19,118 @@ use crate::relay::{EventSink, Outgoing};
 /// as failed and left to the event-source mapping's retry.
 const PRODUCE_DEADLINE: Duration = Duration::from_secs(5);
 
+/// How the publisher authenticates to the brokers.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Security {
+    /// No TLS, no authentication: the local cloud and tests.
+    Plaintext,
+    /// TLS with SASL/SCRAM-SHA-512 (MSK's port 9096).
+    Scram { username: String, password: String },
+    /// TLS with MSK IAM (SASL/OAUTHBEARER with SigV4-signed tokens; MSK's port 9098).
+    Iam { region: String },
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Plaintext => f.write_str("Plaintext"),
+            Security::Scram { username, .. } => write!(f, "Scram({username}, <password>)"),
+            Security::Iam { region } => write!(f, "Iam({region})"),
+        }
+    }
+}
+
 /// Connection settings, from the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaConfig {
     /// `KAFKA_BOOTSTRAP_SERVERS`: comma-separated `host:port`.
     pub bootstrap: Vec<String>,
+    pub security: Security,
 }
 
 impl KafkaConfig {
-    /// Reads `KAFKA_BOOTSTRAP_SERVERS` and `KAFKA_SECURITY_PROTOCOL` (only `PLAINTEXT` is
-    /// implemented so far; anything else stops the function at start rather than at the first
-    /// record).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let servers = todo_lambda::config::required("KAFKA_BOOTSTRAP_SERVERS")?;
-        let protocol =
-            std::env::var("KAFKA_SECURITY_PROTOCOL").unwrap_or_else(|_| "PLAINTEXT".into());
-        if protocol != "PLAINTEXT" {
-            return Err(ConfigError::Invalid {
-                name: "KAFKA_SECURITY_PROTOCOL",
-                reason: format!("{protocol} is not supported yet; use PLAINTEXT"),
-            });
+    /// Plaintext to these brokers.
+    pub fn plaintext(bootstrap: Vec<String>) -> Self {
+        Self {
+            bootstrap,
+            security: Security::Plaintext,
         }
+    }
+
+    /// Reads `KAFKA_BOOTSTRAP_SERVERS` and `KAFKA_SECURITY_PROTOCOL`: `PLAINTEXT`,
+    /// `SASL_SSL_SCRAM` (with `KAFKA_SASL_USERNAME` and `KAFKA_SASL_PASSWORD`) or `SASL_SSL_IAM`
+    /// (with the function's `AWS_REGION`). A bad setting stops the function at start rather
+    /// than at the first record.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing(name))
+        };
+        let bootstrap: Vec<String> = required("KAFKA_BOOTSTRAP_SERVERS")?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        let protocol = get("KAFKA_SECURITY_PROTOCOL").unwrap_or_else(|| "PLAINTEXT".into());
+        let security = match protocol.as_str() {
+            "PLAINTEXT" => Security::Plaintext,
+            "SASL_SSL_SCRAM" => Security::Scram {
+                username: required("KAFKA_SASL_USERNAME")?,
+                password: required("KAFKA_SASL_PASSWORD")?,
+            },
+            "SASL_SSL_IAM" => Security::Iam {
+                region: required("AWS_REGION")?,
+            },
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "KAFKA_SECURITY_PROTOCOL",
+                    reason: format!("{other:?}: use PLAINTEXT, SASL_SSL_SCRAM or SASL_SSL_IAM"),
+                });
+            }
+        };
         Ok(Self {
-            bootstrap: servers
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            bootstrap,
+            security,
         })
+    }
+}
+
+/// TLS with the Mozilla root store (Amazon Trust Services signs MSK's certificates).
+fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("tls: {e}"))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// An OAUTHBEARER callback that signs a fresh MSK IAM token per connection.
+fn iam_credentials(region: &str) -> OauthBearerCredentials {
+    let region = aws_config::Region::new(region.to_string());
+    OauthBearerCredentials {
+        callback: Arc::new(move || {
+            let region = region.clone();
+            Box::pin(async move {
+                aws_msk_iam_sasl_signer::generate_auth_token(region)
+                    .await
+                    .map(|(token, _expires_ms)| token)
+                    .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
+            })
+        }),
+        authz_id: None,
+        bearer_kvs: Vec::new(),
     }
 }
 
@@ -81,12 +164,24 @@ impl KafkaSink {
             base: 2.0,
             deadline: Some(PRODUCE_DEADLINE),
         };
-        let client = ClientBuilder::new(self.config.bootstrap.clone())
+        let mut builder = ClientBuilder::new(self.config.bootstrap.clone())
             .client_id("todo-publisher")
-            .backoff_config(backoff)
-            .build()
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
+            .backoff_config(backoff);
+        builder = match &self.config.security {
+            Security::Plaintext => builder,
+            Security::Scram { username, password } => {
+                builder
+                    .tls_config(tls()?)
+                    .sasl_config(SaslConfig::ScramSha512(Credentials::new(
+                        username.clone(),
+                        password.clone(),
+                    )))
+            }
+            Security::Iam { region } => builder
+                .tls_config(tls()?)
+                .sasl_config(SaslConfig::Oauthbearer(iam_credentials(region))),
+        };
+        let client = builder.build().await.map_err(|e| format!("connect: {e}"))?;
         let client = Arc::new(client);
         *slot = Some(Arc::clone(&client));
         Ok(client)
@@ -206,5 +301,82 @@ impl EventSink for KafkaSink {
             self.reset().await;
         }
         results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&'static str, &str)]) -> Result<KafkaConfig, ConfigError> {
+        let vars: std::collections::HashMap<_, _> =
+            vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        KafkaConfig::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn security_modes_come_from_the_environment() {
+        let plain = config(&[("KAFKA_BOOTSTRAP_SERVERS", "a:9092, b:9092")]).unwrap();
+        assert_eq!(
+            plain,
+            KafkaConfig::plaintext(vec!["a:9092".into(), "b:9092".into()])
+        );
+        let scram = config(&[
+            ("KAFKA_BOOTSTRAP_SERVERS", "a:9096"),
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_SCRAM"),
+            ("KAFKA_SASL_USERNAME", "todo"),
+            ("KAFKA_SASL_PASSWORD", "s3cret"),
+        ])
+        .unwrap();
+        assert_eq!(
+            scram.security,
+            Security::Scram {
+                username: "todo".into(),
+                password: "s3cret".into()
+            }
+        );
+        assert!(
+            !format!("{scram:?}").contains("s3cret"),
+            "the password never reaches a log"
+        );
+        let iam = config(&[
+            ("KAFKA_BOOTSTRAP_SERVERS", "a:9098"),
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_IAM"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            iam.security,
+            Security::Iam {
+                region: "eu-west-1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused_at_start() {
+        assert!(matches!(
+            config(&[]),
+            Err(ConfigError::Missing("KAFKA_BOOTSTRAP_SERVERS"))
+        ));
+        assert!(matches!(
+            config(&[
+                ("KAFKA_BOOTSTRAP_SERVERS", "a:1"),
+                ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_SCRAM")
+            ]),
+            Err(ConfigError::Missing("KAFKA_SASL_USERNAME"))
+        ));
+        assert!(matches!(
+            config(&[
+                ("KAFKA_BOOTSTRAP_SERVERS", "a:1"),
+                ("KAFKA_SECURITY_PROTOCOL", "SSL")
+            ]),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn tls_config_builds_with_the_ring_provider() {
+        assert!(tls().is_ok());
     }
 }

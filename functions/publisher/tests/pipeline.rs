@@ -40,9 +40,7 @@ impl Pipeline {
             .unwrap();
         let dynamo = EmbeddedDynamo::start_in_memory().await.unwrap();
         let tasks = DynamoTaskStore::new(dynamo.client().await, "TasksTable");
-        let sink = KafkaSink::new(KafkaConfig {
-            bootstrap: vec![kafka.bootstrap()],
-        });
+        let sink = KafkaSink::new(KafkaConfig::plaintext(vec![kafka.bootstrap()]));
         Self {
             dynamo,
             kafka,
