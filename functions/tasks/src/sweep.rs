@@ -3,8 +3,12 @@
 //!
 //! Work per run is bounded: at most [`PER_SHARD`] reminders per index shard. A reminder found
 //! more than [`GRACE`] after its time is still delivered, marked late.
+//!
+//! The schedule starts one invocation a minute; [`sweep_for`] sweeps every [`EVERY`] within it,
+//! so a reminder is recorded within about ten seconds of its time, not up to a minute later.
 
 use chrono::Duration;
+use std::time::Duration as StdDuration;
 use todo_schema::{Actor, Timestamp};
 
 use crate::store::StoreError;
@@ -29,6 +33,31 @@ pub struct SweepReport {
     pub late: usize,
     /// Tasks that changed between the query and the write (the next run sees them afresh).
     pub skipped: usize,
+}
+
+/// How often the deployed sweep sweeps within its minute.
+pub const EVERY: StdDuration = StdDuration::from_secs(10);
+
+/// Sweeps every `every` for `window` (the part of a minute one invocation covers).
+pub async fn sweep_for<S: SweepReminders>(
+    store: &S,
+    window: StdDuration,
+    every: StdDuration,
+) -> Result<SweepReport, StoreError> {
+    let started = tokio::time::Instant::now();
+    let mut total = SweepReport::default();
+    loop {
+        let r = sweep(store, Timestamp::now()).await?;
+        total.found += r.found;
+        total.recorded += r.recorded;
+        total.late += r.late;
+        total.skipped += r.skipped;
+        let next = tokio::time::Instant::now() + every;
+        if next.duration_since(started) >= window {
+            return Ok(total);
+        }
+        tokio::time::sleep_until(next).await;
+    }
 }
 
 /// One sweep at `now`.

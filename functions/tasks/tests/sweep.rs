@@ -152,3 +152,31 @@ fn the_sample_schedule_event_is_what_the_sweep_binary_accepts() {
         serde_json::from_str(&text).unwrap();
     assert_eq!(event.detail_type.as_deref(), Some("Scheduled Event"));
 }
+
+#[tokio::test]
+async fn a_sweep_window_records_a_reminder_soon_after_its_time() {
+    use std::time::Duration;
+    let h = Harness::new().await;
+    let soon = Timestamp::from_datetime(chrono::Utc::now() + chrono::Duration::milliseconds(700));
+    h.create(
+        ALICE,
+        json!({"title": "x", "reminders": [{"at": soon.to_string()}]}),
+    )
+    .await;
+    let report = todo_tasks::sweep::sweep_for(
+        &h.store,
+        Duration::from_millis(4000),
+        Duration::from_millis(200),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.recorded, report.late), (1, 0));
+    let recorded = reminder_events(&h);
+    assert_eq!(recorded.len(), 1);
+    let at: Timestamp = recorded[0]["ev_at"]["S"].as_str().unwrap().parse().unwrap();
+    assert!(at >= soon, "never before its time");
+    assert!(
+        at.as_datetime() - soon.as_datetime() < chrono::Duration::milliseconds(2500),
+        "soon after, not a minute later"
+    );
+}

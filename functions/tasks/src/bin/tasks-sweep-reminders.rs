@@ -1,10 +1,11 @@
 //! The `tasks-sweep-reminders` function (a schedule, every minute): wiring only; the work is
-//! `todo_tasks::sweep::sweep`.
+//! `todo_tasks::sweep::sweep_for`, covering the minute until the next invocation.
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use todo_schema::Timestamp;
-use todo_tasks::sweep::sweep;
+use std::time::Duration;
+
+use todo_tasks::sweep::{EVERY, sweep_for};
 use todo_tasks::wiring;
 
 #[tokio::main]
@@ -12,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<CloudWatchEvent>| async move {
-            Ok::<_, Error>(sweep(store, Timestamp::now()).await?)
+            Ok::<_, Error>(sweep_for(store, Duration::from_secs(55), EVERY).await?)
         },
     ))
     .await
