@@ -122,6 +122,23 @@ fn unavailable(e: impl std::fmt::Display) -> AuditError {
 }
 
 impl AuditStore {
+    /// Runs one page of a query.
+    async fn page_of(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> Result<EntryPage, AuditError> {
+        let out = query
+            .table_name(&self.table)
+            .limit(limit)
+            .set_exclusive_start_key(start_key(start))
+            .send()
+            .await
+            .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
+        page(out.items.unwrap_or_default(), out.last_evaluated_key)
+    }
+
     /// A store over `table`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
@@ -193,18 +210,12 @@ impl ReadEntries for AuditStore {
         limit: i32,
         start: Option<StartKey>,
     ) -> Result<EntryPage, AuditError> {
-        let out = self
+        let query = self
             .client
             .query()
-            .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(history_pk(owner, task)))
-            .limit(limit)
-            .set_exclusive_start_key(start_key(start))
-            .send()
-            .await
-            .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
-        page(out.items.unwrap_or_default(), out.last_evaluated_key)
+            .expression_attribute_values(":pk", s(history_pk(owner, task)));
+        self.page_of(query, limit, start).await
     }
 
     async fn between(
@@ -215,21 +226,15 @@ impl ReadEntries for AuditStore {
         limit: i32,
         start: Option<StartKey>,
     ) -> Result<EntryPage, AuditError> {
-        let out = self
+        let query = self
             .client
             .query()
-            .table_name(&self.table)
             .index_name(INDEX_BY_OWNER)
             .key_condition_expression("owner_pk = :o AND owner_sk BETWEEN :from AND :to")
             .expression_attribute_values(":o", s(format!("USER#{owner}")))
             .expression_attribute_values(":from", s(from.to_string()))
             // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
-            .expression_attribute_values(":to", s(format!("{to}~")))
-            .limit(limit)
-            .set_exclusive_start_key(start_key(start))
-            .send()
-            .await
-            .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
-        page(out.items.unwrap_or_default(), out.last_evaluated_key)
+            .expression_attribute_values(":to", s(format!("{to}~")));
+        self.page_of(query, limit, start).await
     }
 }

@@ -2,11 +2,12 @@
 //!
 //! Every route maps its errors here exactly once, so all of them answer in the same shape.
 
+use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use todo_schema::limits::BODY_MAX_BYTES;
+use todo_schema::limits::{BODY_MAX_BYTES, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 use todo_schema::problem::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
 
 /// Seconds a client should wait before retrying a 503.
@@ -118,6 +119,33 @@ fn join_path(parent: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{parent}.{name}")
+    }
+}
+
+/// Refuses a query parameter outside `known`, naming it: a typo is an error, not a no-op.
+pub fn only_known(params: &QueryMap, known: &[&str]) -> Result<(), Problem> {
+    match params.iter().map(|(k, _)| k).find(|k| !known.contains(k)) {
+        Some(unknown) => Err(Problem::bad_request(format!(
+            "query parameter {unknown}: unknown; use {}",
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The `limit` parameter: 1 to the contract's page maximum, the default page size when absent.
+pub fn page_limit(params: &QueryMap) -> Result<u32, Problem> {
+    match params.first("limit") {
+        None => Ok(PAGE_SIZE_DEFAULT),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=PAGE_SIZE_MAX).contains(n))
+            .ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "query parameter limit: a whole number from 1 to {PAGE_SIZE_MAX}"
+                ))
+            }),
     }
 }
 

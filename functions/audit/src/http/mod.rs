@@ -5,33 +5,16 @@ pub mod history;
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use todo_lambda::cursor::{CursorCodec, StartKey};
-use todo_lambda::http::Page;
+use todo_lambda::http::{Page, only_known, page_limit};
 use todo_schema::Problem;
 use todo_schema::audit::AuditEntry;
-use todo_schema::limits::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
 use crate::store::{AuditError, EntryPage};
 
 /// Refuses parameters outside `known` and reads `limit` and `cursor`.
 pub(crate) fn paging(params: &QueryMap, known: &[&str]) -> Result<(i32, Option<String>), Problem> {
-    if let Some(unknown) = params.iter().map(|(k, _)| k).find(|k| !known.contains(k)) {
-        return Err(Problem::bad_request(format!(
-            "query parameter {unknown}: unknown; use {}",
-            known.join(", ")
-        )));
-    }
-    let limit = match params.first("limit") {
-        None => PAGE_SIZE_DEFAULT,
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=PAGE_SIZE_MAX).contains(n))
-            .ok_or_else(|| {
-                Problem::bad_request(format!(
-                    "query parameter limit: a whole number from 1 to {PAGE_SIZE_MAX}"
-                ))
-            })?,
-    };
+    only_known(params, known)?;
+    let limit = page_limit(params)?;
     Ok((limit as i32, params.first("cursor").map(str::to_string)))
 }
 

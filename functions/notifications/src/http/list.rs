@@ -2,9 +2,8 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use todo_lambda::cursor::CursorCodec;
-use todo_lambda::http::{Page, caller, json_response, problem_response};
+use todo_lambda::http::{Page, caller, json_response, only_known, page_limit, problem_response};
 use todo_schema::Problem;
-use todo_schema::limits::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
 use super::store_problem;
 use crate::store::ReadInbox;
@@ -29,12 +28,7 @@ async fn run<S: ReadInbox>(
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let params = req.query_string_parameters();
-    if let Some(unknown) = params.iter().map(|(k, _)| k).find(|k| !KNOWN.contains(k)) {
-        return Err(Problem::bad_request(format!(
-            "query parameter {unknown}: unknown; use {}",
-            KNOWN.join(", ")
-        )));
-    }
+    only_known(&params, &KNOWN)?;
     let unread = match params.first("unread") {
         None | Some("false") => false,
         Some("true") => true,
@@ -44,18 +38,7 @@ async fn run<S: ReadInbox>(
             ));
         }
     };
-    let limit = match params.first("limit") {
-        None => PAGE_SIZE_DEFAULT,
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=PAGE_SIZE_MAX).contains(n))
-            .ok_or_else(|| {
-                Problem::bad_request(format!(
-                    "query parameter limit: a whole number from 1 to {PAGE_SIZE_MAX}"
-                ))
-            })?,
-    };
+    let limit = page_limit(&params)?;
     let scope = format!("notifications\n{}\n{unread}", caller.sub);
     let start = params
         .first("cursor")

@@ -2,9 +2,8 @@
 //! 400 that names it, never silently ignored.
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
-use todo_schema::limits::{
-    FILTER_VALUES_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, SEARCH_QUERY_MAX_CHARS,
-};
+use todo_lambda::http::{only_known, page_limit};
+use todo_schema::limits::{FILTER_VALUES_MAX, SEARCH_QUERY_MAX_CHARS};
 use todo_schema::{Problem, validation};
 
 use crate::store::{ListQuery, SortField};
@@ -50,13 +49,8 @@ fn one<'a>(params: &'a QueryMap, name: &str) -> Result<Option<&'a str>, Problem>
 
 /// The list query and the cursor, if any.
 pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> {
-    if let Some(unknown) = params.iter().map(|(k, _)| k).find(|k| !KNOWN.contains(k)) {
-        return Err(bad(unknown, format!("unknown; use {}", KNOWN.join(", "))));
-    }
-    let mut q = ListQuery {
-        limit: PAGE_SIZE_DEFAULT,
-        ..ListQuery::default()
-    };
+    only_known(params, &KNOWN)?;
+    let mut q = ListQuery::default();
     if let Some(v) = one(params, "status")? {
         q.status = Some(
             v.parse()
@@ -122,13 +116,8 @@ pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> 
             _ => return Err(bad("order", "use asc or desc")),
         };
     }
-    if let Some(v) = one(params, "limit")? {
-        q.limit = v
-            .parse()
-            .ok()
-            .filter(|n| (1..=PAGE_SIZE_MAX).contains(n))
-            .ok_or_else(|| bad("limit", format!("a whole number from 1 to {PAGE_SIZE_MAX}")))?;
-    }
+    one(params, "limit")?;
+    q.limit = page_limit(params)?;
     let cursor = one(params, "cursor")?.map(str::to_string);
     Ok((q, cursor))
 }
