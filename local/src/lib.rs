@@ -7,6 +7,7 @@
 pub mod apigw;
 pub mod dynamodb;
 pub mod kafka;
+pub mod runtime;
 pub mod streams;
 pub mod template;
 pub mod webhook;

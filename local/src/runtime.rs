@@ -1,0 +1,376 @@
+//! The Lambda Runtime API, and one host per function that runs its real binary against it.
+//!
+//! A function's process is started on its first invocation (a cold start) with the environment
+//! the template gives it and `AWS_LAMBDA_RUNTIME_API` pointing at this host. It then asks for
+//! work (`GET /2018-06-01/runtime/invocation/next`) and answers each invocation (`.../response`
+//! or `.../error`), as on Lambda. An invocation that exceeds the function's timeout, or whose
+//! process dies, fails; the process is killed and the next invocation starts a new one. One
+//! invocation runs at a time per function, as on a single Lambda execution environment.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use tokio::process::{Child, Command};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How an invocation ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The function's response payload.
+    Ok(Vec<u8>),
+    /// The function reported an error (its error payload).
+    FunctionError(String),
+    /// The process died (or could not start) before answering.
+    Crashed(String),
+    /// No answer within the function's timeout; the process was killed.
+    TimedOut,
+}
+
+/// What one invocation cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Invocation {
+    pub outcome: Outcome,
+    pub duration: Duration,
+    /// Set on a cold start: how long the process took to ask for its first invocation.
+    pub init: Option<Duration>,
+}
+
+/// How to run one function.
+#[derive(Clone, Debug)]
+pub struct FunctionSpec {
+    /// The logical id in the template.
+    pub name: String,
+    pub binary: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub timeout: Duration,
+}
+
+struct Pending {
+    id: String,
+    payload: Vec<u8>,
+    deadline_ms: u128,
+}
+
+#[derive(Default)]
+struct Shared {
+    /// Invocations handed to the process and not yet answered.
+    in_flight: HashMap<String, oneshot::Sender<Outcome>>,
+    /// Set when the process asks for work for the first time after a start.
+    ready: Option<oneshot::Sender<()>>,
+}
+
+#[derive(Clone)]
+struct ApiState {
+    work: Arc<Mutex<mpsc::Receiver<Pending>>>,
+    shared: Arc<std::sync::Mutex<Shared>>,
+    function_arn: String,
+}
+
+/// A function's runtime API and process.
+pub struct FunctionHost {
+    spec: FunctionSpec,
+    api: String,
+    work: mpsc::Sender<Pending>,
+    shared: Arc<std::sync::Mutex<Shared>>,
+    process: Mutex<Option<Child>>,
+}
+
+fn lock(shared: &std::sync::Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    shared
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl FunctionHost {
+    /// Serves the runtime API for `spec` on a free loopback port; no process runs yet.
+    pub async fn start(spec: FunctionSpec) -> std::io::Result<Arc<Self>> {
+        let (tx, rx) = mpsc::channel(1);
+        let shared = Arc::new(std::sync::Mutex::new(Shared::default()));
+        let state = ApiState {
+            work: Arc::new(Mutex::new(rx)),
+            shared: Arc::clone(&shared),
+            function_arn: format!(
+                "arn:aws:lambda:us-east-1:000000000000:function:{}",
+                spec.name
+            ),
+        };
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(respond),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let api = listener.local_addr()?.to_string();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Arc::new(Self {
+            spec,
+            api,
+            work: tx,
+            shared,
+            process: Mutex::new(None),
+        }))
+    }
+
+    /// The function's logical id.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Runs one invocation to its end.
+    pub async fn invoke(&self, payload: Vec<u8>) -> Invocation {
+        let started = Instant::now();
+        let mut process = self.process.lock().await;
+        let mut init = None;
+        let running = match process.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        };
+        if !running {
+            match self.spawn().await {
+                Ok((child, took)) => {
+                    *process = Some(child);
+                    init = Some(took);
+                }
+                Err(reason) => {
+                    *process = None;
+                    return Invocation {
+                        outcome: Outcome::Crashed(reason),
+                        duration: started.elapsed(),
+                        init: None,
+                    };
+                }
+            }
+        }
+        let invoked = Instant::now();
+        let id = uuid::Uuid::new_v4().to_string();
+        let (reply, answer) = oneshot::channel();
+        lock(&self.shared).in_flight.insert(id.clone(), reply);
+        let deadline_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| (d + self.spec.timeout).as_millis())
+            .unwrap_or_default();
+        let _ = self
+            .work
+            .send(Pending {
+                id: id.clone(),
+                payload,
+                deadline_ms,
+            })
+            .await;
+        let outcome = tokio::select! {
+            answered = answer => answered.unwrap_or(Outcome::Crashed("the runtime dropped the invocation".into())),
+            exit = wait_exit(process.as_mut()) => Outcome::Crashed(format!("the process exited ({exit})")),
+            _ = tokio::time::sleep(self.spec.timeout) => Outcome::TimedOut,
+        };
+        lock(&self.shared).in_flight.remove(&id);
+        if matches!(outcome, Outcome::TimedOut | Outcome::Crashed(_)) {
+            if let Some(mut child) = process.take() {
+                let _ = child.kill().await;
+            }
+        }
+        Invocation {
+            outcome,
+            duration: invoked.elapsed(),
+            init,
+        }
+    }
+
+    /// Starts the process and waits until it asks for its first invocation.
+    async fn spawn(&self) -> Result<(Child, Duration), String> {
+        let started = Instant::now();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        lock(&self.shared).ready = Some(ready_tx);
+        let mut command = Command::new(&self.spec.binary);
+        command
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME"))
+            .envs(self.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", &self.api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", &self.spec.name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "local")
+            .env("AWS_SECRET_ACCESS_KEY", "local")
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.spec.binary.display()))?;
+        tokio::select! {
+            _ = ready_rx => Ok((child, started.elapsed())),
+            exit = child.wait() => Err(format!("the process exited during init ({})", exit.map(|s| s.to_string()).unwrap_or_default())),
+            _ = tokio::time::sleep(self.spec.timeout) => {
+                let _ = child.kill().await;
+                Err("init exceeded the function timeout".into())
+            }
+        }
+    }
+}
+
+async fn wait_exit(child: Option<&mut Child>) -> String {
+    match child {
+        Some(c) => c.wait().await.map(|s| s.to_string()).unwrap_or_default(),
+        None => std::future::pending().await,
+    }
+}
+
+async fn next(State(state): State<ApiState>) -> Response {
+    if let Some(ready) = lock(&state.shared).ready.take() {
+        let _ = ready.send(());
+    }
+    // An invocation that failed while queued (its process died) is no longer in flight: skip it.
+    let p = loop {
+        let Some(p) = state.work.lock().await.recv().await else {
+            return StatusCode::GONE.into_response();
+        };
+        if lock(&state.shared).in_flight.contains_key(&p.id) {
+            break p;
+        }
+    };
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    put("lambda-runtime-aws-request-id", p.id);
+    put("lambda-runtime-deadline-ms", p.deadline_ms.to_string());
+    put(
+        "lambda-runtime-invoked-function-arn",
+        state.function_arn.clone(),
+    );
+    put(
+        "lambda-runtime-trace-id",
+        "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
+    );
+    (StatusCode::OK, headers, p.payload).into_response()
+}
+
+async fn respond(State(state): State<ApiState>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    match lock(&state.shared).in_flight.remove(&id) {
+        Some(reply) => {
+            let _ = reply.send(Outcome::Ok(body.to_vec()));
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn fail(State(state): State<ApiState>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+    match lock(&state.shared).in_flight.remove(&id) {
+        Some(reply) => {
+            let _ = reply.send(Outcome::FunctionError(
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+            StatusCode::ACCEPTED
+        }
+        None => StatusCode::BAD_REQUEST,
+    }
+}
+
+async fn init_error(body: Bytes) -> StatusCode {
+    tracing::warn!(error = %String::from_utf8_lossy(&body), "function init failed");
+    StatusCode::ACCEPTED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The workspace's debug binaries sit next to the test's `deps` folder.
+    pub(crate) fn binary(name: &str) -> PathBuf {
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+        let path = dir.join(name);
+        assert!(
+            path.exists(),
+            "{} is missing: build the function binaries first (scripts/test does)",
+            path.display()
+        );
+        path
+    }
+
+    async fn get_task_host(env: Vec<(String, String)>, timeout: Duration) -> Arc<FunctionHost> {
+        FunctionHost::start(FunctionSpec {
+            name: "GetTaskFunction".into(),
+            binary: binary("tasks-get"),
+            env,
+            timeout,
+        })
+        .await
+        .unwrap()
+    }
+
+    fn get_event() -> Vec<u8> {
+        crate::apigw::call("GET", "/tasks/0192f0c4-7b7e-7c3a-9d2e-3f4a5b6c7d8e")
+            .event()
+            .to_string()
+            .into_bytes()
+    }
+
+    #[tokio::test]
+    async fn runs_a_real_function_binary_cold_then_warm() {
+        let dynamo = crate::dynamodb::EmbeddedDynamo::start_in_memory()
+            .await
+            .unwrap();
+        let env = vec![
+            ("TASKS_TABLE".to_string(), "TasksTable".to_string()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), dynamo.endpoint()),
+        ];
+        let host = get_task_host(env, Duration::from_secs(10)).await;
+        let cold = host.invoke(get_event()).await;
+        assert!(
+            cold.init.is_some(),
+            "the first invocation starts the process"
+        );
+        let Outcome::Ok(body) = cold.outcome else {
+            panic!("{:?}", cold.outcome)
+        };
+        let response: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(response["statusCode"], 404, "{response}");
+        let warm = host.invoke(get_event()).await;
+        assert!(warm.init.is_none(), "the second one reuses it");
+        assert!(matches!(warm.outcome, Outcome::Ok(_)));
+    }
+
+    #[tokio::test]
+    async fn a_function_that_cannot_start_fails_the_invocation_and_a_slow_one_times_out() {
+        // No TASKS_TABLE: the binary exits during init, as a misconfigured Lambda does.
+        let host = get_task_host(Vec::new(), Duration::from_secs(10)).await;
+        let failed = host.invoke(get_event()).await;
+        assert!(
+            matches!(failed.outcome, Outcome::Crashed(_)),
+            "{:?}",
+            failed.outcome
+        );
+
+        // A DynamoDB endpoint that accepts connections and never answers: the invocation times out.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", silent.local_addr().unwrap());
+        let env = vec![
+            ("TASKS_TABLE".to_string(), "TasksTable".to_string()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), endpoint),
+        ];
+        let host = get_task_host(env, Duration::from_millis(1500)).await;
+        let slow = host.invoke(get_event()).await;
+        assert_eq!(slow.outcome, Outcome::TimedOut);
+        drop(silent);
+    }
+}
