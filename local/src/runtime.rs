@@ -178,10 +178,10 @@ impl FunctionHost {
             _ = tokio::time::sleep(self.spec.timeout) => Outcome::TimedOut,
         };
         lock(&self.shared).in_flight.remove(&id);
-        if matches!(outcome, Outcome::TimedOut | Outcome::Crashed(_)) {
-            if let Some(mut child) = process.take() {
-                let _ = child.kill().await;
-            }
+        if matches!(outcome, Outcome::TimedOut | Outcome::Crashed(_))
+            && let Some(mut child) = process.take()
+        {
+            let _ = child.kill().await;
         }
         Invocation {
             outcome,
