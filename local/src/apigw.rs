@@ -124,55 +124,97 @@ impl Call {
     /// The API Gateway HTTP API (payload 2.0) event for this call.
     pub fn event(&self) -> Value {
         let (route_key, path_parameters) = self.route();
-        let raw_query = self
-            .query
-            .iter()
-            .map(|(k, v)| format!("{k}={}", urlencode(v)))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut query_parameters = serde_json::Map::new();
-        for (k, v) in &self.query {
-            let joined = match query_parameters.get(k).and_then(Value::as_str) {
-                Some(prev) => format!("{prev},{v}"),
-                None => v.clone(),
-            };
-            query_parameters.insert(k.clone(), json!(joined));
-        }
-        let authorizer = match &self.user {
-            Some(sub) => {
-                json!({"jwt": {"claims": {"sub": sub, "iss": "https://issuer.example", "aud": "todo"}, "scopes": null}})
-            }
-            None => json!(null),
-        };
-        json!({
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": self.path,
-            "rawQueryString": raw_query,
-            "headers": self.headers,
-            "queryStringParameters": if query_parameters.is_empty() { json!(null) } else { json!(query_parameters) },
-            "pathParameters": path_parameters,
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "local",
-                "domainName": "localhost",
-                "domainPrefix": "localhost",
-                "http": {"method": self.method, "path": self.path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"},
-                "requestId": "req-1",
-                "routeKey": route_key,
-                "stage": "$default",
-                "time": "21/Nov/2026:00:00:00 +0000",
-                "timeEpoch": 1795219200000u64,
-                "authorizer": authorizer
-            },
-            "body": self.body,
-            "isBase64Encoded": false
+        let claims = self
+            .user
+            .as_ref()
+            .map(|sub| json!({"sub": sub, "iss": "https://issuer.example", "aud": "todo"}));
+        event(&HttpRequest {
+            method: self.method,
+            path: &self.path,
+            query: &self.query,
+            headers: Value::Object(self.headers.clone()),
+            body: self.body.as_deref().map(|b| (b.to_string(), false)),
+            route_key: &route_key,
+            path_parameters,
+            claims,
         })
     }
 
     pub fn request(&self) -> Request {
         lambda_http::request::from_str(&self.event().to_string()).expect("a valid HTTP API event")
     }
+}
+
+/// What API Gateway knows of a request when it builds the event.
+pub struct HttpRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    /// Query parameters in order, repeated names kept.
+    pub query: &'a [(String, String)],
+    /// Header names in lower case to values (repeated headers joined with commas).
+    pub headers: Value,
+    /// The body, and whether it is base64 (binary).
+    pub body: Option<(String, bool)>,
+    /// `"METHOD /path/{param}"`.
+    pub route_key: &'a str,
+    pub path_parameters: Value,
+    /// The verified JWT claims (each a string), for `requestContext.authorizer.jwt.claims`.
+    pub claims: Option<Value>,
+}
+
+/// The HTTP API payload 2.0 event for a request.
+pub fn event(r: &HttpRequest<'_>) -> Value {
+    let raw_query = r
+        .query
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut query_parameters = serde_json::Map::new();
+    for (k, v) in r.query {
+        let joined = match query_parameters.get(k).and_then(Value::as_str) {
+            Some(prev) => format!("{prev},{v}"),
+            None => v.clone(),
+        };
+        query_parameters.insert(k.clone(), json!(joined));
+    }
+    let authorizer = match &r.claims {
+        Some(claims) => json!({"jwt": {"claims": claims, "scopes": null}}),
+        None => json!(null),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let (body, base64) = match &r.body {
+        Some((b, is64)) => (json!(b), *is64),
+        None => (json!(null), false),
+    };
+    json!({
+        "version": "2.0",
+        "routeKey": r.route_key,
+        "rawPath": r.path,
+        "rawQueryString": raw_query,
+        "headers": r.headers,
+        "queryStringParameters": if query_parameters.is_empty() { json!(null) } else { json!(query_parameters) },
+        "pathParameters": r.path_parameters,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {"method": r.method, "path": r.path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": r.headers.get("user-agent").cloned().unwrap_or(json!(""))},
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": r.route_key,
+            "stage": "$default",
+            "time": "",
+            "timeEpoch": now,
+            "authorizer": authorizer
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    })
 }
 
 fn urlencode(v: &str) -> String {

@@ -5,6 +5,7 @@
 //! per test and no external service to start.
 
 pub mod apigw;
+pub mod auth;
 pub mod dynamodb;
 pub mod kafka;
 pub mod runtime;

@@ -154,6 +154,69 @@ impl Template {
     }
 }
 
+/// A Lambda function the template declares, as the local cloud runs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FunctionDefinition {
+    pub logical_id: String,
+    /// `Metadata.BuildProperties.Binary`: the workspace binary behind it.
+    pub binary: String,
+    /// `Environment.Variables`, values still unresolved (`!Ref X` appears as `{"!Ref": "X"}`).
+    pub environment: Vec<(String, Value)>,
+    /// `Timeout` in seconds (the function's, else the Globals', else 3).
+    pub timeout_seconds: u64,
+    /// `Events`, by name.
+    pub events: Vec<(String, Value)>,
+}
+
+impl Template {
+    /// Every `AWS::Serverless::Function` built from a workspace binary.
+    pub fn functions(&self) -> Vec<FunctionDefinition> {
+        let global_timeout = self
+            .root
+            .pointer("/Globals/Function/Timeout")
+            .and_then(Value::as_u64);
+        let Some(resources) = self.root.get("Resources").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        resources
+            .iter()
+            .filter(|(_, r)| {
+                r.get("Type").and_then(Value::as_str) == Some("AWS::Serverless::Function")
+            })
+            .filter_map(|(id, r)| {
+                let binary = r
+                    .pointer("/Metadata/BuildProperties/Binary")?
+                    .as_str()?
+                    .to_string();
+                let props = &r["Properties"];
+                let map = |v: &Value| -> Vec<(String, Value)> {
+                    v.as_object()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default()
+                };
+                Some(FunctionDefinition {
+                    logical_id: id.clone(),
+                    binary,
+                    environment: map(&props["Environment"]["Variables"]),
+                    timeout_seconds: props["Timeout"].as_u64().or(global_timeout).unwrap_or(3),
+                    events: map(&props["Events"]),
+                })
+            })
+            .collect()
+    }
+
+    /// A parameter's `Default`, if it has one.
+    pub fn parameter_default(&self, name: &str) -> Option<String> {
+        self.root
+            .pointer(&format!("/Parameters/{name}/Default"))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +247,42 @@ mod tests {
         assert_eq!(
             template.route("GET", "/tasks").unwrap().0.function,
             "ListTasksFunction"
+        );
+    }
+
+    #[test]
+    fn functions_carry_their_binary_environment_timeout_and_events() {
+        let template = Template::workspace().unwrap();
+        let functions = template.functions();
+        let publisher = functions
+            .iter()
+            .find(|f| f.logical_id == "PublisherFunction")
+            .unwrap();
+        assert_eq!(publisher.binary, "publisher");
+        assert_eq!(publisher.timeout_seconds, 30);
+        assert!(
+            publisher
+                .environment
+                .iter()
+                .any(|(k, _)| k == "KAFKA_BOOTSTRAP_SERVERS")
+        );
+        assert_eq!(publisher.events[0].1["Type"], "DynamoDB");
+        let get = functions
+            .iter()
+            .find(|f| f.logical_id == "GetTaskFunction")
+            .unwrap();
+        assert_eq!(get.timeout_seconds, 10, "from Globals");
+        assert_eq!(
+            get.environment
+                .iter()
+                .find(|(k, _)| k == "TASKS_TABLE")
+                .unwrap()
+                .1,
+            serde_json::json!({"!Ref": "TasksTable"})
+        );
+        assert_eq!(
+            template.parameter_default("LogLevel").as_deref(),
+            Some("INFO")
         );
     }
 
