@@ -46,10 +46,26 @@ impl EmbeddedDynamo {
         Self::serve(db, &Template::workspace()?).await
     }
 
-    /// Creates the template's tables in `db` and serves it on a free loopback port.
+    /// A file-backed engine under `dir` (data survives restarts) with the template's tables.
+    pub async fn open(dir: &std::path::Path, template: &Template) -> Result<Self, DynamoError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("dynamodb.sqlite");
+        let db = Database::new(&path.to_string_lossy())
+            .map_err(|e| DynamoError::Engine(e.to_string()))?;
+        Self::serve(db, template).await
+    }
+
+    /// Creates the template's tables in `db` (keeping those that exist) and serves it on a free
+    /// loopback port.
     pub async fn serve(db: Database, template: &Template) -> Result<Self, DynamoError> {
+        let existing = db
+            .list_tables(Default::default())
+            .map(|r| r.table_names)
+            .unwrap_or_default();
         for table in template.tables() {
-            create_table(&db, &table)?;
+            if !existing.contains(&table.logical_id) {
+                create_table(&db, &table)?;
+            }
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

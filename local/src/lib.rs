@@ -6,7 +6,9 @@
 
 pub mod apigw;
 pub mod auth;
+pub mod cloud;
 pub mod dynamodb;
+pub mod gateway;
 pub mod kafka;
 pub mod runtime;
 pub mod streams;

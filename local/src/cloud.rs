@@ -1,0 +1,207 @@
+//! The local cloud: everything `template.yaml` declares, on one machine, with the real function
+//! binaries. This part serves the HTTP API; the event-source mappings (stream, MSK, schedule)
+//! are the next step (the parts they need are in `dynamodb`, `streams`, `kafka`).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
+
+use crate::auth::LocalAuthorizer;
+use crate::dynamodb::{DynamoError, EmbeddedDynamo};
+use crate::gateway::{self, Gateway};
+use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
+use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
+use crate::template::{FunctionDefinition, Template, TemplateError};
+use crate::webhook::WebhookReceiver;
+
+/// How to start the cloud.
+#[derive(Clone, Debug)]
+pub struct CloudConfig {
+    /// Where data lives between runs.
+    pub data_dir: PathBuf,
+    /// Where the function binaries are (`target/debug`).
+    pub bin_dir: PathBuf,
+    /// The HTTP API port (0 picks a free one).
+    pub api_port: u16,
+    /// Print one line per invocation.
+    pub print_invocations: bool,
+}
+
+/// Why the cloud could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Dynamo(#[from] DynamoError),
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("function {function}: binary {binary} not found; build the workspace binaries first")]
+    MissingBinary { function: String, binary: PathBuf },
+}
+
+/// A running local cloud; everything stops when it is dropped.
+pub struct LocalCloud {
+    pub dynamo: EmbeddedDynamo,
+    pub kafka: EmbeddedKafka,
+    pub webhook: WebhookReceiver,
+    pub auth: Arc<LocalAuthorizer>,
+    pub hosts: HashMap<String, Arc<FunctionHost>>,
+    pub api_url: String,
+}
+
+/// The secret that signs webhook deliveries locally.
+pub const LOCAL_WEBHOOK_SECRET: &str = "todo-local-webhook-secret";
+
+impl LocalCloud {
+    /// Starts the engines, the function hosts and the HTTP API.
+    pub async fn start(template: &Template, config: &CloudConfig) -> Result<Self, CloudError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let dynamo = EmbeddedDynamo::open(&config.data_dir.join("dynamodb"), template).await?;
+        let kafka = EmbeddedKafka::start(Storage::Folder(config.data_dir.join("kafka"))).await?;
+        kafka
+            .create_topics(&[
+                (TOPIC_TASK_EVENTS, 3),
+                (TOPIC_REMINDERS, 3),
+                (TOPIC_DEAD_LETTER, 1),
+            ])
+            .await?;
+        let webhook = WebhookReceiver::start().await?;
+        let auth = Arc::new(LocalAuthorizer::load_or_create(&config.data_dir)?);
+
+        let parameters = local_parameters(template, &kafka, &webhook, &config.data_dir)?;
+        let mut hosts = HashMap::new();
+        for f in template.functions() {
+            let binary = config.bin_dir.join(&f.binary);
+            if !binary.exists() {
+                return Err(CloudError::MissingBinary {
+                    function: f.logical_id,
+                    binary,
+                });
+            }
+            let spec = FunctionSpec {
+                name: f.logical_id.clone(),
+                binary,
+                env: environment(&f, &parameters, &dynamo),
+                timeout: Duration::from_secs(f.timeout_seconds),
+            };
+            hosts.insert(f.logical_id.clone(), FunctionHost::start(spec).await?);
+        }
+
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.api_port)).await?;
+        let api_url = format!("http://{}", listener.local_addr()?);
+        let print = config.print_invocations;
+        let gateway = Arc::new(Gateway {
+            routes: template.http_routes(),
+            hosts: hosts.clone(),
+            auth: Arc::clone(&auth),
+            on_invocation: Box::new(move |function, trigger, invocation| {
+                if print {
+                    println!("{}", invocation_line(function, trigger, invocation));
+                }
+            }),
+        });
+        tokio::spawn(gateway::serve(listener, gateway));
+        Ok(Self {
+            dynamo,
+            kafka,
+            webhook,
+            auth,
+            hosts,
+            api_url,
+        })
+    }
+}
+
+/// One line per invocation: time, function, trigger, duration (and init on a cold start), outcome.
+pub fn invocation_line(function: &str, trigger: &str, i: &Invocation) -> String {
+    let init = i
+        .init
+        .map(|d| format!(" (init {} ms)", d.as_millis()))
+        .unwrap_or_default();
+    let outcome = match &i.outcome {
+        Outcome::Ok(_) => "ok".to_string(),
+        Outcome::FunctionError(e) => format!("error: {}", e.chars().take(120).collect::<String>()),
+        Outcome::Crashed(e) => format!("crashed: {e}"),
+        Outcome::TimedOut => "timed out".to_string(),
+    };
+    let now = chrono::Utc::now().format("%H:%M:%S%.3f");
+    format!(
+        "{now}  {function:<30} {trigger:<32} {:>6} ms{init}  {outcome}",
+        i.duration.as_millis()
+    )
+}
+
+/// Values for the template's parameters, locally.
+fn local_parameters(
+    template: &Template,
+    kafka: &EmbeddedKafka,
+    webhook: &WebhookReceiver,
+    data_dir: &std::path::Path,
+) -> Result<HashMap<String, String>, CloudError> {
+    let cursor_key_path = data_dir.join("cursor-signing.key");
+    let cursor_key = match std::fs::read_to_string(&cursor_key_path) {
+        Ok(k) if k.trim().len() >= 32 => k.trim().to_string(),
+        _ => {
+            let k = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            std::fs::write(&cursor_key_path, &k)?;
+            k
+        }
+    };
+    let mut p = HashMap::new();
+    for table in template.tables() {
+        p.insert(table.logical_id.clone(), table.logical_id.clone());
+    }
+    p.insert("CursorSigningKey".into(), cursor_key);
+    p.insert("KafkaBootstrapServers".into(), kafka.bootstrap());
+    p.insert("KafkaSecurityProtocol".into(), "PLAINTEXT".into());
+    p.insert("WebhookUrl".into(), webhook.url().to_string());
+    p.insert("WebhookSecret".into(), LOCAL_WEBHOOK_SECRET.into());
+    p.insert(
+        "LogLevel".into(),
+        template
+            .parameter_default("LogLevel")
+            .unwrap_or("INFO".into()),
+    );
+    Ok(p)
+}
+
+/// A function's environment: its template variables resolved, the DynamoDB endpoint added.
+fn environment(
+    f: &FunctionDefinition,
+    parameters: &HashMap<String, String>,
+    dynamo: &EmbeddedDynamo,
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = f
+        .environment
+        .iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Object(m) => m
+                    .get("!Ref")
+                    .and_then(Value::as_str)
+                    .and_then(|name| parameters.get(name).cloned()),
+                other => Some(other.to_string()),
+            };
+            value.map(|v| (k.clone(), v))
+        })
+        .collect();
+    env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamo.endpoint()));
+    let level = parameters
+        .get("LogLevel")
+        .cloned()
+        .unwrap_or_else(|| "INFO".into());
+    env.push(("AWS_LAMBDA_LOG_LEVEL".into(), level));
+    env
+}

@@ -1,0 +1,196 @@
+//! The HTTP API on 127.0.0.1: the template's routes, the JWT authorizer emulation, payload 2.0
+//! events to the real functions, and their responses back as HTTP.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Value, json};
+
+use crate::apigw::{HttpRequest, event};
+use crate::auth::LocalAuthorizer;
+use crate::runtime::{FunctionHost, Invocation, Outcome};
+use crate::template::HttpRoute;
+
+/// Told about every invocation: function, trigger, what happened.
+pub type InvocationObserver = Box<dyn Fn(&str, &str, &Invocation) + Send + Sync>;
+
+/// What the gateway routes to.
+pub struct Gateway {
+    pub routes: Vec<HttpRoute>,
+    pub hosts: HashMap<String, Arc<FunctionHost>>,
+    pub auth: Arc<LocalAuthorizer>,
+    /// Called after each invocation (the cloud prints a line).
+    pub on_invocation: InvocationObserver,
+}
+
+/// Serves the gateway on `listener` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) {
+    let app = Router::new().fallback(handle).with_state(gateway);
+    let _ = axum::serve(listener, app).await;
+}
+
+fn message(status: StatusCode, text: &str) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({"message": text}).to_string(),
+    )
+        .into_response()
+}
+
+async fn handle(
+    State(g): State<Arc<Gateway>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_string();
+    let Some((route, params)) = g
+        .routes
+        .iter()
+        .find_map(|r| r.matches(method.as_str(), &path).map(|p| (r, p)))
+    else {
+        return message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let claims = match g
+        .auth
+        .verify(headers.get("authorization").and_then(|v| v.to_str().ok()))
+    {
+        Ok(claims) => claims,
+        Err(_) => return message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+    };
+    let Some(host) = g.hosts.get(&route.function) else {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    };
+    let query: Vec<(String, String)> = uri
+        .query()
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (decode(k), decode(v))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut header_map = serde_json::Map::new();
+    for (name, value) in &headers {
+        let value = value.to_str().unwrap_or_default().to_string();
+        let joined = match header_map.get(name.as_str()).and_then(Value::as_str) {
+            Some(prev) => format!("{prev},{value}"),
+            None => value,
+        };
+        header_map.insert(name.as_str().to_string(), json!(joined));
+    }
+    let body = (!body.is_empty()).then(|| match std::str::from_utf8(&body) {
+        Ok(text) => (text.to_string(), false),
+        Err(_) => (B64.encode(&body), true),
+    });
+    let params: serde_json::Map<String, Value> =
+        params.into_iter().map(|(k, v)| (k, json!(v))).collect();
+    let request = HttpRequest {
+        method: method.as_str(),
+        path: &path,
+        query: &query,
+        headers: Value::Object(header_map),
+        body,
+        route_key: &route.key(),
+        path_parameters: if params.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(params)
+        },
+        claims: Some(claims),
+    };
+    let payload = event(&request).to_string().into_bytes();
+    let invocation = host.invoke(payload).await;
+    (g.on_invocation)(host.name(), &route.key(), &invocation);
+    match invocation.outcome {
+        Outcome::Ok(bytes) => to_http(&bytes),
+        Outcome::TimedOut => message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        Outcome::FunctionError(_) | Outcome::Crashed(_) => {
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            )
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A payload 2.0 response (`statusCode`, `headers`, `cookies`, `body`, `isBase64Encoded`) as HTTP.
+fn to_http(bytes: &[u8]) -> Response {
+    let Ok(v) = serde_json::from_slice::<Value>(bytes) else {
+        return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+    };
+    let status = v["statusCode"]
+        .as_u64()
+        .and_then(|s| StatusCode::from_u16(s as u16).ok())
+        .unwrap_or(StatusCode::OK);
+    let body = match (
+        v["body"].as_str(),
+        v["isBase64Encoded"].as_bool().unwrap_or(false),
+    ) {
+        (Some(b), true) => B64.decode(b).unwrap_or_default(),
+        (Some(b), false) => b.as_bytes().to_vec(),
+        (None, _) => Vec::new(),
+    };
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    // lambda_http fills both maps with the same headers; take the multi-value one when present.
+    let multi = v["multiValueHeaders"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty());
+    let source = if multi {
+        &v["multiValueHeaders"]
+    } else {
+        &v["headers"]
+    };
+    {
+        if let Some(map) = source.as_object() {
+            for (k, values) in map {
+                let values: Vec<&str> = match values {
+                    Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                    other => other.as_str().into_iter().collect(),
+                };
+                for value in values {
+                    if let (Ok(name), Ok(value)) = (
+                        HeaderName::from_bytes(k.as_bytes()),
+                        HeaderValue::from_str(value),
+                    ) {
+                        headers.append(name, value);
+                    }
+                }
+            }
+        }
+    }
+    response
+}

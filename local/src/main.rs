@@ -1,0 +1,101 @@
+//! `todo-local`: the whole system on this machine, with no Docker and no AWS account.
+//!
+//! `todo-local [--data DIR] [--port PORT] [--reset]` starts it; `todo-local token USER` prints a
+//! bearer token for USER. Run it through `scripts/run`, which builds what it needs first.
+
+use std::path::PathBuf;
+
+use todo_local::auth::LocalAuthorizer;
+use todo_local::cloud::{CloudConfig, LocalCloud};
+use todo_local::template::Template;
+
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset]\n       todo-local token USER [--data DIR]";
+
+struct Args {
+    data: PathBuf,
+    port: u16,
+    reset: bool,
+    token_for: Option<String>,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        data: PathBuf::from(".local-data"),
+        port: 3000,
+        reset: false,
+        token_for: None,
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data" => parsed.data = args.next().ok_or("--data needs a folder")?.into(),
+            "--port" => {
+                parsed.port = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .ok_or("--port needs a number")?;
+            }
+            "--reset" => parsed.reset = true,
+            "token" => parsed.token_for = Some(args.next().ok_or("token needs a user")?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(parsed)
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match run(args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("todo-local: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(user) = args.token_for {
+        println!(
+            "{}",
+            LocalAuthorizer::load_or_create(&args.data)?.token(&user, 24)
+        );
+        return Ok(());
+    }
+    if args.reset && args.data.exists() {
+        std::fs::remove_dir_all(&args.data)?;
+    }
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(PathBuf::from)
+        .ok_or("cannot locate the function binaries")?;
+    let template = Template::load(std::path::Path::new("template.yaml"))?;
+    let config = CloudConfig {
+        data_dir: args.data.clone(),
+        bin_dir,
+        api_port: args.port,
+        print_invocations: true,
+    };
+    let cloud = LocalCloud::start(&template, &config).await?;
+    let token = cloud.auth.token("alice", 24);
+    println!("todo-local is up (data in {})", args.data.display());
+    println!("  HTTP API      {}", cloud.api_url);
+    println!("  DynamoDB      {}", cloud.dynamo.endpoint());
+    println!("  Kafka         {}", cloud.kafka.bootstrap());
+    println!("  webhook sink  {}", cloud.webhook.url());
+    println!("\nTry:\n  TOKEN={token}");
+    println!(
+        "  curl -s -X POST {}/tasks -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"title\":\"Try todo-local\"}}'\n",
+        cloud.api_url
+    );
+    tokio::signal::ctrl_c().await?;
+    println!("stopping");
+    Ok(())
+}
