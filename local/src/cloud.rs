@@ -1,6 +1,6 @@
 //! The local cloud: everything `template.yaml` declares, on one machine, with the real function
-//! binaries. This part serves the HTTP API; the event-source mappings (stream, MSK, schedule)
-//! are the next step (the parts they need are in `dynamodb`, `streams`, `kafka`).
+//! binaries: the tables, the topics, the HTTP API with its authorizer, the stream and MSK
+//! event-source mappings and the schedules.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,7 +12,10 @@ use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
 
 use crate::auth::LocalAuthorizer;
 use crate::dynamodb::{DynamoError, EmbeddedDynamo};
-use crate::gateway::{self, Gateway};
+use crate::esm::kafka::KafkaMapping;
+use crate::esm::schedule;
+use crate::esm::streams::StreamMapping;
+use crate::gateway::{self, Gateway, InvocationObserver};
 use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
 use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
 use crate::template::{FunctionDefinition, Template, TemplateError};
@@ -29,6 +32,8 @@ pub struct CloudConfig {
     pub api_port: u16,
     /// Print one line per invocation.
     pub print_invocations: bool,
+    /// Run scheduled functions this often instead of the template's rate (local use).
+    pub schedule_every: Option<Duration>,
 }
 
 /// Why the cloud could not start.
@@ -94,20 +99,22 @@ impl LocalCloud {
             hosts.insert(f.logical_id.clone(), FunctionHost::start(spec).await?);
         }
 
+        let print = config.print_invocations;
+        let observe: InvocationObserver = Arc::new(move |function, trigger, invocation| {
+            if print {
+                println!("{}", invocation_line(function, trigger, invocation));
+            }
+        });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.api_port)).await?;
         let api_url = format!("http://{}", listener.local_addr()?);
-        let print = config.print_invocations;
         let gateway = Arc::new(Gateway {
             routes: template.http_routes(),
             hosts: hosts.clone(),
             auth: Arc::clone(&auth),
-            on_invocation: Box::new(move |function, trigger, invocation| {
-                if print {
-                    println!("{}", invocation_line(function, trigger, invocation));
-                }
-            }),
+            on_invocation: Arc::clone(&observe),
         });
         tokio::spawn(gateway::serve(listener, gateway));
+        start_mappings(template, config, &hosts, &dynamo, &kafka, &observe).await?;
         Ok(Self {
             dynamo,
             kafka,
@@ -117,6 +124,59 @@ impl LocalCloud {
             api_url,
         })
     }
+}
+
+/// Starts every event-source mapping and schedule the template declares.
+async fn start_mappings(
+    template: &Template,
+    config: &CloudConfig,
+    hosts: &HashMap<String, Arc<FunctionHost>>,
+    dynamo: &EmbeddedDynamo,
+    kafka: &EmbeddedKafka,
+    observe: &InvocationObserver,
+) -> Result<(), CloudError> {
+    const IDLE: Duration = Duration::from_millis(100);
+    for f in template.functions() {
+        let Some(host) = hosts.get(&f.logical_id) else {
+            continue;
+        };
+        for (_, event) in &f.events {
+            if let Some(mut m) =
+                StreamMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
+            {
+                let db = dynamo.database().clone();
+                let observe = Arc::clone(observe);
+                tokio::spawn(async move {
+                    loop {
+                        if m.poll(&db, observe.as_ref()).await == 0 {
+                            tokio::time::sleep(IDLE).await;
+                        }
+                    }
+                });
+            } else if let Some(mut m) =
+                KafkaMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
+            {
+                let client = kafka.client().await?;
+                let observe = Arc::clone(observe);
+                tokio::spawn(async move {
+                    loop {
+                        if m.poll(&client, observe.as_ref()).await == 0 {
+                            tokio::time::sleep(IDLE).await;
+                        }
+                    }
+                });
+            } else if let Some(rate) = schedule::rate_of(event) {
+                let every = config.schedule_every.unwrap_or(rate);
+                tokio::spawn(schedule::run(
+                    f.clone(),
+                    Arc::clone(host),
+                    every,
+                    Arc::clone(observe),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One line per invocation: time, function, trigger, duration (and init on a cold start), outcome.
@@ -167,6 +227,8 @@ fn local_parameters(
     p.insert("KafkaSecurityProtocol".into(), "PLAINTEXT".into());
     p.insert("WebhookUrl".into(), webhook.url().to_string());
     p.insert("WebhookSecret".into(), LOCAL_WEBHOOK_SECRET.into());
+    // The local schedule runs the sweep every few seconds: one sweep per invocation.
+    p.insert("SweepWindowSeconds".into(), "0".into());
     p.insert(
         "LogLevel".into(),
         template

@@ -19,7 +19,7 @@ use crate::runtime::{FunctionHost, Invocation, Outcome};
 use crate::template::HttpRoute;
 
 /// Told about every invocation: function, trigger, what happened.
-pub type InvocationObserver = Box<dyn Fn(&str, &str, &Invocation) + Send + Sync>;
+pub type InvocationObserver = Arc<dyn Fn(&str, &str, &Invocation) + Send + Sync>;
 
 /// What the gateway routes to.
 pub struct Gateway {

@@ -8,6 +8,7 @@ pub mod apigw;
 pub mod auth;
 pub mod cloud;
 pub mod dynamodb;
+pub mod esm;
 pub mod gateway;
 pub mod kafka;
 pub mod runtime;

@@ -9,13 +9,14 @@ use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset]\n       todo-local token USER [--data DIR]";
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS]\n       todo-local token USER [--data DIR]";
 
 struct Args {
     data: PathBuf,
     port: u16,
     reset: bool,
     token_for: Option<String>,
+    schedule_every: Option<std::time::Duration>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -24,6 +25,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         port: 3000,
         reset: false,
         token_for: None,
+        schedule_every: Some(std::time::Duration::from_secs(5)),
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -35,6 +37,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .ok_or("--port needs a number")?;
             }
             "--reset" => parsed.reset = true,
+            "--schedule-every" => {
+                let secs: u64 = args
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .ok_or("--schedule-every needs seconds")?;
+                parsed.schedule_every = Some(std::time::Duration::from_secs(secs));
+            }
             "token" => parsed.token_for = Some(args.next().ok_or("token needs a user")?),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
@@ -82,6 +91,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         bin_dir,
         api_port: args.port,
         print_invocations: true,
+        schedule_every: args.schedule_every,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
     let token = cloud.auth.token("alice", 24);

@@ -40,6 +40,7 @@ pub async fn start(data: &DataDir) -> LocalCloud {
         bin_dir: bin_dir(),
         api_port: 0,
         print_invocations: false,
+        schedule_every: Some(std::time::Duration::from_secs(1)),
     };
     LocalCloud::start(&template, &config)
         .await

@@ -34,3 +34,20 @@ pub fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {
     }
     Ok(key.into_bytes())
 }
+
+/// How long one sweep invocation keeps sweeping (`SWEEP_WINDOW_SECONDS`, default 55: the
+/// minute until the schedule's next invocation; 0 sweeps once, for the local cloud's faster
+/// schedule).
+pub fn sweep_window() -> Result<std::time::Duration, ConfigError> {
+    match std::env::var("SWEEP_WINDOW_SECONDS") {
+        Err(_) => Ok(std::time::Duration::from_secs(55)),
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| ConfigError::Invalid {
+                name: "SWEEP_WINDOW_SECONDS",
+                reason: "a whole number of seconds".to_string(),
+            }),
+    }
+}

@@ -3,17 +3,16 @@
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use std::time::Duration;
-
 use todo_tasks::sweep::{EVERY, sweep_for};
 use todo_tasks::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
+    let window = todo_lambda::config::sweep_window()?;
     lambda_runtime::run(service_fn(
         move |_: LambdaEvent<CloudWatchEvent>| async move {
-            Ok::<_, Error>(sweep_for(store, Duration::from_secs(55), EVERY).await?)
+            Ok::<_, Error>(sweep_for(store, window, EVERY).await?)
         },
     ))
     .await
