@@ -124,7 +124,9 @@ impl KafkaMapping {
             Some(n) => *n,
             None => pc.get_offset(OffsetAt::Earliest).await.unwrap_or(0),
         };
-        let wait_ms = self.window.as_millis().min(i32::MAX as u128) as i32;
+        // Partitions are polled in turn: a long fetch wait on an idle one would delay the others,
+        // so each waits at most 50 ms (the batching window still bounds how long a record waits).
+        let wait_ms = self.window.as_millis().min(50) as i32;
         let Ok((records, _)) = pc.fetch_records(next, 1..5_000_000, wait_ms.max(1)).await else {
             return 0;
         };
