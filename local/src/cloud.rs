@@ -59,6 +59,19 @@ pub struct LocalCloud {
     pub auth: Arc<LocalAuthorizer>,
     pub hosts: HashMap<String, Arc<FunctionHost>>,
     pub api_url: String,
+    /// The gateway, the mappings and the schedules: stopped with the cloud.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for LocalCloud {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        for host in self.hosts.values() {
+            host.stop();
+        }
+    }
 }
 
 /// The secret that signs webhook deliveries locally.
@@ -95,6 +108,7 @@ impl LocalCloud {
                 binary,
                 env: environment(&f, &parameters, &dynamo),
                 timeout: Duration::from_secs(f.timeout_seconds),
+                quiet: !config.print_invocations,
             };
             hosts.insert(f.logical_id.clone(), FunctionHost::start(spec).await?);
         }
@@ -113,8 +127,8 @@ impl LocalCloud {
             auth: Arc::clone(&auth),
             on_invocation: Arc::clone(&observe),
         });
-        tokio::spawn(gateway::serve(listener, gateway));
-        start_mappings(template, config, &hosts, &dynamo, &kafka, &observe).await?;
+        let mut tasks = vec![tokio::spawn(gateway::serve(listener, gateway))];
+        tasks.extend(start_mappings(template, config, &hosts, &dynamo, &kafka, &observe).await?);
         Ok(Self {
             dynamo,
             kafka,
@@ -122,6 +136,7 @@ impl LocalCloud {
             auth,
             hosts,
             api_url,
+            tasks,
         })
     }
 }
@@ -134,8 +149,9 @@ async fn start_mappings(
     dynamo: &EmbeddedDynamo,
     kafka: &EmbeddedKafka,
     observe: &InvocationObserver,
-) -> Result<(), CloudError> {
+) -> Result<Vec<tokio::task::JoinHandle<()>>, CloudError> {
     const IDLE: Duration = Duration::from_millis(100);
+    let mut tasks = Vec::new();
     for f in template.functions() {
         let Some(host) = hosts.get(&f.logical_id) else {
             continue;
@@ -146,37 +162,37 @@ async fn start_mappings(
             {
                 let db = dynamo.database().clone();
                 let observe = Arc::clone(observe);
-                tokio::spawn(async move {
+                tasks.push(tokio::spawn(async move {
                     loop {
                         if m.poll(&db, observe.as_ref()).await == 0 {
                             tokio::time::sleep(IDLE).await;
                         }
                     }
-                });
+                }));
             } else if let Some(mut m) =
                 KafkaMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
             {
                 let client = kafka.client().await?;
                 let observe = Arc::clone(observe);
-                tokio::spawn(async move {
+                tasks.push(tokio::spawn(async move {
                     loop {
                         if m.poll(&client, observe.as_ref()).await == 0 {
                             tokio::time::sleep(IDLE).await;
                         }
                     }
-                });
+                }));
             } else if let Some(rate) = schedule::rate_of(event) {
                 let every = config.schedule_every.unwrap_or(rate);
-                tokio::spawn(schedule::run(
+                tasks.push(tokio::spawn(schedule::run(
                     f.clone(),
                     Arc::clone(host),
                     every,
                     Arc::clone(observe),
-                ));
+                )));
             }
         }
     }
-    Ok(())
+    Ok(tasks)
 }
 
 /// One line per invocation: time, function, trigger, duration (and init on a cold start), outcome.

@@ -52,6 +52,8 @@ pub struct FunctionSpec {
     pub binary: PathBuf,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
+    /// Discard the function's own log output (tests); otherwise it goes to this process's.
+    pub quiet: bool,
 }
 
 struct Pending {
@@ -82,6 +84,8 @@ pub struct FunctionHost {
     work: mpsc::Sender<Pending>,
     shared: Arc<std::sync::Mutex<Shared>>,
     process: Mutex<Option<Child>>,
+    /// The pid of the process last started (0 before the first), readable during an invocation.
+    pid: std::sync::atomic::AtomicU32,
 }
 
 fn lock(shared: &std::sync::Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
@@ -123,12 +127,27 @@ impl FunctionHost {
             work: tx,
             shared,
             process: Mutex::new(None),
+            pid: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 
     /// The function's logical id.
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// The id of the process last started, if any (it may have exited since).
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.pid.load(std::sync::atomic::Ordering::SeqCst)).filter(|p| *p != 0)
+    }
+
+    /// Kills the process, if one runs and no invocation holds it.
+    pub fn stop(&self) {
+        if let Ok(mut process) = self.process.try_lock()
+            && let Some(child) = process.as_mut()
+        {
+            let _ = child.start_kill();
+        }
     }
 
     /// Runs one invocation to its end.
@@ -210,9 +229,14 @@ impl FunctionHost {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        if self.spec.quiet {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.spec.binary.display()))?;
+        self.pid
+            .store(child.id().unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
         tokio::select! {
             _ = ready_rx => Ok((child, started.elapsed())),
             exit = child.wait() => Err(format!("the process exited during init ({})", exit.map(|s| s.to_string()).unwrap_or_default())),
@@ -313,6 +337,7 @@ mod tests {
             binary: binary("tasks-get"),
             env,
             timeout,
+            quiet: true,
         })
         .await
         .unwrap()

@@ -22,6 +22,7 @@ pub struct WebhookReceiver {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
     status: Arc<Mutex<u16>>,
+    delay: Arc<Mutex<std::time::Duration>>,
 }
 
 impl WebhookReceiver {
@@ -31,12 +32,17 @@ impl WebhookReceiver {
         let url = format!("http://{}/hook", listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
         let status = Arc::new(Mutex::new(200));
-        let (r, st) = (Arc::clone(&received), Arc::clone(&status));
+        let delay = Arc::new(Mutex::new(std::time::Duration::ZERO));
+        let (r, st, d) = (
+            Arc::clone(&received),
+            Arc::clone(&status),
+            Arc::clone(&delay),
+        );
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let (r, st) = (Arc::clone(&r), Arc::clone(&st));
+                let (r, st, d) = (Arc::clone(&r), Arc::clone(&st), Arc::clone(&d));
                 tokio::spawn(async move {
-                    let _ = serve(socket, r, st).await;
+                    let _ = serve(socket, r, st, d).await;
                 });
             }
         });
@@ -44,6 +50,7 @@ impl WebhookReceiver {
             url,
             received,
             status,
+            delay,
         })
     }
 
@@ -59,6 +66,13 @@ impl WebhookReceiver {
         }
     }
 
+    /// Answer later requests only after this long (to simulate a slow receiver).
+    pub fn delay(&self, delay: std::time::Duration) {
+        if let Ok(mut d) = self.delay.lock() {
+            *d = delay;
+        }
+    }
+
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
@@ -69,6 +83,7 @@ async fn serve(
     mut socket: TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
     status: Arc<Mutex<u16>>,
+    delay: Arc<Mutex<std::time::Duration>>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -111,6 +126,8 @@ async fn serve(
             body,
         });
     }
+    let pause = delay.lock().map(|d| *d).unwrap_or_default();
+    tokio::time::sleep(pause).await;
     let code = status.lock().map(|s| *s).unwrap_or(200);
     let response = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     socket.write_all(response.as_bytes()).await
