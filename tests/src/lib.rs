@@ -46,3 +46,113 @@ pub async fn start(data: &DataDir) -> LocalCloud {
         .await
         .expect("the local cloud starts (scripts/test builds the binaries and tansu first)")
 }
+
+/// A user's view of the local cloud's HTTP API.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// A response, read.
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Api {
+    /// Calls as `user`, with a token from the cloud's authorizer.
+    pub fn new(cloud: &LocalCloud, user: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: cloud.api_url.clone(),
+            token: cloud.auth.token(user, 1),
+        }
+    }
+
+    /// Any request; `token` overrides (or, with `Some("")`, omits) the bearer token.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        token: Option<&str>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        match token.unwrap_or(&self.token) {
+            "" => {}
+            t => request = request.bearer_auth(t),
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.expect("the local cloud answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The same user against another cloud, keeping the old token (to show it still verifies).
+    pub fn with_token_of(mut self, other: &Api) -> Self {
+        self.token = other.token.clone();
+        self
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.call("GET", path, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> Answer {
+        self.call("POST", path, Some(body), None).await
+    }
+
+    /// Creates a task and returns it.
+    pub async fn create(&self, body: serde_json::Value) -> serde_json::Value {
+        let answer = self.post("/tasks", body).await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        answer.body
+    }
+
+    /// The items of a list route, once at least `n` are there (waiting up to 40 s).
+    pub async fn items_once(&self, path: &str, n: usize) -> Vec<serde_json::Value> {
+        eventually(&format!("{n} items at {path}"), || async {
+            let page = self.get(path).await.body;
+            let items = page["items"].as_array()?.clone();
+            (items.len() >= n).then_some(items)
+        })
+        .await
+    }
+}
+
+/// Polls `probe` until it yields, for at most 40 s.
+pub async fn eventually<F, Fut, T>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// An RFC 3339 instant `seconds` from now.
+pub fn in_seconds(seconds: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
+}
