@@ -44,6 +44,7 @@ impl KafkaMapping {
             return None;
         }
         let p = &event["Properties"];
+        let batching = super::Batching::of(p);
         let group = p["ConsumerGroupId"]
             .as_str()
             .unwrap_or(&f.logical_id)
@@ -51,13 +52,9 @@ impl KafkaMapping {
         Some(Self {
             host,
             topic: p["Topics"][0].as_str()?.to_string(),
-            batch_size: p["BatchSize"].as_u64().unwrap_or(100) as usize,
-            window: Duration::from_secs(p["MaximumBatchingWindowInSeconds"].as_u64().unwrap_or(0)),
-            max_retries: p["MaximumRetryAttempts"]
-                .as_i64()
-                .filter(|n| *n >= 0)
-                .map(|n| n as u32)
-                .unwrap_or(u32::MAX),
+            batch_size: batching.batch_size,
+            window: batching.window,
+            max_retries: batching.max_retries,
             dead_letter: p["DestinationConfig"]["OnFailure"]["Destination"]
                 .as_str()
                 .and_then(|d| d.strip_prefix("kafka://"))

@@ -5,3 +5,33 @@ pub mod filter;
 pub mod kafka;
 pub mod schedule;
 pub mod streams;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The settings every mapping reads from its event's properties the same way.
+pub(crate) struct Batching {
+    pub batch_size: usize,
+    pub window: Duration,
+    /// `MaximumRetryAttempts`; absent or -1 means retry until the record expires (forever here).
+    pub max_retries: u32,
+}
+
+impl Batching {
+    pub(crate) fn of(properties: &Value) -> Self {
+        Self {
+            batch_size: properties["BatchSize"].as_u64().unwrap_or(100) as usize,
+            window: Duration::from_secs(
+                properties["MaximumBatchingWindowInSeconds"]
+                    .as_u64()
+                    .unwrap_or(0),
+            ),
+            max_retries: properties["MaximumRetryAttempts"]
+                .as_i64()
+                .filter(|n| *n >= 0)
+                .map(|n| n as u32)
+                .unwrap_or(u32::MAX),
+        }
+    }
+}

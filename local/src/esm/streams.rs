@@ -55,6 +55,7 @@ impl StreamMapping {
             return None;
         }
         let p = &event["Properties"];
+        let batching = super::Batching::of(p);
         let table = p["Stream"]["!GetAtt"]
             .as_str()?
             .split('.')
@@ -71,13 +72,9 @@ impl StreamMapping {
         Some(Self {
             host,
             table,
-            batch_size: p["BatchSize"].as_u64().unwrap_or(100) as usize,
-            window: Duration::from_secs(p["MaximumBatchingWindowInSeconds"].as_u64().unwrap_or(0)),
-            max_retries: p["MaximumRetryAttempts"]
-                .as_i64()
-                .filter(|n| *n >= 0)
-                .map(|n| n as u32)
-                .unwrap_or(u32::MAX),
+            batch_size: batching.batch_size,
+            window: batching.window,
+            max_retries: batching.max_retries,
             bisect: p["BisectBatchOnFunctionError"].as_bool().unwrap_or(false),
             filters,
             checkpoint_file: data_dir.join(format!("esm/{}-stream.checkpoint", f.logical_id)),
