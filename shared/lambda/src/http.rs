@@ -186,6 +186,11 @@ pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
     }
 }
 
+/// A handler's result as the response: the problem, if any, as problem+json.
+pub fn respond(result: Result<Response<Body>, Problem>) -> Response<Body> {
+    result.unwrap_or_else(|p| problem_response(&p))
+}
+
 /// A problem+json response; 503s carry `Retry-After`.
 pub fn problem_response(problem: &Problem) -> Response<Body> {
     let body = serde_json::to_vec(problem).unwrap_or_default();

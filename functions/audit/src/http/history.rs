@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use todo_lambda::cursor::CursorCodec;
-use todo_lambda::http::{caller, json_response, problem_response};
+use todo_lambda::http::{caller, json_response, respond};
 use todo_schema::{Problem, TaskId};
 
 use super::{page, paging, start, store_problem};
@@ -15,9 +15,7 @@ pub async fn task_history<S: ReadEntries>(
     cursors: &CursorCodec,
     req: Request,
 ) -> Response<Body> {
-    run(store, cursors, req)
-        .await
-        .unwrap_or_else(|p| problem_response(&p))
+    respond(run(store, cursors, req).await)
 }
 
 async fn run<S: ReadEntries>(

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use todo_lambda::cursor::CursorCodec;
-use todo_lambda::http::{Page, caller, json_response, only_known, page_limit, problem_response};
+use todo_lambda::http::{Page, caller, json_response, only_known, page_limit, respond};
 use todo_schema::Problem;
 
 use super::store_problem;
@@ -16,9 +16,7 @@ pub async fn list_notifications<S: ReadInbox>(
     cursors: &CursorCodec,
     req: Request,
 ) -> Response<Body> {
-    run(store, cursors, req)
-        .await
-        .unwrap_or_else(|p| problem_response(&p))
+    respond(run(store, cursors, req).await)
 }
 
 async fn run<S: ReadInbox>(

@@ -1,7 +1,7 @@
 //! `POST /notifications/{id}/read`.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::http::{caller, json_response, problem_response};
+use todo_lambda::http::{caller, json_response, respond};
 use todo_schema::{Problem, Timestamp};
 use uuid::Uuid;
 
@@ -11,9 +11,7 @@ use crate::store::ReadInbox;
 /// Marks a notification read (idempotent: the first read time stays). Another user's
 /// notification is a 404, like a missing one.
 pub async fn mark_read<S: ReadInbox>(store: &S, req: Request) -> Response<Body> {
-    run(store, req)
-        .await
-        .unwrap_or_else(|p| problem_response(&p))
+    respond(run(store, req).await)
 }
 
 async fn run<S: ReadInbox>(store: &S, req: Request) -> Result<Response<Body>, Problem> {

@@ -10,15 +10,11 @@ pub mod transition;
 pub mod update;
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::http::{Caller, header, json_response, problem_response};
+pub(crate) use todo_lambda::http::respond;
+use todo_lambda::http::{Caller, header, json_response};
 use todo_schema::{Actor, Problem, Task, TaskId};
 
 use crate::store::StoreError;
-
-/// Runs a handler body and turns its problem, if any, into the response.
-pub(crate) fn respond(result: Result<Response<Body>, Problem>) -> Response<Body> {
-    result.unwrap_or_else(|p| problem_response(&p))
-}
 
 /// The actor for events caused by this caller.
 pub(crate) fn actor(caller: &Caller) -> Actor {
