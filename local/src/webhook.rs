@@ -118,6 +118,10 @@ async fn serve(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = buf[header_end..].to_vec();
+    // How this request is answered is fixed before it is recorded, so a caller that sees it
+    // recorded and then changes the delay or status affects only later requests.
+    let pause = delay.lock().map(|d| *d).unwrap_or_default();
+    let code = status.lock().map(|s| *s).unwrap_or(200);
     if let Ok(mut r) = received.lock() {
         r.push(Received {
             method,
@@ -126,9 +130,7 @@ async fn serve(
             body,
         });
     }
-    let pause = delay.lock().map(|d| *d).unwrap_or_default();
     tokio::time::sleep(pause).await;
-    let code = status.lock().map(|s| *s).unwrap_or(200);
     let response = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     socket.write_all(response.as_bytes()).await
 }
