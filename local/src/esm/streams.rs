@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::filter::passes;
 use crate::runtime::{FunctionHost, Outcome};
+use crate::streams::StreamCursor;
 use crate::template::FunctionDefinition;
 
 /// How a function consumes a table's stream.
@@ -29,6 +30,9 @@ pub struct StreamMapping {
     attempts: HashMap<String, u32>,
     limit: Option<usize>,
     waiting_since: Option<Instant>,
+    /// Where reading the stream has got to, and what was read and not yet settled.
+    cursor: Option<StreamCursor>,
+    unsettled: Vec<Value>,
 }
 
 /// Sequence numbers are decimal strings: compare by length, then text.
@@ -82,6 +86,8 @@ impl StreamMapping {
             attempts: HashMap::new(),
             limit: None,
             waiting_since: None,
+            cursor: None,
+            unsettled: Vec::new(),
         })
     }
 
@@ -128,11 +134,16 @@ impl StreamMapping {
         observe: &(dyn Fn(&str, &str, &crate::runtime::Invocation) + Send + Sync),
     ) -> usize {
         let after = self.checkpoint();
-        let pending: Vec<Value> = crate::streams::read_all(db, &self.table)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| after.is_empty() || seq_key(&seq(r)) > seq_key(&after))
-            .collect();
+        let table = self.table.clone();
+        let cursor = self
+            .cursor
+            .get_or_insert_with(|| StreamCursor::new(&table, Some(after.clone())));
+        if let Ok(new) = cursor.read_new(db) {
+            self.unsettled.extend(new);
+        }
+        self.unsettled
+            .retain(|r| after.is_empty() || seq_key(&seq(r)) > seq_key(&after));
+        let pending = self.unsettled.clone();
         // Filtered-out records are consumed without an invocation, as Lambda does.
         let mut settled = 0;
         let mut batch = Vec::new();
