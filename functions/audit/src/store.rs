@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use todo_lambda::cursor::StartKey;
+use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_schema::audit::AuditEntry;
 use todo_schema::{TaskId, Timestamp};
 
@@ -105,16 +106,8 @@ fn page(
         .into_iter()
         .map(|i| serde_dynamo::from_item(i).map_err(|e| AuditError::Corrupt(e.to_string())))
         .collect::<Result<_, _>>()?;
-    let next = last.map(|k| {
-        k.into_iter()
-            .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
-            .collect()
-    });
+    let next = last.map(start_key_of);
     Ok(EntryPage { entries, next })
-}
-
-fn start_key(start: Option<StartKey>) -> Option<HashMap<String, AttributeValue>> {
-    start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect())
 }
 
 fn unavailable(e: impl std::fmt::Display) -> AuditError {
@@ -132,7 +125,7 @@ impl AuditStore {
         let out = query
             .table_name(&self.table)
             .limit(limit)
-            .set_exclusive_start_key(start_key(start))
+            .set_exclusive_start_key(start.map(start_key_item))
             .send()
             .await
             .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;

@@ -13,6 +13,7 @@ use std::future::Future;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use todo_lambda::cursor::StartKey;
+use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_schema::Timestamp;
 use todo_schema::notification::Notification;
 use uuid::Uuid;
@@ -181,7 +182,7 @@ impl ReadInbox for InboxStore {
             .expression_attribute_values(":note", s("NOTE#"))
             .scan_index_forward(false)
             .limit(limit)
-            .set_exclusive_start_key(start.map(|k| k.into_iter().map(|(k, v)| (k, s(v))).collect()))
+            .set_exclusive_start_key(start.map(start_key_item))
             .send()
             .await
             .map_err(unavailable)?;
@@ -191,11 +192,7 @@ impl ReadInbox for InboxStore {
             .into_iter()
             .map(decode)
             .collect::<Result<_, _>>()?;
-        let next = out.last_evaluated_key.map(|k| {
-            k.into_iter()
-                .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
-                .collect()
-        });
+        let next = out.last_evaluated_key.map(start_key_of);
         Ok(NotificationPage { items, next })
     }
 

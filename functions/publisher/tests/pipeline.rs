@@ -1,8 +1,11 @@
 //! The event pipeline with real parts: the tasks table (embedded DynamoDB) and its stream, the
 //! publisher, a Kafka-protocol broker (tansu) on 127.0.0.1, and the audit consumer.
 
+mod support;
+
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::{Value, json};
+use support::{actor, create, rename};
 use todo_audit::consumer::audit_batch;
 use todo_audit::store::{AuditStore, ReadEntries};
 use todo_local::dynamodb::EmbeddedDynamo;
@@ -11,8 +14,8 @@ use todo_publisher::kafka::{KafkaConfig, KafkaSink};
 use todo_publisher::partitioner::partition_for;
 use todo_publisher::relay::relay;
 use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
-use todo_schema::{Actor, NewTask, Task, TaskId, TaskPatch, Timestamp};
-use todo_tasks::store::{CompleteTask, CreateTask, DynamoTaskStore, UpdateTask};
+use todo_schema::{NewTask, Task, TaskId, Timestamp};
+use todo_tasks::store::{CompleteTask, CreateTask, DynamoTaskStore};
 
 const PARTITIONS: i32 = 3;
 
@@ -75,34 +78,6 @@ impl Pipeline {
         }
         partitions
     }
-}
-
-fn actor() -> Actor {
-    Actor::User { id: "u1".into() }
-}
-
-async fn create(store: &DynamoTaskStore, title: &str) -> Task {
-    let cmd: NewTask = serde_json::from_value(json!({"title": title})).unwrap();
-    let task = cmd
-        .into_task(TaskId::generate(), "u1", Timestamp::now())
-        .unwrap();
-    store.create(&task, &actor(), None).await.unwrap();
-    task
-}
-
-async fn rename(store: &DynamoTaskStore, task: &Task, title: &str) {
-    let patch: TaskPatch = serde_json::from_value(json!({"title": title})).unwrap();
-    store
-        .update(
-            "u1",
-            task.id,
-            &patch.check().unwrap(),
-            None,
-            &actor(),
-            Timestamp::now(),
-        )
-        .await
-        .unwrap();
 }
 
 #[tokio::test]

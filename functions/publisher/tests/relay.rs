@@ -1,14 +1,16 @@
 //! The relay's failure reporting over real stream records: a record that cannot be produced is
 //! retried with every later record of the same task, and nothing of other tasks.
 
+mod support;
+
 use std::sync::Mutex;
 
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::json;
+use support::{create, rename};
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_publisher::relay::{EventSink, Outgoing, relay};
-use todo_schema::{Actor, NewTask, Task, TaskId, TaskPatch, Timestamp};
-use todo_tasks::store::{CreateTask, DynamoTaskStore, UpdateTask};
+use todo_tasks::store::DynamoTaskStore;
 
 /// A sink that keeps what it was given and refuses the records of one task from its n-th on.
 struct ScriptedSink {
@@ -37,39 +39,12 @@ impl EventSink for ScriptedSink {
     }
 }
 
-async fn new_task(store: &DynamoTaskStore, title: &str) -> Task {
-    let cmd: NewTask = serde_json::from_value(json!({"title": title})).unwrap();
-    let task = cmd
-        .into_task(TaskId::generate(), "u1", Timestamp::now())
-        .unwrap();
-    store
-        .create(&task, &Actor::User { id: "u1".into() }, None)
-        .await
-        .unwrap();
-    task
-}
-
-async fn rename(store: &DynamoTaskStore, task: &Task, title: &str) {
-    let patch: TaskPatch = serde_json::from_value(json!({"title": title})).unwrap();
-    store
-        .update(
-            "u1",
-            task.id,
-            &patch.check().unwrap(),
-            None,
-            &Actor::User { id: "u1".into() },
-            Timestamp::now(),
-        )
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn a_failed_record_fails_the_rest_of_its_task_only() {
     let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
     let store = DynamoTaskStore::new(engine.client().await, "TasksTable");
-    let a = new_task(&store, "a0").await;
-    let b = new_task(&store, "b0").await;
+    let a = create(&store, "a0").await;
+    let b = create(&store, "b0").await;
     rename(&store, &a, "a1").await;
     rename(&store, &b, "b1").await;
     rename(&store, &a, "a2").await;

@@ -1,6 +1,11 @@
 //! The DynamoDB client, built once per process in `main`.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::cursor::StartKey;
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, retry::RetryConfig};
@@ -26,4 +31,32 @@ pub async fn client() -> aws_sdk_dynamodb::Client {
         .load()
         .await;
     aws_sdk_dynamodb::Client::new(&shared)
+}
+
+/// A page's start key as DynamoDB's `ExclusiveStartKey` (our keys are all strings).
+pub fn start_key_item(key: StartKey) -> HashMap<String, AttributeValue> {
+    key.into_iter()
+        .map(|(k, v)| (k, AttributeValue::S(v)))
+        .collect()
+}
+
+/// DynamoDB's `LastEvaluatedKey` as the start key a cursor carries.
+pub fn start_key_of(item: HashMap<String, AttributeValue>) -> StartKey {
+    item.into_iter()
+        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_keys_round_trip_through_dynamodb_keys() {
+        let key = StartKey::from([
+            ("pk".to_string(), "USER#a".to_string()),
+            ("sk".to_string(), "TASK#1".to_string()),
+        ]);
+        assert_eq!(start_key_of(start_key_item(key.clone())), key);
+    }
 }

@@ -7,9 +7,6 @@
 //! tasks and still carry a cursor. The cursor is the key of the last item read, so pages never
 //! skip or repeat a task.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use todo_schema::{Priority, Status, Task, Timestamp};
 
 use super::errors::{classify, into_store_error};
@@ -19,6 +16,7 @@ use super::item::{
     user_pk,
 };
 use super::{DynamoTaskStore, ListTasks, StoreError};
+use todo_lambda::dynamodb::{start_key_item, start_key_of};
 
 /// The most Queries one filtered page may cost.
 pub const MAX_QUERIES_PER_PAGE: usize = 3;
@@ -174,16 +172,6 @@ fn key_of(item: &Item, sort: SortField) -> StartKey {
         .collect()
 }
 
-fn to_attrs(key: StartKey) -> HashMap<String, AttributeValue> {
-    key.into_iter().map(|(k, v)| (k, s(v))).collect()
-}
-
-fn from_attrs(key: HashMap<String, AttributeValue>) -> StartKey {
-    key.into_iter()
-        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k, v.clone())))
-        .collect()
-}
-
 impl ListTasks for DynamoTaskStore {
     async fn list(
         &self,
@@ -207,7 +195,7 @@ impl ListTasks for DynamoTaskStore {
 
         let limit = q.limit as usize;
         let mut tasks = Vec::with_capacity(limit);
-        let mut start = start.map(to_attrs);
+        let mut start = start.map(start_key_item);
         for _ in 0..MAX_QUERIES_PER_PAGE {
             let batch = if q.is_filtered() {
                 FILTERED_BATCH
@@ -248,7 +236,7 @@ impl ListTasks for DynamoTaskStore {
         }
         Ok(Page {
             tasks: tasks.into_iter().map(|(t, _)| t).collect(),
-            next: start.map(from_attrs),
+            next: start.map(start_key_of),
         })
     }
 }
