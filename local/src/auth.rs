@@ -2,6 +2,13 @@
 //! they stay valid across restarts. A request with a valid bearer token reaches its function with
 //! the token's claims in `requestContext.authorizer.jwt.claims` (each as a string, as API Gateway
 //! passes them); any other request gets 401 and invokes nothing.
+//!
+//! It checks what the HTTP API's JWT authorizer checks (API Gateway developer guide, "Control
+//! access to HTTP APIs with JWT authorizers"): the Authorization header holds the token alone or
+//! prefixed with `Bearer` (the scheme in any case, RFC 9110 §11.1); the signature; `iss` must
+//! match the configured issuer; `aud` one of the audiences; `exp` must be after the current time
+//! and `nbf` and `iat` before it. A claim that is JSON `null` carries no value and is not passed
+//! on, so a `"sub": null` token reaches the function without a subject (which answers 401).
 
 use std::path::Path;
 
@@ -62,28 +69,25 @@ impl LocalAuthorizer {
     }
 
     fn token_until(&self, user: &str, exp: u64) -> String {
-        let claims =
-            json!({"sub": user, "iss": ISSUER, "aud": AUDIENCE, "iat": unix_now(), "exp": exp});
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(&self.key),
+        self.sign(
+            &json!({"sub": user, "iss": ISSUER, "aud": AUDIENCE, "iat": unix_now(), "exp": exp}),
         )
-        .unwrap_or_default()
     }
 
     /// The claims of the request's bearer token, each rendered as a string.
     pub fn verify(&self, authorization: Option<&str>) -> Result<Value, AuthError> {
         let token = authorization
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
             .map(str::trim)
-            .filter(|t| !t.is_empty())
+            .map(|h| match h.split_once(' ') {
+                Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+                _ => h,
+            })
+            .filter(|t| !t.is_empty() && !t.contains(' '))
             .ok_or(AuthError::Missing)?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         let data = jsonwebtoken::decode::<Map<String, Value>>(
@@ -92,9 +96,18 @@ impl LocalAuthorizer {
             &validation,
         )
         .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        if data
+            .claims
+            .get("iat")
+            .and_then(Value::as_f64)
+            .is_some_and(|iat| iat > unix_now() as f64)
+        {
+            return Err(AuthError::Invalid("issued in the future (iat)".into()));
+        }
         let claims: Map<String, Value> = data
             .claims
             .into_iter()
+            .filter(|(_, v)| !v.is_null())
             .map(|(k, v)| {
                 let text = v
                     .as_str()
@@ -104,6 +117,17 @@ impl LocalAuthorizer {
             })
             .collect();
         Ok(Value::Object(claims))
+    }
+
+    /// A token with exactly these claims, signed with the local key: for tests that present
+    /// tokens an identity provider should never issue.
+    pub fn sign(&self, claims: &Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(&self.key),
+        )
+        .unwrap_or_default()
     }
 }
 
@@ -145,5 +169,62 @@ mod tests {
             "expired tokens are refused"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn checks_what_the_http_api_jwt_authorizer_checks() {
+        let auth = LocalAuthorizer {
+            key: b"a-local-key-a-local-key-a-local-key".to_vec(),
+        };
+        let now = unix_now();
+        let good =
+            json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60});
+        let with = |k: &str, v: Value| {
+            let mut c = good.clone();
+            c[k] = v;
+            c
+        };
+        let without = |k: &str| {
+            let mut c = good.clone();
+            c.as_object_mut().unwrap().remove(k);
+            c
+        };
+        let token = auth.sign(&good);
+        for header in [
+            format!("Bearer {token}"),
+            format!("BEARER {token}"),
+            format!("bearer  {token}"),
+            token.clone(),
+        ] {
+            assert_eq!(
+                auth.verify(Some(&header)).map(|c| c["sub"].clone()),
+                Ok(json!("alice")),
+                "{header}"
+            );
+        }
+        assert_eq!(auth.verify(Some("Bearer")), Err(AuthError::Missing));
+        assert_eq!(auth.verify(Some("Basic a b")), Err(AuthError::Missing));
+        for (why, claims) in [
+            ("no iss", without("iss")),
+            ("other iss", with("iss", json!("someone-else"))),
+            ("no aud", without("aud")),
+            ("other aud", with("aud", json!("other"))),
+            ("no exp", without("exp")),
+            ("expired", with("exp", json!(now - 1))),
+            ("not yet valid", with("nbf", json!(now + 60))),
+            ("issued in the future", with("iat", json!(now + 60))),
+        ] {
+            assert!(
+                matches!(
+                    auth.verify(Some(&auth.sign(&claims))),
+                    Err(AuthError::Invalid(_))
+                ),
+                "{why}"
+            );
+        }
+        let claims = auth
+            .verify(Some(&auth.sign(&with("sub", Value::Null))))
+            .unwrap();
+        assert!(claims.get("sub").is_none(), "a null sub is no subject");
     }
 }

@@ -82,7 +82,9 @@ impl LocalCloud {
     pub async fn start(template: &Template, config: &CloudConfig) -> Result<Self, CloudError> {
         std::fs::create_dir_all(&config.data_dir)?;
         let dynamo = EmbeddedDynamo::open(&config.data_dir.join("dynamodb"), template).await?;
-        let kafka = EmbeddedKafka::start(Storage::Folder(config.data_dir.join("kafka"))).await?;
+        let mut kafka =
+            EmbeddedKafka::start(Storage::Folder(config.data_dir.join("kafka"))).await?;
+        kafka.supervise();
         kafka
             .create_topics(&[
                 (TOPIC_TASK_EVENTS, 3),

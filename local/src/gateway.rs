@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -30,9 +30,17 @@ pub struct Gateway {
     pub on_invocation: InvocationObserver,
 }
 
+/// The largest request body the gateway passes on: Lambda's 6 MB synchronous invocation
+/// payload quota, below the HTTP API's own 10 MB (both from AWS's quota pages). A larger body
+/// never reaches a function; the gateway answers it in its own `{"message": ...}` shape.
+pub const BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+
 /// Serves the gateway on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) {
-    let app = Router::new().fallback(handle).with_state(gateway);
+    let app = Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::disable())
+        .with_state(gateway);
     let _ = axum::serve(listener, app).await;
 }
 
@@ -50,8 +58,11 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT_BYTES).await else {
+        return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
+    };
     let path = uri.path().to_string();
     let Some((route, params)) = g
         .routes

@@ -15,6 +15,7 @@ use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::RecordAndOffset;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
 
 /// How long the broker may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,11 +45,15 @@ pub enum Storage {
     Folder(PathBuf),
 }
 
-/// A running broker; killed when dropped.
+/// A running broker; killed when dropped (and, on Linux, when this process dies).
+///
+/// A supervised broker is started again when its process dies on its own, as a managed
+/// cluster replaces a failed broker: producers and pollers see an outage, not an end.
 pub struct EmbeddedKafka {
-    child: Option<Child>,
+    child: Arc<Mutex<Option<Child>>>,
     port: u16,
     storage: Storage,
+    supervisor: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The tansu binary: `TANSU_BIN`, else the one scripts/tools builds, else `tansu` on PATH.
@@ -70,58 +75,49 @@ fn free_port() -> Result<u16, std::io::Error> {
         .port())
 }
 
+/// How often a supervisor looks at its broker.
+const SUPERVISE_EVERY: Duration = Duration::from_millis(200);
+
 impl EmbeddedKafka {
     /// Starts a broker on a free port.
     pub async fn start(storage: Storage) -> Result<Self, KafkaError> {
-        let mut broker = Self {
-            child: None,
+        let broker = Self {
+            child: Arc::new(Mutex::new(None)),
             port: free_port()?,
             storage,
+            supervisor: None,
         };
         broker.run().await?;
         Ok(broker)
     }
 
-    async fn run(&mut self) -> Result<(), KafkaError> {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        // tansu resolves a SQLite URL against its working directory.
-        let (storage, dir) = match &self.storage {
-            Storage::Memory => ("memory://tansu/", std::env::temp_dir()),
-            Storage::Folder(dir) => {
-                std::fs::create_dir_all(dir)?;
-                ("sqlite://tansu.db", dir.clone())
+    /// Restarts the broker whenever its process exits without [`stop`](Self::stop) being asked.
+    pub fn supervise(&mut self) {
+        let (child, port, storage) = (Arc::clone(&self.child), self.port, self.storage.clone());
+        self.supervisor = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SUPERVISE_EVERY).await;
+                let exited = match child.lock().await.as_mut().map(Child::try_wait) {
+                    Some(Ok(Some(status))) => Some(status),
+                    _ => None,
+                };
+                if let Some(status) = exited {
+                    eprintln!("todo-local: the broker exited ({status}); restarting it");
+                    if let Err(e) = spawn(&child, port, &storage).await {
+                        eprintln!("todo-local: the broker did not restart: {e}");
+                    }
+                }
             }
-        };
-        let binary = tansu_binary();
-        let child = Command::new(&binary)
-            .current_dir(dir)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", storage])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| KafkaError::Spawn { binary, source })?;
-        self.child = Some(child);
-        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            if tokio::time::Instant::now() > deadline {
-                return Err(KafkaError::NotReady(self.bootstrap()));
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(())
+        }));
+    }
+
+    /// The broker's process id, while it runs.
+    pub async fn pid(&self) -> Option<u32> {
+        self.child.lock().await.as_ref().and_then(Child::id)
+    }
+
+    async fn run(&self) -> Result<(), KafkaError> {
+        spawn(&self.child, self.port, &self.storage).await
     }
 
     /// `host:port`, as `KAFKA_BOOTSTRAP_SERVERS` names it.
@@ -129,9 +125,9 @@ impl EmbeddedKafka {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Kills the broker (as a crash would).
+    /// Kills the broker (as a crash would) and keeps it down, supervised or not.
     pub async fn stop(&mut self) -> Result<(), KafkaError> {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.child.lock().await.take() {
             child.kill().await?;
         }
         Ok(())
@@ -195,10 +191,65 @@ impl EmbeddedKafka {
 
 impl Drop for EmbeddedKafka {
     fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
+        if let Some(supervisor) = &self.supervisor {
+            supervisor.abort();
+        }
+        if let Ok(mut child) = self.child.try_lock()
+            && let Some(child) = child.as_mut()
+        {
             let _ = child.start_kill();
         }
     }
+}
+
+/// Starts tansu on `port` over `storage` into `slot`, and waits until it accepts connections.
+async fn spawn(
+    slot: &Mutex<Option<Child>>,
+    port: u16,
+    storage: &Storage,
+) -> Result<(), KafkaError> {
+    let url = format!("tcp://127.0.0.1:{port}");
+    // tansu resolves a SQLite URL against its working directory.
+    let (engine, dir) = match storage {
+        Storage::Memory => ("memory://tansu/", std::env::temp_dir()),
+        Storage::Folder(dir) => {
+            std::fs::create_dir_all(dir)?;
+            ("sqlite://tansu.db", dir.clone())
+        }
+    };
+    let binary = tansu_binary();
+    let mut command = Command::new(&binary);
+    command
+        .current_dir(dir)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", engine])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    crate::process::die_with_parent(&mut command);
+    let child = command
+        .spawn()
+        .map_err(|source| KafkaError::Spawn { binary, source })?;
+    *slot.lock().await = Some(child);
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        if tokio::time::Instant::now() > deadline {
+            return Err(KafkaError::NotReady(format!("127.0.0.1:{port}")));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
 
 /// The MSK event Lambda would deliver for these records of one topic-partition.

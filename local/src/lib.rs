@@ -11,6 +11,7 @@ pub mod dynamodb;
 pub mod esm;
 pub mod gateway;
 pub mod kafka;
+pub mod process;
 pub mod runtime;
 pub mod streams;
 pub mod template;

@@ -229,6 +229,7 @@ impl FunctionHost {
             .env("AWS_SECRET_ACCESS_KEY", "local")
             .stdin(Stdio::null())
             .kill_on_drop(true);
+        crate::process::die_with_parent(&mut command);
         if self.spec.quiet {
             command.stdout(Stdio::null()).stderr(Stdio::null());
         }

@@ -19,6 +19,10 @@ pub struct AuditEntry {
     pub task_id: TaskId,
     /// The owner of the task, whose history this is.
     pub owner: String,
+    /// The task version the change produced (a delete: one past the last version). A task's
+    /// history is in this order, whatever the clocks said.
+    #[serde(default)]
+    pub version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Task>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +56,11 @@ impl AuditEntry {
             .or(before)
             .map(|t| t.owner.clone())
             .unwrap_or_default();
+        let version = match (after, before) {
+            (Some(after), _) => after.version,
+            (None, Some(before)) => before.version + 1,
+            (None, None) => 0,
+        };
         Self {
             event_id: event.id,
             operation: event.payload.event_type().as_str().to_string(),
@@ -59,6 +68,7 @@ impl AuditEntry {
             time: event.time,
             task_id: event.subject,
             owner,
+            version,
             before: before.cloned(),
             after: after.cloned(),
         }

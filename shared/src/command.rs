@@ -52,7 +52,11 @@ impl NewTask {
         if let Err(e) = validation::reminders(&self.reminders) {
             errors.extend(e);
         }
-        let series_id = self.recurrence.as_ref().map(|_| id);
+        let recurrence = self
+            .recurrence
+            .as_ref()
+            .and_then(|r| validation::recurrence(r).map_err(|e| errors.push(e)).ok());
+        let series_id = recurrence.as_ref().map(|_| id);
         let task = Task {
             id,
             owner: owner.to_string(),
@@ -63,8 +67,9 @@ impl NewTask {
             tags,
             due: self.due,
             reminders: self.reminders,
-            recurrence: self.recurrence,
+            recurrence,
             series_id,
+            next_id: None,
             created_at: now,
             updated_at: now,
             completed_at: None,
@@ -158,6 +163,9 @@ impl TaskPatch {
         {
             errors.extend(e);
         }
+        let recurrence = self.recurrence.map(|rule| {
+            rule.and_then(|r| validation::recurrence(&r).map_err(|e| errors.push(e)).ok())
+        });
         if errors.is_empty() {
             Ok(CheckedPatch {
                 title,
@@ -166,7 +174,7 @@ impl TaskPatch {
                 tags,
                 due: self.due,
                 reminders,
-                recurrence: self.recurrence,
+                recurrence,
             })
         } else {
             Err(errors)

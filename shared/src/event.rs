@@ -258,6 +258,7 @@ mod tests {
             reminders: vec![],
             recurrence: None,
             series_id: None,
+            next_id: None,
             created_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             updated_at: "2026-01-01T00:00:00Z".parse().unwrap(),
             completed_at: None,

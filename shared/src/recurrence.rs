@@ -4,6 +4,11 @@
 //! next occurrence keeps its local wall-clock time across daylight-saving changes. `COUNT` counts
 //! the occurrences that remain including the current one: completing an occurrence hands the next
 //! one the rule with `COUNT` decreased by one, and `COUNT=1` is the last occurrence.
+//!
+//! Validate on write, read leniently: parsing (`FromStr`) applies every rule of the contract and
+//! is what commands use; deserializing (a stored task, an event) keeps the text as it is, so a
+//! rule tightened later never makes an old task or event unreadable. A series whose next date
+//! would leave years 0000-9999 ends there.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +25,8 @@ use crate::time::Timestamp;
 const ALLOWED_PARTS: [&str; 6] = ["FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "COUNT", "UNTIL"];
 /// How many candidate occurrences to look at before giving up on finding the next one.
 const SEARCH_LIMIT: usize = 1_000;
+/// The longest gap between occurrences a rule may ask for (INTERVAL).
+pub const INTERVAL_MAX: u32 = 1_000;
 
 /// A validated, normalized recurrence rule such as `FREQ=WEEKLY;BYDAY=MO,WE`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +53,10 @@ pub enum RecurrenceError {
     CountAndUntil,
     #[error("recurrence COUNT must be a whole number from 1")]
     BadCount,
+    #[error("recurrence INTERVAL must be a whole number from 1 to {INTERVAL_MAX}")]
+    BadInterval,
+    #[error("recurrence BYMONTHDAY values must be 1 to 31 or -31 to -1")]
+    BadMonthDay,
     #[error("invalid recurrence: {0}")]
     Invalid(String),
 }
@@ -114,11 +125,11 @@ impl Recurrence {
             .into_iter()
             .take(SEARCH_LIMIT)
             .find(|occurrence| *occurrence > start);
+        // A date past year 9999 cannot be stored: the series ends before it.
+        let next =
+            next.and_then(|at| Timestamp::from_datetime(at.with_timezone(&chrono::Utc)).ok());
         Ok(next.map(|at| {
-            let next_due = Due {
-                at: Timestamp::from_datetime(at.with_timezone(&chrono::Utc)),
-                tz: due.tz,
-            };
+            let next_due = Due { at, tz: due.tz };
             let rule = match remaining {
                 Some(n) => self.with_count(n - 1),
                 None => self.clone(),
@@ -168,6 +179,21 @@ impl FromStr for Recurrence {
                 "COUNT" if !value.parse::<u32>().is_ok_and(|n| n >= 1) => {
                     return Err(RecurrenceError::BadCount);
                 }
+                "INTERVAL"
+                    if !value
+                        .parse::<u32>()
+                        .is_ok_and(|n| (1..=INTERVAL_MAX).contains(&n)) =>
+                {
+                    return Err(RecurrenceError::BadInterval);
+                }
+                "BYMONTHDAY"
+                    if !value.split(',').all(|d| {
+                        d.parse::<i8>()
+                            .is_ok_and(|d| (1..=31).contains(&d.unsigned_abs()) && d != 0)
+                    }) =>
+                {
+                    return Err(RecurrenceError::BadMonthDay);
+                }
                 _ => {}
             }
         }
@@ -202,9 +228,17 @@ impl Serialize for Recurrence {
 }
 
 impl<'de> Deserialize<'de> for Recurrence {
+    /// Leniently: the text as stored or sent. Commands check it with [`Recurrence::checked`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        raw.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d).map(Recurrence)
+    }
+}
+
+impl Recurrence {
+    /// The rule checked against every rule of the contract and normalized: what a command may
+    /// store. A received or stored rule is data; this is where a new or changed one is judged.
+    pub fn checked(&self) -> Result<Recurrence, RecurrenceError> {
+        self.0.parse()
     }
 }
 
@@ -316,6 +350,13 @@ mod tests {
                 RecurrenceError::DuplicatePart("FREQ".into()),
             ),
             ("FREQ=DAILY;COUNT=0", RecurrenceError::BadCount),
+            ("FREQ=DAILY;INTERVAL=0", RecurrenceError::BadInterval),
+            ("FREQ=DAILY;INTERVAL=-1", RecurrenceError::BadInterval),
+            ("FREQ=DAILY;INTERVAL=1001", RecurrenceError::BadInterval),
+            ("FREQ=MONTHLY;BYMONTHDAY=0", RecurrenceError::BadMonthDay),
+            ("FREQ=MONTHLY;BYMONTHDAY=1,0", RecurrenceError::BadMonthDay),
+            ("FREQ=MONTHLY;BYMONTHDAY=32", RecurrenceError::BadMonthDay),
+            ("FREQ=MONTHLY;BYMONTHDAY=-32", RecurrenceError::BadMonthDay),
             (
                 "FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z",
                 RecurrenceError::CountAndUntil,
@@ -337,6 +378,39 @@ mod tests {
             "x".repeat(300).parse::<Recurrence>(),
             Err(RecurrenceError::TooLong)
         );
+    }
+
+    #[test]
+    fn month_days_from_either_end_are_accepted() {
+        assert!(
+            "FREQ=MONTHLY;BYMONTHDAY=-1,1,31"
+                .parse::<Recurrence>()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_series_ends_before_year_10000() {
+        assert_eq!(
+            next("FREQ=YEARLY", due("9999-06-01T10:00:00Z", "UTC")),
+            None
+        );
+        assert_eq!(
+            next(
+                "FREQ=DAILY",
+                due("9999-12-31T12:00:00Z", "Pacific/Kiritimati")
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn stored_rules_are_read_leniently_and_checked_on_write() {
+        let stored: Recurrence = serde_json::from_str("\"FREQ=DAILY;INTERVAL=0\"").unwrap();
+        assert_eq!(stored.as_str(), "FREQ=DAILY;INTERVAL=0");
+        assert_eq!(stored.checked(), Err(RecurrenceError::BadInterval));
+        let sent: Recurrence = serde_json::from_str("\"rrule:freq=daily\"").unwrap();
+        assert_eq!(sent.checked().unwrap().as_str(), "FREQ=DAILY");
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub struct Task {
     /// The id of the first task of a recurring series; every occurrence carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_id: Option<TaskId>,
+    /// The occurrence that completing this one created. Set once: completing the task again
+    /// after a reopen creates no second successor, so a series never doubles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_id: Option<TaskId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,6 +272,7 @@ mod tests {
             ],
             recurrence: Some("FREQ=MONTHLY;BYMONTHDAY=1".parse().unwrap()),
             series_id: None,
+            next_id: None,
             created_at: ts("2026-02-01T10:00:00Z"),
             updated_at: ts("2026-02-01T10:00:00Z"),
             completed_at: None,

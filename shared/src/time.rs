@@ -3,6 +3,12 @@
 //! Every stored instant is UTC RFC 3339 with millisecond precision and a fixed width
 //! (`2026-03-29T07:00:00.000Z`), so that string order is time order: DynamoDB sort keys and
 //! range conditions rely on that. Time zones are IANA names, validated against the tz database.
+//!
+//! The fixed width holds only for years 0000 through 9999 in UTC: chrono writes year 10000 as
+//! `+10000-...` and year -1 as `-0001-...`, which sort before every ordinary instant and which
+//! RFC 3339 parsers (chrono's included) refuse to read back. A [`Timestamp`] therefore cannot
+//! hold an instant outside that range: parsing and every conversion check it, so an offset that
+//! pushes `9999-12-31T23:59:59-01:00` past the end is refused at the edge instead of being stored.
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,16 +20,43 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
 
+/// The first instant of year 0000 and the last millisecond of year 9999, in Unix milliseconds.
+const MIN_MILLIS: i64 = -62_167_219_200_000;
+const MAX_MILLIS: i64 = 253_402_300_799_999;
+
 impl Timestamp {
+    /// The earliest instant the system stores: `0000-01-01T00:00:00.000Z`.
+    pub const MIN: Timestamp = Timestamp(match DateTime::from_timestamp_millis(MIN_MILLIS) {
+        Some(dt) => dt,
+        None => DateTime::<Utc>::MIN_UTC,
+    });
+    /// The latest instant the system stores: `9999-12-31T23:59:59.999Z`.
+    pub const MAX: Timestamp = Timestamp(match DateTime::from_timestamp_millis(MAX_MILLIS) {
+        Some(dt) => dt,
+        None => DateTime::<Utc>::MAX_UTC,
+    });
+
     /// The current time, truncated to milliseconds so that a value survives a round trip.
     pub fn now() -> Self {
-        Self::from_datetime(Utc::now())
+        Self::from_datetime(Utc::now()).unwrap_or(Self::MAX)
     }
 
-    /// Wraps a chrono instant, truncating it to milliseconds.
-    pub fn from_datetime(dt: DateTime<Utc>) -> Self {
+    /// Wraps a chrono instant, truncated to milliseconds, if it lies within years 0000-9999.
+    pub fn from_datetime(dt: DateTime<Utc>) -> Result<Self, TimestampError> {
         let millis = dt.timestamp_millis();
-        Self(DateTime::from_timestamp_millis(millis).unwrap_or(dt))
+        if !(MIN_MILLIS..=MAX_MILLIS).contains(&millis) {
+            return Err(TimestampError::OutOfRange);
+        }
+        DateTime::from_timestamp_millis(millis)
+            .map(Self)
+            .ok_or(TimestampError::OutOfRange)
+    }
+
+    /// One millisecond later (the smallest step a stored instant can take); `MAX` stays `MAX`.
+    ///
+    /// A task's next change is stamped at least this late, so its times never go backwards.
+    pub fn successor(&self) -> Self {
+        Self::from_datetime(self.0 + chrono::Duration::milliseconds(1)).unwrap_or(*self)
     }
 
     /// The instant as chrono's type, for arithmetic.
@@ -36,11 +69,11 @@ impl Timestamp {
         self.0.timestamp()
     }
 
-    /// This instant moved by a signed number of minutes; `None` when out of chrono's range.
+    /// This instant moved by a signed number of minutes; `None` when that leaves years 0000-9999.
     pub fn plus_minutes(&self, minutes: i64) -> Option<Self> {
         self.0
             .checked_add_signed(chrono::Duration::minutes(minutes))
-            .map(Self)
+            .and_then(|dt| Self::from_datetime(dt).ok())
     }
 }
 
@@ -52,16 +85,21 @@ impl fmt::Display for Timestamp {
 
 /// Why a timestamp was rejected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("must be an RFC 3339 date-time with an offset, such as 2026-03-29T09:00:00+02:00")]
-pub struct TimestampError;
+pub enum TimestampError {
+    #[error("must be an RFC 3339 date-time with an offset, such as 2026-03-29T09:00:00+02:00")]
+    Format,
+    #[error(
+        "must lie between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z once converted to UTC"
+    )]
+    OutOfRange,
+}
 
 impl FromStr for Timestamp {
     type Err = TimestampError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DateTime::parse_from_rfc3339(s)
-            .map(|dt| Self::from_datetime(dt.with_timezone(&Utc)))
-            .map_err(|_| TimestampError)
+        let dt = DateTime::parse_from_rfc3339(s).map_err(|_| TimestampError::Format)?;
+        Self::from_datetime(dt.with_timezone(&Utc))
     }
 }
 
@@ -144,6 +182,32 @@ mod tests {
     fn timestamps_without_offset_are_rejected() {
         assert!("2026-03-29T09:00:00".parse::<Timestamp>().is_err());
         assert!("tomorrow".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn instants_outside_years_0000_to_9999_in_utc_are_refused() {
+        for out in [
+            "9999-12-31T23:59:59-23:59",
+            "9999-12-31T23:59:59.999-00:01",
+            "0000-01-01T00:00:00+00:01",
+            "0000-01-01T00:00:00.000+23:59",
+        ] {
+            assert_eq!(
+                out.parse::<Timestamp>(),
+                Err(TimestampError::OutOfRange),
+                "{out}"
+            );
+        }
+        let first: Timestamp = "0000-01-01T00:00:00Z".parse().unwrap();
+        let last: Timestamp = "9999-12-31T23:59:59.999Z".parse().unwrap();
+        assert_eq!((first, last), (Timestamp::MIN, Timestamp::MAX));
+        assert_eq!(first.to_string(), "0000-01-01T00:00:00.000Z");
+        assert_eq!(last.to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(last.successor(), last);
+        assert_eq!(last.plus_minutes(1), None);
+        assert_eq!(first.plus_minutes(-1), None);
+        assert_eq!(first.successor().to_string(), "0000-01-01T00:00:00.001Z");
+        assert!(first.to_string() < last.to_string());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use crate::limits::*;
 use crate::problem::FieldError;
+use crate::recurrence::Recurrence;
 use crate::task::{Reminder, Task};
 
 /// Trims a title and checks it is present, short enough and free of control characters.
@@ -123,8 +124,15 @@ pub fn reminders(raw: &[Reminder]) -> Result<(), Vec<FieldError>> {
     }
 }
 
-/// Rules that span fields: relative reminders and recurrence need a due time, and the recurrence
-/// must be valid when anchored at it.
+/// A new or changed recurrence rule, checked against the contract and normalized.
+pub fn recurrence(raw: &Recurrence) -> Result<Recurrence, FieldError> {
+    raw.checked()
+        .map_err(|e| FieldError::new("recurrence", "invalid", e.to_string()))
+}
+
+/// Rules that span fields: relative reminders and recurrence need a due time, every reminder
+/// must fall within the instants the system stores, and the recurrence must be valid when
+/// anchored at the due time.
 pub fn cross_field(task: &Task) -> Vec<FieldError> {
     let mut errors = Vec::new();
     if task.due.is_none() && task.reminders.iter().any(Reminder::is_relative) {
@@ -133,6 +141,17 @@ pub fn cross_field(task: &Task) -> Vec<FieldError> {
             "requires_due",
             "a reminder relative to the due time needs a due time",
         ));
+    }
+    if let Some(due) = &task.due {
+        for (i, r) in task.reminders.iter().enumerate() {
+            if r.instant(Some(due)).is_none() {
+                errors.push(FieldError::new(
+                    format!("reminders[{i}]"),
+                    "out_of_range",
+                    "the reminder would fall before 0000-01-01T00:00:00Z",
+                ));
+            }
+        }
     }
     match (&task.recurrence, &task.due) {
         (Some(_), None) => errors.push(FieldError::new(

@@ -3,8 +3,11 @@
 //! | key | value |
 //! |---|---|
 //! | `pk` | `USER#<owner>#TASK#<task id>`: one task's history, reachable only through its owner |
-//! | `sk` | `<time>#<event id>`: chronological, unique per event |
+//! | `sk` | `V#<version, 20 digits>#<event id>`: the task's version order, unique per event |
 //! | `owner_pk`, `owner_sk` | `USER#<owner>`, `<time>#<event id>`: the GSI `by-owner` for `/audit` |
+//!
+//! A task's history is sorted by the version each change produced, not by a clock: clocks of
+//! concurrent writers disagree, versions do not (the tasks table grants each exactly once).
 //!
 //! Keys derive from the event alone, so writing an event twice rewrites the same item: a
 //! redelivered batch leaves one entry per event.
@@ -90,11 +93,16 @@ fn history_pk(owner: &str, task: TaskId) -> String {
 fn item(entry: &AuditEntry) -> Result<HashMap<String, AttributeValue>, AuditError> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(entry).map_err(|e| AuditError::Corrupt(e.to_string()))?;
-    let order = format!("{}#{}", entry.time, entry.event_id);
     item.insert("pk".into(), s(history_pk(&entry.owner, entry.task_id)));
-    item.insert("sk".into(), s(order.clone()));
+    item.insert(
+        "sk".into(),
+        s(format!("V#{:020}#{}", entry.version, entry.event_id)),
+    );
     item.insert("owner_pk".into(), s(format!("USER#{}", entry.owner)));
-    item.insert("owner_sk".into(), s(order));
+    item.insert(
+        "owner_sk".into(),
+        s(format!("{}#{}", entry.time, entry.event_id)),
+    );
     Ok(item)
 }
 

@@ -11,12 +11,13 @@ use rskafka::client::{Client, ClientBuilder, Credentials, OauthBearerCredentials
 use rskafka::record::Record;
 use todo_lambda::config::ConfigError;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 use crate::partitioner::partition_for;
 use crate::relay::{EventSink, Outgoing};
 
-/// How long one produce (with rskafka's own retries) may take before the records are reported
-/// as failed and left to the event-source mapping's retry.
+/// How long rskafka's own retries of one request may go on; the invocation's deadline (see
+/// `relay::deadline`) bounds the whole publish as well.
 const PRODUCE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// How the publisher authenticates to the brokers.
@@ -267,37 +268,49 @@ fn record(out: &Outgoing) -> Record {
 }
 
 impl EventSink for KafkaSink {
-    async fn publish(&self, records: &[Outgoing]) -> Vec<Result<(), String>> {
-        let mut results: Vec<Result<(), String>> = vec![Ok(()); records.len()];
-        // Group by topic-partition, keeping the batch order inside each group.
-        let mut groups: Vec<((&'static str, i32), Vec<usize>)> = Vec::new();
-        for (i, out) in records.iter().enumerate() {
-            let partition = match self.partition_count(out.topic).await {
-                Ok(n) => partition_for(out.key.as_bytes(), n),
-                Err(e) => {
-                    results[i] = Err(e);
-                    continue;
-                }
-            };
-            match groups
-                .iter_mut()
-                .find(|(k, _)| *k == (out.topic, partition))
-            {
-                Some((_, members)) => members.push(i),
-                None => groups.push(((out.topic, partition), vec![i])),
-            }
-        }
+    async fn publish(&self, records: &[Outgoing], deadline: Instant) -> Vec<Result<(), String>> {
+        let unsent = || Err("not produced before the invocation's deadline".to_string());
+        let mut results: Vec<Result<(), String>> = records.iter().map(|_| unsent()).collect();
         let mut any_failed = false;
-        for ((topic, partition), members) in groups {
-            let batch = members.iter().map(|&i| record(&records[i])).collect();
-            if let Err(e) = self.produce(topic, partition, batch).await {
-                any_failed = true;
-                for &i in &members {
-                    results[i] = Err(e.clone());
+        // One deadline for everything: connecting, metadata (once per topic) and every produce.
+        let work = async {
+            let mut counts: HashMap<&'static str, Result<i32, String>> = HashMap::new();
+            // Group by topic-partition, keeping the batch order inside each group.
+            let mut groups: Vec<((&'static str, i32), Vec<usize>)> = Vec::new();
+            for (i, out) in records.iter().enumerate() {
+                if !counts.contains_key(out.topic) {
+                    let n = self.partition_count(out.topic).await;
+                    counts.insert(out.topic, n);
+                }
+                let partition = match &counts[out.topic] {
+                    Ok(n) => partition_for(out.key.as_bytes(), *n),
+                    Err(e) => {
+                        results[i] = Err(e.clone());
+                        any_failed = true;
+                        continue;
+                    }
+                };
+                match groups
+                    .iter_mut()
+                    .find(|(k, _)| *k == (out.topic, partition))
+                {
+                    Some((_, members)) => members.push(i),
+                    None => groups.push(((out.topic, partition), vec![i])),
                 }
             }
-        }
-        if any_failed || results.iter().any(Result::is_err) {
+            for ((topic, partition), members) in groups {
+                let batch = members.iter().map(|&i| record(&records[i])).collect();
+                let outcome = self.produce(topic, partition, batch).await;
+                if outcome.is_err() {
+                    any_failed = true;
+                }
+                for &i in &members {
+                    results[i] = outcome.clone();
+                }
+            }
+        };
+        let finished = tokio::time::timeout_at(deadline, work).await.is_ok();
+        if any_failed || !finished {
             self.reset().await;
         }
         results

@@ -1,22 +1,41 @@
 //! The publisher's handler: a batch of tasks-table stream records in, their events out to
 //! Kafka, and the records that could not be published reported back for retry.
+//!
+//! Two kinds of failure, two answers:
+//! - **Transient** (the broker is down, slow or moving leaders): the record and every later
+//!   record of the same item are reported as batch item failures. The mapping retries them until
+//!   they succeed (the template sets no retry or age limit: the stream keeps records 24 h), so a
+//!   broker outage delays events and never drops or reorders them. The whole invocation shares
+//!   one deadline, so an outage costs one bounded wait, not one per record.
+//! - **Permanent** (a record that can never become an event: an unreadable image, an unknown
+//!   `ev_type`): the record itself is published to `todo.dead.letter`, keyed by its item, with
+//!   the reason in `dlt.error`, in batch order. It leaves the stream without blocking anyone,
+//!   and a later record of the same task is published only after it has been set aside.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use todo_schema::EventEnvelope;
-use todo_schema::event::SCHEMA_VERSION;
+use todo_schema::event::{SCHEMA_VERSION, TOPIC_DEAD_LETTER};
 use todo_tasks::outbox::{Outcome, event_of};
+use tokio::time::Instant;
+
+/// The most one invocation spends producing before it reports what is left for retry.
+pub const PUBLISH_BUDGET: Duration = Duration::from_secs(10);
+/// Kept free before the function's own timeout, to answer the mapping in time.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
 /// One Kafka record to produce.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Outgoing {
     pub topic: &'static str,
-    /// The task id: one task's events share a partition and stay in order.
+    /// The task id (the item key for a dead letter): one task's records share a partition and
+    /// stay in order.
     pub key: String,
-    /// The CloudEvents JSON.
+    /// The CloudEvents JSON (a dead letter: the stream record as Lambda delivered it).
     pub value: Vec<u8>,
     pub headers: Vec<(&'static str, Vec<u8>)>,
     pub time: chrono::DateTime<chrono::Utc>,
@@ -40,55 +59,142 @@ impl Outgoing {
             time: event.time.as_datetime(),
         })
     }
+
+    /// The dead letter for a stream record that can never become an event.
+    pub fn dead_letter(record: &EventRecord, reason: &str) -> Self {
+        let origin = format!(
+            "{}@{}",
+            record
+                .event_source_arn
+                .as_deref()
+                .unwrap_or("dynamodb-stream"),
+            sequence_of(record)
+        );
+        Self {
+            topic: TOPIC_DEAD_LETTER,
+            key: item_of(record),
+            value: serde_json::to_vec(record).unwrap_or_default(),
+            headers: vec![
+                ("dlt.error", reason.as_bytes().to_vec()),
+                ("dlt.origin", origin.into_bytes()),
+                ("dlt.function", b"publisher".to_vec()),
+                ("content-type", b"application/json".to_vec()),
+            ],
+            time: chrono::Utc::now(),
+        }
+    }
 }
 
 /// Where events go. Records are produced in the order given within each topic-partition.
 pub trait EventSink {
-    /// Produces every record; one result per record, in the same order.
-    fn publish(&self, records: &[Outgoing])
-    -> impl Future<Output = Vec<Result<(), String>>> + Send;
+    /// Produces every record, giving up at `deadline`; one result per record, in order.
+    fn publish(
+        &self,
+        records: &[Outgoing],
+        deadline: Instant,
+    ) -> impl Future<Output = Vec<Result<(), String>>> + Send;
 }
 
-/// The item a record changed: records of the same item must stay in order.
+/// The invocation's deadline: the publish budget, or less when the function's own deadline
+/// (milliseconds since the epoch, from the Lambda context) comes sooner.
+pub fn deadline(function_deadline_ms: u64) -> Instant {
+    let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    let left = Duration::from_millis(function_deadline_ms.saturating_sub(now_ms))
+        .saturating_sub(DEADLINE_MARGIN);
+    Instant::now() + left.min(PUBLISH_BUDGET)
+}
+
+/// The item a record changed, as a stable text (`<pk>|<sk>`): records of the same item stay in
+/// order, and a dead letter is keyed by it.
 fn item_of(record: &EventRecord) -> String {
-    let keys = &record.change.keys;
-    format!("{:?}|{:?}", keys.get("pk"), keys.get("sk"))
+    let keys = serde_json::to_value(&record.change.keys).unwrap_or_default();
+    let key = |name: &str| keys[name]["S"].as_str().unwrap_or("").to_string();
+    format!("{}|{}", key("pk"), key("sk"))
 }
 
-/// Publishes the events of a batch. A record whose event cannot be produced (or read) is
-/// reported as a batch item failure together with every later record of the same task, so the
-/// event-source mapping retries them and per-task order holds.
-pub async fn relay<S: EventSink>(sink: &S, batch: Event) -> DynamoDbEventResponse {
-    let mut failed: Vec<usize> = Vec::new();
+fn sequence_of(record: &EventRecord) -> &str {
+    record
+        .change
+        .sequence_number
+        .as_deref()
+        .unwrap_or(&record.event_id)
+}
+
+/// Produces dead letters first, then the events, holding back every event that follows a dead
+/// letter of its item which could not be produced: nothing overtakes a record not yet set aside.
+async fn publish_in_order<S: EventSink>(
+    sink: &S,
+    batch: &Event,
+    positions: &[usize],
+    outgoing: &[Outgoing],
+    deadline: Instant,
+) -> Vec<Result<(), String>> {
+    let (dead, live): (Vec<usize>, Vec<usize>) =
+        (0..outgoing.len()).partition(|&j| outgoing[j].topic == TOPIC_DEAD_LETTER);
+    let mut results: Vec<Result<(), String>> = vec![Ok(()); outgoing.len()];
+    let mut blocked: HashMap<String, usize> = HashMap::new();
+    if !dead.is_empty() {
+        let records: Vec<Outgoing> = dead.iter().map(|&j| outgoing[j].clone()).collect();
+        for (&j, result) in dead.iter().zip(sink.publish(&records, deadline).await) {
+            if result.is_err() {
+                let item = item_of(&batch.records[positions[j]]);
+                let first = blocked.entry(item).or_insert(positions[j]);
+                *first = (*first).min(positions[j]);
+            }
+            results[j] = result;
+        }
+    }
+    let (held, send): (Vec<usize>, Vec<usize>) = live.into_iter().partition(|&j| {
+        blocked
+            .get(&item_of(&batch.records[positions[j]]))
+            .is_some_and(|&first| positions[j] > first)
+    });
+    for j in held {
+        results[j] = Err("held behind a record of the same item not yet dead-lettered".into());
+    }
+    if !send.is_empty() {
+        let records: Vec<Outgoing> = send.iter().map(|&j| outgoing[j].clone()).collect();
+        for (&j, result) in send.iter().zip(sink.publish(&records, deadline).await) {
+            results[j] = result;
+        }
+    }
+    results
+}
+
+/// Publishes the events of a batch by `deadline`; see the module docs for what fails how.
+pub async fn relay<S: EventSink>(
+    sink: &S,
+    batch: Event,
+    deadline: Instant,
+) -> DynamoDbEventResponse {
     let mut outgoing = Vec::new();
     let mut positions = Vec::new();
     for (i, record) in batch.records.iter().enumerate() {
-        match event_of(record).map(|o| match o {
-            Outcome::Event(event) => Outgoing::of(&event).map(Some).map_err(|e| e.to_string()),
-            Outcome::Skip(why) => {
+        let out = match event_of(record) {
+            Ok(Outcome::Event(event)) => match Outgoing::of(&event) {
+                Ok(out) => out,
+                Err(e) => {
+                    tracing::error!(event_id = %record.event_id, error = %e, "event not encodable: dead-lettered");
+                    Outgoing::dead_letter(record, &format!("event not encodable: {e}"))
+                }
+            },
+            Ok(Outcome::Skip(why)) => {
                 tracing::debug!(event_id = %record.event_id, why, "not an event");
-                Ok(None)
-            }
-        }) {
-            Ok(Ok(Some(out))) => {
-                positions.push(i);
-                outgoing.push(out);
-            }
-            Ok(Ok(None)) => {}
-            Ok(Err(reason)) => {
-                tracing::error!(event_id = %record.event_id, %reason, "event not encodable");
-                failed.push(i);
+                continue;
             }
             Err(e) => {
-                tracing::error!(error = %e, "stream record is not a readable event");
-                failed.push(i);
+                tracing::error!(error = %e, "stream record is not a readable event: dead-lettered");
+                Outgoing::dead_letter(record, &e.to_string())
             }
-        }
+        };
+        positions.push(i);
+        outgoing.push(out);
     }
-    let results = sink.publish(&outgoing).await;
+    let results = publish_in_order(sink, &batch, &positions, &outgoing, deadline).await;
+    let mut failed = Vec::new();
     for ((position, out), result) in positions.iter().zip(&outgoing).zip(results) {
         if let Err(reason) = result {
-            tracing::warn!(%reason, topic = out.topic, key = %out.key, "produce failed");
+            tracing::warn!(%reason, topic = out.topic, key = %out.key, "produce failed: retried");
             failed.push(*position);
         }
     }

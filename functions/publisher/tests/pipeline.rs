@@ -5,7 +5,7 @@ mod support;
 
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::{Value, json};
-use support::{actor, create, rename};
+use support::{actor, create, in_ten_seconds, rename};
 use todo_audit::consumer::audit_batch;
 use todo_audit::store::{AuditStore, ReadEntries};
 use todo_local::dynamodb::EmbeddedDynamo;
@@ -91,7 +91,7 @@ async fn a_change_travels_table_stream_publisher_broker_consumer_audit() {
         .unwrap();
 
     let (batch, _) = p.batch(0);
-    let response = relay(&p.sink, batch).await;
+    let response = relay(&p.sink, batch, in_ten_seconds()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     // Keyed by task id, on the partition Kafka's own partitioner picks, in order.
@@ -142,7 +142,12 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
     let a = create(&p.tasks, "a0").await;
     let b = create(&p.tasks, "b0").await;
     let (first, seen) = p.batch(0);
-    assert!(relay(&p.sink, first).await.batch_item_failures.is_empty());
+    assert!(
+        relay(&p.sink, first, in_ten_seconds())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
 
     rename(&p.tasks, &a, "a1").await;
     rename(&p.tasks, &b, "b1").await;
@@ -155,7 +160,7 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
         .collect();
 
     p.kafka.stop().await.unwrap();
-    let down = relay(&p.sink, second).await;
+    let down = relay(&p.sink, second, in_ten_seconds()).await;
     let failed: Vec<_> = down
         .batch_item_failures
         .iter()
@@ -169,7 +174,7 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
     // The event-source mapping retries from the failed records once the broker is back.
     p.kafka.restart().await.unwrap();
     let (retry, _) = p.batch(seen);
-    let up = relay(&p.sink, retry).await;
+    let up = relay(&p.sink, retry, in_ten_seconds()).await;
     assert!(up.batch_item_failures.is_empty(), "{up:?}");
 
     let published = p.published().await;
@@ -213,7 +218,12 @@ async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verif
     assert_eq!(report.recorded, 1);
 
     let (batch, _) = p.batch(0);
-    assert!(relay(&p.sink, batch).await.batch_item_failures.is_empty());
+    assert!(
+        relay(&p.sink, batch, in_ten_seconds())
+            .await
+            .batch_item_failures
+            .is_empty()
+    );
     let partition = partition_for(task.id.to_string().as_bytes(), PARTITIONS);
     let records = p
         .kafka

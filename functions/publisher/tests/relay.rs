@@ -7,10 +7,11 @@ use std::sync::Mutex;
 
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::json;
-use support::{create, rename};
+use support::{create, in_ten_seconds, rename};
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_publisher::relay::{EventSink, Outgoing, relay};
 use todo_tasks::store::DynamoTaskStore;
+use tokio::time::Instant;
 
 /// A sink that keeps what it was given and refuses the records of one task from its n-th on.
 struct ScriptedSink {
@@ -20,7 +21,7 @@ struct ScriptedSink {
 }
 
 impl EventSink for ScriptedSink {
-    async fn publish(&self, records: &[Outgoing]) -> Vec<Result<(), String>> {
+    async fn publish(&self, records: &[Outgoing], _deadline: Instant) -> Vec<Result<(), String>> {
         let mut count = 0;
         let mut seen = self.seen.lock().unwrap();
         records
@@ -65,7 +66,7 @@ async fn a_failed_record_fails_the_rest_of_its_task_only() {
         refuse_from: 2,
         seen: Mutex::new(Vec::new()),
     };
-    let response = relay(&sink, batch).await;
+    let response = relay(&sink, batch, in_ten_seconds()).await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()
@@ -98,6 +99,7 @@ async fn a_batch_without_events_publishes_nothing() {
     let response = relay(
         &sink,
         serde_json::from_value(json!({"Records": []})).unwrap(),
+        in_ten_seconds(),
     )
     .await;
     assert!(response.batch_item_failures.is_empty());

@@ -92,9 +92,11 @@ pub fn event_of(record: &EventRecord) -> Result<Outcome, OutboxError> {
         }
         let before = task(old)?;
         // The stream's time has whole-second precision; the delete happened after the last
-        // recorded change, so that change's time is a tighter lower bound within its second.
+        // recorded change, so it is stamped at least a millisecond after it: a task's events
+        // never share or reverse their times.
+        let after_last = before.updated_at.successor();
         let time = Timestamp::from_datetime(record.change.approximate_creation_date_time)
-            .max(before.updated_at);
+            .map_or(after_last, |t| t.max(after_last));
         let id = deletion_event_id(before.id, before.version);
         let actor = Actor::User {
             id: before.owner.clone(),

@@ -6,6 +6,11 @@
 //!
 //! The schedule starts one invocation a minute; [`sweep_for`] sweeps every [`EVERY`] within it,
 //! so a reminder is recorded within about ten seconds of its time, not up to a minute later.
+//!
+//! One user's data never stops another's reminders: an item of the index that cannot be read is
+//! set aside (taken out of the index, logged as an error), and a shard that cannot be queried or
+//! a reminder that cannot be recorded is logged and passed over while the rest of the run goes on;
+//! the run then fails, so the invocation error shows on the function's alarms.
 
 use chrono::Duration;
 use std::time::Duration as StdDuration;
@@ -13,7 +18,7 @@ use todo_schema::{Actor, Timestamp};
 
 use crate::store::StoreError;
 use crate::store::item::REMINDER_SHARDS;
-use crate::store::sweep::SweepReminders;
+use crate::store::sweep::{Found, SweepReminders};
 
 /// Reminders handled per shard and run; the rest wait for the next run.
 pub const PER_SHARD: i32 = 100;
@@ -33,6 +38,31 @@ pub struct SweepReport {
     pub late: usize,
     /// Tasks that changed between the query and the write (the next run sees them afresh).
     pub skipped: usize,
+    /// Indexed items that could not be read, set aside out of the index.
+    pub unreadable: usize,
+    /// Shards or reminders passed over because the table failed (retried next run).
+    pub failed: usize,
+}
+
+impl SweepReport {
+    fn add(&mut self, other: &SweepReport) {
+        self.found += other.found;
+        self.recorded += other.recorded;
+        self.late += other.late;
+        self.skipped += other.skipped;
+        self.unreadable += other.unreadable;
+        self.failed += other.failed;
+    }
+}
+
+/// A run that did what it could and then met a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("reminder sweep: {failed} failures, first: {first}")]
+pub struct SweepError {
+    /// What the run did despite the failures.
+    pub report: SweepReport,
+    pub failed: usize,
+    pub first: StoreError,
 }
 
 /// How often the deployed sweep sweeps within its minute.
@@ -43,18 +73,28 @@ pub async fn sweep_for<S: SweepReminders>(
     store: &S,
     window: StdDuration,
     every: StdDuration,
-) -> Result<SweepReport, StoreError> {
+) -> Result<SweepReport, SweepError> {
     let started = tokio::time::Instant::now();
     let mut total = SweepReport::default();
+    let mut first_failure = None;
     loop {
-        let r = sweep(store, Timestamp::now()).await?;
-        total.found += r.found;
-        total.recorded += r.recorded;
-        total.late += r.late;
-        total.skipped += r.skipped;
+        match sweep(store, Timestamp::now()).await {
+            Ok(r) => total.add(&r),
+            Err(e) => {
+                total.add(&e.report);
+                first_failure.get_or_insert(e.first);
+            }
+        }
         let next = tokio::time::Instant::now() + every;
         if next.duration_since(started) >= window {
-            return Ok(total);
+            return match first_failure {
+                None => Ok(total),
+                Some(first) => Err(SweepError {
+                    failed: total.failed,
+                    report: total,
+                    first,
+                }),
+            };
         }
         tokio::time::sleep_until(next).await;
     }
@@ -64,23 +104,63 @@ pub async fn sweep_for<S: SweepReminders>(
 pub async fn sweep<S: SweepReminders>(
     store: &S,
     now: Timestamp,
-) -> Result<SweepReport, StoreError> {
+) -> Result<SweepReport, SweepError> {
     let actor = Actor::System {
         id: SWEEP_ACTOR.to_string(),
     };
     let mut report = SweepReport::default();
+    let mut first_failure = None;
+    let mut fail = |report: &mut SweepReport, e: StoreError| {
+        report.failed += 1;
+        first_failure.get_or_insert(e);
+    };
     for shard in 0..REMINDER_SHARDS {
-        for due in store.due_reminders(shard, now, PER_SHARD).await? {
+        let found = match store.due_reminders(shard, now, PER_SHARD).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(shard, error = %e, "reminder shard not swept");
+                fail(&mut report, e);
+                continue;
+            }
+        };
+        for f in found {
+            let due = match f {
+                Found::Due(due) => due,
+                Found::Unreadable(item) => {
+                    report.unreadable += 1;
+                    tracing::error!(
+                        pk = %item.pk, sk = %item.sk, reason = %item.reason,
+                        "unreadable task item set aside from the reminders index"
+                    );
+                    if let Err(e) = store.set_aside(&item).await {
+                        tracing::error!(error = %e, "unreadable item not set aside");
+                        fail(&mut report, e);
+                    }
+                    continue;
+                }
+            };
             report.found += 1;
             let late = now.as_datetime() - due.at.as_datetime() > GRACE;
-            if store.record_reminder(&due, late, &actor, now).await? {
-                report.recorded += 1;
-                report.late += usize::from(late);
-            } else {
-                report.skipped += 1;
+            match store.record_reminder(&due, late, &actor, now).await {
+                Ok(true) => {
+                    report.recorded += 1;
+                    report.late += usize::from(late);
+                }
+                Ok(false) => report.skipped += 1,
+                Err(e) => {
+                    tracing::error!(task = %due.task.id, error = %e, "reminder not recorded");
+                    fail(&mut report, e);
+                }
             }
         }
     }
     tracing::info!(?report, "reminder sweep");
-    Ok(report)
+    match first_failure {
+        None => Ok(report),
+        Some(first) => Err(SweepError {
+            failed: report.failed,
+            report,
+            first,
+        }),
+    }
 }

@@ -43,7 +43,7 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
 
 /// Parses a JSON body after checking its media type and size.
 ///
-/// Syntax errors are 400; well-formed JSON of the wrong shape (not an object, a wrong type, an
+/// Syntax errors and a key repeated within an object are 400; well-formed JSON of the wrong shape (not an object, a wrong type, an
 /// unknown field) is a 422 that names the field.
 pub fn json_body<T: DeserializeOwned>(req: &Request, media_types: &[&str]) -> Result<T, Problem> {
     let content_type = header(req, "content-type").unwrap_or("");
@@ -65,7 +65,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request, media_types: &[&str]) -> Re
             "the body must be at most {BODY_MAX_BYTES} bytes"
         )));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
+    let value = crate::json::parse_unique_keys(bytes)
         .map_err(|e| Problem::bad_request(format!("the body is not valid JSON: {e}")))?;
     if !value.is_object() {
         return Err(Problem::validation(vec![FieldError::new(
@@ -256,6 +256,9 @@ mod tests {
         let p =
             json_body::<Body2>(&request(json, r#"{"title":"x"} trailing"#), &[json]).unwrap_err();
         assert_eq!(p.status, 400);
+        let p = json_body::<Body2>(&request(json, r#"{"title":"x","title":"y"}"#), &[json])
+            .unwrap_err();
+        assert_eq!(p.status, 400, "a repeated key makes the body ambiguous");
         let p = json_body::<Body2>(&request(json, r#"{"title":"x","owner":"y"}"#), &[json])
             .unwrap_err();
         assert_eq!(

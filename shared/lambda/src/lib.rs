@@ -8,6 +8,7 @@ pub mod config;
 pub mod cursor;
 pub mod dynamodb;
 pub mod http;
+pub mod json;
 pub mod kafka;
 
 /// Installs the runtime's tracing subscriber: JSON when the function's log format is JSON

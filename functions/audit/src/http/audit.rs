@@ -35,7 +35,7 @@ async fn run<S: ReadEntries>(
     let caller = caller(&req)?;
     let params = req.query_string_parameters();
     let (limit, cursor) = paging(&params, &["from", "to", "limit", "cursor"])?;
-    let epoch = Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH);
+    let epoch = Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH).unwrap_or(Timestamp::MIN);
     let from = instant("from", params.first("from"), epoch)?;
     let to = instant("to", params.first("to"), Timestamp::now())?;
     if from > to {

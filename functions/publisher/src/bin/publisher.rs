@@ -6,14 +6,15 @@
 use aws_lambda_events::event::dynamodb::Event;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use todo_publisher::kafka::{KafkaConfig, KafkaSink};
-use todo_publisher::relay::relay;
+use todo_publisher::relay::{deadline, relay};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     todo_lambda::init_tracing();
     let sink: &'static KafkaSink = Box::leak(Box::new(KafkaSink::new(KafkaConfig::from_env()?)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        Ok::<_, Error>(relay(sink, event.payload).await)
+        let deadline = deadline(event.context.deadline);
+        Ok::<_, Error>(relay(sink, event.payload, deadline).await)
     }))
     .await
 }

@@ -38,3 +38,8 @@ pub async fn rename(store: &DynamoTaskStore, task: &Task, title: &str) {
         .await
         .unwrap();
 }
+
+/// A publish deadline ten seconds away, as an invocation with time to spare would have.
+pub fn in_ten_seconds() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(10)
+}

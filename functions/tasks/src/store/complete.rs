@@ -1,6 +1,11 @@
 //! Complete: one conditional update for a plain task. A recurring task is refused by that
 //! update's condition, which hands back the task as it is; one transaction then completes it and
 //! creates the next occurrence together, so a series can never lose or double an occurrence.
+//!
+//! The completed task records the occurrence it created (`next_id`), and a task that has one
+//! creates no other: complete, reopen, complete again leaves one successor. The same refused
+//! update covers a task whose last change carries a later time than this handler's clock (a
+//! concurrent writer): the replacing write is then stamped just after that change.
 
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use todo_schema::event::EventType;
@@ -9,7 +14,7 @@ use todo_schema::{Actor, Status, Task, TaskId, Timestamp};
 use super::errors::{Failure, classify, into_store_error};
 use super::item::{EventStamp, n, s, task_from_item, task_item};
 use super::reopen::status_change;
-use super::write::is_stale;
+use super::write::{is_stale, stamp_after};
 use super::{CompleteTask, DynamoTaskStore, StoreError, Transition};
 
 /// How often a recurring completion is retried when the task changes underneath it.
@@ -49,6 +54,9 @@ impl CompleteTask for DynamoTaskStore {
             Err(Some(current)) => current,
         };
         for _ in 0..MAX_ATTEMPTS {
+            if is_stale(expected_version, &current) {
+                return Err(StoreError::VersionMismatch);
+            }
             if current.status == Status::Completed {
                 return Ok(Transition {
                     task: current,
@@ -56,10 +64,8 @@ impl CompleteTask for DynamoTaskStore {
                     next: None,
                 });
             }
-            if is_stale(expected_version, &current) {
-                return Err(StoreError::VersionMismatch);
-            }
-            match self.complete_occurrence(&current, actor, now).await? {
+            let at = stamp_after(&current, now);
+            match self.complete_occurrence(&current, actor, at).await? {
                 Ok(done) => return Ok(done),
                 Err(Some(changed)) => current = changed,
                 Err(None) => return Err(StoreError::NotFound),
@@ -78,12 +84,17 @@ impl DynamoTaskStore {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<Result<Transition, Option<Task>>, StoreError> {
+        // An occurrence creates its successor once, however often it is reopened.
+        let next = match current.next_id {
+            Some(_) => None,
+            None => next_occurrence(current, now)?,
+        };
         let mut done = current.clone();
         done.status = Status::Completed;
         done.completed_at = Some(now);
         done.updated_at = now;
         done.version += 1;
-        let next = next_occurrence(current, now)?;
+        done.next_id = current.next_id.or(next.as_ref().map(|t| t.id));
 
         let done_item = task_item(
             &done,
@@ -147,9 +158,12 @@ fn next_occurrence(current: &Task, now: Timestamp) -> Result<Option<Task>, Store
     let (Some(rule), Some(due)) = (&current.recurrence, &current.due) else {
         return Ok(None);
     };
-    let next = rule
-        .next_occurrence(due)
-        .map_err(|e| StoreError::Internal(format!("stored recurrence: {e}")))?;
+    // A stored rule that no longer yields dates (read leniently) ends the series rather than
+    // blocking the completion.
+    let next = rule.next_occurrence(due).unwrap_or_else(|e| {
+        tracing::warn!(task = %current.id, error = %e, "stored recurrence ends the series");
+        None
+    });
     Ok(next.map(|(due, rule)| Task {
         id: TaskId::generate(),
         owner: current.owner.clone(),
@@ -162,6 +176,7 @@ fn next_occurrence(current: &Task, now: Timestamp) -> Result<Option<Task>, Store
         reminders: current.reminders.clone(),
         recurrence: Some(rule),
         series_id: current.series_id.or(Some(current.id)),
+        next_id: None,
         created_at: now,
         updated_at: now,
         completed_at: None,

@@ -76,6 +76,13 @@ impl Expr {
         self.condition(format!("{name} = {v}"));
     }
 
+    /// Requires an attribute to sort before `value` (instants: fixed-width text sorts as time).
+    pub fn require_before(&mut self, attr: &str, value: AttributeValue) {
+        let name = self.name(attr);
+        let v = self.value(value);
+        self.condition(format!("{name} < {v}"));
+    }
+
     /// Requires an attribute to be absent.
     pub fn require_absent(&mut self, attr: &str) {
         let name = self.name(attr);

@@ -5,7 +5,8 @@
 //! An unfiltered page is one Query of exactly `limit` items. A filtered page reads batches until
 //! it is full, at most [`MAX_QUERIES_PER_PAGE`] Queries; a page may then hold fewer than `limit`
 //! tasks and still carry a cursor. The cursor is the key of the last item read, so pages never
-//! skip or repeat a task.
+//! skip or repeat a task. An item that cannot be read as a task is left out of the page and
+//! logged as an error; the rest of the page is served.
 
 use todo_schema::{Priority, Status, Task, Timestamp};
 
@@ -227,7 +228,12 @@ impl ListTasks for DynamoTaskStore {
                     });
                 }
                 let key = key_of(&item, q.sort);
-                tasks.push((task_from_item(item)?, key));
+                match task_from_item(item) {
+                    Ok(task) => tasks.push((task, key)),
+                    // One unreadable item (written by an older, laxer version) must not cost
+                    // its owner every page: it is left out and reported.
+                    Err(e) => tracing::error!(?key, error = %e, "unreadable task item left out"),
+                }
             }
             start = out.last_evaluated_key;
             if start.is_none() || tasks.len() == limit {

@@ -1,12 +1,17 @@
-//! Reopen: one conditional update. Reopening an open task changes nothing and records no event.
+//! Reopen: one conditional update. Reopening an open task changes nothing and records no event,
+//! but a stale `If-Match` is refused all the same: a precondition holds or fails alike on every
+//! write route.
 
 use todo_schema::event::EventType;
 use todo_schema::{Actor, Status, TaskId, Timestamp};
 
 use super::expr::Expr;
 use super::item::{Attr, EventStamp, event_attrs, n, reminder_shard, s, updated_attrs};
-use super::write::is_stale;
+use super::write::{is_stale, stamp_after};
 use super::{DynamoTaskStore, ReopenTask, StoreError, Transition};
+
+/// How often a reopen is retried when another writer's clock ran ahead of this one.
+const MAX_ATTEMPTS: usize = 3;
 
 impl ReopenTask for DynamoTaskStore {
     async fn reopen(
@@ -17,39 +22,50 @@ impl ReopenTask for DynamoTaskStore {
         actor: &Actor,
         now: Timestamp,
     ) -> Result<Transition, StoreError> {
-        let e = status_change(
-            id,
-            vec![
-                ("status", Some(s(Status::Open.as_str()))),
-                ("completed_at", None),
-                ("rem_pk", Some(reminder_shard(id))),
-            ],
-            Status::Completed,
-            &EventStamp::new(EventType::TaskReopened, actor, now),
-            expected_version,
-        )?;
-        match self.update_task(owner, id, e).await? {
-            Ok(task) => Ok(Transition {
-                task,
-                changed: true,
-                next: None,
-            }),
-            Err(None) => Err(StoreError::NotFound),
-            Err(Some(current)) if current.status == Status::Open => Ok(Transition {
-                task: current,
-                changed: false,
-                next: None,
-            }),
-            Err(Some(current)) if is_stale(expected_version, &current) => {
-                Err(StoreError::VersionMismatch)
+        let mut at = now;
+        for _ in 0..MAX_ATTEMPTS {
+            let e = status_change(
+                id,
+                vec![
+                    ("status", Some(s(Status::Open.as_str()))),
+                    ("completed_at", None),
+                    ("rem_pk", Some(reminder_shard(id))),
+                ],
+                Status::Completed,
+                &EventStamp::new(EventType::TaskReopened, actor, at),
+                expected_version,
+            )?;
+            let current = match self.update_task(owner, id, e).await? {
+                Ok(task) => {
+                    return Ok(Transition {
+                        task,
+                        changed: true,
+                        next: None,
+                    });
+                }
+                Err(None) => return Err(StoreError::NotFound),
+                Err(Some(current)) => current,
+            };
+            if is_stale(expected_version, &current) {
+                return Err(StoreError::VersionMismatch);
             }
-            Err(Some(_)) => Err(StoreError::Conflict),
+            if current.status == Status::Open {
+                return Ok(Transition {
+                    task: current,
+                    changed: false,
+                    next: None,
+                });
+            }
+            // Still completed and at the expected version: only the time was behind.
+            at = stamp_after(&current, at);
         }
+        Err(StoreError::Conflict)
     }
 }
 
 /// The update behind complete and reopen: `changes`, from status `from` only, recording `event`
-/// and advancing the version (only at `expected_version`, when given).
+/// and advancing the version (only at `expected_version`, when given), and only while the
+/// task's last change lies before the event's time.
 pub(super) fn status_change(
     id: TaskId,
     changes: Vec<Attr>,
@@ -64,6 +80,7 @@ pub(super) fn status_change(
     e.bump_version();
     e.require_exists();
     e.require_eq("status", s(from.as_str()));
+    e.require_before("updated_at", s(event.at.to_string()));
     if let Some(v) = expected_version {
         e.require_eq("version", n(v));
     }

@@ -1,5 +1,10 @@
-//! The reminder sweep's two operations: find due reminders on the sparse `reminders-due`
-//! index (one Query per shard), and record one reminder on its task with a conditional write.
+//! The reminder sweep's operations: find due reminders on the sparse `reminders-due` index (one
+//! Query per shard), record one reminder on its task with a conditional write, and set aside an
+//! indexed item that cannot be read.
+//!
+//! An unreadable item must leave the index: it sorts where it sorts, and left in place it would
+//! come back first in every Query of its shard and, with enough of them, fill every bounded page
+//! so that no other user's reminder is ever reached.
 
 use std::future::Future;
 
@@ -8,9 +13,9 @@ use todo_schema::event::EventType;
 use todo_schema::task::next_reminder;
 use todo_schema::{Actor, Task, Timestamp};
 
-use super::errors::{classify, into_store_error};
+use super::errors::{Failure, classify, into_store_error};
 use super::expr::Expr;
-use super::item::{EventStamp, INDEX_REMINDERS_DUE, event_attrs, n, s, task_from_item};
+use super::item::{EventStamp, INDEX_REMINDERS_DUE, Item, event_attrs, n, s, task_from_item};
 use super::{DynamoTaskStore, StoreError};
 
 /// A reminder that is due.
@@ -21,15 +26,38 @@ pub struct DueReminder {
     pub at: Timestamp,
 }
 
+/// An indexed item that is not a readable task (written by an older, laxer version, or by hand).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Unreadable {
+    /// The item's key, as stored.
+    pub pk: String,
+    pub sk: String,
+    /// Its `rem_at` as stored, so it is set aside only while unchanged.
+    pub rem_at: AttributeValue,
+    /// Why it cannot be read.
+    pub reason: String,
+}
+
+/// What a Query of the index finds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Found {
+    Due(DueReminder),
+    Unreadable(Unreadable),
+}
+
 /// What the sweep needs from the table.
 pub trait SweepReminders {
-    /// Reminders due at or before `now` in one shard, earliest first, at most `limit`.
+    /// Reminders due at or before `now` in one shard, earliest first, at most `limit`, with the
+    /// items among them that cannot be read.
     fn due_reminders(
         &self,
         shard: u8,
         now: Timestamp,
         limit: i32,
-    ) -> impl Future<Output = Result<Vec<DueReminder>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Found>, StoreError>> + Send;
+
+    /// Takes an unreadable item out of the reminders index, recording why (`rem_unreadable`).
+    fn set_aside(&self, item: &Unreadable) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Records `reminder.due` on the task and moves it to its next pending reminder, only if
     /// the task is still as it was read. `Ok(false)` when it changed meanwhile.
@@ -48,7 +76,7 @@ impl SweepReminders for DynamoTaskStore {
         shard: u8,
         now: Timestamp,
         limit: i32,
-    ) -> Result<Vec<DueReminder>, StoreError> {
+    ) -> Result<Vec<Found>, StoreError> {
         let out = self
             .client
             .query()
@@ -61,19 +89,39 @@ impl SweepReminders for DynamoTaskStore {
             .send()
             .await
             .map_err(|e| into_store_error(classify(e)))?;
-        let mut due = Vec::new();
-        for item in out.items.unwrap_or_default() {
-            let at = item
-                .get("rem_at")
-                .and_then(|v| v.as_s().ok())
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| StoreError::Internal("indexed task without rem_at".into()))?;
-            due.push(DueReminder {
-                task: task_from_item(item)?,
-                at,
-            });
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(found)
+            .collect())
+    }
+
+    async fn set_aside(&self, item: &Unreadable) -> Result<(), StoreError> {
+        let mut e = Expr::default();
+        e.apply(vec![
+            ("rem_pk", None),
+            ("rem_unreadable", Some(s(item.reason.clone()))),
+        ]);
+        e.require_exists();
+        e.require_eq("rem_at", item.rem_at.clone());
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(item.pk.clone()))
+            .key("sk", s(item.sk.clone()))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result.map_err(classify) {
+            // Changed or gone meanwhile: the next sweep sees it afresh.
+            Ok(_) | Err(Failure::Condition(_)) => Ok(()),
+            Err(other) => Err(into_store_error(other)),
         }
-        Ok(due)
     }
 
     async fn record_reminder(
@@ -104,5 +152,40 @@ impl SweepReminders for DynamoTaskStore {
             Ok(_) => Ok(true),
             Err(_changed_meanwhile) => Ok(false),
         }
+    }
+}
+
+/// Reads one item of the index: a due reminder, or why it is none.
+fn found(item: Item) -> Found {
+    let key = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (pk, sk) = (key("pk"), key("sk"));
+    let rem_at = item
+        .get("rem_at")
+        .cloned()
+        .unwrap_or(AttributeValue::Null(true));
+    let at = rem_at
+        .as_s()
+        .map_err(|_| "rem_at is not a string".to_string())
+        .and_then(|v| {
+            v.parse::<Timestamp>()
+                .map_err(|e| format!("rem_at {v:?}: {e}"))
+        });
+    match at.and_then(|at| {
+        task_from_item(item)
+            .map(|task| DueReminder { task, at })
+            .map_err(|e| e.to_string())
+    }) {
+        Ok(due) => Found::Due(due),
+        Err(reason) => Found::Unreadable(Unreadable {
+            pk,
+            sk,
+            rem_at,
+            reason,
+        }),
     }
 }

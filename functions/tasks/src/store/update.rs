@@ -7,6 +7,10 @@
 //! relative reminders, no recurrence). When a guard fails, DynamoDB hands back the task as it is,
 //! and the patch is applied to it and written with a version condition: two writes, no read.
 //! Only a patch that adds relative reminders or a recurrence without a due time reads first.
+//!
+//! The UpdateItem also requires the stored `updated_at` to lie before this change's time, so a
+//! handler that started earlier can never commit a later version with an earlier time: it is
+//! refused, and the replace path stamps it just after the change that won.
 
 use todo_schema::command::CheckedPatch;
 use todo_schema::event::EventType;
@@ -18,7 +22,7 @@ use super::item::{
     EventStamp, due_attrs, event_attrs, n, notes_attrs, priority_attrs, recurrence_attrs,
     reminders_attrs, s, tags_attrs, task_item, title_attrs, updated_attrs,
 };
-use super::write::is_stale;
+use super::write::{is_stale, stamp_after};
 use super::{DynamoTaskStore, GetTask, StoreError, UpdateTask};
 
 /// How often the apply-and-replace path retries when the task changes underneath it.
@@ -83,10 +87,11 @@ impl DynamoTaskStore {
             if is_stale(expected_version, &current) {
                 return Err(StoreError::VersionMismatch);
             }
-            let next = patch.apply(&current, now).map_err(StoreError::Invalid)?;
-            let event = EventStamp::new(EventType::TaskUpdated, actor, now);
+            let at = stamp_after(&current, now);
+            let next = patch.apply(&current, at).map_err(StoreError::Invalid)?;
+            let event = EventStamp::new(EventType::TaskUpdated, actor, at);
             match self
-                .replace_task(task_item(&next, &event, now)?, current.version)
+                .replace_task(task_item(&next, &event, at)?, current.version)
                 .await?
             {
                 Ok(()) => return Ok(next),
@@ -165,6 +170,7 @@ fn plan(
         }
     }
     e.apply(updated_attrs(id, now));
+    e.require_before("updated_at", s(now.to_string()));
     e.apply(event_attrs(&EventStamp::new(
         EventType::TaskUpdated,
         actor,
@@ -188,6 +194,7 @@ fn placeholder(id: TaskId, now: Timestamp) -> Task {
         reminders: Vec::new(),
         recurrence: None,
         series_id: None,
+        next_id: None,
         created_at: now,
         updated_at: now,
         completed_at: None,

@@ -3,7 +3,7 @@
 //! without reading first.
 
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
-use todo_schema::{Task, TaskId};
+use todo_schema::{Task, TaskId, Timestamp};
 
 use super::errors::{Failure, classify, into_store_error};
 use super::expr::Expr;
@@ -16,6 +16,13 @@ pub type Refused = Option<Task>;
 /// Whether the caller asked for a version the task no longer has.
 pub fn is_stale(expected: Option<u64>, current: &Task) -> bool {
     expected.is_some_and(|v| v != current.version)
+}
+
+/// The time to stamp the next change of `current` with: `now`, or just after the task's last
+/// change when another writer's clock ran ahead. A task's times follow its versions, whichever
+/// handler started first.
+pub fn stamp_after(current: &Task, now: Timestamp) -> Timestamp {
+    now.max(current.updated_at.successor())
 }
 
 impl DynamoTaskStore {
