@@ -101,6 +101,28 @@ impl Api {
         }
     }
 
+    /// A request as this user, to shape by hand (headers, raw bodies).
+    pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        self.http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    /// Sends a request built with [`Api::request`] and reads the answer.
+    pub async fn send(request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("the local cloud answers");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
     /// The same user against another cloud, keeping the old token (to show it still verifies).
     pub fn with_token_of(mut self, other: &Api) -> Self {
         self.token = other.token.clone();

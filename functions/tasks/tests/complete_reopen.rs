@@ -15,12 +15,22 @@ async fn completing_twice_is_not_an_error_and_records_one_event() {
     assert_eq!(first.body["status"], "completed");
     assert!(first.body["completed_at"].is_string());
     assert_eq!(first.body["version"], 2);
-    let second = call("POST", &path)
+    let second = call("POST", &path).send(&h).await;
+    assert_eq!(second.status, 200, "a retried complete is not a conflict");
+    assert_eq!(second.body, first.body);
+    let stale = call("POST", &path)
         .header("If-Match", "\"1\"")
         .send(&h)
         .await;
-    assert_eq!(second.status, 200, "a retried complete is not a conflict");
-    assert_eq!(second.body, first.body);
+    assert_eq!(
+        stale.status, 412,
+        "a precondition holds or fails alike, whether or not the call would change anything"
+    );
+    let current = call("POST", &path)
+        .header("If-Match", "\"2\"")
+        .send(&h)
+        .await;
+    assert_eq!(current.status, 200);
 
     let completions = h
         .stream()
@@ -167,4 +177,70 @@ async fn completing_a_recurring_task_honours_if_match() {
         .await;
     assert_eq!(ok.status, 200);
     assert!(ok.header("link").is_some());
+}
+
+/// Issue #7, defect 3: a handler whose clock is behind (it started before a concurrent change
+/// committed) never stamps its change earlier than the change before it.
+#[tokio::test]
+async fn a_change_is_never_stamped_before_the_change_it_follows() {
+    use todo_schema::command::TaskPatch;
+    use todo_schema::{Actor, Timestamp};
+    use todo_tasks::store::{CompleteTask, ReopenTask, UpdateTask};
+
+    let h = Harness::new().await;
+    let task = h.create(ALICE, json!({"title": "x"})).await;
+    let id = id_of(&task).parse().unwrap();
+    let actor = Actor::User { id: ALICE.into() };
+    let later = |minutes| Timestamp::now().plus_minutes(minutes).unwrap();
+    let (early, late) = (later(5), later(10));
+    let patch = |title: &str| {
+        serde_json::from_value::<TaskPatch>(json!({ "title": title }))
+            .unwrap()
+            .check()
+            .unwrap()
+    };
+
+    let v2 = h
+        .store
+        .update(ALICE, id, &patch("v2"), None, &actor, late)
+        .await
+        .unwrap();
+    assert_eq!((v2.version, v2.updated_at), (2, late));
+    // Started before v2 committed (its clock says `early`), commits after it.
+    let v3 = h
+        .store
+        .update(ALICE, id, &patch("v3"), None, &actor, early)
+        .await
+        .unwrap();
+    assert_eq!(v3.version, 3);
+    assert!(v3.updated_at > v2.updated_at, "{v3:?}");
+    let v4 = h
+        .store
+        .complete(ALICE, id, None, &actor, early)
+        .await
+        .unwrap();
+    assert!(v4.changed);
+    assert_eq!(v4.task.version, 4);
+    assert!(v4.task.updated_at > v3.updated_at);
+    assert_eq!(v4.task.completed_at, Some(v4.task.updated_at));
+    let v5 = h
+        .store
+        .reopen(ALICE, id, None, &actor, early)
+        .await
+        .unwrap();
+    assert_eq!(v5.task.version, 5);
+    assert!(v5.task.updated_at > v4.task.updated_at);
+
+    // The events on the stream carry the same, increasing times.
+    let times: Vec<String> = h
+        .stream()
+        .iter()
+        .filter_map(|r| {
+            r["dynamodb"]["NewImage"]["ev_at"]["S"]
+                .as_str()
+                .map(String::from)
+        })
+        .collect();
+    assert_eq!(times.len(), 5);
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
 }

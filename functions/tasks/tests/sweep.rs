@@ -191,3 +191,60 @@ async fn a_sweep_window_records_a_reminder_soon_after_its_time() {
         "soon after, not a minute later"
     );
 }
+
+/// Issue #7, defect 1: more unreadable items than a page holds, sorting before everything in
+/// every shard (as `+10000-...` does), must not starve another user's reminder; a reminder the
+/// hold-up delayed is still marked late.
+#[tokio::test]
+async fn unreadable_items_are_set_aside_and_never_starve_another_users_reminder() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+
+    let h = Harness::new().await;
+    let client = h.engine.client().await;
+    let per_shard = todo_tasks::sweep::PER_SHARD as usize + 5;
+    for shard in 0..todo_tasks::store::item::REMINDER_SHARDS {
+        for i in 0..per_shard {
+            client
+                .put_item()
+                .table_name(TABLE)
+                .item("pk", AttributeValue::S("USER#mallory".into()))
+                .item("sk", AttributeValue::S(format!("TASK#bomb-{shard}-{i}")))
+                .item("kind", AttributeValue::S("task".into()))
+                .item("rem_pk", AttributeValue::S(format!("REM#{shard}")))
+                .item(
+                    "rem_at",
+                    AttributeValue::S("+10000-01-01T00:00:00.000Z".into()),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    h.create(
+        ALICE,
+        json!({"title": "Call the bank", "reminders": [{"at": "2031-01-01T00:00:00Z"}]}),
+    )
+    .await;
+
+    // Held up for five minutes: the first sweep after it still delivers, marked late.
+    let now = at("2031-01-01T00:05:00Z");
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(sweep(&h.store, now).await.unwrap());
+    }
+    let unreadable: usize = runs.iter().map(|r| r.unreadable).sum();
+    let (recorded, late): (usize, usize) = (
+        runs.iter().map(|r| r.recorded).sum(),
+        runs.iter().map(|r| r.late).sum(),
+    );
+    assert_eq!(unreadable, 4 * per_shard, "each set aside once");
+    assert_eq!((recorded, late), (1, 1), "{runs:?}");
+    let events = reminder_events(&h);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["ev_late"]["BOOL"], true);
+    assert_eq!(
+        runs.last().unwrap().unreadable,
+        0,
+        "set aside: out of the index for good"
+    );
+}
