@@ -131,3 +131,80 @@ async fn a_restarted_cloud_keeps_tasks_offsets_and_pending_reminders() {
         "committed offsets and checkpoints held: nothing replayed twice"
     );
 }
+
+/// The children of a process (from /proc), with their state letter.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+                    let rest = stat.rsplit_once(')')?.1;
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// Whether a process is gone (reaped, or a zombie nobody has reaped yet).
+fn is_dead(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}
+
+/// Issue #7, defect 2: a `todo-local` killed with SIGKILL (no destructor runs) leaves no broker
+/// or function process behind.
+#[tokio::test]
+async fn a_killed_todo_local_leaves_no_process_behind() {
+    use tokio::io::AsyncBufReadExt;
+
+    let data = DataDir::new("killed");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let mut local = tokio::process::Command::new(todo_e2e::bin_dir().join("todo-local"))
+        .args(["--port", "0", "--schedule-every", "1", "--data"])
+        .arg(&data.0)
+        .current_dir(root)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = local.id().unwrap();
+    let mut lines = tokio::io::BufReader::new(local.stdout.take().unwrap()).lines();
+    // Up, and the schedule has started the sweep function's process too.
+    let mut up = false;
+    while let Ok(Some(line)) = lines.next_line().await {
+        up |= line.starts_with("todo-local is up");
+        if up && line.contains("SweepRemindersFunction") {
+            break;
+        }
+    }
+    assert!(up, "todo-local started");
+    let children = children_of(pid);
+    assert!(
+        children.len() >= 2,
+        "the broker and a function run: {children:?}"
+    );
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = local.wait().await;
+    eventually("every child of the killed todo-local ends", || async {
+        children.iter().all(|&c| is_dead(c)).then_some(())
+    })
+    .await;
+}
