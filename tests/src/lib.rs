@@ -178,3 +178,16 @@ where
 pub fn in_seconds(seconds: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::seconds(seconds)).to_rfc3339()
 }
+
+/// The records of `todo.dead.letter`, once at least `n` are there (waiting up to 40 s).
+pub async fn dead_letters(cloud: &LocalCloud, n: usize) -> Vec<rskafka::record::RecordAndOffset> {
+    eventually(&format!("{n} records in todo.dead.letter"), || async {
+        let records = cloud
+            .kafka
+            .read_partition("todo.dead.letter", 0)
+            .await
+            .ok()?;
+        (records.len() >= n).then_some(records)
+    })
+    .await
+}

@@ -5,22 +5,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use todo_e2e::{Api, DataDir, eventually, in_seconds, start};
+use todo_e2e::{Api, DataDir, dead_letters, in_seconds, start};
+use todo_local::apigw::problem_fields;
 
 fn id(task: &Value) -> String {
     task["id"].as_str().expect("a task id").to_string()
-}
-
-fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Defect 1: an instant whose UTC form leaves years 0000-9999 is refused with its field.
@@ -51,7 +40,7 @@ async fn instants_outside_years_0000_to_9999_are_refused_with_their_field() {
             answer.headers["content-type"], "application/problem+json",
             "{body}"
         );
-        assert_eq!(fields(&answer.body), [field], "{body}");
+        assert_eq!(problem_fields(&answer.body), [field], "{body}");
     }
     let task = alice.create(json!({"title": "edge"})).await;
     let patch = Api::send(
@@ -62,7 +51,7 @@ async fn instants_outside_years_0000_to_9999_are_refused_with_their_field() {
     )
     .await;
     assert_eq!(
-        (patch.status, fields(&patch.body)),
+        (patch.status, problem_fields(&patch.body)),
         (422, vec!["due.at".to_string()])
     );
 
@@ -161,15 +150,7 @@ async fn an_unreadable_item_stops_no_page_sweep_or_batch_for_anyone_else() {
         .await;
 
     // The publisher set the corrupt records aside in the dead-letter topic, with the reason.
-    let dead = eventually("four unreadable stream records dead-lettered", || async {
-        let records = cloud
-            .kafka
-            .read_partition("todo.dead.letter", 0)
-            .await
-            .ok()?;
-        (records.len() >= 4).then_some(records)
-    })
-    .await;
+    let dead = dead_letters(&cloud, 4).await;
     for r in &dead {
         assert_eq!(r.record.headers["dlt.function"], b"publisher");
         let error = String::from_utf8_lossy(&r.record.headers["dlt.error"]).to_string();
@@ -285,7 +266,7 @@ async fn bad_input_gets_a_clear_problem_and_stale_preconditions_fail_everywhere(
             )
             .await;
         assert_eq!(
-            (answer.status, fields(&answer.body)),
+            (answer.status, problem_fields(&answer.body)),
             (422, vec!["recurrence".to_string()]),
             "{rule}"
         );

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::record::Record;
 use serde_json::json;
-use todo_e2e::{Api, DataDir, eventually, in_seconds, start};
+use todo_e2e::{Api, DataDir, dead_letters, eventually, in_seconds, start};
 
 #[tokio::test]
 async fn poison_records_land_in_the_dead_letter_topic_while_later_records_are_processed() {
@@ -41,15 +41,7 @@ async fn poison_records_land_in_the_dead_letter_topic_while_later_records_are_pr
         "the record after the poison one is processed"
     );
 
-    let dead = eventually("three records in todo.dead.letter", || async {
-        let records = cloud
-            .kafka
-            .read_partition("todo.dead.letter", 0)
-            .await
-            .ok()?;
-        (records.len() >= 3).then_some(records)
-    })
-    .await;
+    let dead = dead_letters(&cloud, 3).await;
     assert_eq!(dead.len(), 3, "each poison record once");
     for r in &dead {
         assert_eq!(
