@@ -174,8 +174,9 @@ pub async fn relay<S: EventSink>(
             Ok(Outcome::Event(event)) => match Outgoing::of(&event) {
                 Ok(out) => out,
                 Err(e) => {
-                    tracing::error!(event_id = %record.event_id, error = %e, "event not encodable: dead-lettered");
-                    Outgoing::dead_letter(record, &format!("event not encodable: {e}"))
+                    let reason = format!("event not encodable: {e}");
+                    tracing::error!(event_id = %record.event_id, %reason, "stream record dead-lettered");
+                    Outgoing::dead_letter(record, &reason)
                 }
             },
             Ok(Outcome::Skip(why)) => {
@@ -183,8 +184,9 @@ pub async fn relay<S: EventSink>(
                 continue;
             }
             Err(e) => {
-                tracing::error!(error = %e, "stream record is not a readable event: dead-lettered");
-                Outgoing::dead_letter(record, &e.to_string())
+                let reason = e.to_string();
+                tracing::error!(event_id = %record.event_id, %reason, "stream record dead-lettered");
+                Outgoing::dead_letter(record, &reason)
             }
         };
         positions.push(i);
