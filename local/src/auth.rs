@@ -96,13 +96,13 @@ impl LocalAuthorizer {
             &validation,
         )
         .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        if data
-            .claims
-            .get("iat")
-            .and_then(Value::as_f64)
-            .is_some_and(|iat| iat > unix_now() as f64)
-        {
-            return Err(AuthError::Invalid("issued in the future (iat)".into()));
+        match data.claims.get("iat") {
+            None => {}
+            Some(iat) => match iat.as_f64() {
+                Some(iat) if iat <= unix_now() as f64 => {}
+                Some(_) => return Err(AuthError::Invalid("issued in the future (iat)".into())),
+                None => return Err(AuthError::Invalid("iat is not a NumericDate".into())),
+            },
         }
         let claims: Map<String, Value> = data
             .claims
@@ -216,6 +216,8 @@ mod tests {
             ("expired", with("exp", json!(now - 1))),
             ("not yet valid", with("nbf", json!(now + 60))),
             ("issued in the future", with("iat", json!(now + 60))),
+            ("iat as text", with("iat", json!((now + 60).to_string()))),
+            ("iat as an object", with("iat", json!({"a": 1}))),
         ] {
             assert!(
                 matches!(

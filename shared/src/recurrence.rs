@@ -13,7 +13,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::DateTime;
+use chrono::{DateTime, Timelike};
 use rrule::{Frequency, RRule, Unvalidated};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -57,6 +57,10 @@ pub enum RecurrenceError {
     BadInterval,
     #[error("recurrence BYMONTHDAY values must be 1 to 31 or -31 to -1")]
     BadMonthDay,
+    #[error(
+        "recurrence BYDAY values are weekdays (MO..SU), with an ordinal (1 to 53 or -53 to -1, as in 2TU) only when FREQ is MONTHLY or YEARLY"
+    )]
+    BadWeekday,
     #[error("invalid recurrence: {0}")]
     Invalid(String),
 }
@@ -97,10 +101,14 @@ impl Recurrence {
             .0
             .parse()
             .map_err(|e: rrule::RRuleError| RecurrenceError::Invalid(e.to_string()))?;
-        let start = due
+        // rrule counts in whole seconds; the anchor's milliseconds are added back to each
+        // occurrence by `next_occurrence`.
+        let whole_seconds = due
             .at
             .as_datetime()
-            .with_timezone(&rrule::Tz::Tz(due.tz.tz()));
+            .with_nanosecond(0)
+            .unwrap_or(due.at.as_datetime());
+        let start = whole_seconds.with_timezone(&rrule::Tz::Tz(due.tz.tz()));
         let set = rule
             .build(start)
             .map_err(|e| RecurrenceError::Invalid(e.to_string()))?;
@@ -126,8 +134,11 @@ impl Recurrence {
             .take(SEARCH_LIMIT)
             .find(|occurrence| *occurrence > start);
         // A date past year 9999 cannot be stored: the series ends before it.
-        let next =
-            next.and_then(|at| Timestamp::from_datetime(at.with_timezone(&chrono::Utc)).ok());
+        let millis = chrono::Duration::milliseconds(i64::from(
+            due.at.as_datetime().timestamp_subsec_millis(),
+        ));
+        let next = next
+            .and_then(|at| Timestamp::from_datetime(at.with_timezone(&chrono::Utc) + millis).ok());
         Ok(next.map(|at| {
             let next_due = Due { at, tz: due.tz };
             let rule = match remaining {
@@ -149,6 +160,8 @@ impl FromStr for Recurrence {
         let upper = s.trim().to_ascii_uppercase();
         let body = upper.strip_prefix("RRULE:").unwrap_or(&upper);
         let mut seen: Vec<&str> = Vec::new();
+        let mut ordinal_weekdays = false;
+        let mut monthly_or_yearly = false;
         for part in body.split(';').filter(|p| !p.is_empty()) {
             let (name, value) = part
                 .split_once('=')
@@ -174,6 +187,12 @@ impl FromStr for Recurrence {
                             | Frequency::Yearly
                     ) {
                         return Err(RecurrenceError::TooFrequent);
+                    }
+                    monthly_or_yearly = matches!(freq, Frequency::Monthly | Frequency::Yearly);
+                }
+                "BYDAY" => {
+                    for day in value.split(',') {
+                        ordinal_weekdays |= weekday_ordinal(day)?.is_some();
                     }
                 }
                 "COUNT" if !value.parse::<u32>().is_ok_and(|n| n >= 1) => {
@@ -203,6 +222,11 @@ impl FromStr for Recurrence {
         if seen.contains(&"COUNT") && seen.contains(&"UNTIL") {
             return Err(RecurrenceError::CountAndUntil);
         }
+        // RFC 5545 §3.3.10: BYDAY "MUST NOT be specified with a numeric value when the FREQ rule
+        // part is not set to MONTHLY or YEARLY" (rrule would otherwise ignore the weekday).
+        if ordinal_weekdays && !monthly_or_yearly {
+            return Err(RecurrenceError::BadWeekday);
+        }
         let normalized = body
             .split(';')
             .filter(|p| !p.is_empty())
@@ -213,6 +237,27 @@ impl FromStr for Recurrence {
             .map_err(|e| RecurrenceError::Invalid(e.to_string()))?;
         Ok(Recurrence(normalized))
     }
+}
+
+/// The ordinal of one BYDAY value (`MO` has none, `-1FR` has -1), or why it is no weekday.
+fn weekday_ordinal(day: &str) -> Result<Option<i8>, RecurrenceError> {
+    const WEEKDAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
+    let split = day.len().saturating_sub(2);
+    let (ordinal, weekday) = day
+        .split_at_checked(split)
+        .ok_or(RecurrenceError::BadWeekday)?;
+    if !WEEKDAYS.contains(&weekday) {
+        return Err(RecurrenceError::BadWeekday);
+    }
+    if ordinal.is_empty() {
+        return Ok(None);
+    }
+    let digits = ordinal.trim_start_matches(['+', '-']);
+    let n: i8 = ordinal.parse().map_err(|_| RecurrenceError::BadWeekday)?;
+    if digits.is_empty() || digits.len() > 2 || n == 0 || n.unsigned_abs() > 53 {
+        return Err(RecurrenceError::BadWeekday);
+    }
+    Ok(Some(n))
 }
 
 impl fmt::Display for Recurrence {
@@ -357,6 +402,18 @@ mod tests {
             ("FREQ=MONTHLY;BYMONTHDAY=1,0", RecurrenceError::BadMonthDay),
             ("FREQ=MONTHLY;BYMONTHDAY=32", RecurrenceError::BadMonthDay),
             ("FREQ=MONTHLY;BYMONTHDAY=-32", RecurrenceError::BadMonthDay),
+            ("FREQ=WEEKLY;BYDAY=1MO", RecurrenceError::BadWeekday),
+            ("FREQ=WEEKLY;BYDAY=-1MO", RecurrenceError::BadWeekday),
+            ("BYDAY=2TU;FREQ=DAILY", RecurrenceError::BadWeekday),
+            ("FREQ=MONTHLY;BYDAY=0MO", RecurrenceError::BadWeekday),
+            ("FREQ=MONTHLY;BYDAY=+0MO", RecurrenceError::BadWeekday),
+            ("FREQ=MONTHLY;BYDAY=-0MO", RecurrenceError::BadWeekday),
+            ("FREQ=YEARLY;BYDAY=54MO", RecurrenceError::BadWeekday),
+            ("FREQ=MONTHLY;BYDAY=1XX", RecurrenceError::BadWeekday),
+            (
+                "FREQ=WEEKLY;BYDAY=",
+                RecurrenceError::Malformed("BYDAY=".into()),
+            ),
             (
                 "FREQ=DAILY;COUNT=2;UNTIL=20270101T000000Z",
                 RecurrenceError::CountAndUntil,
@@ -370,10 +427,10 @@ mod tests {
             "FREQ=SOMETIMES".parse::<Recurrence>(),
             Err(RecurrenceError::Invalid(_))
         ));
-        assert!(matches!(
+        assert_eq!(
             "FREQ=WEEKLY;BYDAY=XX".parse::<Recurrence>(),
-            Err(RecurrenceError::Invalid(_))
-        ));
+            Err(RecurrenceError::BadWeekday)
+        );
         assert_eq!(
             "x".repeat(300).parse::<Recurrence>(),
             Err(RecurrenceError::TooLong)
@@ -387,6 +444,30 @@ mod tests {
                 .parse::<Recurrence>()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn ordinal_weekdays_only_in_monthly_and_yearly_rules() {
+        for ok in [
+            "FREQ=MONTHLY;BYDAY=2TU,-1FR",
+            "FREQ=YEARLY;BYDAY=+53SU",
+            "FREQ=WEEKLY;BYDAY=MO,WE",
+            "BYDAY=1MO;FREQ=MONTHLY",
+        ] {
+            assert!(ok.parse::<Recurrence>().is_ok(), "{ok}");
+        }
+        let (d, _) = next(
+            "FREQ=MONTHLY;BYDAY=-1FR",
+            due("2030-01-25T09:00:00Z", "UTC"),
+        )
+        .unwrap();
+        assert_eq!(d.at.to_string(), "2030-02-22T09:00:00.000Z");
+    }
+
+    #[test]
+    fn the_next_occurrence_keeps_the_milliseconds_of_its_anchor() {
+        let (d, _) = next("FREQ=DAILY", due("2030-01-01T00:00:00.500Z", "UTC")).unwrap();
+        assert_eq!(d.at.to_string(), "2030-01-02T00:00:00.500Z");
     }
 
     #[test]

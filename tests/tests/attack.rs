@@ -257,7 +257,12 @@ async fn bad_input_gets_a_clear_problem_and_stale_preconditions_fail_everywhere(
     let data = DataDir::new("attack-input");
     let cloud = start(&data).await;
     let alice = Api::new(&cloud, "alice");
-    for rule in ["FREQ=DAILY;INTERVAL=0", "FREQ=MONTHLY;BYMONTHDAY=0"] {
+    for rule in [
+        "FREQ=DAILY;INTERVAL=0",
+        "FREQ=MONTHLY;BYMONTHDAY=0",
+        "FREQ=WEEKLY;BYDAY=1MO",
+        "FREQ=MONTHLY;BYDAY=0MO",
+    ] {
         let answer = alice
             .post(
                 "/tasks",
@@ -354,6 +359,7 @@ async fn the_local_authorizer_checks_what_the_http_api_authorizer_checks() {
         }),
         variant(&|c| c["nbf"] = json!(now + 600)),
         variant(&|c| c["sub"] = Value::Null),
+        variant(&|c| c["iat"] = json!((now + 600).to_string())),
     ];
     for token in refused {
         let answer = alice.call("GET", "/tasks", None, Some(&token)).await;

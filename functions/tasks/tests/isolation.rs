@@ -71,3 +71,27 @@ async fn a_blank_sub_claim_is_401() {
         .await;
     assert_eq!(reply.status, 401);
 }
+
+/// Issue #7 (found by the outside tester): the subject is taken exactly as signed, so a token
+/// for `" alice"` or `"alice\n"` is another user, never alice.
+#[tokio::test]
+async fn a_subject_is_taken_verbatim_not_trimmed() {
+    let h = Harness::new().await;
+    let task = h.create(ALICE, json!({"title": "alice's"})).await;
+    let path = format!("/tasks/{}", id_of(&task));
+    let lookalikes = [" ", "\t", "\n", "\u{a0}"]
+        .into_iter()
+        .flat_map(|space| [format!("{space}{ALICE}"), format!("{ALICE}{space}")]);
+    for lookalike in lookalikes {
+        let lookalike = lookalike.as_str();
+        let reply = call("GET", &path).user(lookalike).send(&h).await;
+        assert_eq!(reply.status, 404, "{lookalike:?}");
+        let created = call("POST", "/tasks")
+            .user(lookalike)
+            .json(json!({"title": "x"}))
+            .send(&h)
+            .await;
+        assert_eq!(created.body["owner"], lookalike);
+    }
+    assert_eq!(call("GET", &path).user(ALICE).send(&h).await.status, 200);
+}

@@ -21,6 +21,9 @@ pub struct Caller {
 
 /// The caller, or 401 when no authorizer claims reached the function (a route deployed without
 /// the authorizer must fail closed).
+///
+/// The subject is taken exactly as signed: `" alice"` is not `alice`. Trimming it would let a
+/// token for one subject act as another's owner.
 pub fn caller(req: &Request) -> Result<Caller, Problem> {
     let sub = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
@@ -28,8 +31,8 @@ pub fn caller(req: &Request) -> Result<Caller, Problem> {
             .as_ref()
             .and_then(|a| a.jwt.as_ref())
             .and_then(|jwt| jwt.claims.get("sub"))
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty()),
+            .filter(|s| !s.trim().is_empty())
+            .cloned(),
         _ => None,
     };
     sub.map(|sub| Caller { sub })
