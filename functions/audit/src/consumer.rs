@@ -30,10 +30,11 @@ impl<S: AppendEntries + Sync> EventConsumer for AuditConsumer<'_, S> {
     }
 }
 
-/// Handles one MSK batch.
+/// Handles one MSK batch, taking no new partition past `deadline`.
 pub async fn audit_batch<S: AppendEntries + Sync>(
     store: &S,
     batch: KafkaEvent,
+    deadline: tokio::time::Instant,
 ) -> KafkaBatchResponse {
-    consume(&AuditConsumer { store }, &batch).await
+    consume(&AuditConsumer { store }, &batch, deadline).await
 }

@@ -19,6 +19,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use todo_lambda::cursor::StartKey;
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
+use todo_lambda::table::TableError;
 use todo_schema::audit::AuditEntry;
 use todo_schema::{TaskId, Timestamp};
 
@@ -28,15 +29,6 @@ const BATCH_LIMIT: usize = 25;
 const UNPROCESSED_ROUNDS: u32 = 5;
 /// The owner index.
 pub const INDEX_BY_OWNER: &str = "by-owner";
-
-/// Audit table failures.
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("the audit table is unavailable: {0}")]
-    Unavailable(String),
-    #[error("corrupt audit item: {0}")]
-    Corrupt(String),
-}
 
 /// The audit table and its client.
 #[derive(Clone, Debug)]
@@ -58,7 +50,7 @@ pub trait AppendEntries {
     fn append(
         &self,
         entries: &[AuditEntry],
-    ) -> impl Future<Output = Result<(), (usize, AuditError)>> + Send;
+    ) -> impl Future<Output = Result<(), (usize, TableError)>> + Send;
 }
 
 /// Reads entries (history and audit routes).
@@ -70,7 +62,7 @@ pub trait ReadEntries {
         task: TaskId,
         limit: i32,
         start: Option<StartKey>,
-    ) -> impl Future<Output = Result<EntryPage, AuditError>> + Send;
+    ) -> impl Future<Output = Result<EntryPage, TableError>> + Send;
     /// The owner's entries between two instants (inclusive), oldest first.
     fn between(
         &self,
@@ -79,7 +71,7 @@ pub trait ReadEntries {
         to: Timestamp,
         limit: i32,
         start: Option<StartKey>,
-    ) -> impl Future<Output = Result<EntryPage, AuditError>> + Send;
+    ) -> impl Future<Output = Result<EntryPage, TableError>> + Send;
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -90,9 +82,9 @@ fn history_pk(owner: &str, task: TaskId) -> String {
     format!("USER#{owner}#TASK#{task}")
 }
 
-fn item(entry: &AuditEntry) -> Result<HashMap<String, AttributeValue>, AuditError> {
+fn item(entry: &AuditEntry) -> Result<HashMap<String, AttributeValue>, TableError> {
     let mut item: HashMap<String, AttributeValue> =
-        serde_dynamo::to_item(entry).map_err(|e| AuditError::Corrupt(e.to_string()))?;
+        serde_dynamo::to_item(entry).map_err(TableError::corrupt)?;
     item.insert("pk".into(), s(history_pk(&entry.owner, entry.task_id)));
     item.insert(
         "sk".into(),
@@ -109,17 +101,13 @@ fn item(entry: &AuditEntry) -> Result<HashMap<String, AttributeValue>, AuditErro
 fn page(
     items: Vec<HashMap<String, AttributeValue>>,
     last: Option<HashMap<String, AttributeValue>>,
-) -> Result<EntryPage, AuditError> {
+) -> Result<EntryPage, TableError> {
     let entries = items
         .into_iter()
-        .map(|i| serde_dynamo::from_item(i).map_err(|e| AuditError::Corrupt(e.to_string())))
+        .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
         .collect::<Result<_, _>>()?;
     let next = last.map(start_key_of);
     Ok(EntryPage { entries, next })
-}
-
-fn unavailable(e: impl std::fmt::Display) -> AuditError {
-    AuditError::Unavailable(e.to_string())
 }
 
 impl AuditStore {
@@ -129,14 +117,14 @@ impl AuditStore {
         query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
         limit: i32,
         start: Option<StartKey>,
-    ) -> Result<EntryPage, AuditError> {
+    ) -> Result<EntryPage, TableError> {
         let out = query
             .table_name(&self.table)
             .limit(limit)
             .set_exclusive_start_key(start.map(start_key_item))
             .send()
             .await
-            .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
+            .map_err(TableError::of)?;
         page(out.items.unwrap_or_default(), out.last_evaluated_key)
     }
 
@@ -148,7 +136,7 @@ impl AuditStore {
         }
     }
 
-    async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), AuditError> {
+    async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), TableError> {
         for round in 0..UNPROCESSED_ROUNDS {
             let out = self
                 .client
@@ -156,7 +144,7 @@ impl AuditStore {
                 .request_items(&self.table, requests)
                 .send()
                 .await
-                .map_err(|e| unavailable(aws_sdk_dynamodb::Error::from(e)))?;
+                .map_err(TableError::of)?;
             requests = out
                 .unprocessed_items
                 .and_then(|mut m| m.remove(&self.table))
@@ -166,7 +154,7 @@ impl AuditStore {
             }
             tokio::time::sleep(Duration::from_millis(50 << round)).await;
         }
-        Err(AuditError::Unavailable(format!(
+        Err(TableError::Unavailable(format!(
             "{} writes stayed unprocessed",
             requests.len()
         )))
@@ -174,7 +162,7 @@ impl AuditStore {
 }
 
 impl AppendEntries for AuditStore {
-    async fn append(&self, entries: &[AuditEntry]) -> Result<(), (usize, AuditError)> {
+    async fn append(&self, entries: &[AuditEntry]) -> Result<(), (usize, TableError)> {
         // BatchWriteItem refuses two writes to one key; a batch may hold an event twice.
         let mut seen = HashSet::new();
         let mut done = 0;
@@ -186,7 +174,7 @@ impl AppendEntries for AuditStore {
                 let put = PutRequest::builder()
                     .set_item(Some(item))
                     .build()
-                    .map_err(|e| (done, AuditError::Corrupt(e.to_string())))?;
+                    .map_err(|e| (done, TableError::corrupt(e)))?;
                 chunk.push(WriteRequest::builder().put_request(put).build());
             }
             if chunk.len() == BATCH_LIMIT || i + 1 == entries.len() {
@@ -210,7 +198,7 @@ impl ReadEntries for AuditStore {
         task: TaskId,
         limit: i32,
         start: Option<StartKey>,
-    ) -> Result<EntryPage, AuditError> {
+    ) -> Result<EntryPage, TableError> {
         let query = self
             .client
             .query()
@@ -226,7 +214,7 @@ impl ReadEntries for AuditStore {
         to: Timestamp,
         limit: i32,
         start: Option<StartKey>,
-    ) -> Result<EntryPage, AuditError> {
+    ) -> Result<EntryPage, TableError> {
         let query = self
             .client
             .query()

@@ -112,16 +112,25 @@ async fn every_event_becomes_one_entry_with_before_and_after_even_when_redeliver
     assert_eq!(events.len(), 4);
     let batch = || msk(events.iter().map(encoded).collect());
     for _ in 0..2 {
-        let response = audit_batch(&w.audit, batch()).await;
+        let response = audit_batch(
+            &w.audit,
+            batch(),
+            todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+        )
+        .await;
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
     }
     // The same event twice in one batch is written once too.
     let doubled = msk(vec![encoded(&events[0]), encoded(&events[0])]);
     assert!(
-        audit_batch(&w.audit, doubled)
-            .await
-            .batch_item_failures
-            .is_empty()
+        audit_batch(
+            &w.audit,
+            doubled,
+            todo_lambda::deadline::after(std::time::Duration::from_secs(60))
+        )
+        .await
+        .batch_item_failures
+        .is_empty()
     );
 
     let history = w.history(ALICE, id).await;
@@ -173,7 +182,12 @@ async fn a_poison_record_is_reported_while_the_rest_of_the_batch_is_applied() {
         encoded(&events[2]),
         encoded(&events[3]),
     ]);
-    let response = audit_batch(&w.audit, batch).await;
+    let response = audit_batch(
+        &w.audit,
+        batch,
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await;
     let wire = serde_json::to_value(&response).unwrap();
     assert_eq!(
         wire,
@@ -196,7 +210,12 @@ async fn an_unavailable_table_fails_the_partition_from_the_first_unwritten_recor
     drop(closed);
     let config = aws_config_for(&endpoint).await;
     let down = AuditStore::new(aws_sdk_dynamodb::Client::new(&config), "AuditTable");
-    let response = audit_batch(&down, msk(events.iter().map(encoded).collect())).await;
+    let response = audit_batch(
+        &down,
+        msk(events.iter().map(encoded).collect()),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await;
     let offsets: Vec<_> = response
         .batch_item_failures
         .iter()
@@ -222,10 +241,14 @@ async fn the_audit_route_pages_the_callers_entries_in_a_time_range() {
     lifecycle(&w).await;
     let events = w.events();
     assert!(
-        audit_batch(&w.audit, msk(events.iter().map(encoded).collect()))
-            .await
-            .batch_item_failures
-            .is_empty()
+        audit_batch(
+            &w.audit,
+            msk(events.iter().map(encoded).collect()),
+            todo_lambda::deadline::after(std::time::Duration::from_secs(60))
+        )
+        .await
+        .batch_item_failures
+        .is_empty()
     );
 
     let mut seen = Vec::new();

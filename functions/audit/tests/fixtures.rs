@@ -16,7 +16,12 @@ async fn sample_batches_are_audited_once_with_the_poison_record_reported() {
     let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
     let store = AuditStore::new(engine.client().await, "AuditTable");
 
-    let response = audit_batch(&store, fixture("task-events-with-poison.json")).await;
+    let response = audit_batch(
+        &store,
+        fixture("task-events-with-poison.json"),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()
@@ -34,7 +39,12 @@ async fn sample_batches_are_audited_once_with_the_poison_record_reported() {
     );
 
     // The batch delivered again (without the poison record): nothing new.
-    let again = audit_batch(&store, fixture("task-events.json")).await;
+    let again = audit_batch(
+        &store,
+        fixture("task-events.json"),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await;
     assert!(again.batch_item_failures.is_empty());
     let first: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(format!(

@@ -50,11 +50,12 @@ impl<S: WriteInbox + Sync, P: Push + Sync> EventConsumer for NotificationConsume
     }
 }
 
-/// Handles one MSK batch.
+/// Handles one MSK batch, taking no new partition past `deadline`.
 pub async fn notify_batch<S: WriteInbox + Sync, P: Push + Sync>(
     inbox: &S,
     push: &P,
     batch: KafkaEvent,
+    deadline: tokio::time::Instant,
 ) -> KafkaBatchResponse {
-    consume(&NotificationConsumer { inbox, push }, &batch).await
+    consume(&NotificationConsumer { inbox, push }, &batch, deadline).await
 }

@@ -10,25 +10,16 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use todo_lambda::cursor::StartKey;
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
+use todo_lambda::table::{Failure, TableError, classify};
 use todo_schema::Timestamp;
 use todo_schema::notification::Notification;
 use uuid::Uuid;
 
 /// The sparse index of unread notifications.
 pub const INDEX_UNREAD: &str = "unread";
-
-/// Inbox failures.
-#[derive(Debug, thiserror::Error)]
-pub enum InboxError {
-    #[error("the inbox table is unavailable: {0}")]
-    Unavailable(String),
-    #[error("corrupt inbox item: {0}")]
-    Corrupt(String),
-}
 
 /// Whether a notification was new.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,13 +40,13 @@ pub struct NotificationPage {
 /// The consumer's operations.
 pub trait WriteInbox {
     /// Stores a notification once; a second store of the same id changes nothing.
-    fn store(&self, n: &Notification) -> impl Future<Output = Result<Stored, InboxError>> + Send;
+    fn store(&self, n: &Notification) -> impl Future<Output = Result<Stored, TableError>> + Send;
     /// Records that the webhook accepted the notification.
     fn mark_delivered(
         &self,
         n: &Notification,
         at: Timestamp,
-    ) -> impl Future<Output = Result<(), InboxError>> + Send;
+    ) -> impl Future<Output = Result<(), TableError>> + Send;
 }
 
 /// The read API's operations.
@@ -67,14 +58,14 @@ pub trait ReadInbox {
         unread_only: bool,
         limit: i32,
         start: Option<StartKey>,
-    ) -> impl Future<Output = Result<NotificationPage, InboxError>> + Send;
+    ) -> impl Future<Output = Result<NotificationPage, TableError>> + Send;
     /// Marks one read (idempotent); `None` when the owner has no such notification.
     fn mark_read(
         &self,
         owner: &str,
         id: Uuid,
         at: Timestamp,
-    ) -> impl Future<Output = Result<Option<Notification>, InboxError>> + Send;
+    ) -> impl Future<Output = Result<Option<Notification>, TableError>> + Send;
 }
 
 /// The inbox table and its client.
@@ -95,15 +86,8 @@ fn key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
     ])
 }
 
-fn unavailable<E, R>(e: SdkError<E, R>) -> InboxError
-where
-    aws_sdk_dynamodb::Error: From<SdkError<E, R>>,
-{
-    InboxError::Unavailable(aws_sdk_dynamodb::Error::from(e).to_string())
-}
-
-fn decode(item: HashMap<String, AttributeValue>) -> Result<Notification, InboxError> {
-    serde_dynamo::from_item(item).map_err(|e| InboxError::Corrupt(e.to_string()))
+fn decode(item: HashMap<String, AttributeValue>) -> Result<Notification, TableError> {
+    serde_dynamo::from_item(item).map_err(TableError::corrupt)
 }
 
 impl InboxStore {
@@ -117,9 +101,9 @@ impl InboxStore {
 }
 
 impl WriteInbox for InboxStore {
-    async fn store(&self, n: &Notification) -> Result<Stored, InboxError> {
+    async fn store(&self, n: &Notification) -> Result<Stored, TableError> {
         let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(n).map_err(|e| InboxError::Corrupt(e.to_string()))?;
+            serde_dynamo::to_item(n).map_err(TableError::corrupt)?;
         item.extend(key(&n.owner, n.id));
         item.insert("unread_pk".into(), s(format!("USER#{}", n.owner)));
         let result = self
@@ -133,18 +117,16 @@ impl WriteInbox for InboxStore {
             .await;
         match result {
             Ok(_) => Ok(Stored::New),
-            Err(e) => match aws_sdk_dynamodb::Error::from(e) {
-                aws_sdk_dynamodb::Error::ConditionalCheckFailedException(c) => {
-                    Ok(Stored::Existing {
-                        webhook_done: c.item.is_some_and(|i| i.contains_key("webhook_at")),
-                    })
-                }
-                other => Err(InboxError::Unavailable(other.to_string())),
+            Err(e) => match classify(e) {
+                Failure::Condition(item) => Ok(Stored::Existing {
+                    webhook_done: item.is_some_and(|i| i.contains_key("webhook_at")),
+                }),
+                other => Err(other.into()),
             },
         }
     }
 
-    async fn mark_delivered(&self, n: &Notification, at: Timestamp) -> Result<(), InboxError> {
+    async fn mark_delivered(&self, n: &Notification, at: Timestamp) -> Result<(), TableError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -154,7 +136,7 @@ impl WriteInbox for InboxStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(unavailable)
+            .map_err(TableError::of)
     }
 }
 
@@ -165,7 +147,7 @@ impl ReadInbox for InboxStore {
         unread_only: bool,
         limit: i32,
         start: Option<StartKey>,
-    ) -> Result<NotificationPage, InboxError> {
+    ) -> Result<NotificationPage, TableError> {
         let (index, pk_attr) = if unread_only {
             (Some(INDEX_UNREAD), "unread_pk")
         } else {
@@ -185,7 +167,7 @@ impl ReadInbox for InboxStore {
             .set_exclusive_start_key(start.map(start_key_item))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(TableError::of)?;
         let items = out
             .items
             .unwrap_or_default()
@@ -201,7 +183,7 @@ impl ReadInbox for InboxStore {
         owner: &str,
         id: Uuid,
         at: Timestamp,
-    ) -> Result<Option<Notification>, InboxError> {
+    ) -> Result<Option<Notification>, TableError> {
         let result = self
             .client
             .update_item()
@@ -215,9 +197,9 @@ impl ReadInbox for InboxStore {
             .await;
         match result {
             Ok(out) => out.attributes.map(decode).transpose(),
-            Err(e) => match aws_sdk_dynamodb::Error::from(e) {
-                aws_sdk_dynamodb::Error::ConditionalCheckFailedException(_) => Ok(None),
-                other => Err(InboxError::Unavailable(other.to_string())),
+            Err(e) => match classify(e) {
+                Failure::Condition(_) => Ok(None),
+                other => Err(other.into()),
             },
         }
     }

@@ -1,13 +1,10 @@
-//! What every notifications binary does before it serves.
+//! What every notifications binary does before it serves (see `todo_lambda::wiring`).
 
-use lambda_http::Error;
+use todo_lambda::config::ConfigError;
 
 use crate::store::InboxStore;
 
-/// The inbox table from `NOTIFICATIONS_TABLE`, over a client configured from the environment.
-pub async fn store() -> Result<&'static InboxStore, Error> {
-    todo_lambda::init_tracing();
-    let table = todo_lambda::config::required("NOTIFICATIONS_TABLE")?;
-    let client = todo_lambda::dynamodb::client().await;
-    Ok(Box::leak(Box::new(InboxStore::new(client, table))))
+/// The inbox table from `NOTIFICATIONS_TABLE`.
+pub async fn store() -> Result<&'static InboxStore, ConfigError> {
+    todo_lambda::wiring::table_store("NOTIFICATIONS_TABLE", InboxStore::new).await
 }

@@ -18,10 +18,15 @@ async fn the_sample_reminder_batch_lands_in_the_inbox_once() {
     for _ in 0..2 {
         let event: KafkaEvent = serde_json::from_str(&text).unwrap();
         assert!(
-            notify_batch(&inbox, &NoWebhook, event)
-                .await
-                .batch_item_failures
-                .is_empty()
+            notify_batch(
+                &inbox,
+                &NoWebhook,
+                event,
+                todo_lambda::deadline::after(std::time::Duration::from_secs(60))
+            )
+            .await
+            .batch_item_failures
+            .is_empty()
         );
     }
     let page = inbox.list("user-alice", false, 10, None).await.unwrap();

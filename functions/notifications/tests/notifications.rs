@@ -72,7 +72,13 @@ async fn a_reminder_reaches_the_inbox_and_a_webhook_whose_signature_verifies_onc
     let batch = || msk(vec![encoded(&event)]);
 
     for _ in 0..2 {
-        let r = notify_batch(&store, &webhook, batch()).await;
+        let r = notify_batch(
+            &store,
+            &webhook,
+            batch(),
+            todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+        )
+        .await;
         assert!(r.batch_item_failures.is_empty(), "{r:?}");
     }
     let received = hook.received();
@@ -112,13 +118,25 @@ async fn a_failing_webhook_retries_the_record_and_keeps_the_inbox_entry() {
     hook.answer(500);
     let webhook = Webhook::new(hook.url().to_string(), SECRET.to_vec()).unwrap();
     let event = reminder(ALICE, "x");
-    let r = notify_batch(&store, &webhook, msk(vec![encoded(&event)])).await;
+    let r = notify_batch(
+        &store,
+        &webhook,
+        msk(vec![encoded(&event)]),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await;
     assert_eq!(
         serde_json::to_value(&r).unwrap()["batchItemFailures"][0]["itemIdentifier"],
         json!({"partition": "todo.reminders-2", "offset": 0})
     );
     hook.answer(200);
-    let r = notify_batch(&store, &webhook, msk(vec![encoded(&event)])).await;
+    let r = notify_batch(
+        &store,
+        &webhook,
+        msk(vec![encoded(&event)]),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await;
     assert!(r.batch_item_failures.is_empty());
     assert_eq!(
         hook.received().len(),
@@ -142,6 +160,7 @@ async fn poison_records_and_other_event_types_do_not_block_reminders() {
             Some(B64.encode("{\"json\": \"but no event\"}")),
             encoded(&good),
         ]),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
     )
     .await;
     let offsets: Vec<_> = r
@@ -165,7 +184,8 @@ async fn the_inbox_api_lists_unread_pages_and_marks_read_for_the_owner_only() {
         notify_batch(
             &store,
             &NoWebhook,
-            msk(events.iter().map(encoded).collect())
+            msk(events.iter().map(encoded).collect()),
+            todo_lambda::deadline::after(std::time::Duration::from_secs(60))
         )
         .await
         .batch_item_failures

@@ -98,10 +98,7 @@ pub trait EventSink {
 /// The invocation's deadline: the publish budget, or less when the function's own deadline
 /// (milliseconds since the epoch, from the Lambda context) comes sooner.
 pub fn deadline(function_deadline_ms: u64) -> Instant {
-    let now_ms = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    let left = Duration::from_millis(function_deadline_ms.saturating_sub(now_ms))
-        .saturating_sub(DEADLINE_MARGIN);
-    Instant::now() + left.min(PUBLISH_BUDGET)
+    todo_lambda::deadline::of_invocation(function_deadline_ms, DEADLINE_MARGIN, PUBLISH_BUDGET)
 }
 
 /// The item a record changed, as a stable text (`<pk>|<sk>`): records of the same item stay in

@@ -121,7 +121,12 @@ async fn a_change_travels_table_stream_publisher_broker_consumer_audit() {
 
     // The consumer gets them the way an MSK event-source mapping delivers them.
     let audit = AuditStore::new(p.dynamo.client().await, "AuditTable");
-    let response = audit_batch(&audit, msk_event(TOPIC_TASK_EVENTS, partition, &records)).await;
+    let response = audit_batch(
+        &audit,
+        msk_event(TOPIC_TASK_EVENTS, partition, &records),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     let history = audit.history("u1", task.id, 10, None).await.unwrap();
     let ops: Vec<_> = history
@@ -240,6 +245,7 @@ async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verif
         &inbox,
         &webhook,
         msk_event(TOPIC_REMINDERS, partition, &records),
+        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
     )
     .await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");

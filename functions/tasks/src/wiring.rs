@@ -1,14 +1,10 @@
-//! What every tasks binary does before it serves: tracing, configuration, the client. Built once
-//! per process (not per request); they live as long as it does.
+//! What every tasks binary does before it serves (see `todo_lambda::wiring`).
 
-use lambda_http::Error;
+use todo_lambda::config::ConfigError;
 
 use crate::store::DynamoTaskStore;
 
-/// The tasks table from `TASKS_TABLE`, over a client configured from the environment.
-pub async fn store() -> Result<&'static DynamoTaskStore, Error> {
-    todo_lambda::init_tracing();
-    let table = todo_lambda::config::tasks_table()?;
-    let client = todo_lambda::dynamodb::client().await;
-    Ok(Box::leak(Box::new(DynamoTaskStore::new(client, table))))
+/// The tasks table from `TASKS_TABLE`.
+pub async fn store() -> Result<&'static DynamoTaskStore, ConfigError> {
+    todo_lambda::wiring::table_store("TASKS_TABLE", DynamoTaskStore::new).await
 }

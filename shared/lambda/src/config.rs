@@ -17,11 +17,6 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
     }
 }
 
-/// The tasks table's name (`TASKS_TABLE`).
-pub fn tasks_table() -> Result<String, ConfigError> {
-    required("TASKS_TABLE")
-}
-
 /// The key that signs list cursors (`CURSOR_SIGNING_KEY`, at least 32 bytes), so a tampered
 /// cursor is refused.
 pub fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {

@@ -10,10 +10,46 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use todo_schema::Problem;
 
+use crate::http::Page;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Where a page starts: the string attributes of the last key the previous page read.
 pub type StartKey = HashMap<String, String>;
+
+/// What a cursor is bound to: a route, the caller and every query parameter but the page size,
+/// as an explicit, versioned encoding. Each part is length-prefixed, so no value (a subject with
+/// a newline, a search text with a separator) can make two different queries share a scope.
+/// Bump the version when a route's parameters change meaning: older cursors then fail cleanly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope(String);
+
+impl Scope {
+    /// The scope of `route` (e.g. `tasks`) at encoding `version`.
+    pub fn new(route: &str, version: u32) -> Self {
+        let mut s = Self(String::new());
+        s.push(route);
+        s.push(&version.to_string());
+        s
+    }
+
+    /// Adds one part.
+    pub fn part(mut self, value: impl std::fmt::Display) -> Self {
+        self.push(&value.to_string());
+        self
+    }
+
+    fn push(&mut self, value: &str) {
+        self.0.push_str(&value.len().to_string());
+        self.0.push(':');
+        self.0.push_str(value);
+    }
+
+    /// The encoding, as signed into cursors.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// Signs and checks cursors with one key.
 #[derive(Clone)]
@@ -54,6 +90,20 @@ impl CursorCodec {
         Ok(Box::leak(Box::new(Self::new(key))))
     }
 
+    /// Where a page within `scope` starts: the cursor's key, or the beginning without one.
+    pub fn start(&self, scope: &Scope, cursor: Option<&str>) -> Result<Option<StartKey>, Problem> {
+        cursor.map(|c| self.decode(scope.as_str(), c)).transpose()
+    }
+
+    /// A page as every list route answers it: the items and, unless it is the last, the cursor
+    /// of the next page within the same scope.
+    pub fn page<T>(&self, scope: &Scope, items: Vec<T>, next: Option<StartKey>) -> Page<T> {
+        Page {
+            items,
+            next_cursor: next.map(|k| self.encode(scope.as_str(), k)),
+        }
+    }
+
     /// A cursor for `key` within `scope`.
     pub fn encode(&self, scope: &str, key: StartKey) -> String {
         let payload = serde_json::to_vec(&Payload {
@@ -85,6 +135,15 @@ impl CursorCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_are_unambiguous() {
+        let a = Scope::new("tasks", 1).part("u\n1").part("x");
+        let b = Scope::new("tasks", 1).part("u").part("1\nx");
+        assert_ne!(a, b);
+        assert_ne!(Scope::new("tasks", 1), Scope::new("tasks", 2));
+        assert_eq!(Scope::new("tasks", 1).part("u").as_str(), "5:tasks1:11:u");
+    }
 
     fn codec() -> CursorCodec {
         CursorCodec::new(b"0123456789abcdef0123456789abcdef".to_vec())

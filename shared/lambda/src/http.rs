@@ -136,6 +136,21 @@ pub fn only_known(params: &QueryMap, known: &[&str]) -> Result<(), Problem> {
     }
 }
 
+/// The paging parameters of a list route: unknown parameters refused, `limit` checked, and
+/// the `cursor` as sent (decode it with [`crate::cursor::CursorCodec::start`]).
+pub fn paging<'a>(params: &'a QueryMap, known: &[&str]) -> Result<(u32, Option<&'a str>), Problem> {
+    only_known(params, known)?;
+    Ok((page_limit(params)?, params.first("cursor")))
+}
+
+/// The `{name}` path parameter, parsed; `None` when absent or malformed (the routes answer 404:
+/// a malformed id names nothing, like a missing one).
+pub fn path_param<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .and_then(|v| v.parse().ok())
+}
+
 /// The `limit` parameter: 1 to the contract's page maximum, the default page size when absent.
 pub fn page_limit(params: &QueryMap) -> Result<u32, Problem> {
     match params.first("limit") {

@@ -6,7 +6,9 @@
 //! it to the on-failure destination (the dead-letter topic), while the rest of the batch is
 //! applied. An event of a type this consumer does not handle is skipped. When applying fails
 //! (the table is down), that record and every later record of its partition are reported, and
-//! nothing earlier is redone.
+//! nothing earlier is redone. Past the invocation's deadline no partition is started, and one
+//! still being applied is given up: its records are reported for retry (applying is idempotent),
+//! so the function answers in time instead of being killed with the whole batch.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -84,8 +86,12 @@ pub trait EventConsumer {
     fn apply(&self, events: &[EventEnvelope]) -> impl Future<Output = Result<(), Stopped>> + Send;
 }
 
-/// Runs one batch through a consumer and reports what must be retried.
-pub async fn consume<C: EventConsumer>(consumer: &C, batch: &KafkaEvent) -> KafkaBatchResponse {
+/// Runs one batch through a consumer by `deadline` and reports what must be retried.
+pub async fn consume<C: EventConsumer>(
+    consumer: &C,
+    batch: &KafkaEvent,
+    deadline: tokio::time::Instant,
+) -> KafkaBatchResponse {
     let mut response = KafkaBatchResponse::default();
     let partitions: BTreeMap<&String, &Vec<KafkaRecord>> = batch.records.iter().collect();
     for (partition, records) in partitions {
@@ -118,7 +124,18 @@ pub async fn consume<C: EventConsumer>(consumer: &C, batch: &KafkaEvent) -> Kafk
                 }
             }
         }
-        let resume_from = match consumer.apply(&events).await {
+        let late = || Stopped {
+            applied: 0,
+            reason: "the invocation's deadline came first".into(),
+        };
+        let applied = if tokio::time::Instant::now() >= deadline {
+            Err(late())
+        } else {
+            tokio::time::timeout_at(deadline, consumer.apply(&events))
+                .await
+                .unwrap_or_else(|_| Err(late()))
+        };
+        let resume_from = match applied {
             Ok(()) => None,
             Err(stopped) => {
                 tracing::warn!(%partition, reason = %stopped.reason, "applying stopped");
@@ -218,7 +235,12 @@ mod tests {
             stop_after: None,
             applied: Mutex::new(Vec::new()),
         };
-        let r = consume(&c, &batch()).await;
+        let r = consume(
+            &c,
+            &batch(),
+            crate::deadline::after(std::time::Duration::from_secs(60)),
+        )
+        .await;
         assert_eq!(
             failed_offsets(&r),
             [11, 13, 14],
@@ -241,8 +263,32 @@ mod tests {
             stop_after: Some(1),
             applied: Mutex::new(Vec::new()),
         };
-        let r = consume(&c, &batch()).await;
+        let r = consume(
+            &c,
+            &batch(),
+            crate::deadline::after(std::time::Duration::from_secs(60)),
+        )
+        .await;
         assert_eq!(failed_offsets(&r), [11, 13, 14, 15, 16]);
         assert_eq!(c.applied.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn past_the_deadline_the_partition_is_left_for_retry() {
+        let c = Scripted {
+            stop_after: None,
+            applied: Mutex::new(Vec::new()),
+        };
+        let r = consume(
+            &c,
+            &batch(),
+            crate::deadline::after(std::time::Duration::ZERO),
+        )
+        .await;
+        assert_eq!(
+            failed_offsets(&r),
+            [10, 11, 12, 13, 14, 15, 16],
+            "nothing applied: the whole partition is retried from its first event"
+        );
     }
 }

@@ -6,10 +6,13 @@
 
 pub mod config;
 pub mod cursor;
+pub mod deadline;
 pub mod dynamodb;
 pub mod http;
 pub mod json;
 pub mod kafka;
+pub mod table;
+pub mod wiring;
 
 /// Installs the runtime's tracing subscriber: JSON when the function's log format is JSON
 /// (`AWS_LAMBDA_LOG_FORMAT`), level from `AWS_LAMBDA_LOG_LEVEL`, then `RUST_LOG`.

@@ -1,11 +1,11 @@
 //! `GET /audit?from=&to=`.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::cursor::CursorCodec;
-use todo_lambda::http::{caller, json_response, respond};
+use todo_lambda::cursor::{CursorCodec, Scope};
+use todo_lambda::http::{caller, json_response, paging, respond};
 use todo_schema::{Problem, Timestamp};
 
-use super::{page, paging, start, store_problem};
+use super::STORE;
 use crate::store::ReadEntries;
 
 /// The caller's audit entries between `from` and `to` (RFC 3339, inclusive; default: all time
@@ -44,16 +44,17 @@ async fn run<S: ReadEntries>(
         ));
     }
     // Bound to the parameters as given: a default `to` (now) moves between pages.
-    let scope = format!(
-        "audit\n{}\n{:?}\n{:?}",
-        caller.sub,
-        params.first("from"),
-        params.first("to")
-    );
-    let start = start(cursors, &scope, cursor)?;
+    let scope = Scope::new("audit", 1)
+        .part(&caller.sub)
+        .part(params.first("from").unwrap_or("-"))
+        .part(params.first("to").unwrap_or("-"));
+    let start = cursors.start(&scope, cursor)?;
     let entries = store
-        .between(&caller.sub, from, to, limit, start)
+        .between(&caller.sub, from, to, limit as i32, start)
         .await
-        .map_err(store_problem)?;
-    Ok(json_response(200, &page(cursors, &scope, entries)))
+        .map_err(|e| e.problem(STORE))?;
+    Ok(json_response(
+        200,
+        &cursors.page(&scope, entries.entries, entries.next),
+    ))
 }

@@ -1,11 +1,11 @@
 //! `GET /tasks/{id}/history`.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::cursor::CursorCodec;
-use todo_lambda::http::{caller, json_response, respond};
+use todo_lambda::cursor::{CursorCodec, Scope};
+use todo_lambda::http::{caller, json_response, paging, path_param, respond};
 use todo_schema::{Problem, TaskId};
 
-use super::{page, paging, start, store_problem};
+use super::STORE;
 use crate::store::ReadEntries;
 
 /// A task's audit history, oldest first; readable by its owner after the task is deleted. Another
@@ -24,17 +24,18 @@ async fn run<S: ReadEntries>(
     req: Request,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    let id: TaskId = req
-        .path_parameters_ref()
-        .and_then(|p| p.first("id"))
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| Problem::not_found("no task with this id"))?;
-    let (limit, cursor) = paging(&req.query_string_parameters(), &["limit", "cursor"])?;
-    let scope = format!("history\n{}\n{id}", caller.sub);
-    let from = start(cursors, &scope, cursor)?;
+    let id: TaskId =
+        path_param(&req, "id").ok_or_else(|| Problem::not_found("no task with this id"))?;
+    let params = req.query_string_parameters();
+    let (limit, cursor) = paging(&params, &["limit", "cursor"])?;
+    let scope = Scope::new("history", 1).part(&caller.sub).part(id);
+    let from = cursors.start(&scope, cursor)?;
     let entries = store
-        .history(&caller.sub, id, limit, from)
+        .history(&caller.sub, id, limit as i32, from)
         .await
-        .map_err(store_problem)?;
-    Ok(json_response(200, &page(cursors, &scope, entries)))
+        .map_err(|e| e.problem(STORE))?;
+    Ok(json_response(
+        200,
+        &cursors.page(&scope, entries.entries, entries.next),
+    ))
 }

@@ -1,11 +1,11 @@
 //! `GET /notifications?unread=true&limit=&cursor=`.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::cursor::CursorCodec;
-use todo_lambda::http::{Page, caller, json_response, only_known, page_limit, respond};
+use todo_lambda::cursor::{CursorCodec, Scope};
+use todo_lambda::http::{caller, json_response, paging, respond};
 use todo_schema::Problem;
 
-use super::store_problem;
+use super::STORE;
 use crate::store::ReadInbox;
 
 const KNOWN: [&str; 3] = ["unread", "limit", "cursor"];
@@ -26,7 +26,7 @@ async fn run<S: ReadInbox>(
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let params = req.query_string_parameters();
-    only_known(&params, &KNOWN)?;
+    let (limit, cursor) = paging(&params, &KNOWN)?;
     let unread = match params.first("unread") {
         None | Some("false") => false,
         Some("true") => true,
@@ -36,21 +36,16 @@ async fn run<S: ReadInbox>(
             ));
         }
     };
-    let limit = page_limit(&params)?;
-    let scope = format!("notifications\n{}\n{unread}", caller.sub);
-    let start = params
-        .first("cursor")
-        .map(|c| cursors.decode(&scope, c))
-        .transpose()?;
+    let scope = Scope::new("notifications", 1)
+        .part(&caller.sub)
+        .part(unread);
+    let start = cursors.start(&scope, cursor)?;
     let page = store
         .list(&caller.sub, unread, limit as i32, start)
         .await
-        .map_err(store_problem)?;
+        .map_err(|e| e.problem(STORE))?;
     Ok(json_response(
         200,
-        &Page {
-            items: page.items,
-            next_cursor: page.next.map(|k| cursors.encode(&scope, k)),
-        },
+        &cursors.page(&scope, page.items, page.next),
     ))
 }

@@ -1,11 +1,11 @@
 //! `POST /notifications/{id}/read`.
 
-use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::http::{caller, json_response, respond};
+use lambda_http::{Body, Request, Response};
+use todo_lambda::http::{caller, json_response, path_param, respond};
 use todo_schema::{Problem, Timestamp};
 use uuid::Uuid;
 
-use super::store_problem;
+use super::STORE;
 use crate::store::ReadInbox;
 
 /// Marks a notification read (idempotent: the first read time stays). Another user's
@@ -17,15 +17,11 @@ pub async fn mark_read<S: ReadInbox>(store: &S, req: Request) -> Response<Body> 
 async fn run<S: ReadInbox>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let not_found = || Problem::not_found("no notification with this id");
-    let id: Uuid = req
-        .path_parameters_ref()
-        .and_then(|p| p.first("id"))
-        .and_then(|id| Uuid::try_parse(id).ok())
-        .ok_or_else(not_found)?;
+    let id: Uuid = path_param(&req, "id").ok_or_else(not_found)?;
     let n = store
         .mark_read(&caller.sub, id, Timestamp::now())
         .await
-        .map_err(store_problem)?
+        .map_err(|e| e.problem(STORE))?
         .ok_or_else(not_found)?;
     Ok(json_response(200, &n))
 }

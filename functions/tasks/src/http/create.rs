@@ -70,8 +70,5 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, Problem> {
 /// other whitespace still counts as the same request.
 fn digest(cmd: &NewTask) -> String {
     let canonical = serde_json::to_vec(cmd).unwrap_or_default();
-    Sha256::digest(&canonical)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(&canonical))
 }

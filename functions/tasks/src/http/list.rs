@@ -1,7 +1,7 @@
 //! `GET /tasks`.
 
 use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::http::{Page, caller, json_response};
+use todo_lambda::http::{caller, json_response};
 use todo_schema::{Problem, Timestamp};
 
 use super::list_query::{parse, scope};
@@ -26,14 +26,13 @@ async fn run<S: ListTasks>(
     let caller = caller(&req)?;
     let (query, cursor) = parse(&req.query_string_parameters())?;
     let scope = scope(&caller.sub, &query);
-    let start = cursor.map(|c| cursors.decode(&scope, &c)).transpose()?;
+    let start = cursors.start(&scope, cursor.as_deref())?;
     let page = store
         .list(&caller.sub, &query, start, Timestamp::now())
         .await
         .map_err(store_problem)?;
-    let body = Page {
-        items: page.tasks,
-        next_cursor: page.next.map(|key| cursors.encode(&scope, key)),
-    };
-    Ok(json_response(200, &body))
+    Ok(json_response(
+        200,
+        &cursors.page(&scope, page.tasks, page.next),
+    ))
 }

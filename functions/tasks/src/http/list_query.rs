@@ -2,6 +2,7 @@
 //! 400 that names it, never silently ignored.
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
+use todo_lambda::cursor::Scope;
 use todo_lambda::http::{only_known, page_limit};
 use todo_schema::limits::{FILTER_VALUES_MAX, SEARCH_QUERY_MAX_CHARS};
 use todo_schema::{Problem, validation};
@@ -123,12 +124,20 @@ pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> 
 }
 
 /// What a cursor is bound to: the owner and everything about the query but the page size.
-pub fn scope(owner: &str, q: &ListQuery) -> String {
-    let unsized_query = ListQuery {
-        limit: 0,
-        ..q.clone()
-    };
-    format!("{owner}\n{unsized_query:?}")
+pub fn scope(owner: &str, q: &ListQuery) -> Scope {
+    let list = |items: Vec<&str>| items.join(",");
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
+    Scope::new("tasks", 1)
+        .part(owner)
+        .part(opt(q.status.map(|s| s.as_str().to_string())))
+        .part(list(q.priorities.iter().map(|p| p.as_str()).collect()))
+        .part(list(q.tags.iter().map(String::as_str).collect()))
+        .part(opt(q.text.clone()))
+        .part(opt(q.due_before.map(|t| t.to_string())))
+        .part(opt(q.due_after.map(|t| t.to_string())))
+        .part(opt(q.overdue.map(|o| o.to_string())))
+        .part(q.sort.as_str())
+        .part(if q.descending { "desc" } else { "asc" })
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@ pub mod list_query;
 pub mod transition;
 pub mod update;
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 pub(crate) use todo_lambda::http::respond;
-use todo_lambda::http::{Caller, header, json_response};
+use todo_lambda::http::{Caller, header, json_response, path_param};
+use todo_lambda::table::TableError;
 use todo_schema::{Actor, Problem, Task, TaskId};
 
 use crate::store::StoreError;
@@ -25,10 +26,7 @@ pub(crate) fn actor(caller: &Caller) -> Actor {
 
 /// The `{id}` path parameter. A malformed id names no task: 404, like a missing one.
 pub(crate) fn task_id(req: &Request) -> Result<TaskId, Problem> {
-    req.path_parameters_ref()
-        .and_then(|p| p.first("id"))
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(not_found)
+    path_param(req, "id").ok_or_else(not_found)
 }
 
 /// The one answer for a task that is missing or belongs to someone else.
@@ -67,6 +65,9 @@ pub(crate) fn task_response(status: u16, task: &Task) -> Response<Body> {
     response
 }
 
+/// The store, as problems name it.
+const STORE: &str = "the task store";
+
 /// Maps a store error to the problem the client sees, logging what operators need.
 pub(crate) fn store_problem(err: StoreError) -> Problem {
     match err {
@@ -81,13 +82,7 @@ pub(crate) fn store_problem(err: StoreError) -> Problem {
         StoreError::IdempotencyMismatch => Problem::unprocessable(
             "this Idempotency-Key was already used with a different request body",
         ),
-        StoreError::Unavailable(reason) => {
-            tracing::warn!(%reason, "task store unavailable");
-            Problem::service_unavailable("the task store is busy or unavailable; retry shortly")
-        }
-        StoreError::Internal(reason) => {
-            tracing::error!(%reason, "task store failure");
-            Problem::internal("something went wrong on our side")
-        }
+        StoreError::Unavailable(reason) => TableError::Unavailable(reason).problem(STORE),
+        StoreError::Internal(reason) => TableError::Failed(reason).problem(STORE),
     }
 }

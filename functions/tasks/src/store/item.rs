@@ -22,8 +22,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 
-/// A DynamoDB item.
-pub type Item = HashMap<String, AttributeValue>;
+pub use todo_lambda::table::Item;
 /// An attribute to set (`Some`) or remove (`None`).
 pub type Attr = (&'static str, Option<AttributeValue>);
 

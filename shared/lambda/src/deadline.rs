@@ -1,0 +1,54 @@
+//! When an invocation must stop taking new work: its function's deadline (from the Lambda
+//! context) less a margin to answer in, and at most a budget. A batch handler that stops in
+//! time reports what it did not do for retry; one that runs into the timeout is killed and its
+//! whole batch retried.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// The deadline of an invocation whose function must finish by `function_deadline_ms`
+/// (milliseconds since the epoch, `lambda_runtime::Context::deadline`), keeping `margin` to
+/// answer in and spending at most `budget`.
+pub fn of_invocation(function_deadline_ms: u64, margin: Duration, budget: Duration) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default();
+    let left =
+        Duration::from_millis(function_deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
+    Instant::now() + left.min(budget)
+}
+
+/// A deadline `after` from now (tests, and callers without a Lambda context).
+pub fn after(after: Duration) -> Instant {
+    Instant::now() + after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_nearer_of_the_budget_and_the_function_deadline_less_the_margin() {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let budget = Duration::from_secs(10);
+        let margin = Duration::from_secs(1);
+        let within = |d: Instant, expected: Duration| {
+            let left = d.saturating_duration_since(Instant::now());
+            left <= expected && left + Duration::from_millis(500) >= expected
+        };
+        assert!(within(
+            of_invocation(now_ms + 60_000, margin, budget),
+            budget
+        ));
+        assert!(within(
+            of_invocation(now_ms + 3_000, margin, budget),
+            Duration::from_secs(2)
+        ));
+        assert!(of_invocation(now_ms.saturating_sub(5_000), margin, budget) <= Instant::now());
+    }
+}
