@@ -5,7 +5,6 @@
 //! `src/bin` only wire the runtime, the configuration and the clients, then call a handler.
 
 pub mod http;
-pub mod outbox;
 pub mod store;
 pub mod sweep;
 pub mod wiring;

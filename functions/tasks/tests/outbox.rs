@@ -143,7 +143,7 @@ fn lambda_record(raw: Value) -> aws_lambda_events::event::dynamodb::EventRecord 
 #[tokio::test]
 async fn stream_records_become_the_events_they_stand_for() {
     use todo_schema::{EventPayload, event::deletion_event_id};
-    use todo_tasks::outbox::{Outcome, event_of};
+    use todo_outbox::{Outcome, event_of};
 
     let h = Harness::new().await;
     let created = call("POST", "/tasks")
@@ -219,7 +219,7 @@ async fn stream_records_become_the_events_they_stand_for() {
 
 #[tokio::test]
 async fn ttl_expiries_and_bookkeeping_writes_are_not_events() {
-    use todo_tasks::outbox::{Outcome, event_of};
+    use todo_outbox::{Outcome, event_of};
 
     let h = Harness::new().await;
     let id = id_of(&h.create(ALICE, json!({"title": "x"})).await);

@@ -26,8 +26,8 @@ pub use todo_lambda::table::Item;
 /// An attribute to set (`Some`) or remove (`None`).
 pub type Attr = (&'static str, Option<AttributeValue>);
 
-/// `kind` of task items; the publisher only turns these into events.
-pub const KIND_TASK: &str = "task";
+/// `kind` of task items; the publisher only turns these into events (the outbox contract).
+pub use todo_outbox::KIND_TASK;
 /// `kind` of idempotency records; never events.
 pub const KIND_IDEMPOTENCY: &str = "idempotency";
 /// How many partitions the reminders-due index spreads over; the sweep queries each.

@@ -1,5 +1,7 @@
 //! The outbox contract of the tasks table: which stream records stand for an event, and which
-//! event. The table's owner defines it; the publisher only applies it.
+//! event. The table's owner (the tasks function, `functions/tasks`) defines it in this small
+//! crate of its own, so the publisher, which only applies it, links nothing else of the tasks
+//! function (no HTTP handlers, no store, no DynamoDB client).
 //!
 //! A record stands for an event when
 //! - it writes a task item (`kind = task`) whose new image records an event (`ev_id`) that its
@@ -17,7 +19,8 @@ use todo_schema::event::{EventType, deletion_event_id};
 use todo_schema::{Actor, EventEnvelope, EventPayload, Task, Timestamp};
 use uuid::Uuid;
 
-use crate::store::item::KIND_TASK;
+/// `kind` of task items: only these are ever events. The tasks store writes it on every task.
+pub const KIND_TASK: &str = "task";
 
 /// What a stream record means.
 #[derive(Clone, Debug, PartialEq)]
