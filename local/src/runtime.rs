@@ -141,6 +141,13 @@ impl FunctionHost {
         Some(self.pid.load(std::sync::atomic::Ordering::SeqCst)).filter(|p| *p != 0)
     }
 
+    /// Kills the process and waits for it to end, so the next invocation is a cold start.
+    pub async fn kill(&self) {
+        if let Some(mut child) = self.process.lock().await.take() {
+            let _ = child.kill().await;
+        }
+    }
+
     /// Kills the process, if one runs and no invocation holds it.
     pub fn stop(&self) {
         if let Ok(mut process) = self.process.try_lock()

@@ -11,8 +11,8 @@ use todo_audit::store::AuditStore;
 use todo_lambda::cursor::CursorCodec;
 use todo_local::apigw::{ALICE, BOB, Reply, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
-use todo_schema::{Actor, EventEnvelope, NewTask, TaskId, TaskPatch, Timestamp};
 use todo_outbox::{Outcome, event_of};
+use todo_schema::{Actor, EventEnvelope, NewTask, TaskId, TaskPatch, Timestamp};
 use todo_tasks::store::{CompleteTask, CreateTask, DeleteTask, DynamoTaskStore, UpdateTask};
 
 struct World {

@@ -18,9 +18,9 @@ use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use todo_outbox::{Outcome, event_of};
 use todo_schema::EventEnvelope;
 use todo_schema::event::{SCHEMA_VERSION, TOPIC_DEAD_LETTER};
-use todo_outbox::{Outcome, event_of};
 use tokio::time::Instant;
 
 /// The most one invocation spends producing before it reports what is left for retry.

@@ -142,8 +142,8 @@ fn lambda_record(raw: Value) -> aws_lambda_events::event::dynamodb::EventRecord 
 
 #[tokio::test]
 async fn stream_records_become_the_events_they_stand_for() {
-    use todo_schema::{EventPayload, event::deletion_event_id};
     use todo_outbox::{Outcome, event_of};
+    use todo_schema::{EventPayload, event::deletion_event_id};
 
     let h = Harness::new().await;
     let created = call("POST", "/tasks")
