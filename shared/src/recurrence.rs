@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Timelike};
-use rrule::{Frequency, RRule, Unvalidated};
+use rrule::{Frequency, NWeekday, RRule, Unvalidated, Weekday};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::limits::RRULE_MAX_CHARS;
@@ -97,10 +97,7 @@ impl Recurrence {
     }
 
     fn build(&self, due: &Due) -> Result<(rrule::RRuleSet, DateTime<rrule::Tz>), RecurrenceError> {
-        let rule: RRule<Unvalidated> = self
-            .0
-            .parse()
-            .map_err(|e: rrule::RRuleError| RecurrenceError::Invalid(e.to_string()))?;
+        let rule = self.rule()?;
         // rrule counts in whole seconds; the anchor's milliseconds are added back to each
         // occurrence by `next_occurrence`.
         let whole_seconds = due
@@ -232,10 +229,87 @@ impl FromStr for Recurrence {
             .filter(|p| !p.is_empty())
             .collect::<Vec<_>>()
             .join(";");
-        normalized
-            .parse::<RRule<Unvalidated>>()
-            .map_err(|e| RecurrenceError::Invalid(e.to_string()))?;
-        Ok(Recurrence(normalized))
+        let rule = Recurrence(normalized);
+        rule.rule()?;
+        Ok(rule)
+    }
+}
+
+impl Recurrence {
+    /// The rule as rrule's builder makes it. Built part by part, not parsed by rrule: its text
+    /// parser needs the regex crate, which no other part of any function uses, and this way a
+    /// function that never reads a rule links neither.
+    fn rule(&self) -> Result<RRule<Unvalidated>, RecurrenceError> {
+        let invalid = |part: &str| RecurrenceError::Invalid(format!("bad value in {part}"));
+        let upper = self.0.trim().to_ascii_uppercase();
+        let body = upper.strip_prefix("RRULE:").unwrap_or(&upper);
+        let mut freq = None;
+        let mut rule_parts = Vec::new();
+        for part in body.split(';').filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| RecurrenceError::Malformed(part.to_string()))?;
+            if name == "FREQ" {
+                freq = Some(value.parse::<Frequency>().map_err(|_| invalid(part))?);
+            } else {
+                rule_parts.push((name, value, part));
+            }
+        }
+        let mut rule = RRule::new(freq.ok_or(RecurrenceError::MissingFrequency)?);
+        for (name, value, part) in rule_parts {
+            rule = match name {
+                "INTERVAL" => rule.interval(value.parse().map_err(|_| invalid(part))?),
+                "COUNT" => rule.count(value.parse().map_err(|_| invalid(part))?),
+                "UNTIL" => rule.until(until(value).ok_or_else(|| invalid(part))?),
+                "BYMONTHDAY" => rule.by_month_day(
+                    value
+                        .split(',')
+                        .map(|d| d.parse().map_err(|_| invalid(part)))
+                        .collect::<Result<_, _>>()?,
+                ),
+                "BYDAY" => rule.by_weekday(
+                    value
+                        .split(',')
+                        .map(|d| weekday(d).ok_or_else(|| invalid(part)))
+                        .collect::<Result<_, _>>()?,
+                ),
+                other => return Err(RecurrenceError::UnsupportedPart(other.to_string())),
+            };
+        }
+        Ok(rule)
+    }
+}
+
+/// An RRULE `UNTIL` (`20260102T100000Z`, or a date, `20260102`, read as its start in UTC).
+fn until(value: &str) -> Option<DateTime<rrule::Tz>> {
+    let naive = chrono::NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(value, "%Y%m%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    Some(naive.and_utc().with_timezone(&rrule::Tz::UTC))
+}
+
+/// One BYDAY value (`MO`, `2TU`, `-1FR`).
+fn weekday(day: &str) -> Option<NWeekday> {
+    let split = day.len().checked_sub(2)?;
+    let (ordinal, name) = day.split_at_checked(split)?;
+    let wd = match name {
+        "MO" => Weekday::Mon,
+        "TU" => Weekday::Tue,
+        "WE" => Weekday::Wed,
+        "TH" => Weekday::Thu,
+        "FR" => Weekday::Fri,
+        "SA" => Weekday::Sat,
+        "SU" => Weekday::Sun,
+        _ => return None,
+    };
+    if ordinal.is_empty() {
+        Some(NWeekday::Every(wd))
+    } else {
+        ordinal.parse().ok().map(|n| NWeekday::Nth(n, wd))
     }
 }
 

@@ -147,8 +147,9 @@ async fn main() {
         Subject {
             name: "tasks-create",
             binary: "tasks-create",
+            // Another user: the tasks it creates must not grow the list the others read.
             event: call("POST", "/tasks")
-                .user(USER)
+                .user("user-bench-create")
                 .json(json!({"title": "Benchmark", "tags": ["bench"], "reminders": [{"at": "2031-01-01T08:00:00Z"}]}))
                 .event(),
         },

@@ -30,12 +30,11 @@ pub fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {
     Ok(key.into_bytes())
 }
 
-/// How long one sweep invocation keeps sweeping (`SWEEP_WINDOW_SECONDS`, default 55: the
-/// minute until the schedule's next invocation; 0 sweeps once, for the local cloud's faster
-/// schedule).
+/// How long one sweep invocation keeps sweeping (`SWEEP_WINDOW_SECONDS`, default 20: sweeps at
+/// 0, 10 and 20 s of each minute; 0 sweeps once, for the local cloud's faster schedule).
 pub fn sweep_window() -> Result<std::time::Duration, ConfigError> {
     match std::env::var("SWEEP_WINDOW_SECONDS") {
-        Err(_) => Ok(std::time::Duration::from_secs(55)),
+        Err(_) => Ok(std::time::Duration::from_secs(20)),
         Ok(v) => v
             .trim()
             .parse()

@@ -1,0 +1,179 @@
+//! `scripts/bench-pipeline`: how many events per minute the publisher and each consumer move
+//! through one partition of a real Kafka-protocol broker (tansu on 127.0.0.1) and the embedded
+//! DynamoDB engine, with the handlers the functions run (`relay`, `audit_batch`, `notify_batch`)
+//! fed batches of the template's sizes, as their event-source mappings would.
+//!
+//! Usage: `bench-pipeline [--events N]` (default 5,000).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use todo_audit::consumer::audit_batch;
+use todo_audit::store::AuditStore;
+use todo_lambda::deadline;
+use todo_local::dynamodb::EmbeddedDynamo;
+use todo_local::kafka::{EmbeddedKafka, Storage, msk_event};
+use todo_notifications::consumer::notify_batch;
+use todo_notifications::store::InboxStore;
+use todo_notifications::webhook::NoWebhook;
+use todo_publisher::kafka::{KafkaConfig, KafkaSink};
+use todo_publisher::relay::relay;
+use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
+use todo_schema::{Actor, NewTask, TaskId, Timestamp};
+use todo_tasks::store::{CreateTask, DynamoTaskStore};
+
+const OWNER: &str = "user-bench";
+/// The template's batch sizes: the stream mapping, the audit and notifications mappings.
+const STREAM_BATCH: usize = 100;
+const AUDIT_BATCH: usize = 100;
+const NOTIFY_BATCH: usize = 50;
+
+fn events_arg() -> usize {
+    let mut it = std::env::args().skip(1);
+    let mut n = 5_000;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--events" => n = it.next().and_then(|v| v.parse().ok()).expect("--events N"),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    n
+}
+
+fn per_minute(n: usize, took: Duration) -> f64 {
+    n as f64 / took.as_secs_f64() * 60.0
+}
+
+/// Stream records as the DynamoDB Streams mapping delivers them, in batches.
+fn stream_batches(records: Vec<Value>) -> Vec<aws_lambda_events::event::dynamodb::Event> {
+    records
+        .chunks(STREAM_BATCH)
+        .map(|chunk| {
+            let records: Vec<Value> = chunk
+                .iter()
+                .map(|r| {
+                    let mut r = r.clone();
+                    r["awsRegion"] = json!("us-east-1");
+                    r["eventSourceARN"] = json!(
+                        "arn:aws:dynamodb:us-east-1:000000000000:table/TasksTable/stream/bench"
+                    );
+                    r
+                })
+                .collect();
+            serde_json::from_value(json!({ "Records": records })).expect("a stream event")
+        })
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let n = events_arg();
+    let engine = EmbeddedDynamo::start_in_memory().await.expect("engine");
+    let kafka = EmbeddedKafka::start(Storage::Memory)
+        .await
+        .expect("tansu (scripts/tools builds it)");
+    kafka
+        .create_topics(&[
+            (TOPIC_TASK_EVENTS, 1),
+            (TOPIC_REMINDERS, 1),
+            (TOPIC_DEAD_LETTER, 1),
+        ])
+        .await
+        .expect("topics");
+    let client = engine.client().await;
+    let tasks = DynamoTaskStore::new(client.clone(), "TasksTable");
+    let actor = Actor::User { id: OWNER.into() };
+    let reminder_at: Timestamp = "2031-01-01T09:00:00Z".parse().expect("an instant");
+    for i in 0..n {
+        let cmd: NewTask = serde_json::from_value(json!({
+            "title": format!("Event {i}"), "tags": ["bench"],
+            "reminders": [{"at": reminder_at.to_string()}]
+        }))
+        .expect("a task");
+        let task = cmd
+            .into_task(TaskId::generate(), OWNER, Timestamp::now())
+            .expect("a task");
+        tasks.create(&task, &actor, None).await.expect("seeded");
+    }
+    let created = todo_local::streams::read_all(engine.database(), "TasksTable").expect("stream");
+
+    // Publisher: stream batches of 100 -> todo.task.events, one partition.
+    let sink = KafkaSink::new(KafkaConfig::plaintext(vec![kafka.bootstrap()]));
+    let batches = stream_batches(created.clone());
+    let started = Instant::now();
+    for batch in batches {
+        let r = relay(&sink, batch, deadline::after(Duration::from_secs(10))).await;
+        assert!(r.batch_item_failures.is_empty(), "publisher failures");
+    }
+    let publish = started.elapsed();
+
+    // Audit consumer: the partition in MSK batches of 100.
+    let records = kafka
+        .read_partition(TOPIC_TASK_EVENTS, 0)
+        .await
+        .expect("partition");
+    assert_eq!(records.len(), n, "one event per task");
+    let audit = AuditStore::new(client.clone(), "AuditTable");
+    let started = Instant::now();
+    for chunk in records.chunks(AUDIT_BATCH) {
+        let event = msk_event(TOPIC_TASK_EVENTS, 0, chunk);
+        let r = audit_batch(&audit, event, deadline::after(Duration::from_secs(50))).await;
+        assert!(r.batch_item_failures.is_empty(), "audit failures");
+    }
+    let consume_audit = started.elapsed();
+
+    // Reminders: the sweep records one per task, the publisher relays them to todo.reminders.
+    let after = reminder_at.plus_minutes(1).expect("an instant");
+    while todo_tasks::sweep::sweep(&tasks, after)
+        .await
+        .expect("sweep")
+        .recorded
+        > 0
+    {}
+    let all = todo_local::streams::read_all(engine.database(), "TasksTable").expect("stream");
+    for batch in stream_batches(all[created.len()..].to_vec()) {
+        relay(&sink, batch, deadline::after(Duration::from_secs(10))).await;
+    }
+    let reminders = kafka
+        .read_partition(TOPIC_REMINDERS, 0)
+        .await
+        .expect("partition");
+    assert_eq!(reminders.len(), n, "one reminder per task");
+    let inbox = InboxStore::new(client, "NotificationsTable");
+    let started = Instant::now();
+    for chunk in reminders.chunks(NOTIFY_BATCH) {
+        let event = msk_event(TOPIC_REMINDERS, 0, chunk);
+        let r = notify_batch(
+            &inbox,
+            &NoWebhook,
+            event,
+            deadline::after(Duration::from_secs(50)),
+        )
+        .await;
+        assert!(r.batch_item_failures.is_empty(), "notification failures");
+    }
+    let consume_notify = started.elapsed();
+
+    println!(
+        "{n} events through one partition (batches of {STREAM_BATCH} / {AUDIT_BATCH} / {NOTIFY_BATCH})\n"
+    );
+    println!("| stage | time | events per minute |");
+    println!("|---|---|---|");
+    for (stage, took) in [
+        ("publisher: stream -> todo.task.events", publish),
+        (
+            "audit-consumer: todo.task.events -> audit table",
+            consume_audit,
+        ),
+        (
+            "notifications-consumer: todo.reminders -> inbox",
+            consume_notify,
+        ),
+    ] {
+        println!(
+            "| {stage} | {:.2} s | {:.0} |",
+            took.as_secs_f64(),
+            per_minute(n, took)
+        );
+    }
+}
