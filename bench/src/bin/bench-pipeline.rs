@@ -1,6 +1,6 @@
 //! `scripts/bench-pipeline`: how many events per minute the publisher and each consumer move
 //! through one partition of a real Kafka-protocol broker (tansu on 127.0.0.1) and the embedded
-//! DynamoDB engine, with the handlers the functions run (`relay`, `audit_batch`, `notify_batch`)
+//! DynamoDB engine (the broker storing in SQLite, as in the local cloud), with the handlers the functions run (`relay`, `audit_batch`, `notify_batch`)
 //! fed batches of the template's sizes, as their event-source mappings would.
 //!
 //! Usage: `bench-pipeline [--events N]` (default 5,000).
