@@ -191,3 +191,12 @@ pub async fn dead_letters(cloud: &LocalCloud, n: usize) -> Vec<rskafka::record::
     })
     .await
 }
+
+/// Kills a process with SIGKILL, as a crash or the OOM killer would (no clean-up runs).
+pub fn kill9(pid: u32) {
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success(), "kill -9 {pid}");
+}

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
-use todo_e2e::{Api, DataDir, dead_letters, in_seconds, start};
+use todo_e2e::{Api, DataDir, dead_letters, in_seconds, kill9, start};
 use todo_local::apigw::problem_fields;
 
 fn id(task: &Value) -> String {
@@ -393,13 +393,7 @@ async fn a_broker_that_dies_is_restarted_and_no_event_is_lost() {
     alice.items_once(&format!("{path}/history"), 1).await;
 
     let pid = cloud.kafka.pid().await.expect("the broker runs");
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    kill9(pid);
     for n in 2..=6 {
         let patch = alice
             .call(

@@ -5,7 +5,7 @@ use std::time::Duration;
 use rskafka::client::partition::{Compression, UnknownTopicHandling};
 use rskafka::record::Record;
 use serde_json::json;
-use todo_e2e::{Api, DataDir, dead_letters, eventually, in_seconds, start};
+use todo_e2e::{Api, DataDir, dead_letters, eventually, in_seconds, kill9, start};
 
 #[tokio::test]
 async fn poison_records_land_in_the_dead_letter_topic_while_later_records_are_processed() {
@@ -72,11 +72,7 @@ async fn a_consumer_killed_mid_batch_is_restarted_and_its_batch_retried_without_
     let consumer = &cloud.hosts["NotificationsConsumerFunction"];
     let pid = consumer.pid().expect("the consumer runs");
     cloud.webhook.delay(Duration::ZERO);
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill9(pid);
 
     eventually("a second delivery from a new process", || async {
         (cloud.webhook.received().len() >= 2 && consumer.pid() != Some(pid)).then_some(())
@@ -187,13 +183,7 @@ async fn a_killed_todo_local_leaves_no_process_behind() {
         children.len() >= 2,
         "the broker and a function run: {children:?}"
     );
-    assert!(
-        std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success()
-    );
+    kill9(pid);
     let _ = local.wait().await;
     eventually("every child of the killed todo-local ends", || async {
         children.iter().all(|&c| is_dead(c)).then_some(())

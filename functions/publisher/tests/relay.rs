@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::json;
-use support::{create, in_ten_seconds, rename};
+use support::{create, in_ten_seconds, rename, sequence_numbers};
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_publisher::relay::{EventSink, Outgoing, relay};
 use todo_tasks::store::DynamoTaskStore;
@@ -50,15 +50,7 @@ async fn a_failed_record_fails_the_rest_of_its_task_only() {
     rename(&store, &b, "b1").await;
     rename(&store, &a, "a2").await;
     let records = todo_local::streams::read_all(engine.database(), "TasksTable").unwrap();
-    let sequence: Vec<String> = records
-        .iter()
-        .map(|r| {
-            r["dynamodb"]["SequenceNumber"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let sequence = sequence_numbers(&records);
     let batch: Event = serde_json::from_value(json!({"Records": records})).unwrap();
 
     let sink = ScriptedSink {

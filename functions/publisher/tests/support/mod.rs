@@ -43,3 +43,16 @@ pub async fn rename(store: &DynamoTaskStore, task: &Task, title: &str) {
 pub fn in_ten_seconds() -> tokio::time::Instant {
     tokio::time::Instant::now() + std::time::Duration::from_secs(10)
 }
+
+/// The sequence numbers of stream records, in order.
+pub fn sequence_numbers(records: &[serde_json::Value]) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| {
+            r["dynamodb"]["SequenceNumber"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
