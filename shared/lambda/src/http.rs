@@ -144,11 +144,15 @@ pub fn paging<'a>(params: &'a QueryMap, known: &[&str]) -> Result<(u32, Option<&
 }
 
 /// The `{name}` path parameter, parsed; `None` when absent or malformed (the routes answer 404:
-/// a malformed id names nothing, like a missing one).
-pub fn path_param<T: std::str::FromStr>(req: &Request, name: &str) -> Option<T> {
-    req.path_parameters_ref()
-        .and_then(|p| p.first(name))
-        .and_then(|v| v.parse().ok())
+/// a malformed id names nothing, like a missing one). Only the canonical spelling counts (the
+/// value must read back as it was sent): an id in upper case, without dashes, in braces or as
+/// a URN is another string than the resource's id, so it names nothing either.
+pub fn path_param<T: std::str::FromStr + std::fmt::Display>(
+    req: &Request,
+    name: &str,
+) -> Option<T> {
+    let raw = req.path_parameters_ref()?.first(name)?;
+    raw.parse::<T>().ok().filter(|v| v.to_string() == raw)
 }
 
 /// The `limit` parameter: 1 to the contract's page maximum, the default page size when absent.

@@ -125,13 +125,18 @@ pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> 
 
 /// What a cursor is bound to: the owner and everything about the query but the page size.
 pub fn scope(owner: &str, q: &ListQuery) -> Scope {
-    let list = |items: Vec<&str>| items.join(",");
+    // Filters that are sets: the same values in another order are the same query.
+    let set = |mut items: Vec<&str>| {
+        items.sort_unstable();
+        items.dedup();
+        items.join(",")
+    };
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".to_string());
     Scope::new("tasks", 1)
         .part(owner)
         .part(opt(q.status.map(|s| s.as_str().to_string())))
-        .part(list(q.priorities.iter().map(|p| p.as_str()).collect()))
-        .part(list(q.tags.iter().map(String::as_str).collect()))
+        .part(set(q.priorities.iter().map(|p| p.as_str()).collect()))
+        .part(set(q.tags.iter().map(String::as_str).collect()))
         .part(opt(q.text.clone()))
         .part(opt(q.due_before.map(|t| t.to_string())))
         .part(opt(q.due_after.map(|t| t.to_string())))
@@ -207,5 +212,14 @@ mod tests {
         assert_eq!(scope("u", &a), scope("u", &b));
         assert_ne!(scope("u", &a), scope("u", &c));
         assert_ne!(scope("u", &a), scope("v", &a));
+        let urgent_high = ListQuery {
+            priorities: vec![Priority::Urgent, Priority::High],
+            ..a.clone()
+        };
+        let high_urgent = ListQuery {
+            priorities: vec![Priority::High, Priority::Urgent],
+            ..a.clone()
+        };
+        assert_eq!(scope("u", &urgent_high), scope("u", &high_urgent));
     }
 }

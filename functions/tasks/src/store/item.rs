@@ -112,8 +112,13 @@ pub fn event_attrs(e: &EventStamp) -> Result<Vec<Attr>, StoreError> {
     ])
 }
 
+/// A sort key made unique by the task id. The separator (U+0001) sorts before every character
+/// a title or instant can hold (titles have no control characters), so `ab` sorts before
+/// `ab c` and `ab!`: with `#` a title followed by a space or `!` came before its own prefix.
+const SORT_KEY_SEPARATOR: char = '\u{1}';
+
 fn unique(prefix: &str, id: TaskId) -> AttributeValue {
-    s(format!("{prefix}#{id}"))
+    s(format!("{prefix}{SORT_KEY_SEPARATOR}{id}"))
 }
 
 /// `title` and what is derived from it.
@@ -248,7 +253,7 @@ mod tests {
         assert_eq!(item["ev_type"], s("task.created"));
         assert_eq!(item["rem_at"], s("2026-03-01T17:30:00.000Z"));
         assert_eq!(item["rem_rel"], AttributeValue::Bool(true));
-        assert_eq!(item["s_prio"], s(format!("3#{}", task.id)));
+        assert_eq!(item["s_prio"], s(format!("3\u{1}{}", task.id)));
         assert_eq!(item["q_title"], s("call mum"));
         assert!(item.contains_key("rem_pk"));
         assert_eq!(task_from_item(item).unwrap(), task);
