@@ -186,7 +186,7 @@ async fn start_mappings(
             } else if let Some(rate) = schedule::rate_of(event) {
                 let every = config.schedule_every.unwrap_or(rate);
                 tasks.push(tokio::spawn(schedule::run(
-                    f.clone(),
+                    event.clone(),
                     Arc::clone(host),
                     every,
                     Arc::clone(observe),

@@ -151,16 +151,41 @@ async fn a_task_changed_since_the_query_is_left_for_the_next_run() {
     );
 }
 
-#[test]
-fn the_sample_schedule_event_is_what_the_sweep_binary_accepts() {
-    let text = std::fs::read_to_string(concat!(
+/// Issue #8: EventBridge Scheduler sends the schedule's `Input` (events/schedule/ holds it, and
+/// `todo-local` pins it against the template); the real binary sweeps on that and on any JSON.
+#[tokio::test]
+async fn the_sweep_binary_sweeps_on_the_schedules_input_and_on_any_json() {
+    use todo_local::runtime::{FunctionHost, FunctionSpec, Outcome};
+
+    let h = Harness::new().await;
+    let host = FunctionHost::start(FunctionSpec {
+        name: "SweepRemindersFunction".into(),
+        binary: env!("CARGO_BIN_EXE_tasks-sweep-reminders").into(),
+        env: vec![
+            ("TASKS_TABLE".into(), TABLE.into()),
+            ("SWEEP_WINDOW_SECONDS".into(), "0".into()),
+            ("AWS_ENDPOINT_URL_DYNAMODB".into(), h.engine.endpoint()),
+        ],
+        timeout: std::time::Duration::from_secs(10),
+        quiet: true,
+    })
+    .await
+    .unwrap();
+    let sample = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/schedule/every-minute.json"
     ))
     .unwrap();
-    let event: aws_lambda_events::event::cloudwatch_events::CloudWatchEvent =
-        serde_json::from_str(&text).unwrap();
-    assert_eq!(event.detail_type.as_deref(), Some("Scheduled Event"));
+    for payload in [sample, b"{}".to_vec(), b"[]".to_vec(), b"\"tick\"".to_vec()] {
+        let invocation = host.invoke(payload.clone()).await;
+        assert!(
+            matches!(invocation.outcome, Outcome::Ok(_)),
+            "{}: {:?}",
+            String::from_utf8_lossy(&payload),
+            invocation.outcome
+        );
+    }
+    host.kill().await;
 }
 
 #[tokio::test]

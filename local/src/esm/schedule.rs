@@ -4,10 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::runtime::FunctionHost;
-use crate::template::FunctionDefinition;
 
 /// The rate of a `ScheduleV2`/`Schedule` event (`rate(N minute[s]|second[s]|hour[s])`).
 pub fn rate_of(event: &Value) -> Option<Duration> {
@@ -28,19 +27,18 @@ pub fn rate_of(event: &Value) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-/// The scheduled event payload.
-pub fn scheduled_event(f: &FunctionDefinition) -> Value {
-    json!({
-        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
-        "source": "aws.scheduler", "account": "000000000000", "time": chrono::Utc::now().to_rfc3339(),
-        "region": "us-east-1", "resources": [format!("arn:aws:scheduler:us-east-1:000000000000:schedule/default/{}", f.logical_id)],
-        "detail": {}
-    })
+/// What EventBridge Scheduler sends its Lambda target: the schedule's `Input`, verbatim (the
+/// template always sets one; without it this sends `{}`).
+pub fn scheduled_event(event: &Value) -> String {
+    event["Properties"]["Input"]
+        .as_str()
+        .unwrap_or("{}")
+        .to_string()
 }
 
 /// Invokes `host` every `every` until the process ends.
 pub async fn run(
-    f: FunctionDefinition,
+    event: Value,
     host: Arc<FunctionHost>,
     every: Duration,
     observe: crate::gateway::InvocationObserver,
@@ -49,9 +47,7 @@ pub async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let invocation = host
-            .invoke(scheduled_event(&f).to_string().into_bytes())
-            .await;
+        let invocation = host.invoke(scheduled_event(&event).into_bytes()).await;
         observe(host.name(), "schedule", &invocation);
     }
 }
@@ -59,6 +55,35 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_schedule_sends_the_templates_input_as_the_sample_event_has_it() {
+        let template = crate::template::Template::workspace().unwrap();
+        let sweep = template
+            .functions()
+            .into_iter()
+            .find(|f| f.binary == "tasks-sweep-reminders")
+            .unwrap();
+        let (_, event) = sweep
+            .events
+            .iter()
+            .find(|(_, e)| rate_of(e).is_some())
+            .unwrap();
+        let sent: Value = serde_json::from_str(&scheduled_event(event)).unwrap();
+        let sample: Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../events/schedule/every-minute.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            sent, sample,
+            "events/schedule/ is what the deployed schedule sends"
+        );
+    }
 
     #[test]
     fn rates() {
