@@ -22,7 +22,9 @@ pub enum TemplateError {
 /// A parsed template; CloudFormation tags (`!Ref`, `!Sub`, ...) become single-key maps.
 #[derive(Clone, Debug)]
 pub struct Template {
-    root: Value,
+    /// The whole template as JSON (CloudFormation tags as `{"!Tag": value}`), for checks that
+    /// read what the typed accessors below do not cover.
+    pub root: Value,
 }
 
 /// A DynamoDB table the template declares.
