@@ -14,6 +14,10 @@ pub struct AuditConsumer<'a, S> {
 }
 
 impl<S: AppendEntries + Sync> EventConsumer for AuditConsumer<'_, S> {
+    fn name(&self) -> &'static str {
+        "audit-consumer"
+    }
+
     fn handles(&self, kind: EventType) -> bool {
         kind != EventType::ReminderDue
     }

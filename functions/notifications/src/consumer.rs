@@ -22,6 +22,10 @@ pub struct NotificationConsumer<'a, S, P> {
 }
 
 impl<S: WriteInbox + Sync, P: Push + Sync> EventConsumer for NotificationConsumer<'_, S, P> {
+    fn name(&self) -> &'static str {
+        "notifications-consumer"
+    }
+
     fn handles(&self, kind: EventType) -> bool {
         kind == EventType::ReminderDue
     }

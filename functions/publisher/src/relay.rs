@@ -166,6 +166,7 @@ pub async fn relay<S: EventSink>(
 ) -> DynamoDbEventResponse {
     let mut outgoing = Vec::new();
     let mut positions = Vec::new();
+    let mut skipped = 0;
     for (i, record) in batch.records.iter().enumerate() {
         let out = match event_of(record) {
             Ok(Outcome::Event(event)) => match Outgoing::of(&event) {
@@ -178,6 +179,7 @@ pub async fn relay<S: EventSink>(
             },
             Ok(Outcome::Skip(why)) => {
                 tracing::debug!(event_id = %record.event_id, why, "not an event");
+                skipped += 1;
                 continue;
             }
             Err(e) => {
@@ -190,6 +192,7 @@ pub async fn relay<S: EventSink>(
         outgoing.push(out);
     }
     let results = publish_in_order(sink, &batch, &positions, &outgoing, deadline).await;
+    let results_ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
     let mut failed = Vec::new();
     for ((position, out), result) in positions.iter().zip(&outgoing).zip(results) {
         if let Err(reason) = result {
@@ -203,6 +206,12 @@ pub async fn relay<S: EventSink>(
         let first = first_failure.entry(item_of(&batch.records[i])).or_insert(i);
         *first = (*first).min(i);
     }
+    let dead_lettered = outgoing
+        .iter()
+        .zip(&results_ok)
+        .filter(|(o, ok)| **ok && o.topic == TOPIC_DEAD_LETTER)
+        .count();
+    let published = results_ok.iter().filter(|ok| **ok).count() - dead_lettered;
     let mut response = DynamoDbEventResponse::default();
     for (i, record) in batch.records.iter().enumerate() {
         if first_failure
@@ -214,5 +223,14 @@ pub async fn relay<S: EventSink>(
             response.batch_item_failures.push(failure);
         }
     }
+    todo_lambda::metrics::emit(
+        "publisher",
+        &[
+            ("Applied", published),
+            ("Skipped", skipped),
+            ("DeadLettered", dead_lettered),
+            ("Failed", response.batch_item_failures.len()),
+        ],
+    );
     response
 }

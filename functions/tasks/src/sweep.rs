@@ -159,6 +159,16 @@ pub async fn sweep<S: SweepReminders>(
         }
     }
     tracing::info!(?report, "reminder sweep");
+    todo_lambda::metrics::emit(
+        "reminder-sweep",
+        &[
+            ("Applied", report.recorded),
+            ("Late", report.late),
+            ("Skipped", report.skipped),
+            ("Unreadable", report.unreadable),
+            ("Failed", report.failed),
+        ],
+    );
     match first_failure {
         None => Ok(report),
         Some(first) => Err(SweepError {

@@ -78,6 +78,9 @@ pub struct Stopped {
 
 /// What a Kafka-triggered function does with the events of one partition, in order.
 pub trait EventConsumer {
+    /// The function's name in its metrics (the `Function` dimension the template's alarms use).
+    fn name(&self) -> &'static str;
+
     /// Whether this consumer acts on events of this type (others are skipped).
     fn handles(&self, kind: EventType) -> bool;
 
@@ -93,6 +96,7 @@ pub async fn consume<C: EventConsumer>(
     deadline: tokio::time::Instant,
 ) -> KafkaBatchResponse {
     let mut response = KafkaBatchResponse::default();
+    let (mut applied, mut skipped) = (0, 0);
     let partitions: BTreeMap<&String, &Vec<KafkaRecord>> = batch.records.iter().collect();
     for (partition, records) in partitions {
         let mut records: Vec<&KafkaRecord> = records.iter().collect();
@@ -113,9 +117,11 @@ pub async fn consume<C: EventConsumer>(
                     events.push(*e);
                 }
                 Delivery::Event(e) => {
+                    skipped += 1;
                     tracing::debug!(event_id = %e.id, "not handled here");
                 }
                 Delivery::UnknownType(kind) => {
+                    skipped += 1;
                     tracing::info!(%partition, offset = record.offset, %kind, "unknown event type skipped");
                 }
                 Delivery::Poison(reason) => {
@@ -128,16 +134,20 @@ pub async fn consume<C: EventConsumer>(
             applied: 0,
             reason: "the invocation's deadline came first".into(),
         };
-        let applied = if tokio::time::Instant::now() >= deadline {
+        let outcome = if tokio::time::Instant::now() >= deadline {
             Err(late())
         } else {
             tokio::time::timeout_at(deadline, consumer.apply(&events))
                 .await
                 .unwrap_or_else(|_| Err(late()))
         };
-        let resume_from = match applied {
-            Ok(()) => None,
+        let resume_from = match outcome {
+            Ok(()) => {
+                applied += events.len();
+                None
+            }
             Err(stopped) => {
+                applied += stopped.applied;
                 tracing::warn!(%partition, reason = %stopped.reason, "applying stopped");
                 event_offsets.get(stopped.applied).copied()
             }
@@ -149,6 +159,14 @@ pub async fn consume<C: EventConsumer>(
             }
         }
     }
+    crate::metrics::emit(
+        consumer.name(),
+        &[
+            ("Applied", applied),
+            ("Skipped", skipped),
+            ("Failed", response.batch_item_failures.len()),
+        ],
+    );
     response
 }
 
@@ -202,6 +220,10 @@ mod tests {
     }
 
     impl EventConsumer for Scripted {
+        fn name(&self) -> &'static str {
+            "test-consumer"
+        }
+
         fn handles(&self, kind: EventType) -> bool {
             kind == EventType::TaskDeleted
         }

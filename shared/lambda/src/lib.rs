@@ -11,6 +11,7 @@ pub mod dynamodb;
 pub mod http;
 pub mod json;
 pub mod kafka;
+pub mod metrics;
 pub mod table;
 pub mod wiring;
 
