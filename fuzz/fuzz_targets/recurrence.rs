@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(next.at > due.at);
         }
     }
-    let stored: Recurrence = serde_json::from_value(serde_json::Value::String(text)).expect("any text");
+    let stored: Recurrence =
+        serde_json::from_value(serde_json::Value::String(text)).expect("any text");
     let _ = stored.next_occurrence(&due);
 });

@@ -23,8 +23,13 @@ impl Drop for DataDir {
     }
 }
 
-/// The folder holding the workspace's binaries (`target/debug`), next to the test's `deps`.
+/// The folder holding the function binaries: `TODO_E2E_BIN_DIR` when set (to run these tests
+/// against other builds, such as an older commit's, to show a regression test fails there),
+/// else the workspace's `target/debug`, next to the test's `deps`.
 pub fn bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TODO_E2E_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
     let exe = std::env::current_exe().expect("test binary path");
     exe.parent()
         .and_then(|d| d.parent())
