@@ -34,7 +34,13 @@ pub struct CloudConfig {
     pub print_invocations: bool,
     /// Run scheduled functions this often instead of the template's rate (local use).
     pub schedule_every: Option<Duration>,
+    /// How many execution environments a function without `ReservedConcurrentExecutions` may
+    /// run at once (Lambda's own limit is the account's concurrency).
+    pub concurrency: usize,
 }
+
+/// The default number of execution environments per function.
+pub const DEFAULT_CONCURRENCY: usize = 8;
 
 /// Why the cloud could not start.
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +118,11 @@ impl LocalCloud {
                 timeout: Duration::from_secs(f.timeout_seconds),
                 quiet: !config.print_invocations,
             };
-            hosts.insert(f.logical_id.clone(), FunctionHost::start(spec).await?);
+            let environments = f.reserved_concurrency.unwrap_or(config.concurrency);
+            hosts.insert(
+                f.logical_id.clone(),
+                FunctionHost::with_environments(spec, environments),
+            );
         }
 
         let print = config.print_invocations;
@@ -210,8 +220,9 @@ pub fn invocation_line(function: &str, trigger: &str, i: &Invocation) -> String 
         Outcome::TimedOut => "timed out".to_string(),
     };
     let now = chrono::Utc::now().format("%H:%M:%S%.3f");
+    let function = format!("{function}#{}", i.environment);
     format!(
-        "{now}  {function:<30} {trigger:<32} {:>6} ms{init}  {outcome}",
+        "{now}  {function:<33} {trigger:<32} {:>6} ms{init}  {outcome}",
         i.duration.as_millis()
     )
 }

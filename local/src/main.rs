@@ -9,7 +9,7 @@ use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS]\n       todo-local token USER [--data DIR]";
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N]\n       todo-local token USER [--data DIR]";
 
 struct Args {
     data: PathBuf,
@@ -17,6 +17,7 @@ struct Args {
     reset: bool,
     token_for: Option<String>,
     schedule_every: Option<std::time::Duration>,
+    concurrency: usize,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -26,6 +27,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         reset: false,
         token_for: None,
         schedule_every: Some(std::time::Duration::from_secs(5)),
+        concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -43,6 +45,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .and_then(|p| p.parse().ok())
                     .ok_or("--schedule-every needs seconds")?;
                 parsed.schedule_every = Some(std::time::Duration::from_secs(secs));
+            }
+            "--concurrency" => {
+                parsed.concurrency = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or("--concurrency needs a whole number from 1")?;
             }
             "token" => parsed.token_for = Some(args.next().ok_or("token needs a user")?),
             "-h" | "--help" => return Err(String::new()),
@@ -92,6 +101,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         api_port: args.port,
         print_invocations: true,
         schedule_every: args.schedule_every,
+        concurrency: args.concurrency,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
     let token = cloud.auth.token("alice", 24);

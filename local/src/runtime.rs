@@ -4,13 +4,19 @@
 //! the template gives it and `AWS_LAMBDA_RUNTIME_API` pointing at this host. It then asks for
 //! work (`GET /2018-06-01/runtime/invocation/next`) and answers each invocation (`.../response`
 //! or `.../error`), as on Lambda. An invocation that exceeds the function's timeout, or whose
-//! process dies, fails; the process is killed and the next invocation starts a new one. One
-//! invocation runs at a time per function, as on a single Lambda execution environment.
+//! process dies, fails; the process is killed and the next invocation starts a new one.
+//!
+//! Like Lambda, a function scales out: up to its concurrency limit (the template's
+//! `ReservedConcurrentExecutions`, else the cloud's `--concurrency`), each invocation that finds
+//! every execution environment busy starts another one (its own process, its own Runtime API,
+//! its own cold start); an idle environment is reused, the warmest first. One invocation runs at
+//! a time per environment; past the limit an invocation waits for a free one.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -42,6 +48,8 @@ pub struct Invocation {
     pub duration: Duration,
     /// Set on a cold start: how long the process took to ask for its first invocation.
     pub init: Option<Duration>,
+    /// Which execution environment ran it (0, 1, ... in the order they were started).
+    pub environment: usize,
 }
 
 /// How to run one function.
@@ -77,15 +85,27 @@ struct ApiState {
     function_arn: String,
 }
 
-/// A function's runtime API and process.
+/// A function's execution environments (see the module docs).
 pub struct FunctionHost {
+    spec: FunctionSpec,
+    /// How many environments may run at once.
+    max: usize,
+    slots: tokio::sync::Semaphore,
+    environments: Mutex<Vec<Arc<Environment>>>,
+    /// Environments not running an invocation, the most recently used last.
+    idle: std::sync::Mutex<Vec<usize>>,
+    /// The pid of the process last started in any environment (0 before the first).
+    last_pid: Arc<AtomicU32>,
+}
+
+/// One execution environment: a Runtime API and the process that polls it.
+struct Environment {
     spec: FunctionSpec,
     api: String,
     work: mpsc::Sender<Pending>,
     shared: Arc<std::sync::Mutex<Shared>>,
     process: Mutex<Option<Child>>,
-    /// The pid of the process last started (0 before the first), readable during an invocation.
-    pid: std::sync::atomic::AtomicU32,
+    last_pid: Arc<AtomicU32>,
 }
 
 fn lock(shared: &std::sync::Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
@@ -95,8 +115,108 @@ fn lock(shared: &std::sync::Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> 
 }
 
 impl FunctionHost {
-    /// Serves the runtime API for `spec` on a free loopback port; no process runs yet.
+    /// A function with one execution environment; no process runs yet.
     pub async fn start(spec: FunctionSpec) -> std::io::Result<Arc<Self>> {
+        Ok(Self::with_environments(spec, 1))
+    }
+
+    /// A function that scales out to `max` execution environments; none runs yet.
+    pub fn with_environments(spec: FunctionSpec, max: usize) -> Arc<Self> {
+        let max = max.max(1);
+        Arc::new(Self {
+            spec,
+            max,
+            slots: tokio::sync::Semaphore::new(max),
+            environments: Mutex::new(Vec::new()),
+            idle: std::sync::Mutex::new(Vec::new()),
+            last_pid: Arc::new(AtomicU32::new(0)),
+        })
+    }
+
+    /// The function's logical id.
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// How many execution environments the function may run at once.
+    pub fn concurrency(&self) -> usize {
+        self.max
+    }
+
+    /// How many execution environments it has started so far.
+    pub async fn environments(&self) -> usize {
+        self.environments.lock().await.len()
+    }
+
+    /// The id of the process last started, if any (it may have exited since).
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.last_pid.load(Ordering::SeqCst)).filter(|p| *p != 0)
+    }
+
+    /// Kills every environment's process and waits for them to end: every next invocation is a
+    /// cold start.
+    pub async fn kill(&self) {
+        for env in self.environments.lock().await.iter() {
+            env.kill().await;
+        }
+    }
+
+    /// Kills the processes that no invocation holds.
+    pub fn stop(&self) {
+        if let Ok(envs) = self.environments.try_lock() {
+            for env in envs.iter() {
+                env.stop();
+            }
+        }
+    }
+
+    /// Runs one invocation to its end, in an idle environment or a new one (waiting for one to
+    /// come free when all `max` are busy).
+    pub async fn invoke(&self, payload: Vec<u8>) -> Invocation {
+        let Ok(_permit) = self.slots.acquire().await else {
+            return Invocation {
+                outcome: Outcome::Crashed("the function host is closed".into()),
+                duration: Duration::ZERO,
+                init: None,
+                environment: 0,
+            };
+        };
+        let reuse = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let (index, env) = match reuse {
+            Some(i) => (i, Arc::clone(&self.environments.lock().await[i])),
+            None => match Environment::start(self.spec.clone(), Arc::clone(&self.last_pid)).await {
+                Ok(env) => {
+                    let mut envs = self.environments.lock().await;
+                    envs.push(Arc::clone(&env));
+                    (envs.len() - 1, env)
+                }
+                Err(e) => {
+                    return Invocation {
+                        outcome: Outcome::Crashed(format!("no runtime API: {e}")),
+                        duration: Duration::ZERO,
+                        init: None,
+                        environment: 0,
+                    };
+                }
+            },
+        };
+        let mut invocation = env.invoke(payload).await;
+        invocation.environment = index;
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(index);
+        invocation
+    }
+}
+
+impl Environment {
+    /// Serves a Runtime API for `spec` on a free loopback port; no process runs yet.
+    async fn start(spec: FunctionSpec, last_pid: Arc<AtomicU32>) -> std::io::Result<Arc<Self>> {
         let (tx, rx) = mpsc::channel(1);
         let shared = Arc::new(std::sync::Mutex::new(Shared::default()));
         let state = ApiState {
@@ -127,29 +247,19 @@ impl FunctionHost {
             work: tx,
             shared,
             process: Mutex::new(None),
-            pid: std::sync::atomic::AtomicU32::new(0),
+            last_pid,
         }))
     }
 
-    /// The function's logical id.
-    pub fn name(&self) -> &str {
-        &self.spec.name
-    }
-
-    /// The id of the process last started, if any (it may have exited since).
-    pub fn pid(&self) -> Option<u32> {
-        Some(self.pid.load(std::sync::atomic::Ordering::SeqCst)).filter(|p| *p != 0)
-    }
-
     /// Kills the process and waits for it to end, so the next invocation is a cold start.
-    pub async fn kill(&self) {
+    async fn kill(&self) {
         if let Some(mut child) = self.process.lock().await.take() {
             let _ = child.kill().await;
         }
     }
 
     /// Kills the process, if one runs and no invocation holds it.
-    pub fn stop(&self) {
+    fn stop(&self) {
         if let Ok(mut process) = self.process.try_lock()
             && let Some(child) = process.as_mut()
         {
@@ -158,7 +268,7 @@ impl FunctionHost {
     }
 
     /// Runs one invocation to its end.
-    pub async fn invoke(&self, payload: Vec<u8>) -> Invocation {
+    async fn invoke(&self, payload: Vec<u8>) -> Invocation {
         let started = Instant::now();
         let mut process = self.process.lock().await;
         let mut init = None;
@@ -178,6 +288,7 @@ impl FunctionHost {
                         outcome: Outcome::Crashed(reason),
                         duration: started.elapsed(),
                         init: None,
+                        environment: 0,
                     };
                 }
             }
@@ -213,6 +324,7 @@ impl FunctionHost {
             outcome,
             duration: invoked.elapsed(),
             init,
+            environment: 0,
         }
     }
 
@@ -243,8 +355,8 @@ impl FunctionHost {
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.spec.binary.display()))?;
-        self.pid
-            .store(child.id().unwrap_or(0), std::sync::atomic::Ordering::SeqCst);
+        self.last_pid
+            .store(child.id().unwrap_or(0), Ordering::SeqCst);
         tokio::select! {
             _ = ready_rx => Ok((child, started.elapsed())),
             exit = child.wait() => Err(format!("the process exited during init ({})", exit.map(|s| s.to_string()).unwrap_or_default())),

@@ -168,6 +168,8 @@ pub struct FunctionDefinition {
     pub timeout_seconds: u64,
     /// `Events`, by name.
     pub events: Vec<(String, Value)>,
+    /// `ReservedConcurrentExecutions`: the most execution environments it may run at once.
+    pub reserved_concurrency: Option<usize>,
 }
 
 impl Template {
@@ -202,6 +204,9 @@ impl Template {
                     environment: map(&props["Environment"]["Variables"]),
                     timeout_seconds: props["Timeout"].as_u64().or(global_timeout).unwrap_or(3),
                     events: map(&props["Events"]),
+                    reserved_concurrency: props["ReservedConcurrentExecutions"]
+                        .as_u64()
+                        .map(|n| n as usize),
                 })
             })
             .collect()

@@ -46,6 +46,7 @@ pub async fn start(data: &DataDir) -> LocalCloud {
         api_port: 0,
         print_invocations: false,
         schedule_every: Some(std::time::Duration::from_secs(1)),
+        concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
     };
     LocalCloud::start(&template, &config)
         .await
