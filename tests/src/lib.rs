@@ -206,3 +206,8 @@ pub fn kill9(pid: u32) {
         .expect("kill runs");
     assert!(killed.success(), "kill -9 {pid}");
 }
+
+/// A task's id, from its JSON.
+pub fn id(task: &serde_json::Value) -> String {
+    task["id"].as_str().expect("a task id").to_string()
+}

@@ -2,8 +2,8 @@
 //! of a function at once, as Lambda does, so these requests meet in DynamoDB from different
 //! processes, not one after another in one.
 
-use serde_json::{Value, json};
-use todo_e2e::{Api, DataDir, start};
+use serde_json::json;
+use todo_e2e::{Api, DataDir, id, start};
 
 const RACERS: usize = 8;
 
@@ -25,10 +25,6 @@ fn statuses(answers: &[todo_e2e::Answer]) -> Vec<u16> {
     let mut s: Vec<u16> = answers.iter().map(|a| a.status).collect();
     s.sort_unstable();
     s
-}
-
-fn id(task: &Value) -> String {
-    task["id"].as_str().expect("an id").to_string()
 }
 
 #[tokio::test]
