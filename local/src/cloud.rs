@@ -40,7 +40,7 @@ pub struct CloudConfig {
 }
 
 /// The default number of execution environments per function.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Why the cloud could not start.
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +218,7 @@ pub fn invocation_line(function: &str, trigger: &str, i: &Invocation) -> String 
         Outcome::FunctionError(e) => format!("error: {}", e.chars().take(120).collect::<String>()),
         Outcome::Crashed(e) => format!("crashed: {e}"),
         Outcome::TimedOut => "timed out".to_string(),
+        Outcome::Throttled => "throttled (every environment busy)".to_string(),
     };
     let now = chrono::Utc::now().format("%H:%M:%S%.3f");
     let function = format!("{function}#{}", i.environment);

@@ -123,12 +123,15 @@ async fn handle(
         claims: Some(claims),
     };
     let payload = event(&request).to_string().into_bytes();
-    let invocation = host.invoke(payload).await;
+    let invocation = host.invoke_or_throttle(payload).await;
     (g.on_invocation)(host.name(), &route.key(), &invocation);
     match invocation.outcome {
         Outcome::Ok(bytes) => to_http(&bytes),
         Outcome::TimedOut => message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
-        Outcome::FunctionError(_) | Outcome::Crashed(_) => {
+        // A throttled Lambda integration is an internal server error at the HTTP API (AWS
+        // knowledge center, "API Gateway internal server error": "If the backend service is
+        // throttled ... API Gateway can return an Internal Server Error").
+        Outcome::FunctionError(_) | Outcome::Crashed(_) | Outcome::Throttled => {
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }

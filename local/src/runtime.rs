@@ -39,6 +39,9 @@ pub enum Outcome {
     Crashed(String),
     /// No answer within the function's timeout; the process was killed.
     TimedOut,
+    /// Every execution environment the function may run was busy: Lambda throttles a
+    /// synchronous invocation at once (429 TooManyRequestsException) rather than queue it.
+    Throttled,
 }
 
 /// What one invocation cost.
@@ -170,17 +173,26 @@ impl FunctionHost {
         }
     }
 
-    /// Runs one invocation to its end, in an idle environment or a new one (waiting for one to
-    /// come free when all `max` are busy).
+    /// Runs one invocation to its end, in an idle environment or a new one, waiting for one to
+    /// come free when all are busy: how the event-source mappings and the schedule invoke (the
+    /// service retries a throttled poll).
     pub async fn invoke(&self, payload: Vec<u8>) -> Invocation {
-        let Ok(_permit) = self.slots.acquire().await else {
-            return Invocation {
-                outcome: Outcome::Crashed("the function host is closed".into()),
-                duration: Duration::ZERO,
-                init: None,
-                environment: 0,
-            };
-        };
+        match self.slots.acquire().await {
+            Ok(permit) => self.run(permit, payload).await,
+            Err(_) => throttled(),
+        }
+    }
+
+    /// Runs one synchronous invocation (the HTTP API's), or throttles it at once when every
+    /// environment the function may run is busy, as Lambda does.
+    pub async fn invoke_or_throttle(&self, payload: Vec<u8>) -> Invocation {
+        match self.slots.try_acquire() {
+            Ok(permit) => self.run(permit, payload).await,
+            Err(_) => throttled(),
+        }
+    }
+
+    async fn run(&self, _permit: tokio::sync::SemaphorePermit<'_>, payload: Vec<u8>) -> Invocation {
         let reuse = self
             .idle
             .lock()
@@ -211,6 +223,15 @@ impl FunctionHost {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(index);
         invocation
+    }
+}
+
+fn throttled() -> Invocation {
+    Invocation {
+        outcome: Outcome::Throttled,
+        duration: Duration::ZERO,
+        init: None,
+        environment: 0,
     }
 }
 
@@ -513,9 +534,47 @@ mod tests {
             ("TASKS_TABLE".to_string(), "TasksTable".to_string()),
             ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), endpoint),
         ];
-        let host = get_task_host(env, Duration::from_millis(1500)).await;
+        let host = get_task_host(env.clone(), Duration::from_millis(1500)).await;
         let slow = host.invoke(get_event()).await;
         assert_eq!(slow.outcome, Outcome::TimedOut);
+
+        // Two environments, both held by slow invocations: a third synchronous invocation is
+        // throttled at once; an event-source mapping's waits for one to come free.
+        let host = FunctionHost::with_environments(
+            FunctionSpec {
+                name: "GetTaskFunction".into(),
+                binary: binary("tasks-get"),
+                env,
+                timeout: Duration::from_millis(1500),
+                quiet: true,
+            },
+            2,
+        );
+        let (a, b) = (Arc::clone(&host), Arc::clone(&host));
+        let first = tokio::spawn(async move { a.invoke(get_event()).await });
+        let second = tokio::spawn(async move { b.invoke(get_event()).await });
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while host.environments().await < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("both environments start");
+        let third = host.invoke_or_throttle(get_event()).await;
+        assert_eq!(third.outcome, Outcome::Throttled);
+        let environments: Vec<usize> = [first.await.unwrap(), second.await.unwrap()]
+            .iter()
+            .map(|i| i.environment)
+            .collect();
+        assert_eq!(
+            {
+                let mut e = environments.clone();
+                e.sort_unstable();
+                e
+            },
+            [0, 1],
+            "two processes, one invocation each"
+        );
         drop(silent);
     }
 }
