@@ -2,9 +2,9 @@
 //! Kafka, and the records that could not be published reported back for retry.
 //!
 //! Two kinds of failure, two answers:
-//! - **Transient** (the broker is down, slow or moving leaders): the record and every later
-//!   record of the same item are reported as batch item failures. The mapping retries them until
-//!   they succeed (the template sets no retry or age limit: the stream keeps records 24 h), so a
+//! - **Transient** (the broker is down, slow or moving leaders): the first such record is reported
+//!   as the batch item failure; the stream checkpoints before it and redelivers it and everything
+//!   after it. The mapping retries until they succeed (the template sets no retry or age limit: the stream keeps records 24 h), so a
 //!   broker outage delays events and never drops or reorders them. The whole invocation shares
 //!   one deadline, so an outage costs one bounded wait, not one per record.
 //! - **Permanent** (a record that can never become an event: an unreadable image, an unknown
@@ -200,28 +200,20 @@ pub async fn relay<S: EventSink>(
             failed.push(*position);
         }
     }
-    // Per item, the first record that failed: it and everything after it for that item retry.
-    let mut first_failure: HashMap<String, usize> = HashMap::new();
-    for &i in &failed {
-        let first = first_failure.entry(item_of(&batch.records[i])).or_insert(i);
-        *first = (*first).min(i);
-    }
     let dead_lettered = outgoing
         .iter()
         .zip(&results_ok)
         .filter(|(o, ok)| **ok && o.topic == TOPIC_DEAD_LETTER)
         .count();
     let published = results_ok.iter().filter(|ok| **ok).count() - dead_lettered;
+    // A DynamoDB stream checkpoints at the lowest sequence number reported and redelivers every
+    // record after it, other tasks' included (idempotent consumers absorb the repeats): reporting
+    // the first failed record says all there is to say.
     let mut response = DynamoDbEventResponse::default();
-    for (i, record) in batch.records.iter().enumerate() {
-        if first_failure
-            .get(&item_of(record))
-            .is_some_and(|&first| i >= first)
-        {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = record.change.sequence_number.clone();
-            response.batch_item_failures.push(failure);
-        }
+    if let Some(&first) = failed.iter().min() {
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = batch.records[first].change.sequence_number.clone();
+        response.batch_item_failures.push(failure);
     }
     todo_lambda::metrics::emit(
         "publisher",
@@ -229,7 +221,7 @@ pub async fn relay<S: EventSink>(
             ("Applied", published),
             ("Skipped", skipped),
             ("DeadLettered", dead_lettered),
-            ("Failed", response.batch_item_failures.len()),
+            ("Failed", failed.len()),
         ],
     );
     response

@@ -1,5 +1,6 @@
-//! The relay's failure reporting over real stream records: a record that cannot be produced is
-//! retried with every later record of the same task, and nothing of other tasks.
+//! The relay's failure reporting over real stream records: the first record that cannot be
+//! produced is the one reported, where the stream resumes (AWS checkpoints at the lowest reported
+//! sequence number and redelivers everything after it).
 
 mod support;
 
@@ -41,7 +42,7 @@ impl EventSink for ScriptedSink {
 }
 
 #[tokio::test]
-async fn a_failed_record_fails_the_rest_of_its_task_only() {
+async fn the_first_record_that_cannot_be_produced_is_where_the_stream_resumes() {
     let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
     let store = DynamoTaskStore::new(engine.client().await, "TasksTable");
     let a = create(&store, "a0").await;
@@ -64,8 +65,9 @@ async fn a_failed_record_fails_the_rest_of_its_task_only() {
         .iter()
         .map(|f| f.item_identifier.clone().unwrap())
         .collect();
-    // Records: a0, b0, a1, b1, a2. The sink refuses a1 (the second of a), so a1 and a2 retry.
-    assert_eq!(failed, [sequence[2].clone(), sequence[4].clone()]);
+    // Records: a0, b0, a1, b1, a2. The sink refuses a1 (the second of a): the stream resumes
+    // from a1, redelivering b1 and a2 too (Lambda checkpoints at the lowest reported record).
+    assert_eq!(failed, [sequence[2].clone()]);
 
     let seen = sink.seen.lock().unwrap();
     assert_eq!(seen.len(), 5);
@@ -190,8 +192,8 @@ async fn an_unreadable_record_is_dead_lettered_and_nothing_of_its_task_overtakes
         .into_iter()
         .map(|f| f.item_identifier.unwrap())
         .collect();
-    // Records: a0, b0, a (unreadable), a (repaired), b1.
-    assert_eq!(failed, [seq[2].clone(), seq[3].clone()]);
+    // Records: a0, b0, a (unreadable), a (repaired), b1: the stream resumes from the first.
+    assert_eq!(failed, [seq[2].clone()]);
     let sent: Vec<(&str, String)> = sink
         .seen
         .lock()

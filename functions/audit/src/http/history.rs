@@ -8,8 +8,8 @@ use todo_schema::{Problem, TaskId};
 use super::STORE;
 use crate::store::ReadEntries;
 
-/// A task's audit history, oldest first; readable by its owner after the task is deleted. Another
-/// user's task has no history for the caller: an empty page, like a task never audited.
+/// A task's audit history in version order; readable by its owner after the task is deleted.
+/// Another user's task, like a task that never existed, is a 404.
 pub async fn task_history<S: ReadEntries>(
     store: &S,
     cursors: &CursorCodec,
@@ -30,10 +30,17 @@ async fn run<S: ReadEntries>(
     let (limit, cursor) = paging(&params, &["limit", "cursor"])?;
     let scope = Scope::new("history", 1).part(&caller.sub).part(id);
     let from = cursors.start(&scope, cursor)?;
+    let first_page = from.is_none();
     let entries = store
         .history(&caller.sub, id, limit as i32, from)
         .await
         .map_err(|e| e.problem(STORE))?;
+    // A task with no history for the caller (another user's, or none at all) is a 404, as on
+    // every other task route; a task's history starts with its creation, so an owner's task has
+    // one as soon as the pipeline has audited it (usually well under a second).
+    if first_page && entries.entries.is_empty() {
+        return Err(Problem::not_found("no task with this id"));
+    }
     Ok(json_response(
         200,
         &cursors.page(&scope, entries.entries, entries.next),
