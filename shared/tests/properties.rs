@@ -125,7 +125,6 @@ proptest! {
         at in instant(),
         tz in zone(),
     ) {
-        let _ = TimeZone::to_string(&tz);
         if let Ok(rule) = text.parse::<Recurrence>() {
             let due = Due { at, tz };
             let _ = rule.validate_for(&due);

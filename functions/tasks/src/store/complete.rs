@@ -44,11 +44,7 @@ impl CompleteTask for DynamoTaskStore {
         e.require_absent("recurrence");
         let mut current = match self.update_task(owner, id, e).await? {
             Ok(task) => {
-                return Ok(Transition {
-                    task,
-                    changed: true,
-                    next: None,
-                });
+                return Ok(Transition::changed(task));
             }
             Err(None) => return Err(StoreError::NotFound),
             Err(Some(current)) => current,
@@ -58,11 +54,7 @@ impl CompleteTask for DynamoTaskStore {
                 return Err(StoreError::VersionMismatch);
             }
             if current.status == Status::Completed {
-                return Ok(Transition {
-                    task: current,
-                    changed: false,
-                    next: None,
-                });
+                return Ok(Transition::unchanged(current));
             }
             let at = stamp_after(&current, now);
             match self.complete_occurrence(&current, actor, at).await? {

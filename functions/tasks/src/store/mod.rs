@@ -93,6 +93,26 @@ pub struct Transition {
     pub next: Option<Task>,
 }
 
+impl Transition {
+    /// This call changed the task (and recorded an event); no occurrence was created.
+    pub fn changed(task: Task) -> Self {
+        Self {
+            task,
+            changed: true,
+            next: None,
+        }
+    }
+
+    /// The task was already in the state asked for: nothing changed, nothing recorded.
+    pub fn unchanged(task: Task) -> Self {
+        Self {
+            task,
+            changed: false,
+            next: None,
+        }
+    }
+}
+
 /// `POST /tasks`.
 pub trait CreateTask {
     /// Writes a new task, at most once per Idempotency-Key.

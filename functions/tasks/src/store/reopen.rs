@@ -37,11 +37,7 @@ impl ReopenTask for DynamoTaskStore {
             )?;
             let current = match self.update_task(owner, id, e).await? {
                 Ok(task) => {
-                    return Ok(Transition {
-                        task,
-                        changed: true,
-                        next: None,
-                    });
+                    return Ok(Transition::changed(task));
                 }
                 Err(None) => return Err(StoreError::NotFound),
                 Err(Some(current)) => current,
@@ -50,11 +46,7 @@ impl ReopenTask for DynamoTaskStore {
                 return Err(StoreError::VersionMismatch);
             }
             if current.status == Status::Open {
-                return Ok(Transition {
-                    task: current,
-                    changed: false,
-                    next: None,
-                });
+                return Ok(Transition::unchanged(current));
             }
             // Still completed and at the expected version: only the time was behind.
             at = stamp_after(&current, at);
