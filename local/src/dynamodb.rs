@@ -26,6 +26,7 @@ pub struct EmbeddedDynamo {
     addr: SocketAddr,
     db: Database,
     stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// The CreateTable properties the engine understands; the rest of a CloudFormation table
@@ -68,20 +69,46 @@ impl EmbeddedDynamo {
             }
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
+        let mut engine = Self {
+            addr: listener.local_addr()?,
+            db,
+            stop: None,
+            server: None,
+        };
+        engine.listen(listener);
+        Ok(engine)
+    }
+
+    fn listen(&mut self, listener: tokio::net::TcpListener) {
         let (stop, stopped) = oneshot::channel::<()>();
-        let served = db.clone();
-        tokio::spawn(async move {
+        let served = self.db.clone();
+        self.stop = Some(stop);
+        self.server = Some(tokio::spawn(async move {
             let _ = dynoxide::server::serve_with_shutdown(listener, served, async {
                 let _ = stopped.await;
             })
             .await;
-        });
-        Ok(Self {
-            addr,
-            db,
-            stop: Some(stop),
-        })
+        }));
+    }
+
+    /// Fault injection: the endpoint stops answering (connections are refused, in-flight
+    /// requests finish), as during a DynamoDB outage; the data stays. See [`Self::resume`].
+    pub async fn pause(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+
+    /// Serves the same data on the same endpoint again after [`Self::pause`].
+    pub async fn resume(&mut self) -> Result<(), DynamoError> {
+        if self.server.is_none() {
+            let listener = tokio::net::TcpListener::bind(self.addr).await?;
+            self.listen(listener);
+        }
+        Ok(())
     }
 
     /// The endpoint URL, as `AWS_ENDPOINT_URL_DYNAMODB` would name it.

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -99,6 +99,8 @@ pub struct FunctionHost {
     idle: std::sync::Mutex<Vec<usize>>,
     /// The pid of the process last started in any environment (0 before the first).
     last_pid: Arc<AtomicU32>,
+    /// Fault injection: invocations are cut (timed out) after this many ms; 0 = never.
+    cut_after_ms: Arc<AtomicU64>,
 }
 
 /// One execution environment: a Runtime API and the process that polls it.
@@ -109,6 +111,7 @@ struct Environment {
     shared: Arc<std::sync::Mutex<Shared>>,
     process: Mutex<Option<Child>>,
     last_pid: Arc<AtomicU32>,
+    cut_after_ms: Arc<AtomicU64>,
 }
 
 fn lock(shared: &std::sync::Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
@@ -133,6 +136,7 @@ impl FunctionHost {
             environments: Mutex::new(Vec::new()),
             idle: std::sync::Mutex::new(Vec::new()),
             last_pid: Arc::new(AtomicU32::new(0)),
+            cut_after_ms: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -154,6 +158,15 @@ impl FunctionHost {
     /// The id of the process last started, if any (it may have exited since).
     pub fn pid(&self) -> Option<u32> {
         Some(self.last_pid.load(Ordering::SeqCst)).filter(|p| *p != 0)
+    }
+
+    /// Fault injection: from now on every invocation that runs longer than `after` is cut off
+    /// as a timeout (its process killed, the outcome `TimedOut`) although the function was
+    /// told its full deadline, as when a handler hangs on a dependency past its timeout;
+    /// `None` restores the function's own timeout.
+    pub fn cut_invocations_after(&self, after: Option<Duration>) {
+        let ms = after.map_or(0, |d| d.as_millis().max(1) as u64);
+        self.cut_after_ms.store(ms, Ordering::SeqCst);
     }
 
     /// Kills every environment's process and waits for them to end: every next invocation is a
@@ -200,7 +213,13 @@ impl FunctionHost {
             .pop();
         let (index, env) = match reuse {
             Some(i) => (i, Arc::clone(&self.environments.lock().await[i])),
-            None => match Environment::start(self.spec.clone(), Arc::clone(&self.last_pid)).await {
+            None => match Environment::start(
+                self.spec.clone(),
+                Arc::clone(&self.last_pid),
+                Arc::clone(&self.cut_after_ms),
+            )
+            .await
+            {
                 Ok(env) => {
                     let mut envs = self.environments.lock().await;
                     envs.push(Arc::clone(&env));
@@ -237,7 +256,11 @@ fn throttled() -> Invocation {
 
 impl Environment {
     /// Serves a Runtime API for `spec` on a free loopback port; no process runs yet.
-    async fn start(spec: FunctionSpec, last_pid: Arc<AtomicU32>) -> std::io::Result<Arc<Self>> {
+    async fn start(
+        spec: FunctionSpec,
+        last_pid: Arc<AtomicU32>,
+        cut_after_ms: Arc<AtomicU64>,
+    ) -> std::io::Result<Arc<Self>> {
         let (tx, rx) = mpsc::channel(1);
         let shared = Arc::new(std::sync::Mutex::new(Shared::default()));
         let state = ApiState {
@@ -269,7 +292,16 @@ impl Environment {
             shared,
             process: Mutex::new(None),
             last_pid,
+            cut_after_ms,
         }))
+    }
+
+    /// The function's timeout, or the fault-injected cut when one is set.
+    fn time_limit(&self) -> Duration {
+        match self.cut_after_ms.load(Ordering::SeqCst) {
+            0 => self.spec.timeout,
+            ms => Duration::from_millis(ms).min(self.spec.timeout),
+        }
     }
 
     /// Kills the process and waits for it to end, so the next invocation is a cold start.
@@ -333,7 +365,7 @@ impl Environment {
         let outcome = tokio::select! {
             answered = answer => answered.unwrap_or(Outcome::Crashed("the runtime dropped the invocation".into())),
             exit = wait_exit(process.as_mut()) => Outcome::Crashed(format!("the process exited ({exit})")),
-            _ = tokio::time::sleep(self.spec.timeout) => Outcome::TimedOut,
+            _ = tokio::time::sleep(self.time_limit()) => Outcome::TimedOut,
         };
         lock(&self.shared).in_flight.remove(&id);
         if matches!(outcome, Outcome::TimedOut | Outcome::Crashed(_))

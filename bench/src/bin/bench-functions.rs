@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use todo_load::stats::{ms, quantile};
 use todo_local::apigw::call;
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
@@ -36,19 +37,6 @@ struct Samples {
     warm: Vec<f64>,
     rss_kib: Vec<f64>,
     size: u64,
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
 /// The process's peak resident set (VmHWM), in KiB.

@@ -1,0 +1,75 @@
+//! `todo-load`: drives any serverless-todo API (the local cloud or a deployed stack) with many
+//! users issuing a mix of every command, then waits for the pipeline to drain and proves that
+//! nothing was lost or doubled: every committed change is in its task's audit history exactly
+//! once and in commit order, each user's audit total equals their committed changes, and every
+//! due reminder reached the inbox exactly once. It reports throughput, per-route latency and
+//! the delay from a POST to its audit entry.
+//!
+//! The library runs inside the fault tests (`tests/tests/faults.rs`); the binary is
+//! `scripts/load`.
+
+pub mod client;
+pub mod drive;
+pub mod ledger;
+pub mod report;
+pub mod stats;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+pub use crate::drive::DriveConfig;
+use crate::drive::User;
+use crate::report::Report;
+
+/// A load run: where, who, how much.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub base_url: String,
+    /// `(user, bearer token)`; each user's data is checked against only what this run did.
+    pub users: Vec<(String, String)>,
+    pub drive: DriveConfig,
+    /// How long to wait for the pipeline to drain before verifying what has arrived.
+    pub drain_timeout: Duration,
+}
+
+/// Drives, drains, verifies.
+pub async fn run(config: &LoadConfig) -> Report {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(config.drive.concurrency.max(1) * 2)
+        .build()
+        .expect("an HTTP client");
+    let users: Arc<Vec<User>> = Arc::new(
+        config
+            .users
+            .iter()
+            .map(|(name, token)| User {
+                client: client::UserClient::new(http.clone(), &config.base_url, name, token),
+                ledger: Mutex::new(Default::default()),
+            })
+            .collect(),
+    );
+    let mut drive = drive::drive(Arc::clone(&users), &config.drive).await;
+    let verification = verify::verify(&users, config.drain_timeout).await;
+    let mut audit_delays = Vec::new();
+    let mut unaudited = 0;
+    for probe in std::mem::take(&mut drive.probes) {
+        match probe.await.ok().flatten() {
+            Some(d) => audit_delays.push(stats::ms(d)),
+            None => unaudited += 1,
+        }
+    }
+    Report {
+        commands: config.drive.commands,
+        users: config.users.len(),
+        concurrency: config.drive.concurrency,
+        drive,
+        verification,
+        audit_delays_ms: audit_delays,
+        unaudited_probes: unaudited,
+        tolerate_faults: config.drive.tolerate_faults,
+    }
+}

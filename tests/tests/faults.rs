@@ -1,0 +1,83 @@
+//! Faults under load (#9): while `todo-load` drives the local cloud, the DynamoDB engine stops
+//! and comes back, the broker is killed (and restarted by its supervisor), function processes
+//! are killed mid-invocation and the audit consumer's invocations time out mid-batch. After
+//! recovery the load run's verification must hold: every committed change audited once in
+//! commit order, every reminder delivered once. The load client retries as a careful client
+//! would (same idempotency key, same If-Match) and reads back whether a lost answer committed.
+
+use std::time::Duration;
+
+use todo_e2e::{DataDir, eventually, kill9, start};
+use todo_load::{DriveConfig, LoadConfig};
+
+#[tokio::test]
+async fn nothing_is_lost_or_doubled_when_the_engine_the_broker_and_functions_fail_under_load() {
+    let data = DataDir::new("faults");
+    let mut cloud = start(&data).await;
+    let users = (0..4)
+        .map(|n| {
+            let name = format!("faulty-{n}");
+            let token = cloud.auth.token(&name, 1);
+            (name, token)
+        })
+        .collect();
+    let config = LoadConfig {
+        base_url: cloud.api_url.clone(),
+        users,
+        drive: DriveConfig {
+            commands: 1_200,
+            concurrency: 4,
+            seed: 7,
+            reminder_lead: Duration::from_secs(2),
+            tolerate_faults: true,
+        },
+        drain_timeout: Duration::from_secs(120),
+    };
+    let run = tokio::spawn(async move { todo_load::run(&config).await });
+
+    // The pipeline is busy: the audit consumer has run.
+    let audit = cloud.hosts["AuditConsumerFunction"].clone();
+    eventually("the audit consumer's first invocation", || async {
+        audit.pid().map(|_| ())
+    })
+    .await;
+
+    // DynamoDB is unreachable for a second.
+    cloud.dynamo.pause().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    cloud
+        .dynamo
+        .resume()
+        .await
+        .expect("the engine serves again");
+
+    // The broker dies; its supervisor starts it again on the same port and data.
+    let broker = cloud.kafka.pid().await.expect("the broker runs");
+    kill9(broker);
+
+    // A command function and the audit consumer die mid-invocation.
+    let create = cloud.hosts["CreateTaskFunction"].clone();
+    if let Some(pid) = create.pid() {
+        kill9(pid);
+    }
+    if let Some(pid) = audit.pid() {
+        kill9(pid);
+    }
+
+    // The audit consumer's invocations time out mid-batch for a second.
+    audit.cut_invocations_after(Some(Duration::from_millis(15)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    audit.cut_invocations_after(None);
+
+    assert!(
+        !run.is_finished(),
+        "the faults must hit the load run, not follow it: give it more commands"
+    );
+    let report = run.await.expect("the load run ends");
+    println!("{report}");
+    assert!(report.problems().is_empty(), "{report}");
+    assert!(
+        report.drive.retries > 0,
+        "the faults reached the clients (else this test proves nothing): {report}"
+    );
+}
