@@ -181,18 +181,11 @@ async fn start_mappings(
                         }
                     }
                 }));
-            } else if let Some(mut m) =
+            } else if let Some(m) =
                 KafkaMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
             {
-                let client = kafka.client().await?;
-                let observe = Arc::clone(observe);
-                tasks.push(tokio::spawn(async move {
-                    loop {
-                        if m.poll(&client, observe.as_ref()).await == 0 {
-                            tokio::time::sleep(IDLE).await;
-                        }
-                    }
-                }));
+                let client = Arc::new(kafka.client().await?);
+                tasks.push(tokio::spawn(m.run(client, Arc::clone(observe))));
             } else if let Some(rate) = schedule::rate_of(event) {
                 let every = config.schedule_every.unwrap_or(rate);
                 tasks.push(tokio::spawn(schedule::run(

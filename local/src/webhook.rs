@@ -15,6 +15,8 @@ pub struct Received {
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
     pub body: Vec<u8>,
+    /// When it arrived (before any configured delay), to see which deliveries overlapped.
+    pub at: std::time::Instant,
 }
 
 /// A running receiver; it answers every request with `status`.
@@ -128,6 +130,7 @@ async fn serve(
             path,
             headers,
             body,
+            at: std::time::Instant::now(),
         });
     }
     tokio::time::sleep(pause).await;

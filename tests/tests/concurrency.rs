@@ -135,3 +135,45 @@ async fn racing_writers_in_parallel_processes_get_exactly_one_winner() {
     );
     assert_eq!(alice.get(&path).await.status, 404);
 }
+
+/// Lambda's Kafka pollers process partitions in parallel (each in order): a partition whose
+/// batch waits on a slow webhook does not hold the others. With the receiver answering after
+/// 2 s, deliveries from two partitions arriving less than 2 s apart can only have overlapped.
+#[tokio::test]
+async fn kafka_partitions_are_consumed_in_parallel() {
+    use std::time::Duration;
+    use todo_publisher::partitioner::partition_for;
+
+    const DELAY: Duration = Duration::from_secs(2);
+    let data = DataDir::new("partitions");
+    let cloud = start(&data).await;
+    cloud.webhook.delay(DELAY);
+    let alice = Api::new(&cloud, "alice");
+    let mut partitions = std::collections::BTreeSet::new();
+    while partitions.len() < 2 {
+        let task = alice
+            .create(json!({"title": "in parallel", "reminders": [{"at": todo_e2e::in_seconds(1)}]}))
+            .await;
+        partitions.insert(partition_for(id(&task).as_bytes(), 3));
+    }
+    let arrivals = todo_e2e::eventually("deliveries from two partitions", || async {
+        let mut first_per_partition = std::collections::BTreeMap::new();
+        for r in cloud.webhook.received() {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+            let p = partition_for(body["task_id"].as_str()?.as_bytes(), 3);
+            first_per_partition.entry(p).or_insert(r.at);
+        }
+        (first_per_partition.len() >= 2).then_some(first_per_partition)
+    })
+    .await;
+    let times: Vec<_> = arrivals.values().collect();
+    let gap = if times[0] > times[1] {
+        *times[0] - *times[1]
+    } else {
+        *times[1] - *times[0]
+    };
+    assert!(
+        gap < DELAY,
+        "the second partition's first delivery came {gap:?} after the first's: partitions were consumed one after another"
+    );
+}

@@ -2,9 +2,13 @@
 //! to the batching window), partial batch failures in the Kafka shape (commit up to the first
 //! failed record and retry from it), MaximumRetryAttempts, then the failed records to the
 //! on-failure topic with the failure's metadata in headers. Committed offsets are kept on disk,
-//! per consumer group, so a restart resumes where it stopped.
+//! per consumer group and partition, so a restart resumes where it stopped.
+//!
+//! Partitions are processed in parallel, each by its own worker holding at most one batch in
+//! flight, as Lambda's Kafka pollers do (ordering holds within a partition, which is all Kafka
+//! promises); a partition added to the topic later gets a worker within a second.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +23,7 @@ use crate::runtime::{FunctionHost, Invocation, Outcome};
 use crate::template::FunctionDefinition;
 
 /// How a function consumes a topic.
+#[derive(Clone)]
 pub struct KafkaMapping {
     pub host: Arc<FunctionHost>,
     pub topic: String,
@@ -28,9 +33,13 @@ pub struct KafkaMapping {
     pub max_retries: u32,
     /// `kafka://<topic>` destination, if any.
     pub dead_letter: Option<String>,
-    pub offsets_file: PathBuf,
+    /// The consumer group's committed offsets: `<offsets_dir>/<topic>-<partition>`.
+    pub offsets_dir: PathBuf,
     attempts: HashMap<(i32, i64), u32>,
 }
+
+/// Told about every invocation: function, trigger, what happened.
+type Observer = Arc<dyn Fn(&str, &str, &Invocation) + Send + Sync>;
 
 impl KafkaMapping {
     /// The mapping an `MSK` event of `f` declares, if `event` is one.
@@ -59,52 +68,67 @@ impl KafkaMapping {
                 .as_str()
                 .and_then(|d| d.strip_prefix("kafka://"))
                 .map(str::to_string),
-            offsets_file: data_dir.join(format!("esm/{group}.offsets.json")),
+            offsets_dir: data_dir.join(format!("esm/{group}.offsets")),
             group,
             attempts: HashMap::new(),
         })
     }
 
-    fn offsets(&self) -> BTreeMap<String, i64> {
-        std::fs::read_to_string(&self.offsets_file)
+    fn offset_file(&self, partition: i32) -> PathBuf {
+        self.offsets_dir.join(format!("{}-{partition}", self.topic))
+    }
+
+    fn committed(&self, partition: i32) -> Option<i64> {
+        std::fs::read_to_string(self.offset_file(partition))
             .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default()
+            .and_then(|t| t.trim().parse().ok())
     }
 
     fn commit(&self, partition: i32, next: i64) {
-        let mut offsets = self.offsets();
-        offsets.insert(format!("{}-{partition}", self.topic), next);
-        if let Some(dir) = self.offsets_file.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Ok(text) = serde_json::to_string_pretty(&offsets) {
-            let _ = std::fs::write(&self.offsets_file, text);
+        let _ = std::fs::create_dir_all(&self.offsets_dir);
+        let _ = std::fs::write(self.offset_file(partition), next.to_string());
+    }
+
+    /// Runs the mapping until the process ends: one worker per partition of the topic.
+    pub async fn run(self, client: Arc<Client>, observe: Observer) {
+        const IDLE: Duration = Duration::from_millis(100);
+        const DISCOVERY: Duration = Duration::from_secs(1);
+        let mut running = BTreeSet::new();
+        // The workers end with this task (a JoinSet aborts what it holds when dropped).
+        let mut workers = tokio::task::JoinSet::new();
+        loop {
+            let partitions: Vec<i32> = match client.list_topics().await {
+                Ok(topics) => topics
+                    .into_iter()
+                    .find(|t| t.name == self.topic)
+                    .map(|t| t.partitions.into_iter().collect())
+                    .unwrap_or_default(),
+                Err(_) => Vec::new(),
+            };
+            for partition in partitions {
+                if running.insert(partition) {
+                    let mut worker = self.clone();
+                    let client = Arc::clone(&client);
+                    let observe = Arc::clone(&observe);
+                    workers.spawn(async move {
+                        loop {
+                            if worker
+                                .poll_partition(&client, partition, observe.as_ref())
+                                .await
+                                == 0
+                            {
+                                tokio::time::sleep(IDLE).await;
+                            }
+                        }
+                    });
+                }
+            }
+            tokio::time::sleep(DISCOVERY).await;
         }
     }
 
-    /// One poll of every partition; returns how many records were settled.
-    pub async fn poll(
-        &mut self,
-        client: &Client,
-        observe: &(dyn Fn(&str, &str, &Invocation) + Send + Sync),
-    ) -> usize {
-        let partitions: Vec<i32> = match client.list_topics().await {
-            Ok(topics) => topics
-                .into_iter()
-                .find(|t| t.name == self.topic)
-                .map(|t| t.partitions.into_iter().collect())
-                .unwrap_or_default(),
-            Err(_) => return 0,
-        };
-        let mut settled = 0;
-        for partition in partitions {
-            settled += self.poll_partition(client, partition, observe).await;
-        }
-        settled
-    }
-
-    async fn poll_partition(
+    /// One poll of one partition: at most one batch; returns how many records were settled.
+    pub async fn poll_partition(
         &mut self,
         client: &Client,
         partition: i32,
@@ -117,12 +141,12 @@ impl KafkaMapping {
             return 0;
         };
         let key = format!("{}-{partition}", self.topic);
-        let next = match self.offsets().get(&key) {
-            Some(n) => *n,
+        let next = match self.committed(partition) {
+            Some(n) => n,
             None => pc.get_offset(OffsetAt::Earliest).await.unwrap_or(0),
         };
-        // Partitions are polled in turn: a long fetch wait on an idle one would delay the others,
-        // so each waits at most 50 ms (the batching window still bounds how long a record waits).
+        // A fetch waits at most 50 ms for records, so the worker notices a stop promptly (the
+        // batching window still bounds how long a record waits).
         let wait_ms = self.window.as_millis().min(50) as i32;
         let Ok((records, _)) = pc.fetch_records(next, 1..5_000_000, wait_ms.max(1)).await else {
             return 0;
