@@ -102,6 +102,37 @@ impl KafkaConfig {
     }
 }
 
+impl KafkaConfig {
+    /// A client of these brokers with this security, retrying a connection for at most
+    /// `deadline`: the one place a Kafka connection is built (the publisher, `todo-admin`).
+    pub async fn connect(&self, client_id: &str, deadline: Duration) -> Result<Client, String> {
+        let backoff = BackoffConfig {
+            init_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(1),
+            base: 2.0,
+            deadline: Some(deadline),
+        };
+        let mut builder = ClientBuilder::new(self.bootstrap.clone())
+            .client_id(client_id)
+            .backoff_config(backoff);
+        builder = match &self.security {
+            Security::Plaintext => builder,
+            Security::Scram { username, password } => {
+                builder
+                    .tls_config(tls()?)
+                    .sasl_config(SaslConfig::ScramSha512(Credentials::new(
+                        username.clone(),
+                        password.clone(),
+                    )))
+            }
+            Security::Iam { region } => builder
+                .tls_config(tls()?)
+                .sasl_config(SaslConfig::Oauthbearer(iam_credentials(region))),
+        };
+        builder.build().await.map_err(|e| format!("connect: {e}"))
+    }
+}
+
 /// TLS with the Mozilla root store (Amazon Trust Services signs MSK's certificates).
 fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
     let roots = rustls::RootCertStore {
@@ -159,30 +190,10 @@ impl KafkaSink {
         if let Some(c) = slot.as_ref() {
             return Ok(Arc::clone(c));
         }
-        let backoff = BackoffConfig {
-            init_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(1),
-            base: 2.0,
-            deadline: Some(PRODUCE_DEADLINE),
-        };
-        let mut builder = ClientBuilder::new(self.config.bootstrap.clone())
-            .client_id("todo-publisher")
-            .backoff_config(backoff);
-        builder = match &self.config.security {
-            Security::Plaintext => builder,
-            Security::Scram { username, password } => {
-                builder
-                    .tls_config(tls()?)
-                    .sasl_config(SaslConfig::ScramSha512(Credentials::new(
-                        username.clone(),
-                        password.clone(),
-                    )))
-            }
-            Security::Iam { region } => builder
-                .tls_config(tls()?)
-                .sasl_config(SaslConfig::Oauthbearer(iam_credentials(region))),
-        };
-        let client = builder.build().await.map_err(|e| format!("connect: {e}"))?;
+        let client = self
+            .config
+            .connect("todo-publisher", PRODUCE_DEADLINE)
+            .await?;
         let client = Arc::new(client);
         *slot = Some(Arc::clone(&client));
         Ok(client)
