@@ -245,3 +245,103 @@ async fn a_failure_record_is_published_again_from_the_stream_or_said_to_be_gone(
         .unwrap_err();
     assert!(matches!(gone, Gone::NotOnStream(_)), "{gone:?}");
 }
+
+/// The local stream mapping's on-failure destination writes what Lambda sends an SQS
+/// destination (AWS's invocation record), and todo-admin redrives exactly that: the publisher
+/// fails against a broker that is not there, with no retries left the batch's range lands in
+/// the failure file, and the redrive publishes the task's event to a real broker.
+#[tokio::test]
+async fn what_the_local_failure_destination_writes_todo_admin_redrives() {
+    use todo_local::dynamodb::EmbeddedDynamo;
+    use todo_local::esm::streams::StreamMapping;
+    use todo_local::kafka::{EmbeddedKafka, Storage};
+    use todo_local::runtime::{FunctionHost, FunctionSpec};
+    use todo_local::template::Template;
+    use todo_schema::{Actor, NewTask, TaskId, Timestamp};
+    use todo_tasks::store::{CreateTask, DynamoTaskStore};
+
+    let dir = DataDir::new("admin-local-failure");
+    let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+    let publisher = Template::workspace()
+        .unwrap()
+        .functions()
+        .into_iter()
+        .find(|f| f.logical_id == "PublisherFunction")
+        .unwrap();
+    let mut event = publisher
+        .events
+        .iter()
+        .find(|(_, e)| e["Type"] == "DynamoDB")
+        .map(|(_, e)| e.clone())
+        .unwrap();
+    event["Properties"]["MaximumRetryAttempts"] = json!(0);
+    let host = FunctionHost::with_environments(
+        FunctionSpec {
+            name: "PublisherFunction".into(),
+            binary: todo_e2e::bin_dir().join("publisher"),
+            env: vec![("KAFKA_BOOTSTRAP_SERVERS".into(), "127.0.0.1:9".into())],
+            timeout: std::time::Duration::from_secs(2),
+            quiet: true,
+        },
+        1,
+    );
+    let mut mapping = StreamMapping::from_event(&publisher, &event, host, &dir.0).unwrap();
+
+    let task: NewTask = serde_json::from_value(json!({"title": "lost in transit"})).unwrap();
+    let task = task
+        .into_task(TaskId::generate(), "alice", Timestamp::now())
+        .unwrap();
+    DynamoTaskStore::new(engine.client().await, "TasksTable")
+        .create(&task, &Actor::User { id: "alice".into() }, None)
+        .await
+        .unwrap();
+    // Poll as the mapping would until the batch, out of retries, is recorded (40 s at most).
+    let mut text = None;
+    for _ in 0..400 {
+        mapping.poll(engine.database(), &|_, _, _| {}).await;
+        text = std::fs::read_to_string(&mapping.failure_file).ok();
+        if text.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let text = text.expect("the failure record");
+    let records = failures::parse(&text).unwrap();
+    assert_eq!(records.len(), 1, "{text}");
+    assert_eq!(
+        records[0].request_context["condition"],
+        "RetryAttemptsExhausted"
+    );
+    assert_eq!(records[0].batch.batch_size, 1);
+
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region("us-east-1")
+        .test_credentials()
+        .endpoint_url(engine.endpoint())
+        .load()
+        .await;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let range = failures::read_range(&streams, &records[0].batch, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(range.len(), 1);
+
+    let kafka = EmbeddedKafka::start(Storage::Memory).await.unwrap();
+    kafka
+        .create_topics(&[
+            ("todo.task.events", 1),
+            ("todo.reminders", 1),
+            ("todo.dead.letter", 1),
+        ])
+        .await
+        .unwrap();
+    let sink = KafkaSink::new(KafkaConfig::plaintext(vec![kafka.bootstrap()]));
+    let done = failures::publish(&sink, range).await;
+    assert!(done.failed.is_empty(), "{done:?}");
+    let events = kafka.read_partition("todo.task.events", 0).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].record.key.as_deref(),
+        Some(task.id.to_string().as_bytes())
+    );
+}

@@ -1,7 +1,9 @@
 //! The DynamoDB Streams mapping: polls a table's stream, filters, batches, invokes, and handles
 //! partial batch failures (retry from the first failed record), function errors (retry, bisect),
-//! bounded retries and the on-failure destination (a JSON-lines file in the data folder), with
-//! the checkpoint kept on disk so a restart resumes where it stopped.
+//! bounded retries and the on-failure destination (a JSON-lines file in the data folder holding
+//! what Lambda sends an SQS destination: AWS's invocation record naming the stream, shard and
+//! sequence range, not the records; `todo-admin failures redrive` reads it), with the
+//! checkpoint kept on disk so a restart resumes where it stopped.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::filter::passes;
 use crate::runtime::{FunctionHost, Outcome};
-use crate::streams::StreamCursor;
+use crate::streams::{StreamCursor, locate};
 use crate::template::FunctionDefinition;
 
 /// How a function consumes a table's stream.
@@ -105,24 +107,64 @@ impl StreamMapping {
         let _ = std::fs::write(&self.checkpoint_file, sequence);
     }
 
-    fn send_to_failure_destination(&self, records: &[Value], reason: &str) {
+    /// Records a failed batch as Lambda does for an SQS on-failure destination (AWS's example:
+    /// `events/failures/stream-batch-failure.json`): where the records were, not the records.
+    fn send_to_failure_destination(
+        &self,
+        db: &Database,
+        records: &[Value],
+        outcome: &Outcome,
+        invocations: u32,
+    ) {
+        let (Some(first), Some(last)) = (records.first(), records.last()) else {
+            return;
+        };
+        let (stream_arn, shard_id) = locate(db, &self.table, &seq(first)).unwrap_or_default();
+        let arrival = |r: &Value| {
+            r["dynamodb"]["ApproximateCreationDateTime"]
+                .as_f64()
+                .and_then(|s| chrono::DateTime::from_timestamp(s as i64, 0))
+                .unwrap_or_else(chrono::Utc::now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        let function_error = match outcome {
+            Outcome::Ok(_) => None,
+            _ => Some("Unhandled"),
+        };
+        let line = json!({
+            "requestContext": {
+                "requestId": uuid::Uuid::new_v4().to_string(),
+                "functionArn": format!("arn:aws:lambda:us-east-1:000000000000:function:{}", self.host.name()),
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": invocations,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": function_error,
+            },
+            "version": "1.0",
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": seq(first),
+                "endSequenceNumber": seq(last),
+                "approximateArrivalOfFirstRecord": arrival(first),
+                "approximateArrivalOfLastRecord": arrival(last),
+                "batchSize": records.len(),
+                "streamArn": stream_arn,
+            },
+        });
         if let Some(dir) = self.failure_file.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let lines: String = records
-            .iter()
-            .map(|r| {
-                json!({"reason": reason, "function": self.host.name(), "record": r}).to_string()
-                    + "\n"
-            })
-            .collect();
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.failure_file)
         {
-            let _ = f.write_all(lines.as_bytes());
+            let _ = writeln!(f, "{line}");
         }
     }
 
@@ -174,10 +216,15 @@ impl StreamMapping {
             }
         }
         self.waiting_since = None;
-        let arn = format!(
-            "arn:aws:dynamodb:us-east-1:000000000000:table/{}/stream/local",
-            self.table
-        );
+        // The engine's own stream ARN, as AWS puts the stream's ARN in every record.
+        let arn = locate(db, &self.table, &seq(&batch[0]))
+            .map(|(arn, _)| arn)
+            .unwrap_or_else(|| {
+                format!(
+                    "arn:aws:dynamodb:us-east-1:000000000000:table/{}/stream/local",
+                    self.table
+                )
+            });
         let records: Vec<Value> = batch
             .iter()
             .map(|r| {
@@ -221,11 +268,8 @@ impl StreamMapping {
         let attempts = self.attempts.entry(failed_seq.clone()).or_insert(0);
         *attempts += 1;
         if *attempts > self.max_retries {
-            let reason = format!(
-                "{:?} after {} retries",
-                invocation.outcome, self.max_retries
-            );
-            self.send_to_failure_destination(&batch[i..], &reason);
+            let invocations = *attempts;
+            self.send_to_failure_destination(db, &batch[i..], &invocation.outcome, invocations);
             self.attempts.remove(&failed_seq);
             self.limit = None;
             self.save(&seq(&batch[batch.len() - 1]));
