@@ -119,6 +119,46 @@ pub fn read_all(db: &Database, table: &str) -> Result<Vec<Value>, DynamoError> {
     StreamCursor::new(table, None).read_new(db)
 }
 
+/// The stream ARN and the shard of `table`'s stream that hold the record with `sequence`, as an
+/// on-failure record names them.
+pub fn locate(db: &Database, table: &str, sequence: &str) -> Option<(String, String)> {
+    let key = |s: &str| {
+        (
+            s.trim_start_matches('0').len(),
+            s.trim_start_matches('0').to_string(),
+        )
+    };
+    let streams = db
+        .list_streams(ListStreamsRequest {
+            table_name: Some(table.to_string()),
+            ..Default::default()
+        })
+        .ok()?;
+    for stream in streams.streams {
+        let description = db
+            .describe_stream(DescribeStreamRequest {
+                stream_arn: stream.stream_arn.clone(),
+                ..Default::default()
+            })
+            .ok()?;
+        for shard in description.stream_description.shards {
+            let range = &shard.sequence_number_range;
+            let after_start = range
+                .starting_sequence_number
+                .as_deref()
+                .is_none_or(|s| key(s) <= key(sequence));
+            let before_end = range
+                .ending_sequence_number
+                .as_deref()
+                .is_none_or(|e| key(sequence) <= key(e));
+            if after_start && before_end {
+                return Some((stream.stream_arn.clone(), shard.shard_id));
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,44 +214,4 @@ mod tests {
         assert_eq!(keys(&resumed.read_new(db).unwrap()), ["b", "c"]);
         assert_eq!(keys(&read_all(db, "TasksTable").unwrap()), ["a", "b", "c"]);
     }
-}
-
-/// The stream ARN and the shard of `table`'s stream that hold the record with `sequence`, as an
-/// on-failure record names them.
-pub fn locate(db: &Database, table: &str, sequence: &str) -> Option<(String, String)> {
-    let key = |s: &str| {
-        (
-            s.trim_start_matches('0').len(),
-            s.trim_start_matches('0').to_string(),
-        )
-    };
-    let streams = db
-        .list_streams(ListStreamsRequest {
-            table_name: Some(table.to_string()),
-            ..Default::default()
-        })
-        .ok()?;
-    for stream in streams.streams {
-        let description = db
-            .describe_stream(DescribeStreamRequest {
-                stream_arn: stream.stream_arn.clone(),
-                ..Default::default()
-            })
-            .ok()?;
-        for shard in description.stream_description.shards {
-            let range = &shard.sequence_number_range;
-            let after_start = range
-                .starting_sequence_number
-                .as_deref()
-                .is_none_or(|s| key(s) <= key(sequence));
-            let before_end = range
-                .ending_sequence_number
-                .as_deref()
-                .is_none_or(|e| key(sequence) <= key(e));
-            if after_start && before_end {
-                return Some((stream.stream_arn.clone(), shard.shard_id));
-            }
-        }
-    }
-    None
 }
