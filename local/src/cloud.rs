@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
 
+use crate::artifacts::Artifacts;
 use crate::auth::LocalAuthorizer;
 use crate::dynamodb::{DynamoError, EmbeddedDynamo};
 use crate::esm::kafka::KafkaMapping;
@@ -26,8 +27,8 @@ use crate::webhook::WebhookReceiver;
 pub struct CloudConfig {
     /// Where data lives between runs.
     pub data_dir: PathBuf,
-    /// Where the function binaries are (`target/debug`).
-    pub bin_dir: PathBuf,
+    /// The function code to run: the workspace's binaries or `sam build`'s artifacts.
+    pub artifacts: Artifacts,
     /// The HTTP API port (0 picks a free one).
     pub api_port: u16,
     /// Print one line per invocation.
@@ -53,7 +54,9 @@ pub enum CloudError {
     Kafka(#[from] KafkaError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    #[error("function {function}: binary {binary} not found; build the workspace binaries first")]
+    #[error(
+        "function {function}: binary {binary} not found; build the workspace binaries (or `sam build`) first"
+    )]
     MissingBinary { function: String, binary: PathBuf },
 }
 
@@ -104,7 +107,7 @@ impl LocalCloud {
         let parameters = local_parameters(template, &kafka, &webhook, &config.data_dir)?;
         let mut hosts = HashMap::new();
         for f in template.functions() {
-            let binary = config.bin_dir.join(&f.binary);
+            let binary = config.artifacts.binary(&f);
             if !binary.exists() {
                 return Err(CloudError::MissingBinary {
                     function: f.logical_id,

@@ -5,6 +5,7 @@
 //! per test and no external service to start.
 
 pub mod apigw;
+pub mod artifacts;
 pub mod auth;
 pub mod cloud;
 pub mod dynamodb;

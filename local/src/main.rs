@@ -1,15 +1,17 @@
 //! `todo-local`: the whole system on this machine, with no Docker and no AWS account.
 //!
-//! `todo-local [--data DIR] [--port PORT] [--reset]` starts it; `todo-local token USER` prints a
+//! `todo-local [--data DIR] [--port PORT] [--reset] [--packaged .aws-sam/build]` starts it
+//! (`--packaged` runs what `sam build` packaged, arm64 under qemu-user); `todo-local token USER` prints a
 //! bearer token for USER. Run it through `scripts/run`, which builds what it needs first.
 
 use std::path::PathBuf;
 
+use todo_local::artifacts::Artifacts;
 use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N]\n       todo-local token USER [--data DIR]";
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--packaged DIR]\n       todo-local token USER [--data DIR]";
 
 struct Args {
     data: PathBuf,
@@ -18,6 +20,8 @@ struct Args {
     token_for: Option<String>,
     schedule_every: Option<std::time::Duration>,
     concurrency: usize,
+    /// `sam build`'s output folder to run instead of the workspace binaries.
+    packaged: Option<PathBuf>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -28,6 +32,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         token_for: None,
         schedule_every: Some(std::time::Duration::from_secs(5)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
+        packaged: None,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -52,6 +57,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|n| *n >= 1)
                     .ok_or("--concurrency needs a whole number from 1")?;
+            }
+            "--packaged" => {
+                parsed.packaged = Some(
+                    args.next()
+                        .ok_or("--packaged needs a folder (.aws-sam/build)")?
+                        .into(),
+                );
             }
             "token" => parsed.token_for = Some(args.next().ok_or("token needs a user")?),
             "-h" | "--help" => return Err(String::new()),
@@ -90,14 +102,19 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if args.reset && args.data.exists() {
         std::fs::remove_dir_all(&args.data)?;
     }
-    let bin_dir = std::env::current_exe()?
-        .parent()
-        .map(PathBuf::from)
-        .ok_or("cannot locate the function binaries")?;
+    let artifacts = match args.packaged {
+        Some(dir) => Artifacts::Packaged(dir),
+        None => Artifacts::Workspace(
+            std::env::current_exe()?
+                .parent()
+                .map(PathBuf::from)
+                .ok_or("cannot locate the function binaries")?,
+        ),
+    };
     let template = Template::load(std::path::Path::new("template.yaml"))?;
     let config = CloudConfig {
         data_dir: args.data.clone(),
-        bin_dir,
+        artifacts,
         api_port: args.port,
         print_invocations: true,
         schedule_every: args.schedule_every,

@@ -25,7 +25,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// How an invocation ended.
@@ -386,7 +386,7 @@ impl Environment {
         let started = Instant::now();
         let (ready_tx, ready_rx) = oneshot::channel();
         lock(&self.shared).ready = Some(ready_tx);
-        let mut command = Command::new(&self.spec.binary);
+        let mut command = crate::artifacts::command_for(&self.spec.binary);
         command
             .env_clear()
             .envs(std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME"))

@@ -42,7 +42,7 @@ pub async fn start(data: &DataDir) -> LocalCloud {
     let template = Template::workspace().expect("template.yaml");
     let config = CloudConfig {
         data_dir: data.0.clone(),
-        bin_dir: bin_dir(),
+        artifacts: todo_local::artifacts::Artifacts::Workspace(bin_dir()),
         api_port: 0,
         print_invocations: false,
         schedule_every: Some(std::time::Duration::from_secs(1)),

@@ -47,6 +47,10 @@ pub struct KafkaConfig {
     /// `KAFKA_BOOTSTRAP_SERVERS`: comma-separated `host:port`.
     pub bootstrap: Vec<String>,
     pub security: Security,
+    /// `KAFKA_TLS_CA_FILE`: a PEM file of certificate authorities trusted besides the Mozilla
+    /// roots (MSK needs none; a self-managed cluster with a private CA, and the tests' TLS
+    /// endpoint, do).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl KafkaConfig {
@@ -55,6 +59,7 @@ impl KafkaConfig {
         Self {
             bootstrap,
             security: Security::Plaintext,
+            ca_file: None,
         }
     }
 
@@ -98,6 +103,9 @@ impl KafkaConfig {
         Ok(Self {
             bootstrap,
             security,
+            ca_file: get("KAFKA_TLS_CA_FILE")
+                .filter(|v| !v.trim().is_empty())
+                .map(Into::into),
         })
     }
 }
@@ -117,27 +125,38 @@ impl KafkaConfig {
             .backoff_config(backoff);
         builder = match &self.security {
             Security::Plaintext => builder,
-            Security::Scram { username, password } => {
-                builder
-                    .tls_config(tls()?)
-                    .sasl_config(SaslConfig::ScramSha512(Credentials::new(
-                        username.clone(),
-                        password.clone(),
-                    )))
-            }
+            Security::Scram { username, password } => builder
+                .tls_config(tls(self.ca_file.as_deref())?)
+                .sasl_config(SaslConfig::ScramSha512(Credentials::new(
+                    username.clone(),
+                    password.clone(),
+                ))),
             Security::Iam { region } => builder
-                .tls_config(tls()?)
+                .tls_config(tls(self.ca_file.as_deref())?)
                 .sasl_config(SaslConfig::Oauthbearer(iam_credentials(region))),
         };
         builder.build().await.map_err(|e| format!("connect: {e}"))
     }
 }
 
-/// TLS with the Mozilla root store (Amazon Trust Services signs MSK's certificates).
-fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    let roots = rustls::RootCertStore {
+/// TLS with the Mozilla root store (Amazon Trust Services signs MSK's certificates), plus the
+/// authorities in `ca_file` when one is given.
+fn tls(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(file) = ca_file {
+        let certs = CertificateDer::pem_file_iter(file)
+            .map_err(|e| format!("tls: {}: {e}", file.display()))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("tls: {}: {e}", file.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("tls: {}: {e}", file.display()))?;
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -401,6 +420,8 @@ mod tests {
 
     #[test]
     fn tls_config_builds_with_the_ring_provider() {
-        assert!(tls().is_ok());
+        assert!(tls(None).is_ok());
+        let missing = tls(Some(std::path::Path::new("/nonexistent/ca.pem")));
+        assert!(missing.is_err_and(|e| e.contains("/nonexistent/ca.pem")));
     }
 }
