@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
+use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -40,13 +41,26 @@ pub struct BatchInfo {
     pub stream_arn: String,
 }
 
-/// Why a failure record cannot be redriven.
+/// Why a failure record was not redriven. Only [`Gone::Expired`] and [`Gone::Trimmed`] mean the
+/// records are lost; the others say what to fix or to try again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Gone {
     /// Older than the stream keeps records.
     Expired { arrived: String },
-    /// The stream answers that the range is trimmed or the shard or stream is gone.
-    NotOnStream(String),
+    /// The stream answers that the range was trimmed away.
+    Trimmed(String),
+    /// The record cannot be right: a reversed range, a malformed sequence number, an arrival in
+    /// the future, a stream or shard that does not exist.
+    Invalid(String),
+    /// The stream could not be read now (unreachable, throttled, a server error): try again.
+    Unavailable(String),
+}
+
+impl Gone {
+    /// The records cannot be recovered from the stream any more.
+    pub fn lost(&self) -> bool {
+        matches!(self, Gone::Expired { .. } | Gone::Trimmed(_))
+    }
 }
 
 impl std::fmt::Display for Gone {
@@ -56,9 +70,65 @@ impl std::fmt::Display for Gone {
                 f,
                 "the stream no longer holds these records: they arrived at {arrived}, and a DynamoDB stream keeps records 24 hours; the tasks' current state is in the table, their lost events are not recoverable from the stream"
             ),
-            Gone::NotOnStream(why) => write!(f, "the stream no longer holds these records: {why}"),
+            Gone::Trimmed(why) => write!(f, "the stream no longer holds these records: {why}"),
+            Gone::Invalid(why) => write!(f, "not a valid failure record for this stream: {why}"),
+            Gone::Unavailable(why) => write!(f, "cannot read the stream now (try again): {why}"),
         }
     }
+}
+
+/// A service error, classified: trimmed or expired iterators mean the data is gone; a missing
+/// resource or a validation error mean the record names something wrong; anything else
+/// (connection, throttling, server errors) is worth another try.
+fn classify<E, R>(e: aws_sdk_dynamodbstreams::error::SdkError<E, R>) -> Gone
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let code = e.code().map(str::to_string);
+    let message = aws_sdk_dynamodbstreams::error::DisplayErrorContext(&e).to_string();
+    match code.as_deref() {
+        Some("TrimmedDataAccessException") | Some("ExpiredIteratorException") => {
+            Gone::Trimmed(message)
+        }
+        Some("ResourceNotFoundException") => Gone::Invalid(format!(
+            "the stream or shard does not exist (a wrong ARN or shard id, or a stream deleted more than 24 hours ago): {message}"
+        )),
+        Some("ValidationException") => Gone::Invalid(message),
+        _ => Gone::Unavailable(message),
+    }
+}
+
+/// A DynamoDB Streams sequence number: 21 to 40 decimal digits (the API's own constraint).
+fn valid_sequence(s: &str) -> bool {
+    (21..=40).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks what can be checked without the stream.
+fn check(info: &BatchInfo, now: chrono::DateTime<chrono::Utc>) -> Result<(), Gone> {
+    for (name, s) in [
+        ("startSequenceNumber", &info.start_sequence_number),
+        ("endSequenceNumber", &info.end_sequence_number),
+    ] {
+        if !valid_sequence(s) {
+            return Err(Gone::Invalid(format!(
+                "{name} {s:?} is not a sequence number (21 to 40 digits)"
+            )));
+        }
+    }
+    if sequence_key(&info.start_sequence_number) > sequence_key(&info.end_sequence_number) {
+        return Err(Gone::Invalid(format!(
+            "the range is reversed: start {} after end {}",
+            info.start_sequence_number, info.end_sequence_number
+        )));
+    }
+    if info.approximate_arrival_of_first_record > now + chrono::Duration::minutes(5) {
+        return Err(Gone::Invalid(format!(
+            "approximateArrivalOfFirstRecord {} lies in the future",
+            info.approximate_arrival_of_first_record.to_rfc3339()
+        )));
+    }
+    Ok(())
 }
 
 /// Reads failure records: JSON documents one after another (an SQS message body each, one per
@@ -80,6 +150,7 @@ pub async fn read_range(
     info: &BatchInfo,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<EventRecord>, Gone> {
+    check(info, now)?;
     let age = now - info.approximate_arrival_of_first_record;
     if age.to_std().is_ok_and(|a| a >= STREAM_RETENTION) {
         return Err(Gone::Expired {
@@ -94,9 +165,7 @@ pub async fn read_range(
         .sequence_number(&info.start_sequence_number)
         .send()
         .await
-        .map_err(|e| {
-            Gone::NotOnStream(aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string())
-        })?
+        .map_err(classify)?
         .shard_iterator;
     let end = sequence_key(&info.end_sequence_number);
     let mut records = Vec::new();
@@ -107,11 +176,7 @@ pub async fn read_range(
             .limit(1000)
             .send()
             .await
-            .map_err(|e| {
-                Gone::NotOnStream(
-                    aws_sdk_dynamodbstreams::error::DisplayErrorContext(e).to_string(),
-                )
-            })?;
+            .map_err(classify)?;
         let empty = page.records().is_empty();
         for r in page.records() {
             let seq = r
@@ -139,13 +204,13 @@ fn check_start(records: Vec<EventRecord>, info: &BatchInfo) -> Result<Vec<EventR
         .and_then(|r| r.change.sequence_number.clone())
     {
         Some(first) if first == info.start_sequence_number => Ok(records),
-        Some(first) => Err(Gone::NotOnStream(format!(
-            "the range starts at {} but the shard's first record there is {first}",
+        Some(first) => Err(Gone::Trimmed(format!(
+            "the shard has no record {} any more (its first record from there is {first})",
             info.start_sequence_number
         ))),
-        None => Err(Gone::NotOnStream(format!(
-            "no records from {} on shard {}",
-            info.start_sequence_number, info.shard_id
+        None => Err(Gone::Invalid(format!(
+            "shard {} has no record at or after {}",
+            info.shard_id, info.start_sequence_number
         ))),
     }
 }
@@ -198,7 +263,7 @@ fn lambda_record(
         record["userIdentity"] = json!({"type": who.r#type(), "principalId": who.principal_id()});
     }
     serde_json::from_value(record)
-        .map_err(|e| Gone::NotOnStream(format!("a record the publisher cannot read: {e}")))
+        .map_err(|e| Gone::Invalid(format!("a record the publisher cannot read: {e}")))
 }
 
 /// What redriving one failure record did.
@@ -244,6 +309,32 @@ mod tests {
             records[0].request_context["condition"],
             "RetryAttemptsExhausted"
         );
+    }
+
+    #[test]
+    fn impossible_records_are_invalid_not_gone() {
+        let mut info = parse(include_str!(
+            "../../events/failures/stream-batch-failure.json"
+        ))
+        .unwrap()
+        .remove(0)
+        .batch;
+        let now = info.approximate_arrival_of_first_record;
+        assert_eq!(check(&info, now), Ok(()));
+        info.start_sequence_number = "800000000003126276363".into();
+        assert!(matches!(check(&info, now), Err(Gone::Invalid(m)) if m.contains("reversed")));
+        info.start_sequence_number = "abc".into();
+        assert!(matches!(check(&info, now), Err(Gone::Invalid(_))));
+        info.start_sequence_number = "1".into();
+        assert!(matches!(check(&info, now), Err(Gone::Invalid(_))));
+        info.start_sequence_number = "800000000003126276362".into();
+        assert!(matches!(
+            check(&info, now - chrono::Duration::hours(1)),
+            Err(Gone::Invalid(m)) if m.contains("future")
+        ));
+        assert!(!Gone::Invalid(String::new()).lost());
+        assert!(!Gone::Unavailable(String::new()).lost());
+        assert!(Gone::Trimmed(String::new()).lost());
     }
 
     #[test]

@@ -42,12 +42,18 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
                 .ok_or(format!("{flag} needs a number"))
         };
         match arg.as_str() {
-            "--from" => a.from = number("--from")?,
-            "--offset" => a.offsets.push(number("--offset")?),
+            "--from" => a.from = number("--from")?.max(0),
+            "--offset" => {
+                let n = number("--offset")?;
+                if n < 0 {
+                    return Err("--offset needs an offset from 0".into());
+                }
+                a.offsets.push(n);
+            }
             "--all" => a.all = true,
             "--apply" => a.apply = true,
             "--to" => a.to = Some(it.next().ok_or("--to needs a topic")?),
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => return Err("help".into()),
             flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
             word => a.words.push(word.to_string()),
         }
@@ -112,6 +118,9 @@ async fn run(a: Args) -> Result<bool, String> {
         ["failures", "redrive", file] => {
             let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
             let records = failures::parse(&text)?;
+            if records.is_empty() {
+                return Err(format!("{file} holds no failure records"));
+            }
             let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let streams = aws_sdk_dynamodbstreams::Client::new(&config);
             let sink = KafkaSink::new(KafkaConfig::from_env().map_err(|e| e.to_string())?);
@@ -123,9 +132,10 @@ async fn run(a: Args) -> Result<bool, String> {
                     b.start_sequence_number, b.end_sequence_number, b.shard_id
                 );
                 match failures::read_range(&streams, b, chrono::Utc::now()).await {
-                    Err(gone) => {
+                    Err(why) => {
                         ok = false;
-                        println!("{}", json!({"range": range, "gone": gone.to_string()}));
+                        let kind = if why.lost() { "gone" } else { "not_redriven" };
+                        println!("{}", json!({"range": range, kind: why.to_string()}));
                     }
                     Ok(records) if !a.apply => {
                         println!(
@@ -156,6 +166,10 @@ async fn run(a: Args) -> Result<bool, String> {
 async fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
+        Err(e) if e == "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
             return ExitCode::from(2);

@@ -238,12 +238,35 @@ async fn a_failure_record_is_published_again_from_the_stream_or_said_to_be_gone(
         .unwrap_err();
     assert!(matches!(gone, Gone::Expired { .. }));
     assert!(gone.to_string().contains("no longer holds"));
-    // A range whose start is not on the shard: said so.
-    let trimmed = failures::parse(&failure(now, "1")).unwrap().remove(0);
-    let gone = failures::read_range(&streams, &trimmed.batch, now)
+    // A malformed start is an invalid record, not lost data.
+    let malformed = failures::parse(&failure(now, "1")).unwrap().remove(0);
+    let invalid = failures::read_range(&streams, &malformed.batch, now)
         .await
         .unwrap_err();
-    assert!(matches!(gone, Gone::NotOnStream(_)), "{gone:?}");
+    assert!(matches!(invalid, Gone::Invalid(_)), "{invalid:?}");
+    assert!(!invalid.lost());
+    // A shard that does not exist: invalid, not lost.
+    let mut wrong_shard = record.batch.clone();
+    wrong_shard.shard_id = "shardId-00000000000000000000-00000000".into();
+    let invalid = failures::read_range(&streams, &wrong_shard, now)
+        .await
+        .unwrap_err();
+    assert!(!invalid.lost(), "{invalid:?}");
+    // A stream that cannot be reached is worth another try, not lost data either.
+    let unreachable = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region("us-east-1")
+        .test_credentials()
+        .endpoint_url("http://127.0.0.1:1")
+        .load()
+        .await;
+    let down = aws_sdk_dynamodbstreams::Client::new(&unreachable);
+    let unavailable = failures::read_range(&down, &record.batch, now)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(unavailable, Gone::Unavailable(_)),
+        "{unavailable:?}"
+    );
 }
 
 /// The local stream mapping's on-failure destination writes what Lambda sends an SQS

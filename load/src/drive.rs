@@ -63,6 +63,8 @@ enum Command {
     Get,
     List,
     Audit,
+    History,
+    Notifications,
     Patch,
     Complete,
     Reopen,
@@ -70,14 +72,16 @@ enum Command {
 }
 
 /// The mix, in percent: writes dominate, as they drive the pipeline.
-const MIX: [(Command, u32); 11] = [
+const MIX: [(Command, u32); 13] = [
     (Command::Create, 16),
     (Command::CreateRecurring, 5),
     (Command::CreateWithReminder, 5),
     (Command::CreateTwice, 4),
-    (Command::Get, 12),
-    (Command::List, 10),
+    (Command::Get, 10),
+    (Command::List, 8),
     (Command::Audit, 3),
+    (Command::History, 2),
+    (Command::Notifications, 2),
     (Command::Patch, 20),
     (Command::Complete, 12),
     (Command::Reopen, 5),
@@ -216,6 +220,8 @@ impl Worker {
                 self.list(user, path, "GET /tasks").await
             }
             Command::Audit => self.list(user, "/audit?limit=20", "GET /audit").await,
+            Command::History => self.history(user).await,
+            Command::Notifications => self.notifications(user).await,
             Command::Patch => self.change(user, Command::Patch).await,
             Command::Complete => self.change(user, Command::Complete).await,
             Command::Reopen => self.change(user, Command::Reopen).await,
@@ -421,6 +427,68 @@ impl Worker {
             Err(e) => self.fail(e),
         }
         release(user, &id).await;
+        true
+    }
+
+    /// A task's audit history: 200, or 404 in the moment before its creation is audited (the
+    /// API documents that).
+    async fn history(&mut self, user: &User) -> bool {
+        let Some((id, _)) = take(user, &mut self.rng, |_| true).await else {
+            return false;
+        };
+        let path = format!("/tasks/{id}/history");
+        let label = "GET /tasks/{id}/history";
+        match self
+            .send(user, label, Method::GET, &path, None, Extra::default)
+            .await
+        {
+            Ok((r, _)) if r.status == 200 && r.body["items"].is_array() => {}
+            Ok((r, _)) if r.status == 404 => {}
+            Ok((r, _)) => self.fail(format!("GET {path}: {} {}", r.status, r.body)),
+            Err(e) => self.fail(e),
+        }
+        release(user, &id).await;
+        true
+    }
+
+    /// The unread inbox, and the first unread notification marked read.
+    async fn notifications(&mut self, user: &User) -> bool {
+        let path = "/notifications?unread=true&limit=5";
+        let first = match self
+            .send(
+                user,
+                "GET /notifications",
+                Method::GET,
+                path,
+                None,
+                Extra::default,
+            )
+            .await
+        {
+            Ok((r, _)) if r.status == 200 && r.body["items"].is_array() => {
+                r.body["items"][0]["id"].as_str().map(str::to_string)
+            }
+            Ok((r, _)) => {
+                self.fail(format!("GET {path}: {} {}", r.status, r.body));
+                None
+            }
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        };
+        if let Some(id) = first {
+            let path = format!("/notifications/{id}/read");
+            let label = "POST /notifications/{id}/read";
+            match self
+                .send(user, label, Method::POST, &path, None, Extra::default)
+                .await
+            {
+                Ok((r, _)) if r.status == 200 && r.body["read_at"].is_string() => {}
+                Ok((r, _)) => self.fail(format!("POST {path}: {} {}", r.status, r.body)),
+                Err(e) => self.fail(e),
+            }
+        }
         true
     }
 

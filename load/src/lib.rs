@@ -35,13 +35,42 @@ pub struct LoadConfig {
     pub drain_timeout: Duration,
 }
 
+fn http(config: &LoadConfig) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(config.drive.concurrency.clamp(1, 1_024) * 2)
+        .build()
+        .expect("an HTTP client")
+}
+
+/// Checks, before any load, that the API answers every user's token with a list: a wrong URL
+/// or a token the authorizer refuses ends the run at once instead of after the drain timeout.
+pub async fn preflight(config: &LoadConfig) -> Result<(), String> {
+    let http = http(config);
+    for (name, token) in &config.users {
+        let user = client::UserClient::new(http.clone(), &config.base_url, name, token);
+        let reply = user
+            .send(
+                reqwest::Method::GET,
+                "/tasks?limit=1",
+                None,
+                Default::default(),
+            )
+            .await
+            .map_err(|e| format!("{}: no answer: {}", config.base_url, e.0))?;
+        if reply.status != 200 {
+            return Err(format!(
+                "GET /tasks as {name} answered {} {}: check the URL and the token command",
+                reply.status, reply.body
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Drives, drains, verifies.
 pub async fn run(config: &LoadConfig) -> Report {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(config.drive.concurrency.max(1) * 2)
-        .build()
-        .expect("an HTTP client");
+    let http = http(config);
     let users: Arc<Vec<User>> = Arc::new(
         config
             .users

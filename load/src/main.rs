@@ -14,6 +14,11 @@ use todo_load::{DriveConfig, LoadConfig};
 
 const USAGE: &str = "usage: todo-load BASE_URL --token-command 'CMD {user}' [--users U] [--commands N] [--concurrency C] [--seed S] [--reminder-lead SECONDS] [--drain-timeout SECONDS] [--tolerate-faults]";
 
+/// Bounds that keep a typo from minting a million tokens or spawning a million workers.
+const MAX_USERS: usize = 10_000;
+const MAX_CONCURRENCY: usize = 1_024;
+const MAX_COMMANDS: usize = 10_000_000;
+
 struct Args {
     base_url: String,
     token_command: String,
@@ -57,8 +62,21 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if users == 0 || drive.concurrency == 0 {
-        return Err("--users and --concurrency need at least 1".into());
+    if !(1..=MAX_USERS).contains(&users) || !(1..=MAX_CONCURRENCY).contains(&drive.concurrency) {
+        return Err(format!(
+            "--users needs 1 to {MAX_USERS}, --concurrency 1 to {MAX_CONCURRENCY}"
+        ));
+    }
+    if drive.commands > MAX_COMMANDS || drain > 3_600 {
+        return Err(format!(
+            "--commands needs at most {MAX_COMMANDS}, --drain-timeout at most 3600 s"
+        ));
+    }
+    if let Some(url) = &base_url {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => return Err(format!("BASE_URL {url:?} is not an http(s) URL")),
+        }
     }
     Ok(Args {
         base_url: base_url.ok_or("BASE_URL is missing")?,
@@ -79,8 +97,14 @@ fn token(command: &str, user: &str) -> Result<String, String> {
     let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || token.is_empty() {
         return Err(format!(
-            "token command for {user} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+            "token command for {user} failed ({}{}): {}",
+            out.status,
+            if token.is_empty() {
+                ", printed nothing"
+            } else {
+                ""
+            },
+            String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
     Ok(token)
@@ -90,6 +114,10 @@ fn token(command: &str, user: &str) -> Result<String, String> {
 async fn main() -> ExitCode {
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
             return ExitCode::from(2);
@@ -114,6 +142,10 @@ async fn main() -> ExitCode {
         drive: args.drive,
         drain_timeout: args.drain_timeout,
     };
+    if let Err(e) = todo_load::preflight(&config).await {
+        eprintln!("todo-load: {e}");
+        return ExitCode::from(2);
+    }
     let report = todo_load::run(&config).await;
     println!("{report}");
     if report.problems().is_empty() {

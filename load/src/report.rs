@@ -4,6 +4,19 @@ use std::fmt;
 
 use crate::drive::DriveOutcome;
 use crate::stats::quantile;
+
+/// `p50 X ms, p99 Y ms, max Z ms`, or `no samples`.
+fn spread(values: &[f64]) -> String {
+    if values.is_empty() {
+        return "no samples".into();
+    }
+    format!(
+        "p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        quantile(values, 0.5),
+        quantile(values, 0.99),
+        quantile(values, 1.0)
+    )
+}
 use crate::verify::Verification;
 
 /// Everything a load run measured and found.
@@ -83,25 +96,21 @@ impl fmt::Display for Report {
         let a = &self.audit_delays_ms;
         writeln!(
             f,
-            "POST -> audit history ({} sampled creates): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            "POST -> audit history ({} sampled creates): {}",
             a.len(),
-            quantile(a, 0.5),
-            quantile(a, 0.99),
-            quantile(a, 1.0)
+            spread(a)
         )?;
         let v = &self.verification;
         let r = &v.reminder_delays_ms;
+        writeln!(f, "reminder time -> inbox ({}): {}", r.len(), spread(r))?;
         writeln!(
             f,
-            "reminder time -> inbox ({}): p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-            r.len(),
-            quantile(r, 0.5),
-            quantile(r, 0.99),
-            quantile(r, 1.0)
-        )?;
-        writeln!(
-            f,
-            "drained in {:.1} s; committed changes {} / audit entries {}; reminders expected {} / in the inboxes {}",
+            "{} {:.1} s; committed changes {} / audit entries {}; reminders expected {} / in the inboxes {}",
+            if v.drained {
+                "drained in"
+            } else {
+                "DRAIN TIMED OUT after"
+            },
             v.drained_after.as_secs_f64(),
             v.committed,
             v.audited,

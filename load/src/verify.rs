@@ -20,6 +20,8 @@ pub struct Verification {
     /// Reminder delivery delays (the notification's `created_at` after its `reminder_at`), ms.
     pub reminder_delays_ms: Vec<f64>,
     pub drained_after: Duration,
+    /// Everything expected had arrived when verified (else the drain timed out).
+    pub drained: bool,
     pub problems: Vec<String>,
 }
 
@@ -58,11 +60,18 @@ pub async fn verify(users: &[User], drain_timeout: Duration) -> Verification {
             drained = matches!((audit, inbox), (Ok(a), Ok(n)) if a >= *changes && n >= *reminders);
         }
         if drained || started.elapsed() > drain_timeout {
+            v.drained = drained;
             break;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     v.drained_after = started.elapsed();
+    if !v.drained {
+        v.problems.push(format!(
+            "the pipeline did not drain within {} s: what had arrived is verified below",
+            drain_timeout.as_secs()
+        ));
+    }
 
     for user in users {
         check_user(user, &mut v).await;
