@@ -63,6 +63,7 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
 
 async fn kafka() -> Result<rskafka::client::Client, String> {
     KafkaConfig::from_env()
+        .await
         .map_err(|e| e.to_string())?
         .connect("todo-admin", Duration::from_secs(10))
         .await
@@ -123,7 +124,7 @@ async fn run(a: Args) -> Result<bool, String> {
             }
             let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
             let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-            let sink = KafkaSink::new(KafkaConfig::from_env().map_err(|e| e.to_string())?);
+            let sink = KafkaSink::new(KafkaConfig::from_env().await.map_err(|e| e.to_string())?);
             let mut ok = true;
             for f in records {
                 let b = &f.batch;

@@ -19,6 +19,7 @@ use crate::esm::streams::StreamMapping;
 use crate::gateway::{self, Gateway, InvocationObserver};
 use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
 use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
+use crate::secrets::LocalSecrets;
 use crate::template::{FunctionDefinition, Template, TemplateError};
 use crate::webhook::WebhookReceiver;
 
@@ -65,6 +66,7 @@ pub struct LocalCloud {
     pub dynamo: EmbeddedDynamo,
     pub kafka: EmbeddedKafka,
     pub webhook: WebhookReceiver,
+    pub secrets: LocalSecrets,
     pub auth: Arc<LocalAuthorizer>,
     pub hosts: HashMap<String, Arc<FunctionHost>>,
     pub api_url: String,
@@ -104,7 +106,10 @@ impl LocalCloud {
         let webhook = WebhookReceiver::start().await?;
         let auth = Arc::new(LocalAuthorizer::load_or_create(&config.data_dir)?);
 
-        let parameters = local_parameters(template, &kafka, &webhook, &config.data_dir)?;
+        let (mut parameters, secret_values) =
+            local_parameters(template, &kafka, &webhook, &config.data_dir)?;
+        let secrets = LocalSecrets::start(secret_values).await?;
+        parameters.extend(secrets.arns().clone());
         let mut hosts = HashMap::new();
         for f in template.functions() {
             let binary = config.artifacts.binary(&f);
@@ -117,7 +122,7 @@ impl LocalCloud {
             let spec = FunctionSpec {
                 name: f.logical_id.clone(),
                 binary,
-                env: environment(&f, &parameters, &dynamo),
+                env: environment(&f, &parameters, &dynamo, &secrets),
                 timeout: Duration::from_secs(f.timeout_seconds),
                 quiet: !config.print_invocations,
             };
@@ -148,6 +153,7 @@ impl LocalCloud {
             dynamo,
             kafka,
             webhook,
+            secrets,
             auth,
             hosts,
             api_url,
@@ -224,13 +230,17 @@ pub fn invocation_line(function: &str, trigger: &str, i: &Invocation) -> String 
     )
 }
 
-/// Values for the template's parameters, locally.
+/// Names to values: the template's parameters and references, or the secrets' values.
+type Names = HashMap<String, String>;
+
+/// What the template's parameters and references resolve to locally, and the values of the
+/// secrets it creates (by logical id).
 fn local_parameters(
     template: &Template,
     kafka: &EmbeddedKafka,
     webhook: &WebhookReceiver,
     data_dir: &std::path::Path,
-) -> Result<HashMap<String, String>, CloudError> {
+) -> Result<(Names, Names), CloudError> {
     let cursor_key_path = data_dir.join("cursor-signing.key");
     let cursor_key = match std::fs::read_to_string(&cursor_key_path) {
         Ok(k) if k.trim().len() >= 32 => k.trim().to_string(),
@@ -248,11 +258,22 @@ fn local_parameters(
     for table in template.tables() {
         p.insert(table.logical_id.clone(), table.logical_id.clone());
     }
-    p.insert("CursorSigningKey".into(), cursor_key);
     p.insert("KafkaBootstrapServers".into(), kafka.bootstrap());
     p.insert("KafkaSecurityProtocol".into(), "PLAINTEXT".into());
     p.insert("WebhookUrl".into(), webhook.url().to_string());
-    p.insert("WebhookSecret".into(), LOCAL_WEBHOOK_SECRET.into());
+    // The secrets the stack generates: the cursor key kept in the data folder, the webhook
+    // secret the local receiver's signatures are checked with, any other one generated.
+    let secrets = crate::secrets::declared(template)
+        .into_iter()
+        .map(|id| {
+            let value = match id.as_str() {
+                "CursorSigningKeySecret" => cursor_key.clone(),
+                "WebhookSigningSecret" => LOCAL_WEBHOOK_SECRET.to_string(),
+                _ => uuid::Uuid::new_v4().simple().to_string(),
+            };
+            (id, value)
+        })
+        .collect();
     // The local schedule runs the sweep every few seconds: one sweep per invocation.
     p.insert("SweepWindowSeconds".into(), "0".into());
     p.insert(
@@ -261,7 +282,7 @@ fn local_parameters(
             .parameter_default("LogLevel")
             .unwrap_or("INFO".into()),
     );
-    Ok(p)
+    Ok((p, secrets))
 }
 
 /// A function's environment: its template variables resolved, the DynamoDB endpoint added.
@@ -269,6 +290,7 @@ fn environment(
     f: &FunctionDefinition,
     parameters: &HashMap<String, String>,
     dynamo: &EmbeddedDynamo,
+    secrets: &LocalSecrets,
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = f
         .environment
@@ -286,6 +308,10 @@ fn environment(
         })
         .collect();
     env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamo.endpoint()));
+    env.push((
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+        secrets.url().to_string(),
+    ));
     let level = parameters
         .get("LogLevel")
         .cloned()

@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod kafka;
 pub mod process;
 pub mod runtime;
+pub mod secrets;
 pub mod streams;
 pub mod template;
 pub mod webhook;

@@ -127,6 +127,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("  DynamoDB      {}", cloud.dynamo.endpoint());
     println!("  Kafka         {}", cloud.kafka.bootstrap());
     println!("  webhook sink  {}", cloud.webhook.url());
+    println!("  Secrets Mgr   {}", cloud.secrets.url());
     println!("\nTry:\n  TOKEN={token}");
     println!(
         "  curl -s -X POST {}/tasks -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"title\":\"Try todo-local\"}}'\n",

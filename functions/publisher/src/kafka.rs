@@ -41,6 +41,13 @@ impl std::fmt::Debug for Security {
     }
 }
 
+/// MSK's SCRAM secret: `{"username": "...", "password": "..."}`.
+#[derive(serde::Deserialize)]
+struct ScramSecret {
+    username: String,
+    password: String,
+}
+
 /// Connection settings, from the environment.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KafkaConfig {
@@ -64,14 +71,22 @@ impl KafkaConfig {
     }
 
     /// Reads `KAFKA_BOOTSTRAP_SERVERS` and `KAFKA_SECURITY_PROTOCOL`: `PLAINTEXT`,
-    /// `SASL_SSL_SCRAM` (with `KAFKA_SASL_USERNAME` and `KAFKA_SASL_PASSWORD`) or `SASL_SSL_IAM`
-    /// (with the function's `AWS_REGION`). A bad setting stops the function at start rather
-    /// than at the first record.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    /// `SASL_SSL_SCRAM` (the credentials from the Secrets Manager secret `KAFKA_SASL_SECRET_ARN`
+    /// names, MSK's `{"username": ..., "password": ...}`, the same secret the MSK triggers use)
+    /// or `SASL_SSL_IAM` (with the function's `AWS_REGION`). A bad setting stops the function at
+    /// start rather than at the first record.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(
+            |name| std::env::var(name).ok(),
+            todo_lambda::secrets::secret_string,
+        )
+        .await
     }
 
-    fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+    async fn from_lookup(
+        get: impl Fn(&'static str) -> Option<String>,
+        secret: impl AsyncFnOnce(&'static str) -> Result<String, ConfigError>,
+    ) -> Result<Self, ConfigError> {
         let required = |name: &'static str| {
             get(name)
                 .filter(|v| !v.trim().is_empty())
@@ -86,10 +101,18 @@ impl KafkaConfig {
         let protocol = get("KAFKA_SECURITY_PROTOCOL").unwrap_or_else(|| "PLAINTEXT".into());
         let security = match protocol.as_str() {
             "PLAINTEXT" => Security::Plaintext,
-            "SASL_SSL_SCRAM" => Security::Scram {
-                username: required("KAFKA_SASL_USERNAME")?,
-                password: required("KAFKA_SASL_PASSWORD")?,
-            },
+            "SASL_SSL_SCRAM" => {
+                let text = secret("KAFKA_SASL_SECRET_ARN").await?;
+                let credentials: ScramSecret =
+                    serde_json::from_str(&text).map_err(|e| ConfigError::Invalid {
+                        name: "KAFKA_SASL_SECRET_ARN",
+                        reason: format!("the secret is not {{\"username\", \"password\"}}: {e}"),
+                    })?;
+                Security::Scram {
+                    username: credentials.username,
+                    password: credentials.password,
+                }
+            }
             "SASL_SSL_IAM" => Security::Iam {
                 region: required("AWS_REGION")?,
             },
@@ -351,25 +374,42 @@ impl EventSink for KafkaSink {
 mod tests {
     use super::*;
 
-    fn config(vars: &[(&'static str, &str)]) -> Result<KafkaConfig, ConfigError> {
+    /// The config from these variables, with `secret` as the only secret there is.
+    async fn config(
+        vars: &[(&'static str, &str)],
+        secret: &str,
+    ) -> Result<KafkaConfig, ConfigError> {
         let vars: std::collections::HashMap<_, _> =
             vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
-        KafkaConfig::from_lookup(|name| vars.get(name).cloned())
+        let secret = secret.to_string();
+        KafkaConfig::from_lookup(
+            |name| vars.get(name).cloned(),
+            async move |_name: &'static str| Ok(secret),
+        )
+        .await
     }
 
-    #[test]
-    fn security_modes_come_from_the_environment() {
-        let plain = config(&[("KAFKA_BOOTSTRAP_SERVERS", "a:9092, b:9092")]).unwrap();
+    #[tokio::test]
+    async fn security_modes_come_from_the_environment() {
+        let plain = config(&[("KAFKA_BOOTSTRAP_SERVERS", "a:9092, b:9092")], "")
+            .await
+            .unwrap();
         assert_eq!(
             plain,
             KafkaConfig::plaintext(vec!["a:9092".into(), "b:9092".into()])
         );
-        let scram = config(&[
-            ("KAFKA_BOOTSTRAP_SERVERS", "a:9096"),
-            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_SCRAM"),
-            ("KAFKA_SASL_USERNAME", "todo"),
-            ("KAFKA_SASL_PASSWORD", "s3cret"),
-        ])
+        let scram = config(
+            &[
+                ("KAFKA_BOOTSTRAP_SERVERS", "a:9096"),
+                ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_SCRAM"),
+                (
+                    "KAFKA_SASL_SECRET_ARN",
+                    "arn:aws:secretsmanager:eu-west-1:1:secret:AmazonMSK_todo",
+                ),
+            ],
+            r#"{"username": "todo", "password": "s3cret"}"#,
+        )
+        .await
         .unwrap();
         assert_eq!(
             scram.security,
@@ -382,11 +422,15 @@ mod tests {
             !format!("{scram:?}").contains("s3cret"),
             "the password never reaches a log"
         );
-        let iam = config(&[
-            ("KAFKA_BOOTSTRAP_SERVERS", "a:9098"),
-            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_IAM"),
-            ("AWS_REGION", "eu-west-1"),
-        ])
+        let iam = config(
+            &[
+                ("KAFKA_BOOTSTRAP_SERVERS", "a:9098"),
+                ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_IAM"),
+                ("AWS_REGION", "eu-west-1"),
+            ],
+            "",
+        )
+        .await
         .unwrap();
         assert_eq!(
             iam.security,
@@ -396,24 +440,39 @@ mod tests {
         );
     }
 
-    #[test]
-    fn bad_settings_are_refused_at_start() {
+    #[tokio::test]
+    async fn bad_settings_are_refused_at_start() {
         assert!(matches!(
-            config(&[]),
+            config(&[], "").await,
             Err(ConfigError::Missing("KAFKA_BOOTSTRAP_SERVERS"))
         ));
+        let scram = [
+            ("KAFKA_BOOTSTRAP_SERVERS", "a:1"),
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_SCRAM"),
+        ];
         assert!(matches!(
-            config(&[
-                ("KAFKA_BOOTSTRAP_SERVERS", "a:1"),
-                ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL_SCRAM")
-            ]),
-            Err(ConfigError::Missing("KAFKA_SASL_USERNAME"))
+            config(&scram, "not json").await,
+            Err(ConfigError::Invalid {
+                name: "KAFKA_SASL_SECRET_ARN",
+                ..
+            })
         ));
         assert!(matches!(
-            config(&[
-                ("KAFKA_BOOTSTRAP_SERVERS", "a:1"),
-                ("KAFKA_SECURITY_PROTOCOL", "SSL")
-            ]),
+            config(&scram, r#"{"username": "todo"}"#).await,
+            Err(ConfigError::Invalid {
+                name: "KAFKA_SASL_SECRET_ARN",
+                ..
+            })
+        ));
+        assert!(matches!(
+            config(
+                &[
+                    ("KAFKA_BOOTSTRAP_SERVERS", "a:1"),
+                    ("KAFKA_SECURITY_PROTOCOL", "SSL")
+                ],
+                ""
+            )
+            .await,
             Err(ConfigError::Invalid { .. })
         ));
     }

@@ -17,14 +17,18 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
     }
 }
 
-/// The key that signs list cursors (`CURSOR_SIGNING_KEY`, at least 32 bytes), so a tampered
-/// cursor is refused.
-pub fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {
-    let key = required("CURSOR_SIGNING_KEY")?;
+/// The key that signs list cursors, so a tampered cursor is refused: the secret named by
+/// `CURSOR_SIGNING_KEY_SECRET_ARN` (the stack generates it), at least 32 bytes.
+pub async fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {
+    let key = crate::secrets::secret_string("CURSOR_SIGNING_KEY_SECRET_ARN").await?;
+    signing_key(key)
+}
+
+fn signing_key(key: String) -> Result<Vec<u8>, ConfigError> {
     if key.len() < 32 {
         return Err(ConfigError::Invalid {
-            name: "CURSOR_SIGNING_KEY",
-            reason: "must be at least 32 bytes".to_string(),
+            name: "CURSOR_SIGNING_KEY_SECRET_ARN",
+            reason: "the secret must be at least 32 bytes".to_string(),
         });
     }
     Ok(key.into_bytes())
@@ -43,5 +47,16 @@ pub fn sweep_window() -> Result<std::time::Duration, ConfigError> {
                 name: "SWEEP_WINDOW_SECONDS",
                 reason: "a whole number of seconds".to_string(),
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signing_key_needs_32_bytes() {
+        assert!(signing_key("k".repeat(31)).is_err());
+        assert_eq!(signing_key("k".repeat(32)).unwrap().len(), 32);
     }
 }

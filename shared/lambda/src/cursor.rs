@@ -71,7 +71,7 @@ struct Payload {
 }
 
 impl CursorCodec {
-    /// A codec over a secret key (from `CURSOR_SIGNING_KEY`).
+    /// A codec over a secret key (the cursor signing key secret).
     pub fn new(key: Vec<u8>) -> Self {
         Self { key }
     }
@@ -84,9 +84,9 @@ impl CursorCodec {
         mac
     }
 
-    /// The process's codec, keyed by `CURSOR_SIGNING_KEY`.
-    pub fn from_env() -> Result<&'static Self, crate::config::ConfigError> {
-        let key = crate::config::cursor_signing_key()?;
+    /// The process's codec, keyed by the secret `CURSOR_SIGNING_KEY_SECRET_ARN` names.
+    pub async fn from_secret() -> Result<&'static Self, crate::config::ConfigError> {
+        let key = crate::config::cursor_signing_key().await?;
         Ok(Box::leak(Box::new(Self::new(key))))
     }
 

@@ -12,6 +12,7 @@ pub mod http;
 pub mod json;
 pub mod kafka;
 pub mod metrics;
+pub mod secrets;
 pub mod table;
 pub mod wiring;
 

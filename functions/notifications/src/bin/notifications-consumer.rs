@@ -1,6 +1,6 @@
 //! The `notifications-consumer` function (MSK trigger on `todo.reminders`): wiring only; the
-//! handler is `todo_notifications::consumer::notify_batch`. `WEBHOOK_URL` (optional) and
-//! `WEBHOOK_SECRET` configure the signed webhook.
+//! handler is `todo_notifications::consumer::notify_batch`. `WEBHOOK_URL` (optional) and the
+//! secret `WEBHOOK_SECRET_ARN` names configure the signed webhook.
 
 use std::time::Duration;
 
@@ -20,7 +20,9 @@ async fn main() -> Result<(), Error> {
     let inbox = wiring::store().await?;
     match std::env::var("WEBHOOK_URL").ok().filter(|u| !u.is_empty()) {
         Some(url) => {
-            let secret = todo_lambda::config::required("WEBHOOK_SECRET")?.into_bytes();
+            let secret = todo_lambda::secrets::secret_string("WEBHOOK_SECRET_ARN")
+                .await?
+                .into_bytes();
             let push: &'static Webhook = Box::leak(Box::new(Webhook::new(url, secret)?));
             lambda_runtime::run(service_fn(
                 move |event: LambdaEvent<KafkaEvent>| async move {

@@ -11,7 +11,8 @@ use todo_publisher::relay::{deadline, relay};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     todo_lambda::init_tracing();
-    let sink: &'static KafkaSink = Box::leak(Box::new(KafkaSink::new(KafkaConfig::from_env()?)));
+    let sink: &'static KafkaSink =
+        Box::leak(Box::new(KafkaSink::new(KafkaConfig::from_env().await?)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
         let deadline = deadline(event.context.deadline);
         Ok::<_, Error>(relay(sink, event.payload, deadline).await)
