@@ -126,8 +126,19 @@ async fn run(a: Args) -> Result<bool, String> {
             let streams = aws_sdk_dynamodbstreams::Client::new(&config);
             let sink = KafkaSink::new(KafkaConfig::from_env().await.map_err(|e| e.to_string())?);
             let mut ok = true;
+            // SQS delivers at least once: the same range may come twice; read it once.
+            let mut seen = std::collections::HashSet::new();
             for f in records {
                 let b = &f.batch;
+                let key = (
+                    b.stream_arn.clone(),
+                    b.shard_id.clone(),
+                    b.start_sequence_number.clone(),
+                    b.end_sequence_number.clone(),
+                );
+                if !seen.insert(key) {
+                    continue;
+                }
                 let range = format!(
                     "{}..={} on {}",
                     b.start_sequence_number, b.end_sequence_number, b.shard_id
