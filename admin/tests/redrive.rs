@@ -102,12 +102,7 @@ async fn a_failure_record_is_published_again_from_the_stream_or_said_to_be_gone(
         .await;
 
     // Where the create is on the stream, as a failure record would say.
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region("us-east-1")
-        .test_credentials()
-        .endpoint_url(cloud.dynamo.endpoint())
-        .load()
-        .await;
+    let config = todo_local::dynamodb::sdk_config(&cloud.dynamo.endpoint()).await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let arn = streams
         .list_streams()
@@ -253,12 +248,7 @@ async fn a_failure_record_is_published_again_from_the_stream_or_said_to_be_gone(
         .unwrap_err();
     assert!(!invalid.lost(), "{invalid:?}");
     // A stream that cannot be reached is worth another try, not lost data either.
-    let unreachable = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region("us-east-1")
-        .test_credentials()
-        .endpoint_url("http://127.0.0.1:1")
-        .load()
-        .await;
+    let unreachable = todo_local::dynamodb::sdk_config("http://127.0.0.1:1").await;
     let down = aws_sdk_dynamodbstreams::Client::new(&unreachable);
     let unavailable = failures::read_range(&down, &record.batch, now)
         .await
@@ -337,12 +327,7 @@ async fn what_the_local_failure_destination_writes_todo_admin_redrives() {
     );
     assert_eq!(records[0].batch.batch_size, 1);
 
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region("us-east-1")
-        .test_credentials()
-        .endpoint_url(engine.endpoint())
-        .load()
-        .await;
+    let config = todo_local::dynamodb::sdk_config(&engine.endpoint()).await;
     let streams = aws_sdk_dynamodbstreams::Client::new(&config);
     let range = failures::read_range(&streams, &records[0].batch, chrono::Utc::now())
         .await

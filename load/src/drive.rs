@@ -287,6 +287,12 @@ impl Worker {
         unreachable!("the loop returns by its tenth attempt")
     }
 
+    /// A GET, as [`Worker::send`] sends it.
+    async fn get(&mut self, user: &User, label: &str, path: &str) -> Result<(Reply, bool), String> {
+        self.send(user, label, Method::GET, path, None, Extra::default)
+            .await
+    }
+
     fn fail(&mut self, what: String) {
         self.out.failures.push(what);
     }
@@ -348,9 +354,8 @@ impl Worker {
     async fn create_twice(&mut self, n: usize, user: &User) -> bool {
         let body = self.plain_body(n);
         let key = format!("load-twice-{}", uuid::Uuid::now_v7());
-        let first = user
-            .client
-            .send(
+        let send = || {
+            user.client.send(
                 Method::POST,
                 "/tasks",
                 Some(&body),
@@ -359,19 +364,9 @@ impl Worker {
                     ..Default::default()
                 },
             )
-            .await;
-        let second = user
-            .client
-            .send(
-                Method::POST,
-                "/tasks",
-                Some(&body),
-                Extra {
-                    idempotency_key: Some(&key),
-                    ..Default::default()
-                },
-            )
-            .await;
+        };
+        let first = send().await;
+        let second = send().await;
         match (first, second) {
             (Ok(a), Ok(b)) if a.status == 201 && b.status == 201 => {
                 *self.out.statuses.entry(201).or_default() += 2;
@@ -408,17 +403,7 @@ impl Worker {
             return false;
         };
         let path = format!("/tasks/{id}");
-        match self
-            .send(
-                user,
-                "GET /tasks/{id}",
-                Method::GET,
-                &path,
-                None,
-                Extra::default,
-            )
-            .await
-        {
+        match self.get(user, "GET /tasks/{id}", &path).await {
             Ok((r, _)) if r.status == 200 && r.body["version"] == version => {}
             Ok((r, _)) => self.fail(format!(
                 "GET {path}: expected 200 at version {version}, got {} {}",
@@ -438,10 +423,7 @@ impl Worker {
         };
         let path = format!("/tasks/{id}/history");
         let label = "GET /tasks/{id}/history";
-        match self
-            .send(user, label, Method::GET, &path, None, Extra::default)
-            .await
-        {
+        match self.get(user, label, &path).await {
             Ok((r, _)) if r.status == 200 && r.body["items"].is_array() => {}
             Ok((r, _)) if r.status == 404 => {}
             Ok((r, _)) => self.fail(format!("GET {path}: {} {}", r.status, r.body)),
@@ -454,17 +436,7 @@ impl Worker {
     /// The unread inbox, and the first unread notification marked read.
     async fn notifications(&mut self, user: &User) -> bool {
         let path = "/notifications?unread=true&limit=5";
-        let first = match self
-            .send(
-                user,
-                "GET /notifications",
-                Method::GET,
-                path,
-                None,
-                Extra::default,
-            )
-            .await
-        {
+        let first = match self.get(user, "GET /notifications", path).await {
             Ok((r, _)) if r.status == 200 && r.body["items"].is_array() => {
                 r.body["items"][0]["id"].as_str().map(str::to_string)
             }
@@ -493,10 +465,7 @@ impl Worker {
     }
 
     async fn list(&mut self, user: &User, path: &str, label: &str) -> bool {
-        match self
-            .send(user, label, Method::GET, path, None, Extra::default)
-            .await
-        {
+        match self.get(user, label, path).await {
             Ok((r, _)) if r.status == 200 && r.body["items"].is_array() => {}
             Ok((r, _)) => self.fail(format!("GET {path}: {} {}", r.status, r.body)),
             Err(e) => self.fail(e),
@@ -584,17 +553,7 @@ impl Worker {
     /// attempt committed (version moved by one, or the task is gone after a delete).
     async fn resolve(&mut self, user: &User, id: &str, version: u64, operation: &'static str) {
         let path = format!("/tasks/{id}");
-        match self
-            .send(
-                user,
-                "GET /tasks/{id}",
-                Method::GET,
-                &path,
-                None,
-                Extra::default,
-            )
-            .await
-        {
+        match self.get(user, "GET /tasks/{id}", &path).await {
             Ok((r, _)) if r.status == 404 && operation == "task.deleted" => {
                 user.ledger.lock().await.deleted(id);
             }

@@ -123,14 +123,19 @@ impl EmbeddedDynamo {
 
     /// An SDK client for this engine with dummy credentials.
     pub async fn client(&self) -> aws_sdk_dynamodb::Client {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region("us-east-1")
-            .test_credentials()
-            .endpoint_url(self.endpoint())
-            .load()
-            .await;
-        aws_sdk_dynamodb::Client::new(&config)
+        aws_sdk_dynamodb::Client::new(&sdk_config(&self.endpoint()).await)
     }
+}
+
+/// The SDK configuration of a local endpoint (this engine, its Streams API, the local
+/// Secrets Manager): `us-east-1`, dummy credentials, that endpoint for every service.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region("us-east-1")
+        .test_credentials()
+        .endpoint_url(endpoint)
+        .load()
+        .await
 }
 
 impl Drop for EmbeddedDynamo {

@@ -129,12 +129,7 @@ mod tests {
         let secrets = LocalSecrets::start(HashMap::from([("KeySecret".into(), "v4lue".into())]))
             .await
             .unwrap();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region("us-east-1")
-            .test_credentials()
-            .endpoint_url(secrets.url())
-            .load()
-            .await;
+        let config = crate::dynamodb::sdk_config(secrets.url()).await;
         let client = aws_sdk_secretsmanager::Client::new(&config);
         let got = client
             .get_secret_value()
