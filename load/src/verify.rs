@@ -30,20 +30,19 @@ pub async fn verify(users: &[User], drain_timeout: Duration) -> Verification {
     let started = Instant::now();
     let mut v = Verification::default();
     let mut expected = Vec::new();
+    let mut last_reminder = None;
     for user in users {
         let ledger = user.ledger.lock().await;
         expected.push((ledger.committed(), ledger.reminders.len()));
         v.committed += ledger.committed();
         v.reminders_expected += ledger.reminders.len();
+        last_reminder = ledger
+            .reminders
+            .iter()
+            .map(|r| r.at)
+            .chain(last_reminder)
+            .max();
     }
-    let last_reminder = {
-        let mut last = None;
-        for user in users {
-            let ledger = user.ledger.lock().await;
-            last = ledger.reminders.iter().map(|r| r.at).chain(last).max();
-        }
-        last
-    };
     // Drained: every user's audit total and inbox at least what was committed and expected.
     loop {
         let mut drained = last_reminder.is_none_or(|at| chrono::Utc::now() > at);

@@ -119,15 +119,15 @@ pub fn read_all(db: &Database, table: &str) -> Result<Vec<Value>, DynamoError> {
     StreamCursor::new(table, None).read_new(db)
 }
 
+/// Sequence numbers are decimal strings of varying length: this orders them as numbers.
+pub fn sequence_order(s: &str) -> (usize, &str) {
+    let s = s.trim_start_matches('0');
+    (s.len(), s)
+}
+
 /// The stream ARN and the shard of `table`'s stream that hold the record with `sequence`, as an
 /// on-failure record names them.
 pub fn locate(db: &Database, table: &str, sequence: &str) -> Option<(String, String)> {
-    let key = |s: &str| {
-        (
-            s.trim_start_matches('0').len(),
-            s.trim_start_matches('0').to_string(),
-        )
-    };
     let streams = db
         .list_streams(ListStreamsRequest {
             table_name: Some(table.to_string()),
@@ -146,11 +146,11 @@ pub fn locate(db: &Database, table: &str, sequence: &str) -> Option<(String, Str
             let after_start = range
                 .starting_sequence_number
                 .as_deref()
-                .is_none_or(|s| key(s) <= key(sequence));
+                .is_none_or(|s| sequence_order(s) <= sequence_order(sequence));
             let before_end = range
                 .ending_sequence_number
                 .as_deref()
-                .is_none_or(|e| key(sequence) <= key(e));
+                .is_none_or(|e| sequence_order(sequence) <= sequence_order(e));
             if after_start && before_end {
                 return Some((stream.stream_arn.clone(), shard.shard_id));
             }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::filter::passes;
 use crate::runtime::{FunctionHost, Outcome};
-use crate::streams::{StreamCursor, locate};
+use crate::streams::{StreamCursor, locate, sequence_order};
 use crate::template::FunctionDefinition;
 
 /// How a function consumes a table's stream.
@@ -35,11 +35,8 @@ pub struct StreamMapping {
     /// Where reading the stream has got to, and what was read and not yet settled.
     cursor: Option<StreamCursor>,
     unsettled: Vec<Value>,
-}
-
-/// Sequence numbers are decimal strings: compare by length, then text.
-fn seq_key(s: &str) -> (usize, &str) {
-    (s.len(), s)
+    /// The table stream's ARN, looked up once (it does not change while the engine runs).
+    stream_arn: Option<String>,
 }
 
 fn seq(record: &Value) -> String {
@@ -90,6 +87,7 @@ impl StreamMapping {
             waiting_since: None,
             cursor: None,
             unsettled: Vec::new(),
+            stream_arn: None,
         })
     }
 
@@ -184,7 +182,7 @@ impl StreamMapping {
             self.unsettled.extend(new);
         }
         self.unsettled
-            .retain(|r| after.is_empty() || seq_key(&seq(r)) > seq_key(&after));
+            .retain(|r| after.is_empty() || sequence_order(&seq(r)) > sequence_order(&after));
         let pending = self.unsettled.clone();
         // Filtered-out records are consumed without an invocation, as Lambda does.
         let mut settled = 0;
@@ -217,14 +215,15 @@ impl StreamMapping {
         }
         self.waiting_since = None;
         // The engine's own stream ARN, as AWS puts the stream's ARN in every record.
-        let arn = locate(db, &self.table, &seq(&batch[0]))
-            .map(|(arn, _)| arn)
-            .unwrap_or_else(|| {
-                format!(
-                    "arn:aws:dynamodb:us-east-1:000000000000:table/{}/stream/local",
-                    self.table
-                )
-            });
+        if self.stream_arn.is_none() {
+            self.stream_arn = locate(db, &self.table, &seq(&batch[0])).map(|(arn, _)| arn);
+        }
+        let arn = self.stream_arn.clone().unwrap_or_else(|| {
+            format!(
+                "arn:aws:dynamodb:us-east-1:000000000000:table/{}/stream/local",
+                self.table
+            )
+        });
         let records: Vec<Value> = batch
             .iter()
             .map(|r| {
