@@ -15,6 +15,7 @@ pub mod kafka;
 pub mod process;
 pub mod runtime;
 pub mod secrets;
+pub mod secured_kafka;
 pub mod streams;
 pub mod template;
 pub mod webhook;

@@ -149,13 +149,13 @@ impl KafkaConfig {
         builder = match &self.security {
             Security::Plaintext => builder,
             Security::Scram { username, password } => builder
-                .tls_config(tls(self.ca_file.as_deref())?)
+                .tls_config(tls_config(self.ca_file.as_deref())?)
                 .sasl_config(SaslConfig::ScramSha512(Credentials::new(
                     username.clone(),
                     password.clone(),
                 ))),
             Security::Iam { region } => builder
-                .tls_config(tls(self.ca_file.as_deref())?)
+                .tls_config(tls_config(self.ca_file.as_deref())?)
                 .sasl_config(SaslConfig::Oauthbearer(iam_credentials(region))),
         };
         builder.build().await.map_err(|e| format!("connect: {e}"))
@@ -164,7 +164,7 @@ impl KafkaConfig {
 
 /// TLS with the Mozilla root store (Amazon Trust Services signs MSK's certificates), plus the
 /// authorities in `ca_file` when one is given.
-fn tls(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore {
@@ -479,8 +479,8 @@ mod tests {
 
     #[test]
     fn tls_config_builds_with_the_ring_provider() {
-        assert!(tls(None).is_ok());
-        let missing = tls(Some(std::path::Path::new("/nonexistent/ca.pem")));
+        assert!(tls_config(None).is_ok());
+        let missing = tls_config(Some(std::path::Path::new("/nonexistent/ca.pem")));
         assert!(missing.is_err_and(|e| e.contains("/nonexistent/ca.pem")));
     }
 }
