@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
 
 use crate::artifacts::Artifacts;
 use crate::auth::LocalAuthorizer;
@@ -59,6 +58,8 @@ pub enum CloudError {
         "function {function}: binary {binary} not found; build the workspace binaries (or `sam build`) first"
     )]
     MissingBinary { function: String, binary: PathBuf },
+    #[error("custom resource {0}")]
+    CustomResource(#[from] crate::custom_resources::CustomResourceError),
 }
 
 /// A running local cloud; everything stops when it is dropped.
@@ -96,13 +97,6 @@ impl LocalCloud {
         let mut kafka =
             EmbeddedKafka::start(Storage::Folder(config.data_dir.join("kafka"))).await?;
         kafka.supervise();
-        kafka
-            .create_topics(&[
-                (TOPIC_TASK_EVENTS, 3),
-                (TOPIC_REMINDERS, 3),
-                (TOPIC_DEAD_LETTER, 1),
-            ])
-            .await?;
         let webhook = WebhookReceiver::start().await?;
         let auth = Arc::new(LocalAuthorizer::load_or_create(&config.data_dir)?);
 
@@ -139,6 +133,16 @@ impl LocalCloud {
                 println!("{}", invocation_line(function, trigger, invocation));
             }
         });
+        // The stack's custom resources (the Kafka topics) are applied through their functions
+        // before anything consumes or produces, as CloudFormation orders them.
+        crate::custom_resources::apply_all(
+            template,
+            &parameters,
+            &hosts,
+            &config.data_dir,
+            observe.as_ref(),
+        )
+        .await?;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.api_port)).await?;
         let api_url = format!("http://{}", listener.local_addr()?);
         let gateway = Arc::new(Gateway {
@@ -260,6 +264,9 @@ fn local_parameters(
     }
     p.insert("KafkaBootstrapServers".into(), kafka.bootstrap());
     p.insert("KafkaSecurityProtocol".into(), "PLAINTEXT".into());
+    // One broker, no VPC.
+    p.insert("KafkaReplicationFactor".into(), "1".into());
+    p.insert("CreateS3Endpoint".into(), "false".into());
     p.insert("WebhookUrl".into(), webhook.url().to_string());
     // The secrets the stack generates: the cursor key kept in the data folder, the webhook
     // secret the local receiver's signatures are checked with, any other one generated.

@@ -11,10 +11,22 @@
 use serde_json::Value;
 use todo_local::template::Template;
 
-/// What a function calls, read from what the template gives it: its environment and the
-/// actions its policies allow.
-fn calls(function: &Value) -> Vec<String> {
+/// What a function calls, read from what the template gives it: its environment, the actions
+/// its policies allow, and, for the function behind a custom resource, S3: CloudFormation
+/// takes the answer as a PUT to a pre-signed S3 URL ("Custom resource response objects").
+fn calls(template: &Value, id: &str, function: &Value) -> Vec<String> {
     let mut out = Vec::new();
+    let serves_a_custom_resource = template["Resources"]
+        .as_object()
+        .into_iter()
+        .flat_map(|r| r.values())
+        .any(|r| {
+            r["Type"].as_str().is_some_and(|t| t.starts_with("Custom::"))
+                && r["Properties"]["ServiceToken"]["!GetAtt"] == format!("{id}.Arn")
+        });
+    if serves_a_custom_resource {
+        out.push("s3".to_string());
+    }
     if let Some(vars) = function["Properties"]["Environment"]["Variables"].as_object() {
         for name in vars.keys() {
             if name.ends_with("_TABLE") {
@@ -91,7 +103,7 @@ fn unroutable(template: &Value) -> Vec<(String, String)> {
         if r["Type"] != "AWS::Serverless::Function" || r["Properties"]["VpcConfig"].is_null() {
             continue;
         }
-        for service in calls(r) {
+        for service in calls(template, id, r) {
             if !routed.contains(&service) {
                 found.push((id.clone(), service));
             }
@@ -113,8 +125,22 @@ fn every_function_in_a_vpc_can_reach_what_it_calls() {
         .collect();
     assert_eq!(
         in_vpc,
-        ["PublisherFunction"],
-        "only the publisher needs the VPC"
+        ["PublisherFunction", "TopicsFunction"],
+        "only the Kafka clients need the VPC"
+    );
+}
+
+#[test]
+fn the_check_catches_a_custom_resource_that_cannot_answer() {
+    let mut template = Template::workspace().expect("template.yaml").root;
+    assert_eq!(unroutable(&template), Vec::<(String, String)>::new());
+    template["Resources"]
+        .as_object_mut()
+        .unwrap()
+        .remove("S3GatewayEndpoint");
+    assert_eq!(
+        unroutable(&template),
+        [("TopicsFunction".to_string(), "s3".to_string())]
     );
 }
 
