@@ -21,7 +21,9 @@ fn calls(template: &Value, id: &str, function: &Value) -> Vec<String> {
         .into_iter()
         .flat_map(|r| r.values())
         .any(|r| {
-            r["Type"].as_str().is_some_and(|t| t.starts_with("Custom::"))
+            r["Type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Custom::"))
                 && r["Properties"]["ServiceToken"]["!GetAtt"] == format!("{id}.Arn")
         });
     if serves_a_custom_resource {

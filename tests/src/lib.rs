@@ -40,6 +40,16 @@ pub fn bin_dir() -> PathBuf {
 /// Starts the cloud on a free port over `data`.
 pub async fn start(data: &DataDir) -> LocalCloud {
     let template = Template::workspace().expect("template.yaml");
+    start_with(&template, data)
+        .await
+        .expect("the local cloud starts (scripts/test builds the binaries and tansu first)")
+}
+
+/// Starts the cloud of `template` (a variant of the workspace's) on a free port over `data`.
+pub async fn start_with(
+    template: &Template,
+    data: &DataDir,
+) -> Result<LocalCloud, todo_local::cloud::CloudError> {
     let config = CloudConfig {
         data_dir: data.0.clone(),
         artifacts: todo_local::artifacts::Artifacts::Workspace(bin_dir()),
@@ -48,9 +58,7 @@ pub async fn start(data: &DataDir) -> LocalCloud {
         schedule_every: Some(std::time::Duration::from_secs(1)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
     };
-    LocalCloud::start(&template, &config)
-        .await
-        .expect("the local cloud starts (scripts/test builds the binaries and tansu first)")
+    LocalCloud::start(template, &config).await
 }
 
 /// A user's view of the local cloud's HTTP API.
