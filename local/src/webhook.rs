@@ -17,6 +17,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// When it arrived (before any configured delay), to see which deliveries overlapped.
     pub at: std::time::Instant,
+    /// The status it was answered with.
+    pub status: u16,
 }
 
 /// A running receiver; it answers every request with `status`.
@@ -131,6 +133,7 @@ async fn serve(
             headers,
             body,
             at: std::time::Instant::now(),
+            status: code,
         });
     }
     tokio::time::sleep(pause).await;

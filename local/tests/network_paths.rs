@@ -150,17 +150,11 @@ fn the_check_catches_a_custom_resource_that_cannot_answer() {
 fn the_check_catches_a_consumer_put_back_into_the_vpc() {
     let mut template = Template::workspace().expect("template.yaml").root;
     let vpc = template["Resources"]["PublisherFunction"]["Properties"]["VpcConfig"].clone();
-    template["Resources"]["NotificationsConsumerFunction"]["Properties"]["VpcConfig"] = vpc;
+    template["Resources"]["WebhookChannelFunction"]["Properties"]["VpcConfig"] = vpc;
     let found = unroutable(&template);
     assert!(
-        found.contains(&(
-            "NotificationsConsumerFunction".to_string(),
-            "dynamodb".to_string()
-        )),
+        found.contains(&("WebhookChannelFunction".to_string(), "dynamodb".to_string())),
         "{found:?}"
     );
-    assert!(found.contains(&(
-        "NotificationsConsumerFunction".to_string(),
-        "internet".to_string()
-    )));
+    assert!(found.contains(&("WebhookChannelFunction".to_string(), "internet".to_string())));
 }

@@ -56,8 +56,8 @@ fn secrets_reach_functions_only_as_arns_they_may_read() {
 fn the_check_catches_a_secret_in_a_parameter_or_a_variable() {
     let mut template = Template::workspace().expect("template.yaml").root;
     template["Parameters"]["WebhookSecret"] = serde_json::json!({"Type": "String", "NoEcho": true});
-    template["Resources"]["NotificationsConsumerFunction"]["Properties"]["Environment"]["Variables"]
-        ["WEBHOOK_SECRET"] = serde_json::json!({"!Ref": "WebhookSecret"});
+    template["Resources"]["WebhookChannelFunction"]["Properties"]["Environment"]["Variables"]["WEBHOOK_SECRET"] =
+        serde_json::json!({"!Ref": "WebhookSecret"});
     template["Resources"]["ListTasksFunction"]["Properties"]["Policies"] = serde_json::json!([]);
     let found = problems(&template);
     assert!(

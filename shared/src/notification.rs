@@ -1,4 +1,5 @@
-//! The reminder notification: what the inbox holds and what a webhook receives.
+//! The reminder notification: what the inbox holds and what a webhook receives, and each
+//! channel's delivery of it.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -25,6 +26,89 @@ pub struct Notification {
     pub created_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_at: Option<Timestamp>,
+    /// What each channel did with it, so a user sees what reached them where.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<Delivery>,
+}
+
+/// A way a reminder reaches a person. Each channel is its own Kafka-triggered function with its
+/// own consumer group on `todo.reminders`, so one that is down or slow delays only itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The in-app inbox (`GET /notifications?unread=true`).
+    InApp,
+    /// A signed POST to a webhook.
+    Webhook,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::InApp => "in_app",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Accepted by the far end (or placed in the inbox).
+    Delivered,
+    /// Failed for now; the channel's mapping retries it, and dead-letters it after its retries.
+    Retrying,
+    /// Refused for good (a 4xx from a webhook): recorded, never retried.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// Whether nothing more will be attempted.
+    pub fn is_final(self) -> bool {
+        matches!(self, DeliveryStatus::Delivered | DeliveryStatus::Failed)
+    }
+}
+
+/// One channel's delivery of one notification to one destination.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub channel: Channel,
+    /// Which destination of the channel (`operator` for the operator-wide webhook).
+    pub destination: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+impl Delivery {
+    /// The next attempt's record after `previous` (if any), with this outcome.
+    pub fn attempt(
+        channel: Channel,
+        destination: &str,
+        previous: Option<&Delivery>,
+        outcome: Result<(), (DeliveryStatus, String)>,
+        at: Timestamp,
+    ) -> Self {
+        let attempts = previous.map_or(0, |p| p.attempts).saturating_add(1);
+        let (status, delivered_at, last_error) = match outcome {
+            Ok(()) => (DeliveryStatus::Delivered, Some(at), None),
+            Err((status, error)) => (status, None, Some(error)),
+        };
+        Self {
+            channel,
+            destination: destination.to_string(),
+            status,
+            attempts,
+            delivered_at,
+            last_error,
+            updated_at: at,
+        }
+    }
 }
 
 impl Notification {
@@ -46,6 +130,7 @@ impl Notification {
                 late: *late,
                 created_at: event.time,
                 read_at: None,
+                deliveries: Vec::new(),
             }),
             _ => None,
         }

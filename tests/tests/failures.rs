@@ -69,7 +69,7 @@ async fn a_consumer_killed_mid_batch_is_restarted_and_its_batch_retried_without_
         (!cloud.webhook.received().is_empty()).then_some(())
     })
     .await;
-    let consumer = &cloud.hosts["NotificationsConsumerFunction"];
+    let consumer = &cloud.hosts["WebhookChannelFunction"];
     let pid = consumer.pid().expect("the consumer runs");
     cloud.webhook.delay(Duration::ZERO);
     kill9(pid);

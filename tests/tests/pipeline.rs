@@ -1,8 +1,8 @@
 //! The event pipeline through the local cloud: a change reaches the audit history over HTTP,
-//! and a reminder reaches the inbox and the webhook.
+//! and a reminder reaches the inbox and the webhook, each channel on its own.
 
 use serde_json::json;
-use todo_e2e::{Api, DataDir, in_seconds, start};
+use todo_e2e::{Api, DataDir, eventually, in_seconds, start};
 
 #[tokio::test]
 async fn a_change_shows_up_in_the_audit_history_and_a_reminder_in_the_inbox() {
@@ -30,9 +30,70 @@ async fn a_change_shows_up_in_the_audit_history_and_a_reminder_in_the_inbox() {
 
     let inbox = alice.items_once("/notifications?unread=true", 1).await;
     assert_eq!(inbox[0]["title"], "Stretch well");
+    // The webhook is a channel of its own: it gets the reminder on its own time.
+    eventually("the webhook delivery", || async {
+        (cloud.webhook.received().len() == 1).then_some(())
+    })
+    .await;
+}
+
+/// #11: one third-party outage must not keep reminders out of the inbox. With the webhook
+/// answering 503, every reminder still reaches the inbox at once; when it recovers, its channel
+/// catches up on its own, each reminder posted once, and each notification shows both
+/// deliveries.
+#[tokio::test]
+async fn a_failing_webhook_holds_only_its_own_channel() {
+    let data = DataDir::new("channels");
+    let cloud = start(&data).await;
+    cloud.webhook.answer(503);
+    let alice = Api::new(&cloud, "alice");
+    for i in 0..4 {
+        alice
+            .create(json!({"title": format!("r{i}"), "reminders": [{"at": in_seconds(1)}]}))
+            .await;
+    }
+    let inbox = alice.items_once("/notifications?unread=true", 4).await;
     assert_eq!(
-        cloud.webhook.received().len(),
-        1,
-        "the webhook got the reminder"
+        inbox.len(),
+        4,
+        "every reminder in the inbox while the webhook fails"
     );
+    assert!(
+        cloud.webhook.received().iter().all(|r| r.status == 503),
+        "nothing accepted yet"
+    );
+
+    cloud.webhook.answer(200);
+    let accepted = eventually("the webhook catching up", || async {
+        let ids: Vec<String> = cloud
+            .webhook
+            .received()
+            .iter()
+            .filter(|r| r.status == 200)
+            .map(|r| r.headers["x-todo-delivery"].clone())
+            .collect();
+        (ids.len() >= 4).then_some(ids)
+    })
+    .await;
+    let mut unique = accepted.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        accepted.len(),
+        "no reminder posted twice: {accepted:?}"
+    );
+    let all = eventually("every delivery recorded", || async {
+        let items = alice.items_once("/notifications", 4).await;
+        items
+            .iter()
+            .all(|n| {
+                n["deliveries"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().filter(|d| d["status"] == "delivered").count() == 2)
+            })
+            .then_some(items)
+    })
+    .await;
+    assert_eq!(all.len(), 4);
 }

@@ -156,8 +156,8 @@ async fn main() {
             event: fixture("events/msk/task-events.json"),
         },
         Subject {
-            name: "notifications-consumer",
-            binary: "notifications-consumer",
+            name: "channel-in-app",
+            binary: "channel-in-app",
             event: fixture("events/msk/reminders.json"),
         },
     ];

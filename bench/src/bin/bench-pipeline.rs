@@ -1,6 +1,6 @@
 //! `scripts/bench-pipeline`: how many events per minute the publisher and each consumer move
 //! through one partition of a real Kafka-protocol broker (tansu on 127.0.0.1) and the embedded
-//! DynamoDB engine (the broker storing in SQLite, as in the local cloud), with the handlers the functions run (`relay`, `audit_batch`, `notify_batch`)
+//! DynamoDB engine (the broker storing in SQLite, as in the local cloud), with the handlers the functions run (`relay`, `audit_batch`, `in_app_batch`)
 //! fed batches of the template's sizes, as their event-source mappings would.
 //!
 //! Usage: `bench-pipeline [--events N]` (default 5,000).
@@ -13,9 +13,8 @@ use todo_audit::store::AuditStore;
 use todo_lambda::deadline;
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::kafka::{EmbeddedKafka, Storage, msk_event};
-use todo_notifications::consumer::notify_batch;
+use todo_notifications::channels::in_app::in_app_batch;
 use todo_notifications::store::InboxStore;
-use todo_notifications::webhook::NoWebhook;
 use todo_publisher::kafka::{KafkaConfig, KafkaSink};
 use todo_publisher::relay::relay;
 use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
@@ -143,13 +142,7 @@ async fn main() {
     let started = Instant::now();
     for chunk in reminders.chunks(NOTIFY_BATCH) {
         let event = msk_event(TOPIC_REMINDERS, 0, chunk);
-        let r = notify_batch(
-            &inbox,
-            &NoWebhook,
-            event,
-            deadline::after(Duration::from_secs(50)),
-        )
-        .await;
+        let r = in_app_batch(&inbox, event, deadline::after(Duration::from_secs(50))).await;
         assert!(r.batch_item_failures.is_empty(), "notification failures");
     }
     let consume_notify = started.elapsed();
@@ -165,10 +158,7 @@ async fn main() {
             "audit-consumer: todo.task.events -> audit table",
             consume_audit,
         ),
-        (
-            "notifications-consumer: todo.reminders -> inbox",
-            consume_notify,
-        ),
+        ("channel-in-app: todo.reminders -> inbox", consume_notify),
     ] {
         println!(
             "| {stage} | {:.2} s | {:.0} |",

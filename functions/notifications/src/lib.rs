@@ -1,11 +1,10 @@
-//! Reminder notifications: each `reminder.due` event from `todo.reminders` becomes one inbox
-//! notification and, when a webhook is configured, one signed POST.
+//! Reminder notifications: each `reminder.due` event from `todo.reminders` reaches its owner
+//! through every channel, each channel a function of its own (see `channels`).
 //!
-//! `store` is the inbox table; `webhook` the signed delivery; `consumer` applies MSK batches;
-//! `http` serves the inbox routes; the binaries only wire.
+//! `store` is the inbox table, with each channel's delivery on the notification; `channels`
+//! apply MSK batches; `http` serves the inbox routes; the binaries only wire.
 
-pub mod consumer;
+pub mod channels;
 pub mod http;
 pub mod store;
-pub mod webhook;
 pub mod wiring;

@@ -4,31 +4,43 @@
 //! |---|---|
 //! | `pk` | `USER#<owner>` |
 //! | `sk` | `NOTE#<id>`: ids are the events' UUIDv7, so key order is time order |
-//! | `unread_pk` | `USER#<owner>` while unread: the sparse GSI `unread` (same `sk`) |
-//! | `webhook_at` | when the webhook accepted it, so a redelivery does not post again |
+//! | `unread_pk` | `USER#<owner>` while unread in the inbox: the sparse GSI `unread` (same `sk`) |
+//! | `dlv#<channel>#<destination>` | a channel's delivery (status, attempts, last error) |
+//!
+//! Every channel consumer runs on its own, in any order, so each one writes the notification's
+//! content along with its own delivery (the same content: it comes from the same event). The
+//! in-app channel alone sets `unread_pk`, once: a redelivery after the user read it does not
+//! make it unread again.
 
 use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use todo_lambda::cursor::StartKey;
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::{Failure, TableError, classify};
 use todo_schema::Timestamp;
-use todo_schema::notification::Notification;
+use todo_schema::notification::{Channel, Delivery, Notification};
 use uuid::Uuid;
 
 /// The sparse index of unread notifications.
 pub const INDEX_UNREAD: &str = "unread";
 
-/// Whether a notification was new.
+/// Whether the in-app channel placed a notification now.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stored {
-    /// Written now.
+pub enum Placed {
+    /// Placed in the inbox now.
     New,
-    /// Already in the inbox (a redelivery); `webhook_done` tells whether its webhook was sent.
-    Existing { webhook_done: bool },
+    /// Already placed (a redelivery).
+    Already,
 }
+
+/// The attribute holding a channel's delivery to a destination.
+fn delivery_attribute(channel: Channel, destination: &str) -> String {
+    format!("{DELIVERY_PREFIX}{}#{destination}", channel.as_str())
+}
+
+const DELIVERY_PREFIX: &str = "dlv#";
 
 /// One page of notifications.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,15 +49,27 @@ pub struct NotificationPage {
     pub next: Option<StartKey>,
 }
 
-/// The consumer's operations.
+/// The in-app channel's operation.
 pub trait WriteInbox {
-    /// Stores a notification once; a second store of the same id changes nothing.
-    fn store(&self, n: &Notification) -> impl Future<Output = Result<Stored, TableError>> + Send;
-    /// Records that the webhook accepted the notification.
-    fn mark_delivered(
+    /// Places a notification in the inbox once; a second placement changes nothing.
+    fn place(&self, n: &Notification) -> impl Future<Output = Result<Placed, TableError>> + Send;
+}
+
+/// The delivery channels' operations: one record per (notification, channel, destination).
+pub trait Deliveries {
+    /// The recorded delivery, if any.
+    fn delivery(
         &self,
         n: &Notification,
-        at: Timestamp,
+        channel: Channel,
+        destination: &str,
+    ) -> impl Future<Output = Result<Option<Delivery>, TableError>> + Send;
+    /// Records a delivery, writing the notification's content too (whichever channel comes
+    /// first creates it).
+    fn record(
+        &self,
+        n: &Notification,
+        delivery: &Delivery,
     ) -> impl Future<Output = Result<(), TableError>> + Send;
 }
 
@@ -87,7 +111,51 @@ fn key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
 }
 
 fn decode(item: HashMap<String, AttributeValue>) -> Result<Notification, TableError> {
-    serde_dynamo::from_item(item).map_err(TableError::corrupt)
+    let mut deliveries: Vec<Delivery> = item
+        .iter()
+        .filter(|(name, _)| name.starts_with(DELIVERY_PREFIX))
+        .map(|(_, value)| serde_dynamo::from_attribute_value(value.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(TableError::corrupt)?;
+    deliveries.sort_by(|a, b| (a.channel, &a.destination).cmp(&(b.channel, &b.destination)));
+    let mut n: Notification = serde_dynamo::from_item(item).map_err(TableError::corrupt)?;
+    n.deliveries = deliveries;
+    Ok(n)
+}
+
+/// An update expression being built: its `SET` clauses, names and values.
+#[derive(Default)]
+struct Update {
+    sets: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Update {
+    /// `SET` clauses writing the notification's content (not its key, never `read_at`).
+    fn content(n: &Notification) -> Result<Self, TableError> {
+        let mut fresh = n.clone();
+        fresh.read_at = None;
+        fresh.deliveries.clear();
+        let item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(&fresh).map_err(TableError::corrupt)?;
+        let mut update = Self::default();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            update.set(&format!("c{i}"), name, value);
+        }
+        Ok(update)
+    }
+
+    /// Adds `SET #<alias> = :<alias>` for the attribute `name`.
+    fn set(&mut self, alias: &str, name: String, value: AttributeValue) {
+        self.sets.push(format!("#{alias} = :{alias}"));
+        self.names.insert(format!("#{alias}"), name);
+        self.values.insert(format!(":{alias}"), value);
+    }
+
+    fn expression(&self) -> String {
+        format!("SET {}", self.sets.join(", "))
+    }
 }
 
 impl InboxStore {
@@ -101,38 +169,79 @@ impl InboxStore {
 }
 
 impl WriteInbox for InboxStore {
-    async fn store(&self, n: &Notification) -> Result<Stored, TableError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(n).map_err(TableError::corrupt)?;
-        item.extend(key(&n.owner, n.id));
-        item.insert("unread_pk".into(), s(format!("USER#{}", n.owner)));
+    async fn place(&self, n: &Notification) -> Result<Placed, TableError> {
+        let mut update = Update::content(n)?;
+        let delivered = Delivery::attempt(Channel::InApp, "inbox", None, Ok(()), Timestamp::now());
+        update.set("unread", "unread_pk".into(), s(format!("USER#{}", n.owner)));
+        update.set(
+            "placed",
+            delivery_attribute(Channel::InApp, "inbox"),
+            serde_dynamo::to_attribute_value(&delivered).map_err(TableError::corrupt)?,
+        );
         let result = self
             .client
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .set_key(Some(key(&n.owner, n.id)))
+            .update_expression(update.expression())
+            .condition_expression("attribute_not_exists(#placed) AND attribute_not_exists(read_at)")
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Stored::New),
+            Ok(_) => Ok(Placed::New),
             Err(e) => match classify(e) {
-                Failure::Condition(item) => Ok(Stored::Existing {
-                    webhook_done: item.is_some_and(|i| i.contains_key("webhook_at")),
-                }),
+                Failure::Condition(_) => Ok(Placed::Already),
                 other => Err(other.into()),
             },
         }
     }
+}
 
-    async fn mark_delivered(&self, n: &Notification, at: Timestamp) -> Result<(), TableError> {
+impl Deliveries for InboxStore {
+    async fn delivery(
+        &self,
+        n: &Notification,
+        channel: Channel,
+        destination: &str,
+    ) -> Result<Option<Delivery>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&n.owner, n.id)))
+            .projection_expression("#d")
+            .expression_attribute_names("#d", delivery_attribute(channel, destination))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        let Some(value) = out
+            .item
+            .and_then(|mut i| i.remove(&delivery_attribute(channel, destination)))
+        else {
+            return Ok(None);
+        };
+        serde_dynamo::from_attribute_value(value)
+            .map(Some)
+            .map_err(TableError::corrupt)
+    }
+
+    async fn record(&self, n: &Notification, delivery: &Delivery) -> Result<(), TableError> {
+        let mut update = Update::content(n)?;
+        update.set(
+            "d",
+            delivery_attribute(delivery.channel, &delivery.destination),
+            serde_dynamo::to_attribute_value(delivery).map_err(TableError::corrupt)?,
+        );
         self.client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(&n.owner, n.id)))
-            .update_expression("SET webhook_at = :at")
-            .expression_attribute_values(":at", s(at.to_string()))
+            .update_expression(update.expression())
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
             .send()
             .await
             .map(|_| ())

@@ -1,10 +1,9 @@
-//! `events/msk/reminders.json` through the notifications consumer, delivered twice.
+//! `events/msk/reminders.json` through the in-app channel, delivered twice.
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use todo_local::dynamodb::EmbeddedDynamo;
-use todo_notifications::consumer::notify_batch;
+use todo_notifications::channels::in_app::in_app_batch;
 use todo_notifications::store::{InboxStore, ReadInbox};
-use todo_notifications::webhook::NoWebhook;
 
 #[tokio::test]
 async fn the_sample_reminder_batch_lands_in_the_inbox_once() {
@@ -18,9 +17,8 @@ async fn the_sample_reminder_batch_lands_in_the_inbox_once() {
     for _ in 0..2 {
         let event: KafkaEvent = serde_json::from_str(&text).unwrap();
         assert!(
-            notify_batch(
+            in_app_batch(
                 &inbox,
-                &NoWebhook,
                 event,
                 todo_lambda::deadline::after(std::time::Duration::from_secs(60))
             )

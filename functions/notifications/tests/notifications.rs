@@ -1,4 +1,4 @@
-//! Notifications against a real DynamoDB API and a real local webhook receiver.
+//! The reminder channels against a real DynamoDB API and a real local webhook receiver.
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::Engine;
@@ -8,10 +8,10 @@ use todo_lambda::cursor::CursorCodec;
 use todo_local::apigw::{ALICE, BOB, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::webhook::WebhookReceiver;
-use todo_notifications::consumer::notify_batch;
+use todo_notifications::channels::in_app::in_app_batch;
+use todo_notifications::channels::webhook::{Webhook, webhook_batch};
 use todo_notifications::http::{list::list_notifications, read::mark_read};
 use todo_notifications::store::InboxStore;
-use todo_notifications::webhook::{NoWebhook, Webhook};
 use todo_schema::webhook::verify;
 use todo_schema::{Actor, EventEnvelope, EventPayload, NewTask, TaskId, Timestamp};
 use uuid::Uuid;
@@ -63,23 +63,48 @@ async fn inbox() -> (EmbeddedDynamo, InboxStore) {
     (engine, store)
 }
 
+fn later() -> tokio::time::Instant {
+    todo_lambda::deadline::after(std::time::Duration::from_secs(60))
+}
+
+async fn in_app(store: &InboxStore, batch: KafkaEvent) -> Vec<i64> {
+    offsets(in_app_batch(store, batch, later()).await)
+}
+
+async fn webhook(store: &InboxStore, hook: &Webhook, batch: KafkaEvent) -> Vec<i64> {
+    offsets(webhook_batch(store, hook, batch, later()).await)
+}
+
+fn offsets(r: todo_lambda::kafka::KafkaBatchResponse) -> Vec<i64> {
+    r.batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.offset)
+        .collect()
+}
+
+async fn alices_notifications(store: &InboxStore, unread: bool) -> Vec<Value> {
+    let cursors = CursorCodec::new(b"notifications-test-key-0123456789".to_vec());
+    let mut request = call("GET", "/notifications");
+    if unread {
+        request = request.query("unread", "true");
+    }
+    let list = read(list_notifications(store, &cursors, request.request()).await);
+    assert_eq!(list.status, 200, "{}", list.body);
+    list.body["items"].as_array().unwrap().clone()
+}
+
 #[tokio::test]
 async fn a_reminder_reaches_the_inbox_and_a_webhook_whose_signature_verifies_once() {
     let (_engine, store) = inbox().await;
     let hook = WebhookReceiver::start().await.unwrap();
-    let webhook = Webhook::new(hook.url().to_string(), SECRET.to_vec()).unwrap();
+    let sender = Webhook::new(hook.url().to_string(), SECRET.to_vec()).unwrap();
     let event = reminder(ALICE, "Call the bank");
     let batch = || msk(vec![encoded(&event)]);
 
+    // Each channel twice, in either order: one inbox entry, one POST.
     for _ in 0..2 {
-        let r = notify_batch(
-            &store,
-            &webhook,
-            batch(),
-            todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
-        )
-        .await;
-        assert!(r.batch_item_failures.is_empty(), "{r:?}");
+        assert_eq!(webhook(&store, &sender, batch()).await, Vec::<i64>::new());
+        assert_eq!(in_app(&store, batch()).await, Vec::<i64>::new());
     }
     let received = hook.received();
     assert_eq!(received.len(), 1, "a redelivered batch does not post again");
@@ -100,48 +125,126 @@ async fn a_reminder_reaches_the_inbox_and_a_webhook_whose_signature_verifies_onc
     assert_eq!(body["title"], "Call the bank");
     assert_eq!(body["id"], event.id.to_string());
 
-    let cursors = CursorCodec::new(b"notifications-test-key-0123456789".to_vec());
-    let list =
-        read(list_notifications(&store, &cursors, call("GET", "/notifications").request()).await);
-    assert_eq!(list.status, 200, "{}", list.body);
-    assert_eq!(
-        list.body["items"].as_array().unwrap().len(),
-        1,
-        "one notification however often delivered"
-    );
+    let items = alices_notifications(&store, true).await;
+    assert_eq!(items.len(), 1, "one notification however often delivered");
+    let deliveries = &items[0]["deliveries"];
+    assert_eq!(deliveries[0]["channel"], "in_app");
+    assert_eq!(deliveries[0]["status"], "delivered");
+    assert_eq!(deliveries[1]["channel"], "webhook");
+    assert_eq!(deliveries[1]["destination"], "operator");
+    assert_eq!(deliveries[1]["status"], "delivered");
+    assert_eq!(deliveries[1]["attempts"], 1);
+    assert!(deliveries[1]["delivered_at"].is_string());
 }
 
 #[tokio::test]
-async fn a_failing_webhook_retries_the_record_and_keeps_the_inbox_entry() {
+async fn a_failing_webhook_never_holds_the_inbox_and_catches_up_once_it_recovers() {
     let (_engine, store) = inbox().await;
     let hook = WebhookReceiver::start().await.unwrap();
-    hook.answer(500);
-    let webhook = Webhook::new(hook.url().to_string(), SECRET.to_vec()).unwrap();
-    let event = reminder(ALICE, "x");
-    let r = notify_batch(
-        &store,
-        &webhook,
-        msk(vec![encoded(&event)]),
-        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
-    )
-    .await;
+    hook.answer(503);
+    let sender = Webhook::new(hook.url().to_string(), SECRET.to_vec()).unwrap();
+    let events: Vec<_> = (0..3).map(|i| reminder(ALICE, &format!("r{i}"))).collect();
+    let batch = || msk(events.iter().map(encoded).collect());
+
+    // The webhook is down: its channel reports the first record and everything after it...
+    assert_eq!(webhook(&store, &sender, batch()).await, [0, 1, 2]);
+    // ...while the in-app channel places every reminder of the batch at once.
+    assert_eq!(in_app(&store, batch()).await, Vec::<i64>::new());
+    let items = alices_notifications(&store, true).await;
+    assert_eq!(items.len(), 3);
+    let first = items.iter().find(|n| n["title"] == "r0").unwrap();
+    let attempt = first["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["channel"] == "webhook")
+        .unwrap();
+    assert_eq!(attempt["status"], "retrying");
+    assert_eq!(attempt["attempts"], 1);
     assert_eq!(
-        serde_json::to_value(&r).unwrap()["batchItemFailures"][0]["itemIdentifier"],
-        json!({"partition": "todo.reminders-2", "offset": 0})
+        attempt["last_error"],
+        "webhook answered 503 Service Unavailable"
+    );
+
+    // It recovers; the mapping retries the batch: each reminder posted once, no duplicates.
+    hook.answer(200);
+    assert_eq!(webhook(&store, &sender, batch()).await, Vec::<i64>::new());
+    assert_eq!(webhook(&store, &sender, batch()).await, Vec::<i64>::new());
+    let ids: Vec<String> = hook
+        .received()
+        .iter()
+        .filter(|r| r.status == 200)
+        .map(|r| r.headers["x-todo-delivery"].clone())
+        .collect();
+    let expected: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(
+        ids, expected,
+        "each once, in order, after the failed attempt"
+    );
+    let items = alices_notifications(&store, false).await;
+    for n in &items {
+        let hooked = n["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel"] == "webhook")
+            .unwrap()
+            .clone();
+        let expected_attempts = if n["title"] == "r0" { 2 } else { 1 };
+        assert_eq!(hooked["status"], "delivered", "{n}");
+        assert_eq!(hooked["attempts"], expected_attempts, "{n}");
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_refusal_is_recorded_and_never_retried() {
+    let (_engine, store) = inbox().await;
+    let hook = WebhookReceiver::start().await.unwrap();
+    hook.answer(410);
+    let sender = Webhook::new(hook.url().to_string(), SECRET.to_vec()).unwrap();
+    let event = reminder(ALICE, "gone");
+    let batch = || msk(vec![encoded(&event)]);
+    assert_eq!(
+        webhook(&store, &sender, batch()).await,
+        Vec::<i64>::new(),
+        "a 4xx is not retried by the mapping"
     );
     hook.answer(200);
-    let r = notify_batch(
-        &store,
-        &webhook,
-        msk(vec![encoded(&event)]),
-        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
-    )
-    .await;
-    assert!(r.batch_item_failures.is_empty());
+    assert_eq!(webhook(&store, &sender, batch()).await, Vec::<i64>::new());
+    assert_eq!(hook.received().len(), 1, "not sent again on a redelivery");
+    let items = alices_notifications(&store, false).await;
+    assert_eq!(items[0]["deliveries"][0]["status"], "failed");
     assert_eq!(
-        hook.received().len(),
-        2,
-        "posted again after the failure, then accepted"
+        items[0]["deliveries"][0]["last_error"],
+        "webhook answered 410 Gone"
+    );
+    // The webhook created the notification's record, not its place in the inbox.
+    assert_eq!(
+        alices_notifications(&store, true).await,
+        Vec::<Value>::new()
+    );
+    assert_eq!(in_app(&store, batch()).await, Vec::<i64>::new());
+    assert_eq!(alices_notifications(&store, true).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_read_notification_stays_read_when_the_inbox_gets_it_again() {
+    let (_engine, store) = inbox().await;
+    let event = reminder(ALICE, "read me");
+    let batch = || msk(vec![encoded(&event)]);
+    assert_eq!(in_app(&store, batch()).await, Vec::<i64>::new());
+    let marked = read(
+        mark_read(
+            &store,
+            call("POST", format!("/notifications/{}/read", event.id)).request(),
+        )
+        .await,
+    );
+    assert_eq!(marked.status, 200);
+    assert_eq!(in_app(&store, batch()).await, Vec::<i64>::new());
+    assert_eq!(
+        alices_notifications(&store, true).await,
+        Vec::<Value>::new()
     );
 }
 
@@ -151,23 +254,16 @@ async fn poison_records_and_other_event_types_do_not_block_reminders() {
     let good = reminder(ALICE, "good");
     let mut unknown = serde_json::to_value(reminder(ALICE, "u")).unwrap();
     unknown["type"] = json!("reminder.snoozed");
-    let r = notify_batch(
+    let offsets = in_app(
         &store,
-        &NoWebhook,
         msk(vec![
             Some("{not base64".into()),
             Some(B64.encode(unknown.to_string())),
             Some(B64.encode("{\"json\": \"but no event\"}")),
             encoded(&good),
         ]),
-        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
     )
     .await;
-    let offsets: Vec<_> = r
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.offset)
-        .collect();
     assert_eq!(offsets, [0, 2]);
     let cursors = CursorCodec::new(b"notifications-test-key-0123456789".to_vec());
     let list =
@@ -180,16 +276,9 @@ async fn the_inbox_api_lists_unread_pages_and_marks_read_for_the_owner_only() {
     let (_engine, store) = inbox().await;
     let cursors = CursorCodec::new(b"notifications-test-key-0123456789".to_vec());
     let events: Vec<_> = (0..5).map(|i| reminder(ALICE, &format!("r{i}"))).collect();
-    assert!(
-        notify_batch(
-            &store,
-            &NoWebhook,
-            msk(events.iter().map(encoded).collect()),
-            todo_lambda::deadline::after(std::time::Duration::from_secs(60))
-        )
-        .await
-        .batch_item_failures
-        .is_empty()
+    assert_eq!(
+        in_app(&store, msk(events.iter().map(encoded).collect())).await,
+        Vec::<i64>::new()
     );
 
     let first = events[0].id;

@@ -203,9 +203,9 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
 #[tokio::test]
 async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verifies() {
     use todo_local::webhook::WebhookReceiver;
-    use todo_notifications::consumer::notify_batch;
+    use todo_notifications::channels::in_app::in_app_batch;
+    use todo_notifications::channels::webhook::{Webhook, webhook_batch};
     use todo_notifications::store::{InboxStore, ReadInbox};
-    use todo_notifications::webhook::Webhook;
 
     let p = Pipeline::new("reminder").await;
     let cmd: NewTask = serde_json::from_value(json!({
@@ -242,13 +242,11 @@ async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verif
     let secret = b"pipeline-webhook-secret".to_vec();
     let webhook = Webhook::new(hook.url().to_string(), secret.clone()).unwrap();
     let inbox = InboxStore::new(p.dynamo.client().await, "NotificationsTable");
-    let response = notify_batch(
-        &inbox,
-        &webhook,
-        msk_event(TOPIC_REMINDERS, partition, &records),
-        todo_lambda::deadline::after(std::time::Duration::from_secs(60)),
-    )
-    .await;
+    let batch = || msk_event(TOPIC_REMINDERS, partition, &records);
+    let later = || todo_lambda::deadline::after(std::time::Duration::from_secs(60));
+    let response = in_app_batch(&inbox, batch(), later()).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let response = webhook_batch(&inbox, &webhook, batch(), later()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     let page = inbox.list("u1", true, 10, None).await.unwrap();

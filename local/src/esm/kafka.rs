@@ -1,6 +1,6 @@
 //! The MSK mapping: per partition, in offset order, batches of the configured size (waiting up
 //! to the batching window), partial batch failures in the Kafka shape (commit up to the first
-//! failed record and retry from it), MaximumRetryAttempts, then the failed records to the
+//! failed record and retry from it), MaximumRetryAttempts and MaximumRecordAgeInSeconds, then the failed records to the
 //! on-failure topic with the failure's metadata in headers. Committed offsets are kept on disk,
 //! per consumer group and partition, so a restart resumes where it stopped.
 //!
@@ -31,6 +31,7 @@ pub struct KafkaMapping {
     pub batch_size: usize,
     pub window: Duration,
     pub max_retries: u32,
+    pub max_record_age: Option<Duration>,
     /// `kafka://<topic>` destination, if any.
     pub dead_letter: Option<String>,
     /// The consumer group's committed offsets: `<offsets_dir>/<topic>-<partition>`.
@@ -64,6 +65,7 @@ impl KafkaMapping {
             batch_size: batching.batch_size,
             window: batching.window,
             max_retries: batching.max_retries,
+            max_record_age: batching.max_record_age,
             dead_letter: p["DestinationConfig"]["OnFailure"]["Destination"]
                 .as_str()
                 .and_then(|d| d.strip_prefix("kafka://"))
@@ -182,11 +184,20 @@ impl KafkaMapping {
         self.commit(partition, first);
         let attempts = self.attempts.entry((partition, first)).or_insert(0);
         *attempts += 1;
-        if *attempts <= self.max_retries {
+        let expired = self.max_record_age.is_some_and(|age| {
+            batch.iter().find(|r| r.offset == first).is_some_and(|r| {
+                (chrono::Utc::now() - r.record.timestamp)
+                    .to_std()
+                    .unwrap_or_default()
+                    > age
+            })
+        });
+        if *attempts <= self.max_retries && !expired {
             return batch.iter().filter(|r| r.offset < first).count();
         }
         self.attempts.remove(&(partition, first));
         let reason = match &invocation.outcome {
+            _ if expired => "older than MaximumRecordAgeInSeconds".to_string(),
             Outcome::Ok(_) => "reported as a batch item failure".to_string(),
             other => format!("{other:?}"),
         };

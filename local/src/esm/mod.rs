@@ -14,8 +14,11 @@ use serde_json::Value;
 pub(crate) struct Batching {
     pub batch_size: usize,
     pub window: Duration,
-    /// `MaximumRetryAttempts`; absent or -1 means retry until the record expires (forever here).
+    /// `MaximumRetryAttempts`; absent or -1 means retry until the record expires.
     pub max_retries: u32,
+    /// `MaximumRecordAgeInSeconds`: a failing record older than this is sent to the on-failure
+    /// destination whatever its retries (absent or -1: no limit). Kafka mappings apply it.
+    pub max_record_age: Option<Duration>,
 }
 
 impl Batching {
@@ -32,6 +35,10 @@ impl Batching {
                 .filter(|n| *n >= 0)
                 .map(|n| n as u32)
                 .unwrap_or(u32::MAX),
+            max_record_age: properties["MaximumRecordAgeInSeconds"]
+                .as_i64()
+                .filter(|n| *n >= 0)
+                .map(|n| Duration::from_secs(n as u64)),
         }
     }
 }

@@ -1,0 +1,91 @@
+//! The webhook channel: a signed POST per reminder to the operator's webhook (see
+//! `todo_schema::webhook` for the headers and how to verify).
+//!
+//! A 2xx is delivered; a 408, 429 or 5xx, a timeout or no answer is transient (retried by the
+//! mapping); any other answer (a 4xx, a redirect left over) is a refusal recorded as failed
+//! and never retried.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use todo_lambda::kafka::{KafkaBatchResponse, consume};
+use todo_schema::notification::{Channel, Notification};
+use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
+
+use super::{ChannelConsumer, SendError, Sender};
+use crate::store::Deliveries;
+
+/// A webhook gets this long to answer; the function's own timeout must not be spent waiting.
+pub const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The function's name in its metrics (the template's alarms use it).
+pub const NAME: &str = "channel-webhook";
+
+/// The destination recorded for the operator-wide webhook (its URL may carry a token, so it
+/// is never shown).
+pub const OPERATOR: &str = "operator";
+
+/// The operator's webhook: `WEBHOOK_URL`, signed with the secret `WEBHOOK_SECRET_ARN` names.
+pub struct Webhook {
+    client: reqwest::Client,
+    url: String,
+    secret: Vec<u8>,
+}
+
+impl Webhook {
+    /// A webhook client with a short timeout.
+    pub fn new(url: String, secret: Vec<u8>) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+        Ok(Self {
+            client,
+            url,
+            secret,
+        })
+    }
+}
+
+impl Sender for Webhook {
+    const CHANNEL: Channel = Channel::Webhook;
+
+    fn destination(&self) -> &str {
+        OPERATOR
+    }
+
+    async fn send(&self, n: &Notification) -> Result<(), SendError> {
+        let body = serde_json::to_vec(n).map_err(|e| SendError::Permanent(e.to_string()))?;
+        let timestamp = todo_schema::Timestamp::now().epoch_seconds();
+        let response = self
+            .client
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header(DELIVERY_HEADER, n.id.to_string())
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, sign(&self.secret, timestamp, &body))
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("webhook unreachable: {e}")))?;
+        let status = response.status();
+        let answer = format!("webhook answered {status}");
+        match status.as_u16() {
+            200..=299 => Ok(()),
+            408 | 429 | 500..=599 => Err(SendError::Transient(answer)),
+            _ => Err(SendError::Permanent(answer)),
+        }
+    }
+}
+
+/// Handles one MSK batch, taking no new partition past `deadline`.
+pub async fn webhook_batch<S: Deliveries + Sync>(
+    store: &S,
+    webhook: &Webhook,
+    batch: KafkaEvent,
+    deadline: tokio::time::Instant,
+) -> KafkaBatchResponse {
+    let consumer = ChannelConsumer {
+        name: NAME,
+        store,
+        sender: webhook,
+    };
+    consume(&consumer, &batch, deadline).await
+}
