@@ -127,6 +127,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!("  DynamoDB      {}", cloud.dynamo.endpoint());
     println!("  Kafka         {}", cloud.kafka.bootstrap());
     println!("  webhook sink  {}", cloud.webhook.url());
+    let far_end = cloud.webhook.url().trim_end_matches("/hook");
+    println!(
+        "                (deliveries: GET {far_end}/messages; fail or slow it: POST {far_end}/control?status=503&delay_ms=0)"
+    );
     println!("  Secrets Mgr   {}", cloud.secrets.url());
     println!("\nTry:\n  TOKEN={token}");
     println!(

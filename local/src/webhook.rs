@@ -1,5 +1,11 @@
 //! A webhook receiver on 127.0.0.1 that keeps every request it gets: where the local cloud (and
 //! the tests) point `WEBHOOK_URL` to watch signed deliveries arrive.
+//!
+//! Besides deliveries to `/hook` it serves, for tests and demos from outside the process:
+//! - `GET /messages`: every delivery so far as JSON (method, path, headers, body, the status
+//!   it was answered with);
+//! - `POST /control?status=503&delay_ms=2000`: answer later deliveries with that status, after
+//!   that delay (either may be left out), to make the channel's far end fail or slow down.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -122,6 +128,9 @@ async fn serve(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = buf[header_end..].to_vec();
+    if let Some(response) = control(&method, &path, &received, &status, &delay) {
+        return socket.write_all(response.as_bytes()).await;
+    }
     // How this request is answered is fixed before it is recorded, so a caller that sees it
     // recorded and then changes the delay or status affects only later requests.
     let pause = delay.lock().map(|d| *d).unwrap_or_default();
@@ -139,4 +148,111 @@ async fn serve(
     tokio::time::sleep(pause).await;
     let response = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     socket.write_all(response.as_bytes()).await
+}
+
+/// The receiver's own routes (`GET /messages`, `POST /control`): the response, or `None` for a
+/// delivery.
+fn control(
+    method: &str,
+    path: &str,
+    received: &Mutex<Vec<Received>>,
+    status: &Mutex<u16>,
+    delay: &Mutex<std::time::Duration>,
+) -> Option<String> {
+    let (route, query) = path.split_once('?').unwrap_or((path, ""));
+    let answer = |code: u16, body: String| {
+        format!(
+            "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    match (method, route) {
+        ("GET", "/messages") => {
+            let all = received.lock().map(|r| r.clone()).unwrap_or_default();
+            let messages: Vec<serde_json::Value> = all
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "method": r.method,
+                        "path": r.path,
+                        "headers": r.headers,
+                        "body": String::from_utf8_lossy(&r.body),
+                        "answered": r.status,
+                    })
+                })
+                .collect();
+            Some(answer(200, serde_json::Value::from(messages).to_string()))
+        }
+        ("POST", "/control") => {
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                let number: Option<u64> = value.parse().ok();
+                match (name, number) {
+                    ("status", Some(code @ 100..=599)) => {
+                        if let Ok(mut s) = status.lock() {
+                            *s = code as u16;
+                        }
+                    }
+                    ("delay_ms", Some(ms @ 0..=60_000)) => {
+                        if let Ok(mut d) = delay.lock() {
+                            *d = std::time::Duration::from_millis(ms);
+                        }
+                    }
+                    _ => {
+                        let problem = serde_json::json!({
+                            "error": format!("{pair}: use status=100..599 and delay_ms=0..60000")
+                        });
+                        return Some(answer(400, problem.to_string()));
+                    }
+                }
+            }
+            let now = serde_json::json!({
+                "status": status.lock().map(|s| *s).unwrap_or(200),
+                "delay_ms": delay.lock().map(|d| d.as_millis() as u64).unwrap_or(0),
+            });
+            Some(answer(200, now.to_string()))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_far_end_fails_on_demand_and_shows_what_it_received() {
+        let receiver = WebhookReceiver::start().await.unwrap();
+        let base = receiver.url().trim_end_matches("/hook").to_string();
+        let http = reqwest::Client::new();
+        let set = http
+            .post(format!("{base}/control?status=503"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.status(), 200);
+        let hook = http.post(receiver.url()).body("{}").send().await.unwrap();
+        assert_eq!(hook.status(), 503);
+        let bad = http
+            .post(format!("{base}/control?status=99"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), 400);
+        let messages: serde_json::Value = http
+            .get(format!("{base}/messages"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            messages.as_array().unwrap().len(),
+            1,
+            "control calls are not deliveries"
+        );
+        assert_eq!(messages[0]["answered"], 503);
+        assert_eq!(messages[0]["body"], "{}");
+    }
 }
