@@ -19,6 +19,7 @@ use crate::gateway::{self, Gateway, InvocationObserver};
 use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
 use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
 use crate::secrets::LocalSecrets;
+use crate::ses::LocalSes;
 use crate::template::{FunctionDefinition, Template, TemplateError};
 use crate::webhook::WebhookReceiver;
 
@@ -67,6 +68,8 @@ pub struct LocalCloud {
     pub dynamo: EmbeddedDynamo,
     pub kafka: EmbeddedKafka,
     pub webhook: WebhookReceiver,
+    /// The e-mail channel's far end (`AWS_ENDPOINT_URL_SESV2`).
+    pub ses: LocalSes,
     pub secrets: LocalSecrets,
     pub auth: Arc<LocalAuthorizer>,
     pub hosts: HashMap<String, Arc<FunctionHost>>,
@@ -98,10 +101,15 @@ impl LocalCloud {
             EmbeddedKafka::start(Storage::Folder(config.data_dir.join("kafka"))).await?;
         kafka.supervise();
         let webhook = WebhookReceiver::start().await?;
+        let ses = LocalSes::start().await?;
         let auth = Arc::new(LocalAuthorizer::load_or_create(&config.data_dir)?);
+        // Bound first: links in reminders (TaskLinkTemplate) point at it.
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.api_port)).await?;
+        let api_url = format!("http://{}", listener.local_addr()?);
 
         let (mut parameters, secret_values) =
             local_parameters(template, &kafka, &webhook, &config.data_dir)?;
+        parameters.insert("TaskLinkTemplate".into(), format!("{api_url}/tasks/{{id}}"));
         let secrets = LocalSecrets::start(secret_values).await?;
         parameters.extend(secrets.arns().clone());
         let mut hosts = HashMap::new();
@@ -116,7 +124,7 @@ impl LocalCloud {
             let spec = FunctionSpec {
                 name: f.logical_id.clone(),
                 binary,
-                env: environment(&f, &parameters, &dynamo, &secrets),
+                env: environment(template, &f, &parameters, &dynamo, &secrets, &ses),
                 timeout: Duration::from_secs(f.timeout_seconds),
                 quiet: !config.print_invocations,
             };
@@ -143,8 +151,6 @@ impl LocalCloud {
             observe.as_ref(),
         )
         .await?;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.api_port)).await?;
-        let api_url = format!("http://{}", listener.local_addr()?);
         let gateway = Arc::new(Gateway {
             routes: template.http_routes(),
             hosts: hosts.clone(),
@@ -157,6 +163,7 @@ impl LocalCloud {
             dynamo,
             kafka,
             webhook,
+            ses,
             secrets,
             auth,
             hosts,
@@ -268,6 +275,7 @@ fn local_parameters(
     p.insert("KafkaReplicationFactor".into(), "1".into());
     p.insert("CreateS3Endpoint".into(), "false".into());
     p.insert("WebhookUrl".into(), webhook.url().to_string());
+    p.insert("EmailSender".into(), "reminders@todo.local".into());
     // The secrets the stack generates: the cursor key kept in the data folder, the webhook
     // secret the local receiver's signatures are checked with, any other one generated.
     let secrets = crate::secrets::declared(template)
@@ -292,28 +300,25 @@ fn local_parameters(
     Ok((p, secrets))
 }
 
-/// A function's environment: its template variables resolved, the DynamoDB endpoint added.
+/// A function's environment: its template variables resolved as CloudFormation would
+/// (`Template::resolve`), the local endpoints of the AWS services added.
 fn environment(
+    template: &Template,
     f: &FunctionDefinition,
     parameters: &HashMap<String, String>,
     dynamo: &EmbeddedDynamo,
     secrets: &LocalSecrets,
+    ses: &LocalSes,
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = f
         .environment
         .iter()
-        .filter_map(|(k, v)| {
-            let value = match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Object(m) => m
-                    .get("!Ref")
-                    .and_then(Value::as_str)
-                    .and_then(|name| parameters.get(name).cloned()),
-                other => Some(other.to_string()),
-            };
-            value.map(|v| (k.clone(), v))
+        .map(|(k, v)| match template.resolve(parameters, v) {
+            Value::String(s) => (k.clone(), s),
+            other => (k.clone(), other.to_string()),
         })
         .collect();
+    env.push(("AWS_ENDPOINT_URL_SESV2".into(), ses.url().to_string()));
     env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamo.endpoint()));
     env.push((
         "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),

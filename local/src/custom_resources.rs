@@ -3,8 +3,9 @@
 //! with the old properties), waits for the answer at its `ResponseURL`, and refuses to start
 //! on a FAILED one, as a stack would roll back.
 //!
-//! The properties are resolved as CloudFormation resolves them: `!Ref` of a parameter is its
-//! (string) value, every scalar is sent as a string, `!If` follows the template's conditions.
+//! The properties are resolved as CloudFormation resolves them (`Template::resolve`): `!Ref` of
+//! a parameter is its (string) value, every scalar is sent as a string, `!If` follows the
+//! template's conditions.
 //! What was applied is kept in the data folder (`stack/<LogicalId>.json`), so a restart sends
 //! an Update and the function's update path runs too.
 
@@ -62,97 +63,6 @@ pub fn declared(template: &Template) -> Vec<CustomResource> {
             })
         })
         .collect()
-}
-
-/// The local ARN of a function, as `!GetAtt <Function>.Arn` resolves.
-pub fn function_arn(logical_id: &str) -> String {
-    format!("arn:aws:lambda:us-east-1:000000000000:function:{logical_id}")
-}
-
-/// Resolves `value` as CloudFormation does before sending it: parameters (`values`, else the
-/// template's defaults), resource references, `!GetAtt ...Arn`, `!If`, `!Sub` of parameters;
-/// numbers and booleans become strings.
-pub fn resolve(template: &Template, values: &HashMap<String, String>, value: &Value) -> Value {
-    let parameter = |name: &str| {
-        values
-            .get(name)
-            .cloned()
-            .or_else(|| template.parameter_default(name))
-    };
-    match value {
-        Value::Object(map) if map.len() == 1 => {
-            let (key, arg) = map.iter().next().expect("one entry");
-            match key.as_str() {
-                "!Ref" => {
-                    let name = arg.as_str().unwrap_or_default();
-                    Value::String(parameter(name).unwrap_or_else(|| name.to_string()))
-                }
-                "!GetAtt" => {
-                    let target = arg.as_str().unwrap_or_default();
-                    let id = target.strip_suffix(".Arn").unwrap_or(target);
-                    Value::String(function_arn(id))
-                }
-                "!If" => {
-                    let branches = arg.as_array().cloned().unwrap_or_default();
-                    let chosen = branches
-                        .first()
-                        .and_then(Value::as_str)
-                        .map(|c| condition(template, values, c))
-                        .map(|holds| if holds { 1 } else { 2 });
-                    let branch = chosen.and_then(|i| branches.get(i)).unwrap_or(&Value::Null);
-                    resolve(template, values, branch)
-                }
-                _ => Value::Object(
-                    map.iter()
-                        .map(|(k, v)| (k.clone(), resolve(template, values, v)))
-                        .collect(),
-                ),
-            }
-        }
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), resolve(template, values, v)))
-                .collect(),
-        ),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| resolve(template, values, v)).collect())
-        }
-        Value::Number(n) => Value::String(n.to_string()),
-        Value::Bool(b) => Value::String(b.to_string()),
-        other => other.clone(),
-    }
-}
-
-/// Whether the template's condition `name` holds with these parameter values.
-fn condition(template: &Template, values: &HashMap<String, String>, name: &str) -> bool {
-    let definition = &template.root["Conditions"][name];
-    holds(template, values, definition)
-}
-
-fn holds(template: &Template, values: &HashMap<String, String>, expr: &Value) -> bool {
-    let Some((key, arg)) = expr.as_object().and_then(|m| m.iter().next()) else {
-        return false;
-    };
-    let args = arg.as_array().cloned().unwrap_or_default();
-    match key.as_str() {
-        "!Equals" => {
-            let text = |v: &Value| match resolve(template, values, v) {
-                Value::String(s) => s,
-                Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().unwrap_or_default().to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                other => other.to_string(),
-            };
-            args.len() == 2 && text(&args[0]) == text(&args[1])
-        }
-        "!Not" => args.first().is_some_and(|a| !holds(template, values, a)),
-        "!And" => args.iter().all(|a| holds(template, values, a)),
-        "!Or" => args.iter().any(|a| holds(template, values, a)),
-        "!Condition" => condition(template, values, arg.as_str().unwrap_or_default()),
-        _ => false,
-    }
 }
 
 /// What was last applied to a custom resource, kept in the data folder.
@@ -246,14 +156,14 @@ pub async fn apply_all(
         let host = hosts
             .get(&resource.function)
             .ok_or_else(|| failed(format!("no function {}", resource.function)))?;
-        let properties = resolve(template, values, &resource.properties);
+        let properties = template.resolve(values, &resource.properties);
         let previous: Option<Applied> = std::fs::read(state_file(data_dir, &resource.logical_id))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut request = json!({
             "RequestType": if previous.is_some() { "Update" } else { "Create" },
-            "ServiceToken": function_arn(&resource.function),
+            "ServiceToken": crate::template::function_arn(&resource.function),
             "ResponseURL": format!("{}/{request_id}", endpoint.url),
             "StackId": "arn:aws:cloudformation:us-east-1:000000000000:stack/todo-local/00000000-0000-0000-0000-000000000000",
             "RequestId": request_id,
@@ -332,8 +242,11 @@ mod tests {
             ("KafkaReplicationFactor".to_string(), "1".to_string()),
             ("CreateS3Endpoint".to_string(), "false".to_string()),
         ]);
-        let props = resolve(&template, &values, &topics.properties);
-        assert_eq!(props["ServiceToken"], function_arn("TopicsFunction"));
+        let props = template.resolve(&values, &topics.properties);
+        assert_eq!(
+            props["ServiceToken"],
+            crate::template::function_arn("TopicsFunction")
+        );
         assert_eq!(
             props["ServiceTimeout"], "300",
             "numbers are sent as strings"
@@ -362,7 +275,7 @@ mod tests {
             [TOPIC_TASK_EVENTS, TOPIC_REMINDERS, TOPIC_DEAD_LETTER],
             "the stack creates the contract's topics"
         );
-        let with_endpoint = resolve(&template, &HashMap::new(), &topics.properties);
+        let with_endpoint = template.resolve(&HashMap::new(), &topics.properties);
         assert_eq!(with_endpoint["ResponseRoute"], "S3GatewayEndpoint");
     }
 }

@@ -131,6 +131,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "                (deliveries: GET {far_end}/messages; fail or slow it: POST {far_end}/control?status=503&delay_ms=0)"
     );
+    println!("  SES (e-mail)  {}", cloud.ses.url());
+    println!(
+        "                (sent: GET {0}/messages; fail or slow it: POST {0}/control?status=503&delay_ms=0)",
+        cloud.ses.url()
+    );
     println!("  Secrets Mgr   {}", cloud.secrets.url());
     println!("\nTry:\n  TOKEN={token}");
     println!(

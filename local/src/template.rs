@@ -1,6 +1,7 @@
 //! Reading `template.yaml`: the single description of the system, for AWS and for the local
 //! cloud alike.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -221,6 +222,152 @@ impl Template {
                     .map(str::to_string)
                     .unwrap_or_else(|| v.to_string())
             })
+    }
+}
+
+/// The local ARN of a function, as `!GetAtt <Function>.Arn` resolves.
+pub fn function_arn(logical_id: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:000000000000:function:{logical_id}")
+}
+
+impl Template {
+    /// Resolves `value` as CloudFormation does before a resource sees it: parameters (`values`,
+    /// else the template's defaults), references to resources (their logical id locally),
+    /// `!GetAtt <Function>.Arn`, `!If` by the template's conditions, `!Sub` of names and
+    /// pseudo parameters; numbers and booleans become strings.
+    pub fn resolve(&self, values: &HashMap<String, String>, value: &Value) -> Value {
+        resolve(self, values, value)
+    }
+
+    /// Whether the template's condition `name` holds with these parameter values.
+    pub fn condition_holds(&self, values: &HashMap<String, String>, name: &str) -> bool {
+        condition(self, values, name)
+    }
+}
+
+fn resolve(template: &Template, values: &HashMap<String, String>, value: &Value) -> Value {
+    let parameter = |name: &str| {
+        values
+            .get(name)
+            .cloned()
+            .or_else(|| template.parameter_default(name))
+    };
+    match value {
+        Value::Object(map) if map.len() == 1 => {
+            let (key, arg) = map.iter().next().expect("one entry");
+            match key.as_str() {
+                "!Ref" => {
+                    let name = arg.as_str().unwrap_or_default();
+                    Value::String(parameter(name).unwrap_or_else(|| name.to_string()))
+                }
+                "!GetAtt" => {
+                    let target = arg.as_str().unwrap_or_default();
+                    let id = target.strip_suffix(".Arn").unwrap_or(target);
+                    Value::String(function_arn(id))
+                }
+                "!Sub" => {
+                    let text = arg.as_str().unwrap_or_default();
+                    Value::String(substitute(text, |name| {
+                        pseudo(name)
+                            .map(str::to_string)
+                            .or_else(|| parameter(name))
+                            .unwrap_or_else(|| name.to_string())
+                    }))
+                }
+                "!If" => {
+                    let branches = arg.as_array().cloned().unwrap_or_default();
+                    let chosen = branches
+                        .first()
+                        .and_then(Value::as_str)
+                        .map(|c| condition(template, values, c))
+                        .map(|holds| if holds { 1 } else { 2 });
+                    let branch = chosen.and_then(|i| branches.get(i)).unwrap_or(&Value::Null);
+                    resolve(template, values, branch)
+                }
+                _ => Value::Object(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), resolve(template, values, v)))
+                        .collect(),
+                ),
+            }
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve(template, values, v)))
+                .collect(),
+        ),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| resolve(template, values, v)).collect())
+        }
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        other => other.clone(),
+    }
+}
+
+/// Whether the template's condition `name` holds with these parameter values.
+fn condition(template: &Template, values: &HashMap<String, String>, name: &str) -> bool {
+    let definition = &template.root["Conditions"][name];
+    holds(template, values, definition)
+}
+
+fn holds(template: &Template, values: &HashMap<String, String>, expr: &Value) -> bool {
+    let Some((key, arg)) = expr.as_object().and_then(|m| m.iter().next()) else {
+        return false;
+    };
+    let args = arg.as_array().cloned().unwrap_or_default();
+    match key.as_str() {
+        "!Equals" => {
+            let text = |v: &Value| match resolve(template, values, v) {
+                Value::String(s) => s,
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            args.len() == 2 && text(&args[0]) == text(&args[1])
+        }
+        "!Not" => args.first().is_some_and(|a| !holds(template, values, a)),
+        "!And" => args.iter().all(|a| holds(template, values, a)),
+        "!Or" => args.iter().any(|a| holds(template, values, a)),
+        "!Condition" => condition(template, values, arg.as_str().unwrap_or_default()),
+        _ => false,
+    }
+}
+
+/// `${Name}` replaced by `value(Name)`; `${!Literal}` stays `${Literal}`.
+fn substitute(text: &str, value: impl Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[start..]);
+            return out;
+        };
+        let name = &after[..end];
+        match name.strip_prefix('!') {
+            Some(literal) => out.push_str(&format!("${{{literal}}}")),
+            None => out.push_str(&value(name)),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The local values of CloudFormation's pseudo parameters.
+fn pseudo(name: &str) -> Option<&'static str> {
+    match name {
+        "AWS::Region" => Some("us-east-1"),
+        "AWS::AccountId" => Some("000000000000"),
+        "AWS::Partition" => Some("aws"),
+        "AWS::URLSuffix" => Some("amazonaws.com"),
+        "AWS::StackName" => Some("todo-local"),
+        _ => None,
     }
 }
 

@@ -13,6 +13,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::far_end::FarEnd;
+
 /// One request as received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
@@ -31,8 +33,7 @@ pub struct Received {
 pub struct WebhookReceiver {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
-    status: Arc<Mutex<u16>>,
-    delay: Arc<Mutex<std::time::Duration>>,
+    far_end: FarEnd,
 }
 
 impl WebhookReceiver {
@@ -41,26 +42,20 @@ impl WebhookReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hook", listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
-        let status = Arc::new(Mutex::new(200));
-        let delay = Arc::new(Mutex::new(std::time::Duration::ZERO));
-        let (r, st, d) = (
-            Arc::clone(&received),
-            Arc::clone(&status),
-            Arc::clone(&delay),
-        );
+        let far_end = FarEnd::default();
+        let (r, f) = (Arc::clone(&received), far_end.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let (r, st, d) = (Arc::clone(&r), Arc::clone(&st), Arc::clone(&d));
+                let (r, f) = (Arc::clone(&r), f.clone());
                 tokio::spawn(async move {
-                    let _ = serve(socket, r, st, d).await;
+                    let _ = serve(socket, r, f).await;
                 });
             }
         });
         Ok(Self {
             url,
             received,
-            status,
-            delay,
+            far_end,
         })
     }
 
@@ -71,16 +66,12 @@ impl WebhookReceiver {
 
     /// Answer later requests with this status (to simulate a failing receiver).
     pub fn answer(&self, status: u16) {
-        if let Ok(mut s) = self.status.lock() {
-            *s = status;
-        }
+        self.far_end.answer(status);
     }
 
     /// Answer later requests only after this long (to simulate a slow receiver).
     pub fn delay(&self, delay: std::time::Duration) {
-        if let Ok(mut d) = self.delay.lock() {
-            *d = delay;
-        }
+        self.far_end.delay(delay);
     }
 
     /// Everything received so far.
@@ -92,8 +83,7 @@ impl WebhookReceiver {
 async fn serve(
     mut socket: TcpStream,
     received: Arc<Mutex<Vec<Received>>>,
-    status: Arc<Mutex<u16>>,
-    delay: Arc<Mutex<std::time::Duration>>,
+    far_end: FarEnd,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -128,13 +118,12 @@ async fn serve(
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = buf[header_end..].to_vec();
-    if let Some(response) = control(&method, &path, &received, &status, &delay) {
+    if let Some(response) = control(&method, &path, &received, &far_end) {
         return socket.write_all(response.as_bytes()).await;
     }
     // How this request is answered is fixed before it is recorded, so a caller that sees it
     // recorded and then changes the delay or status affects only later requests.
-    let pause = delay.lock().map(|d| *d).unwrap_or_default();
-    let code = status.lock().map(|s| *s).unwrap_or(200);
+    let (code, pause) = far_end.now();
     if let Ok(mut r) = received.lock() {
         r.push(Received {
             method,
@@ -156,8 +145,7 @@ fn control(
     method: &str,
     path: &str,
     received: &Mutex<Vec<Received>>,
-    status: &Mutex<u16>,
-    delay: &Mutex<std::time::Duration>,
+    far_end: &FarEnd,
 ) -> Option<String> {
     let (route, query) = path.split_once('?').unwrap_or((path, ""));
     let answer = |code: u16, body: String| {
@@ -183,35 +171,10 @@ fn control(
                 .collect();
             Some(answer(200, serde_json::Value::from(messages).to_string()))
         }
-        ("POST", "/control") => {
-            for pair in query.split('&').filter(|p| !p.is_empty()) {
-                let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-                let number: Option<u64> = value.parse().ok();
-                match (name, number) {
-                    ("status", Some(code @ 100..=599)) => {
-                        if let Ok(mut s) = status.lock() {
-                            *s = code as u16;
-                        }
-                    }
-                    ("delay_ms", Some(ms @ 0..=60_000)) => {
-                        if let Ok(mut d) = delay.lock() {
-                            *d = std::time::Duration::from_millis(ms);
-                        }
-                    }
-                    _ => {
-                        let problem = serde_json::json!({
-                            "error": format!("{pair}: use status=100..599 and delay_ms=0..60000")
-                        });
-                        return Some(answer(400, problem.to_string()));
-                    }
-                }
-            }
-            let now = serde_json::json!({
-                "status": status.lock().map(|s| *s).unwrap_or(200),
-                "delay_ms": delay.lock().map(|d| d.as_millis() as u64).unwrap_or(0),
-            });
-            Some(answer(200, now.to_string()))
-        }
+        ("POST", "/control") => Some(match far_end.control(query) {
+            Ok(now) => answer(200, now.to_string()),
+            Err(e) => answer(400, serde_json::json!({"error": e}).to_string()),
+        }),
         _ => None,
     }
 }

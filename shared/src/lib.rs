@@ -12,6 +12,7 @@ pub mod limits;
 pub mod notification;
 pub mod problem;
 pub mod recurrence;
+pub mod settings;
 pub mod task;
 pub mod time;
 pub mod validation;

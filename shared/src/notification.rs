@@ -40,6 +40,8 @@ pub enum Channel {
     InApp,
     /// A signed POST to a webhook.
     Webhook,
+    /// An e-mail through Amazon SES, to the address in the user's settings.
+    Email,
 }
 
 impl Channel {
@@ -47,6 +49,7 @@ impl Channel {
         match self {
             Channel::InApp => "in_app",
             Channel::Webhook => "webhook",
+            Channel::Email => "email",
         }
     }
 }
@@ -59,7 +62,7 @@ pub enum DeliveryStatus {
     Delivered,
     /// Failed for now; the channel's mapping retries it, and dead-letters it after its retries.
     Retrying,
-    /// Refused for good (a 4xx from a webhook): recorded, never retried.
+    /// Refused for good (a 4xx from a webhook, an address SES rejects): recorded, never retried.
     Failed,
 }
 

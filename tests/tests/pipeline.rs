@@ -97,3 +97,63 @@ async fn a_failing_webhook_holds_only_its_own_channel() {
     .await;
     assert_eq!(all.len(), 4);
 }
+
+/// #11: with e-mail on in her settings, a reminder reaches the inbox, the webhook and her
+/// address, each exactly once, and the notification lists all three deliveries; with the
+/// e-mail far end failing, the inbox and the webhook are not held.
+#[tokio::test]
+async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
+    let data = DataDir::new("every-channel");
+    let cloud = start(&data).await;
+    let alice = Api::new(&cloud, "alice");
+    let on = json!({"email": {"enabled": true, "address": "alice@example.com"}});
+    let stored = alice
+        .call("PUT", "/settings/notifications", Some(on.clone()), None)
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+    assert_eq!(alice.get("/settings/notifications").await.body, on);
+
+    cloud.ses.far_end().answer(503);
+    alice
+        .create(json!({"title": "Every channel", "reminders": [{"at": in_seconds(1)}]}))
+        .await;
+    alice.items_once("/notifications?unread=true", 1).await;
+    eventually("the webhook delivery", || async {
+        (cloud.webhook.received().len() == 1).then_some(())
+    })
+    .await;
+    assert!(cloud.ses.sent().is_empty(), "SES is down");
+
+    cloud.ses.far_end().answer(200);
+    let sent = eventually("the e-mail after SES recovers", || async {
+        let sent = cloud.ses.sent();
+        (!sent.is_empty()).then_some(sent)
+    })
+    .await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].to, ["alice@example.com"]);
+    assert!(
+        sent[0]
+            .text
+            .as_deref()
+            .unwrap_or("")
+            .contains(&format!("{}/tasks/", cloud.api_url))
+    );
+    let all = eventually("three deliveries recorded", || async {
+        let items = alice.items_once("/notifications", 1).await;
+        let done = items[0]["deliveries"]
+            .as_array()
+            .is_some_and(|d| d.iter().filter(|d| d["status"] == "delivered").count() == 3);
+        done.then_some(items)
+    })
+    .await;
+    let channels: Vec<&str> = all[0]["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["channel"].as_str().unwrap())
+        .collect();
+    assert_eq!(channels, ["in_app", "webhook", "email"]);
+    assert_eq!(cloud.webhook.received().len(), 1, "nothing twice");
+    assert_eq!(cloud.ses.sent().len(), 1, "nothing twice");
+}

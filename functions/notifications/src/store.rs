@@ -7,6 +7,9 @@
 //! | `unread_pk` | `USER#<owner>` while unread in the inbox: the sparse GSI `unread` (same `sk`) |
 //! | `dlv#<channel>#<destination>` | a channel's delivery (status, attempts, last error) |
 //!
+//! A user's notification settings are one item beside their notifications: `pk` `USER#<owner>`,
+//! `sk` `SETTINGS`, the settings in `settings` (no `NOTE#` prefix: lists never see it).
+//!
 //! Every channel consumer runs on its own, in any order, so each one writes the notification's
 //! content along with its own delivery (the same content: it comes from the same event). The
 //! in-app channel alone sets `unread_pk`, once: a redelivery after the user read it does not
@@ -21,6 +24,7 @@ use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::{Failure, TableError, classify};
 use todo_schema::Timestamp;
 use todo_schema::notification::{Channel, Delivery, Notification};
+use todo_schema::settings::NotificationSettings;
 use uuid::Uuid;
 
 /// The sparse index of unread notifications.
@@ -70,6 +74,21 @@ pub trait Deliveries {
         &self,
         n: &Notification,
         delivery: &Delivery,
+    ) -> impl Future<Output = Result<(), TableError>> + Send;
+}
+
+/// The settings routes' and the channels' operations.
+pub trait Settings {
+    /// The owner's settings (the defaults when they never set any).
+    fn settings(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = Result<NotificationSettings, TableError>> + Send;
+    /// Replaces the owner's settings.
+    fn put_settings(
+        &self,
+        owner: &str,
+        settings: &NotificationSettings,
     ) -> impl Future<Output = Result<(), TableError>> + Send;
 }
 
@@ -242,6 +261,51 @@ impl Deliveries for InboxStore {
             .update_expression(update.expression())
             .set_expression_attribute_names(Some(update.names))
             .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(TableError::of)
+    }
+}
+
+fn settings_key(owner: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_string(), s(format!("USER#{owner}"))),
+        ("sk".to_string(), s("SETTINGS")),
+    ])
+}
+
+impl Settings for InboxStore {
+    async fn settings(&self, owner: &str) -> Result<NotificationSettings, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(settings_key(owner)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        match out.item.and_then(|mut i| i.remove("settings")) {
+            Some(value) => serde_dynamo::from_attribute_value(value).map_err(TableError::corrupt),
+            None => Ok(NotificationSettings::default()),
+        }
+    }
+
+    async fn put_settings(
+        &self,
+        owner: &str,
+        settings: &NotificationSettings,
+    ) -> Result<(), TableError> {
+        let mut item = settings_key(owner);
+        item.insert(
+            "settings".into(),
+            serde_dynamo::to_attribute_value(settings).map_err(TableError::corrupt)?,
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
             .send()
             .await
             .map(|_| ())

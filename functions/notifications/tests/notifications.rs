@@ -385,3 +385,217 @@ async fn the_inbox_api_lists_unread_pages_and_marks_read_for_the_owner_only() {
     );
     assert_eq!(anonymous.status, 401);
 }
+
+mod settings_and_email {
+    use super::*;
+    use aws_sdk_sesv2::config::{BehaviorVersion, Credentials, Region};
+    use todo_local::ses::LocalSes;
+    use todo_notifications::channels::email::{Email, email_batch};
+    use todo_notifications::http::settings::{get_settings, put_settings};
+
+    fn ses_client(ses: &LocalSes) -> aws_sdk_sesv2::Client {
+        let config = aws_sdk_sesv2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(ses.url())
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .build();
+        aws_sdk_sesv2::Client::from_conf(config)
+    }
+
+    async fn put(store: &InboxStore, user: &str, body: Value) -> todo_local::apigw::Reply {
+        read(
+            put_settings(
+                store,
+                call("PUT", "/settings/notifications")
+                    .user(user)
+                    .json(body)
+                    .request(),
+            )
+            .await,
+        )
+    }
+
+    #[tokio::test]
+    async fn settings_are_the_callers_own_and_validated_whole() {
+        let (_engine, store) = inbox().await;
+        let get = |user: &'static str| {
+            let store = &store;
+            async move {
+                read(
+                    get_settings(
+                        store,
+                        call("GET", "/settings/notifications").user(user).request(),
+                    )
+                    .await,
+                )
+            }
+        };
+        let defaults = get(ALICE).await;
+        assert_eq!(defaults.status, 200);
+        assert_eq!(defaults.body, json!({"email": {"enabled": false}}));
+
+        let on = json!({"email": {"enabled": true, "address": "alice@example.com"}});
+        let stored = put(&store, ALICE, on.clone()).await;
+        assert_eq!(stored.status, 200, "{}", stored.body);
+        assert_eq!(get(ALICE).await.body, on);
+        assert_eq!(
+            get(BOB).await.body,
+            json!({"email": {"enabled": false}}),
+            "bob's are his own"
+        );
+
+        for (body, field) in [
+            (json!({"email": {"enabled": true}}), "email.address"),
+            (
+                json!({"email": {"enabled": false, "address": "Alice <a@b.co>"}}),
+                "email.address",
+            ),
+            (
+                json!({"email": {"enabled": true, "address": "a@b.co"}, "sms": true}),
+                "sms",
+            ),
+            (json!({"email": {"enabled": "yes"}}), "email.enabled"),
+            (json!({}), "email"),
+        ] {
+            let refused = put(&store, ALICE, body.clone()).await;
+            assert_eq!(refused.status, 422, "{body}: {}", refused.body);
+            assert_eq!(
+                refused.body["errors"][0]["field"], field,
+                "{body}: {}",
+                refused.body
+            );
+        }
+        assert_eq!(get(ALICE).await.body, on, "a refused write changes nothing");
+        let text = read(
+            put_settings(
+                &store,
+                call("PUT", "/settings/notifications")
+                    .raw("text/plain", "{}")
+                    .request(),
+            )
+            .await,
+        );
+        assert_eq!(text.status, 415);
+        let anonymous = read(
+            get_settings(
+                &store,
+                call("GET", "/settings/notifications").anonymous().request(),
+            )
+            .await,
+        );
+        assert_eq!(anonymous.status, 401);
+    }
+
+    #[tokio::test]
+    async fn a_reminder_is_emailed_once_to_the_address_its_owner_chose() {
+        let (_engine, store) = inbox().await;
+        let ses = LocalSes::start().await.unwrap();
+        let email = Email {
+            client: ses_client(&ses),
+            sender: "reminders@todo.test".into(),
+            configuration_set: Some("todo".into()),
+            link_template: "https://app.test/tasks/{id}".into(),
+            settings: &store,
+        };
+        put(
+            &store,
+            ALICE,
+            json!({"email": {"enabled": true, "address": "alice@example.com"}}),
+        )
+        .await;
+        let mine = reminder(ALICE, "Call the bank");
+        let bobs = reminder(BOB, "Bob has e-mail off");
+        let batch = || msk(vec![encoded(&mine), encoded(&bobs)]);
+        for _ in 0..2 {
+            let r = email_batch(&store, &email, batch(), later()).await;
+            assert!(r.batch_item_failures.is_empty(), "{r:?}");
+        }
+        let sent = ses.sent();
+        assert_eq!(
+            sent.len(),
+            1,
+            "once, and only to whoever turned e-mail on: {sent:?}"
+        );
+        assert_eq!(sent[0].to, ["alice@example.com"]);
+        assert_eq!(sent[0].from, "reminders@todo.test");
+        assert_eq!(sent[0].subject, "Reminder: Call the bank");
+        assert_eq!(sent[0].configuration_set.as_deref(), Some("todo"));
+        let task_id = mine.subject.to_string();
+        assert!(
+            sent[0]
+                .text
+                .as_ref()
+                .unwrap()
+                .contains(&format!("https://app.test/tasks/{task_id}"))
+        );
+        assert!(
+            sent[0]
+                .html
+                .as_ref()
+                .unwrap()
+                .contains("<h1>Call the bank</h1>")
+        );
+        let items = alices_notifications(&store, false).await;
+        let delivery = &items[0]["deliveries"][0];
+        assert_eq!(delivery["channel"], "email");
+        assert_eq!(delivery["destination"], "alice@example.com");
+        assert_eq!(delivery["status"], "delivered");
+    }
+
+    #[tokio::test]
+    async fn ses_refusals_are_final_and_outages_retried_without_duplicates() {
+        let (_engine, store) = inbox().await;
+        let ses = LocalSes::start().await.unwrap();
+        let email = Email {
+            client: ses_client(&ses),
+            sender: "reminders@todo.test".into(),
+            configuration_set: None,
+            link_template: "https://app.test/tasks/{id}".into(),
+            settings: &store,
+        };
+        put(
+            &store,
+            ALICE,
+            json!({"email": {"enabled": true, "address": "alice@example.com"}}),
+        )
+        .await;
+        let rejected = reminder(ALICE, "rejected");
+        ses.far_end().answer(400);
+        let r = email_batch(&store, &email, msk(vec![encoded(&rejected)]), later()).await;
+        assert!(
+            r.batch_item_failures.is_empty(),
+            "MessageRejected is not retried"
+        );
+        ses.far_end().answer(503);
+        let later_one = reminder(ALICE, "outage");
+        let r = email_batch(&store, &email, msk(vec![encoded(&later_one)]), later()).await;
+        assert_eq!(r.batch_item_failures.len(), 1, "an outage is retried");
+        ses.far_end().answer(200);
+        for _ in 0..2 {
+            let both = msk(vec![encoded(&rejected), encoded(&later_one)]);
+            assert!(
+                email_batch(&store, &email, both, later())
+                    .await
+                    .batch_item_failures
+                    .is_empty()
+            );
+        }
+        let sent: Vec<String> = ses.sent().iter().map(|m| m.subject.clone()).collect();
+        assert_eq!(
+            sent,
+            ["Reminder: outage"],
+            "the rejected one is never sent again"
+        );
+        let items = alices_notifications(&store, false).await;
+        let status = |title: &str| {
+            let n = items.iter().find(|n| n["title"] == title).unwrap();
+            (
+                n["deliveries"][0]["status"].clone(),
+                n["deliveries"][0]["attempts"].clone(),
+            )
+        };
+        assert_eq!(status("rejected"), (json!("failed"), json!(1)));
+        assert_eq!(status("outage"), (json!("delivered"), json!(2)));
+    }
+}

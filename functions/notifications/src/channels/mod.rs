@@ -4,12 +4,14 @@
 //!
 //! - `in_app`: places the notification in the user's inbox (the unread feed).
 //! - `webhook`: a signed POST to the operator's webhook.
+//! - `email`: an e-mail through Amazon SES to the address in the user's settings.
 //!
 //! Every channel but the inbox sends through a [`Sender`] and records each attempt on the
 //! notification (see `store`): a delivery that is recorded as delivered or failed for good is
 //! never sent again; a transient failure is recorded and reported, so the mapping retries the
 //! record (and dead-letters it after its retries) without holding any other channel.
 
+pub mod email;
 pub mod in_app;
 pub mod webhook;
 
@@ -31,14 +33,23 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// One channel's way of sending a notification to one destination.
+/// One channel's way of sending a notification.
 pub trait Sender {
     const CHANNEL: Channel;
 
-    /// Which destination this sender delivers to (recorded with each attempt).
-    fn destination(&self) -> &str;
+    /// Where this notification goes on this channel (none when its owner has the channel off);
+    /// an error is transient (the settings could not be read).
+    fn destinations(
+        &self,
+        n: &Notification,
+    ) -> impl Future<Output = Result<Vec<String>, String>> + Send;
 
-    fn send(&self, n: &Notification) -> impl Future<Output = Result<(), SendError>> + Send;
+    /// Sends it to one of those destinations.
+    fn send(
+        &self,
+        n: &Notification,
+        destination: &str,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
 }
 
 /// A channel's consumer: each reminder sent at most once per destination once it succeeded or
@@ -60,44 +71,48 @@ impl<S: Deliveries + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'
     }
 
     async fn apply(&self, events: &[EventEnvelope]) -> Result<(), Stopped> {
-        let destination = self.sender.destination();
         for (i, event) in events.iter().enumerate() {
             let Some(n) = Notification::of(event) else {
                 continue;
             };
             let stop = |reason: String| Stopped { applied: i, reason };
-            let previous = self
-                .store
-                .delivery(&n, D::CHANNEL, destination)
-                .await
-                .map_err(|e| stop(e.to_string()))?;
-            if previous.as_ref().is_some_and(|p| p.status.is_final()) {
-                continue;
-            }
-            let outcome = self.sender.send(&n).await;
-            let transient = match &outcome {
-                Err(SendError::Transient(reason)) => Some(reason.clone()),
-                _ => None,
-            };
-            let outcome = outcome.map_err(|e| match e {
-                SendError::Transient(r) => (DeliveryStatus::Retrying, r),
-                SendError::Permanent(r) => (DeliveryStatus::Failed, r),
-            });
-            let delivery = Delivery::attempt(
-                D::CHANNEL,
-                destination,
-                previous.as_ref(),
-                outcome,
-                Timestamp::now(),
-            );
-            self.store
-                .record(&n, &delivery)
-                .await
-                .map_err(|e| stop(e.to_string()))?;
-            if let Some(reason) = transient {
-                return Err(stop(reason));
+            for destination in self.sender.destinations(&n).await.map_err(stop)? {
+                self.deliver(&n, &destination).await.map_err(stop)?;
             }
         }
         Ok(())
+    }
+}
+
+impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
+    /// One destination: skipped when already settled; otherwise sent, and the attempt
+    /// recorded. A transient failure is returned (the record is retried); a permanent one is
+    /// only recorded.
+    async fn deliver(&self, n: &Notification, destination: &str) -> Result<(), String> {
+        let previous = self
+            .store
+            .delivery(n, D::CHANNEL, destination)
+            .await
+            .map_err(|e| e.to_string())?;
+        if previous.as_ref().is_some_and(|p| p.status.is_final()) {
+            return Ok(());
+        }
+        let (outcome, transient) = match self.sender.send(n, destination).await {
+            Ok(()) => (Ok(()), None),
+            Err(SendError::Transient(r)) => (Err((DeliveryStatus::Retrying, r.clone())), Some(r)),
+            Err(SendError::Permanent(r)) => (Err((DeliveryStatus::Failed, r)), None),
+        };
+        let delivery = Delivery::attempt(
+            D::CHANNEL,
+            destination,
+            previous.as_ref(),
+            outcome,
+            Timestamp::now(),
+        );
+        self.store
+            .record(n, &delivery)
+            .await
+            .map_err(|e| e.to_string())?;
+        transient.map_or(Ok(()), Err)
     }
 }

@@ -47,11 +47,11 @@ impl Webhook {
 impl Sender for Webhook {
     const CHANNEL: Channel = Channel::Webhook;
 
-    fn destination(&self) -> &str {
-        OPERATOR
+    async fn destinations(&self, _: &Notification) -> Result<Vec<String>, String> {
+        Ok(vec![OPERATOR.to_string()])
     }
 
-    async fn send(&self, n: &Notification) -> Result<(), SendError> {
+    async fn send(&self, n: &Notification, _: &str) -> Result<(), SendError> {
         let body = serde_json::to_vec(n).map_err(|e| SendError::Permanent(e.to_string()))?;
         let timestamp = todo_schema::Timestamp::now().epoch_seconds();
         let response = self

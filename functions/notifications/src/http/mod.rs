@@ -1,7 +1,9 @@
-//! The inbox API: `GET /notifications` and `POST /notifications/{id}/read`.
+//! The inbox API (`GET /notifications`, `POST /notifications/{id}/read`) and the caller's
+//! notification settings (`GET/PUT /settings/notifications`).
 
 pub mod list;
 pub mod read;
+pub mod settings;
 
 /// The store, as problems name it.
 pub(crate) const STORE: &str = "the inbox";

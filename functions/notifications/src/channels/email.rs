@@ -1,0 +1,252 @@
+//! The e-mail channel: each reminder as an e-mail through Amazon SES (`SendEmail`, API v2), to
+//! the address in its owner's settings, when they turned e-mail on.
+//!
+//! The message has a plain-text and an HTML body with the task's title, its due time in the
+//! task's own time zone (else the reminder's time in UTC) and a link to the task. SES's
+//! `MessageRejected` and `BadRequest` (an address it will not send to) are permanent: recorded,
+//! never retried. Throttling, a paused account, an unverified sender or configuration set
+//! (the operator's to fix) and network errors are transient: the record is retried until it is
+//! an hour old, then dead-lettered, and can be redriven once fixed. A bounce is reported by SES
+//! later, through the configuration set's event destinations, not here.
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use aws_sdk_sesv2::error::SdkError;
+use aws_sdk_sesv2::operation::send_email::SendEmailError;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use todo_lambda::kafka::{KafkaBatchResponse, consume};
+use todo_schema::notification::{Channel, Notification};
+
+use super::{ChannelConsumer, SendError, Sender};
+use crate::store::{Deliveries, Settings};
+
+/// The function's name in its metrics (the template's alarms use it).
+pub const NAME: &str = "channel-email";
+
+/// The text of one reminder e-mail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The e-mail for `n`, linking to `link` (the task's page).
+pub fn compose(n: &Notification, link: &str) -> Composed {
+    // A subject is one line: a title's control characters never reach a header.
+    let title: String = n
+        .title
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let when = match &n.due {
+        Some(due) => {
+            let local = due.at.as_datetime().with_timezone(&due.tz.tz());
+            format!(
+                "Due {} ({})",
+                local.format("%a %-d %b %Y, %H:%M"),
+                due.tz.name()
+            )
+        }
+        None => format!(
+            "Reminder set for {} (UTC)",
+            n.reminder_at.as_datetime().format("%a %-d %b %Y, %H:%M")
+        ),
+    };
+    let late = if n.late {
+        "\n(This reminder is late: it was due earlier.)"
+    } else {
+        ""
+    };
+    Composed {
+        subject: format!("Reminder: {title}"),
+        text: format!("{title}\n{when}{late}\n\nOpen the task: {link}\n"),
+        html: format!(
+            "<!doctype html><html><body><h1>{}</h1><p>{}</p>{}<p><a href=\"{}\">Open the task</a></p></body></html>",
+            escape(&title),
+            escape(&when),
+            if n.late {
+                "<p>This reminder is late: it was due earlier.</p>"
+            } else {
+                ""
+            },
+            escape(link)
+        ),
+    }
+}
+
+/// HTML-escapes text for an element or a quoted attribute.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The SES client and where mail comes from.
+pub struct Email<'a, S> {
+    pub client: aws_sdk_sesv2::Client,
+    /// `EMAIL_SENDER`: a verified SES identity.
+    pub sender: String,
+    /// `EMAIL_CONFIGURATION_SET`: events (bounces, complaints) and sending rules.
+    pub configuration_set: Option<String>,
+    /// `TASK_LINK_TEMPLATE`: a URL with `{id}` for the task id.
+    pub link_template: String,
+    /// Where each owner's address is.
+    pub settings: &'a S,
+}
+
+impl<S: Settings + Sync> Sender for Email<'_, S> {
+    const CHANNEL: Channel = Channel::Email;
+
+    async fn destinations(&self, n: &Notification) -> Result<Vec<String>, String> {
+        let settings = self
+            .settings
+            .settings(&n.owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(settings
+            .email_to()
+            .map(str::to_string)
+            .into_iter()
+            .collect())
+    }
+
+    async fn send(&self, n: &Notification, to: &str) -> Result<(), SendError> {
+        let link = self.link_template.replace("{id}", &n.task_id.to_string());
+        let mail = compose(n, &link);
+        let content = |data: String| {
+            Content::builder()
+                .data(data)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Permanent(e.to_string()))
+        };
+        let message = Message::builder()
+            .subject(content(mail.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(mail.text)?)
+                    .html(content(mail.html)?)
+                    .build(),
+            )
+            .build();
+        let result = self
+            .client
+            .send_email()
+            .from_email_address(&self.sender)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await;
+        result.map(|_| ()).map_err(classify)
+    }
+}
+
+/// Which SES failures are the address's (permanent) and which pass (transient).
+fn classify(error: SdkError<SendEmailError>) -> SendError {
+    let text = format!("SES: {}", aws_sdk_sesv2::error::DisplayErrorContext(&error));
+    match error.as_service_error() {
+        Some(SendEmailError::MessageRejected(_) | SendEmailError::BadRequestException(_)) => {
+            SendError::Permanent(text)
+        }
+        _ => SendError::Transient(text),
+    }
+}
+
+/// Handles one MSK batch, taking no new partition past `deadline`.
+pub async fn email_batch<S: Deliveries + Settings + Sync>(
+    store: &S,
+    email: &Email<'_, S>,
+    batch: KafkaEvent,
+    deadline: tokio::time::Instant,
+) -> KafkaBatchResponse {
+    let consumer = ChannelConsumer {
+        name: NAME,
+        store,
+        sender: email,
+    };
+    consume(&consumer, &batch, deadline).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use todo_schema::{Due, TaskId, Timestamp};
+
+    fn notification(title: &str, due: Option<Due>) -> Notification {
+        Notification {
+            id: uuid::Uuid::now_v7(),
+            owner: "alice".into(),
+            task_id: TaskId::generate(),
+            title: title.into(),
+            due,
+            reminder_at: "2031-03-29T00:30:00Z".parse().unwrap(),
+            late: false,
+            created_at: Timestamp::now(),
+            read_at: None,
+            deliveries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_due_time_is_shown_in_the_tasks_zone_across_a_dst_change() {
+        // 2031-03-30 01:30 UTC is 02:30 in Dublin... which does not exist: Ireland moves
+        // to summer time at 01:00 UTC that morning, so it reads 02:30 IST.
+        let due: Due = serde_json::from_value(
+            serde_json::json!({"at": "2031-03-30T01:30:00Z", "tz": "Europe/Dublin"}),
+        )
+        .unwrap();
+        let mail = compose(&notification("Call the bank", Some(due)), "https://app/t/1");
+        assert_eq!(mail.subject, "Reminder: Call the bank");
+        assert!(
+            mail.text
+                .contains("Due Sun 30 Mar 2031, 02:30 (Europe/Dublin)"),
+            "{}",
+            mail.text
+        );
+        let winter: Due = serde_json::from_value(
+            serde_json::json!({"at": "2031-03-29T01:30:00Z", "tz": "Europe/Dublin"}),
+        )
+        .unwrap();
+        let mail = compose(&notification("x", Some(winter)), "l");
+        assert!(
+            mail.text.contains("Sat 29 Mar 2031, 01:30"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("Open the task: l"));
+    }
+
+    #[test]
+    fn without_a_due_time_the_reminder_time_is_shown_in_utc() {
+        let mail = compose(&notification("x", None), "l");
+        assert!(
+            mail.text
+                .contains("Reminder set for Sat 29 Mar 2031, 00:30 (UTC)")
+        );
+    }
+
+    #[test]
+    fn a_hostile_title_stays_text() {
+        let mail = compose(
+            &notification("<script>alert(1)</script>\r\nBcc: x@y.z", None),
+            "https://app/t/1?a=1&b=\"2\"",
+        );
+        assert!(!mail.subject.contains('\n') && !mail.subject.contains('\r'));
+        assert!(mail.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!mail.html.contains("<script>"));
+        assert!(
+            mail.html
+                .contains("href=\"https://app/t/1?a=1&amp;b=&quot;2&quot;\"")
+        );
+    }
+}

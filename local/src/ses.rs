@@ -1,0 +1,208 @@
+//! An Amazon SES (API v2) endpoint on 127.0.0.1 that accepts the SDK's `SendEmail` calls and
+//! keeps every message: the e-mail channel's far end in the local cloud, reached through
+//! `AWS_ENDPOINT_URL_SESV2`.
+//!
+//! `SendEmail` is `POST /v2/email/outbound-emails` with a JSON body (`FromEmailAddress`,
+//! `Destination.ToAddresses`, `Content.Simple` with `Subject` and `Body.Text`/`Body.Html`,
+//! optional `ConfigurationSetName`), answered `{"MessageId": ...}`; errors carry their type in
+//! `x-amzn-errortype` (SES API v2 reference, "SendEmail"). Besides it:
+//! - `GET /messages`: every accepted message as JSON;
+//! - `POST /control?status=400|429|500|503&delay_ms=N`: later sends fail with SES's error for
+//!   that status (400 `MessageRejected`, 429 `TooManyRequestsException`, 5xx
+//!   `InternalFailure`) or answer late (see `far_end`).
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::far_end::FarEnd;
+
+/// One message as SES accepted it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SentEmail {
+    pub message_id: String,
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub configuration_set: Option<String>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    sent: Arc<Mutex<Vec<SentEmail>>>,
+    far_end: FarEnd,
+}
+
+/// A running SES endpoint; it stops with the process.
+pub struct LocalSes {
+    url: String,
+    shared: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LocalSes {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl LocalSes {
+    /// Listens on a free port.
+    pub async fn start() -> std::io::Result<Self> {
+        let shared = Shared {
+            sent: Arc::default(),
+            far_end: FarEnd::default(),
+        };
+        let app = Router::new()
+            .route("/v2/email/outbound-emails", post(send_email))
+            .route("/messages", get(messages))
+            .route("/control", post(control))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            url,
+            shared,
+            server,
+        })
+    }
+
+    /// The endpoint (`AWS_ENDPOINT_URL_SESV2`).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Every message accepted so far.
+    pub fn sent(&self) -> Vec<SentEmail> {
+        self.shared
+            .sent
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// How later sends are answered.
+    pub fn far_end(&self) -> &FarEnd {
+        &self.shared.far_end
+    }
+}
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-amzn-errortype", kind.parse().expect("ASCII"));
+    (status, headers, axum::Json(json!({"message": message}))).into_response()
+}
+
+async fn send_email(State(shared): State<Shared>, body: axum::body::Bytes) -> Response {
+    let (status, delay) = shared.far_end.now();
+    tokio::time::sleep(delay).await;
+    match status {
+        200..=299 => {}
+        400 => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "MessageRejected",
+                "Email address is not verified.",
+            );
+        }
+        429 => {
+            return error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsException",
+                "Maximum sending rate exceeded.",
+            );
+        }
+        other => {
+            let code = StatusCode::from_u16(other).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return error(
+                code,
+                "InternalFailure",
+                "The request failed (todo-local control).",
+            );
+        }
+    }
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "The body is not JSON.",
+        );
+    };
+    let text = |pointer: &str| {
+        request
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let to: Vec<String> = request
+        .pointer("/Destination/ToAddresses")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let (Some(from), Some(subject)) = (
+        text("/FromEmailAddress"),
+        text("/Content/Simple/Subject/Data"),
+    ) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "FromEmailAddress and Content.Simple.Subject are required.",
+        );
+    };
+    let (body_text, body_html) = (
+        text("/Content/Simple/Body/Text/Data"),
+        text("/Content/Simple/Body/Html/Data"),
+    );
+    if to.is_empty() || (body_text.is_none() && body_html.is_none()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "Destination.ToAddresses and a Text or Html body are required.",
+        );
+    }
+    let message_id = uuid::Uuid::new_v4().to_string();
+    if let Ok(mut sent) = shared.sent.lock() {
+        sent.push(SentEmail {
+            message_id: message_id.clone(),
+            from,
+            to,
+            subject,
+            text: body_text,
+            html: body_html,
+            configuration_set: text("/ConfigurationSetName"),
+        });
+    }
+    axum::Json(json!({"MessageId": message_id})).into_response()
+}
+
+async fn messages(State(shared): State<Shared>) -> Response {
+    let sent = shared.sent.lock().map(|s| s.clone()).unwrap_or_default();
+    axum::Json(sent).into_response()
+}
+
+async fn control(
+    State(shared): State<Shared>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    match shared.far_end.control(&query.join("&")) {
+        Ok(now) => axum::Json(now).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response(),
+    }
+}

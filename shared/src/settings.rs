@@ -1,0 +1,147 @@
+//! A user's notification settings (`GET/PUT /settings/notifications`): which channels reach
+//! them, and where. The in-app inbox is always on; the operator-wide webhook is the
+//! operator's, not the user's.
+
+use serde::{Deserialize, Serialize};
+
+use crate::FieldError;
+
+/// The longest e-mail address (RFC 5321's path limit).
+pub const EMAIL_MAX_LEN: usize = 254;
+
+/// What a user chose.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    pub email: EmailSettings,
+}
+
+/// The e-mail channel: off by default; on needs an address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl NotificationSettings {
+    /// Every reason these settings cannot be stored.
+    pub fn problems(&self) -> Vec<FieldError> {
+        let mut out = Vec::new();
+        match &self.email.address {
+            Some(address) => {
+                if let Err(message) = check_address(address) {
+                    out.push(FieldError::new("email.address", "invalid", message));
+                }
+            }
+            None if self.email.enabled => out.push(FieldError::new(
+                "email.address",
+                "required",
+                "e-mail reminders need an address",
+            )),
+            None => {}
+        }
+        out
+    }
+
+    /// The address to e-mail reminders to, when the channel is on.
+    pub fn email_to(&self) -> Option<&str> {
+        self.email.address.as_deref().filter(|_| self.email.enabled)
+    }
+}
+
+/// A deliverable address: `local@domain`, printable ASCII without spaces or angle brackets
+/// (no display names, no header injection), a domain of dot-separated labels.
+fn check_address(address: &str) -> Result<(), String> {
+    if address.is_empty() || address.len() > EMAIL_MAX_LEN {
+        return Err(format!("must be 1 to {EMAIL_MAX_LEN} characters"));
+    }
+    let printable = address
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !matches!(b, b'<' | b'>' | b',' | b';' | b'"' | b'\\'));
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return Err("must be local@domain".into());
+    };
+    let labels_ok = domain.split('.').count() >= 2
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !printable || local.is_empty() || local.len() > 64 || local.contains('@') || !labels_ok {
+        return Err("must be a plain address such as name@example.com".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(enabled: bool, address: Option<&str>) -> NotificationSettings {
+        NotificationSettings {
+            email: EmailSettings {
+                enabled,
+                address: address.map(str::to_string),
+            },
+        }
+    }
+
+    #[test]
+    fn good_settings_have_no_problems() {
+        assert_eq!(NotificationSettings::default().problems(), vec![]);
+        assert_eq!(email(true, Some("alice@example.com")).problems(), vec![]);
+        assert_eq!(
+            email(false, Some("a.b+tag@mail.example.co.uk")).problems(),
+            vec![]
+        );
+        assert_eq!(email(true, Some("a@x.io")).email_to(), Some("a@x.io"));
+        assert_eq!(email(false, Some("a@x.io")).email_to(), None);
+    }
+
+    #[test]
+    fn bad_addresses_and_an_enabled_channel_without_one_are_refused() {
+        assert_eq!(email(true, None).problems()[0].code, "required");
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@localhost",
+            "alice@example..com",
+            "alice@-example.com",
+            "Alice <alice@example.com>",
+            "alice@example.com\r\nBcc: x@y.z",
+            "a b@example.com",
+            "a@b@example.com",
+            "tâche@example.com",
+            &format!("{}@example.com", "a".repeat(65)),
+            &format!("a@{}.com", "b".repeat(250)),
+        ] {
+            let p = email(false, Some(bad)).problems();
+            assert_eq!(p.len(), 1, "{bad:?}");
+            assert_eq!(p[0].field, "email.address");
+        }
+    }
+
+    #[test]
+    fn the_wire_shape_is_strict() {
+        let parsed: NotificationSettings =
+            serde_json::from_str(r#"{"email": {"enabled": true, "address": "a@b.co"}}"#).unwrap();
+        assert_eq!(parsed, email(true, Some("a@b.co")));
+        assert!(
+            serde_json::from_str::<NotificationSettings>(
+                r#"{"email": {"enabled": true}, "sms": {}}"#
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_str::<NotificationSettings>(r#"{"email": {"enabled": "yes"}}"#)
+                .is_err()
+        );
+        assert!(serde_json::from_str::<NotificationSettings>(r#"{}"#).is_err());
+    }
+}
