@@ -33,6 +33,8 @@ pub struct SentEmail {
     pub text: Option<String>,
     pub html: Option<String>,
     pub configuration_set: Option<String>,
+    /// When SES accepted it, by the wall clock.
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 #[derive(Clone)]
@@ -186,6 +188,7 @@ async fn send_email(State(shared): State<Shared>, body: axum::body::Bytes) -> Re
             text: body_text,
             html: body_html,
             configuration_set: text("/ConfigurationSetName"),
+            received_at: chrono::Utc::now(),
         });
     }
     axum::Json(json!({"MessageId": message_id})).into_response()

@@ -27,6 +27,8 @@ pub struct Received {
     pub at: std::time::Instant,
     /// The status it was answered with.
     pub status: u16,
+    /// When it arrived, by the wall clock (to compare with a reminder's time).
+    pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A running receiver; it answers every request with `status`.
@@ -132,6 +134,7 @@ async fn serve(
             body,
             at: std::time::Instant::now(),
             status: code,
+            received_at: chrono::Utc::now(),
         });
     }
     tokio::time::sleep(pause).await;

@@ -21,8 +21,18 @@ pub struct NotificationSettings {
 #[serde(deny_unknown_fields)]
 pub struct EmailSettings {
     pub enabled: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Absent for none; `null` is refused (one spelling of "no address").
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub address: Option<String>,
+}
+
+/// A field that may be left out but, when given, must be a string.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(d).map(Some)
 }
 
 impl NotificationSettings {
@@ -143,5 +153,15 @@ mod tests {
                 .is_err()
         );
         assert!(serde_json::from_str::<NotificationSettings>(r#"{}"#).is_err());
+        assert!(
+            serde_json::from_str::<NotificationSettings>(
+                r#"{"email": {"enabled": false, "address": null}}"#
+            )
+            .is_err(),
+            "null is not an address"
+        );
+        let without: NotificationSettings =
+            serde_json::from_str(r#"{"email": {"enabled": false}}"#).unwrap();
+        assert_eq!(without, NotificationSettings::default());
     }
 }
