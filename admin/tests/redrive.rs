@@ -6,14 +6,20 @@ use serde_json::json;
 use todo_admin::dead_letters::{self, REDRIVEN_FROM, Target};
 use todo_admin::failures::{self, Gone};
 use todo_e2e::{
-    Api, DataDir, dead_letters as wait_dead_letters, eventually, id, in_seconds, start,
+    Api, DataDir, dead_letters as wait_dead_letters, eventually, id, in_seconds, start, start_with,
 };
+use todo_local::template::Template;
 use todo_publisher::kafka::{KafkaConfig, KafkaSink};
 
 #[tokio::test]
 async fn a_dead_lettered_reminder_reaches_the_webhook_once_redriven() {
     let data = DataDir::new("admin-dlt");
-    let cloud = start(&data).await;
+    // The webhook channel retries for an hour; here it gives up after two retries, so the
+    // outage ends in the dead-letter topic within the test.
+    let mut template = Template::workspace().unwrap();
+    template.root["Resources"]["WebhookChannelFunction"]["Properties"]["Events"]["Reminders"]["Properties"]
+        ["MaximumRetryAttempts"] = json!(2);
+    let cloud = start_with(&template, &data).await.unwrap();
     cloud.webhook.answer(503);
     let alice = Api::new(&cloud, "alice");
     let task = alice
@@ -25,7 +31,7 @@ async fn a_dead_lettered_reminder_reaches_the_webhook_once_redriven() {
     let letters = dead_letters::list(&client, 0).await.unwrap();
     assert_eq!(letters.len(), 1);
     let shown = letters[0].to_json();
-    assert_eq!(shown["group"], "todo-notifications");
+    assert_eq!(shown["group"], "todo-notifications-webhook");
     assert!(
         shown["origin"]
             .as_str()

@@ -157,9 +157,20 @@ pub async fn apply_all(
             .get(&resource.function)
             .ok_or_else(|| failed(format!("no function {}", resource.function)))?;
         let properties = template.resolve(values, &resource.properties);
-        let previous: Option<Applied> = std::fs::read(state_file(data_dir, &resource.logical_id))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok());
+        let file = state_file(data_dir, &resource.logical_id);
+        let previous: Option<Applied> = match std::fs::read(&file) {
+            Err(_) => None,
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(applied) => Some(applied),
+                Err(e) => {
+                    eprintln!(
+                        "todo-local: {} is unreadable ({e}); sending a Create as for a new stack",
+                        file.display()
+                    );
+                    None
+                }
+            },
+        };
         let request_id = uuid::Uuid::new_v4().to_string();
         let mut request = json!({
             "RequestType": if previous.is_some() { "Update" } else { "Create" },

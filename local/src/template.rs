@@ -375,6 +375,50 @@ fn pseudo(name: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    /// CloudFormation evaluates a rule with the rule functions and Ref only (AWS CloudFormation
+    /// template reference, "Rule functions"); anything else (an Fn::Join) fails the deploy
+    /// although linters pass it.
+    #[test]
+    fn rules_use_only_rule_functions() {
+        const RULE_FUNCTIONS: [&str; 11] = [
+            "!And",
+            "!Contains",
+            "!EachMemberEquals",
+            "!EachMemberIn",
+            "!Equals",
+            "!Not",
+            "!Or",
+            "!RefAll",
+            "!ValueOf",
+            "!ValueOfAll",
+            "!Ref",
+        ];
+        fn walk(v: &Value, found: &mut Vec<String>) {
+            match v {
+                Value::Object(m) => {
+                    for (k, v) in m {
+                        if k.starts_with('!') && !RULE_FUNCTIONS.contains(&k.as_str()) {
+                            found.push(k.clone());
+                        }
+                        walk(v, found);
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|i| walk(i, found)),
+                _ => {}
+            }
+        }
+        let template = Template::workspace().unwrap();
+        let mut found = Vec::new();
+        walk(&template.root["Rules"], &mut found);
+        assert_eq!(found, Vec::<String>::new());
+        let mut bad = Vec::new();
+        walk(
+            &serde_json::json!({"Assert": {"!Not": [{"!Equals": [{"!Join": ["", []]}, ""]}]}}),
+            &mut bad,
+        );
+        assert_eq!(bad, ["!Join"], "the check sees a function out of place");
+    }
+
     #[test]
     fn the_workspace_template_declares_the_tasks_table() {
         let template = Template::workspace().unwrap();

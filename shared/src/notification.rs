@@ -85,6 +85,9 @@ pub struct Delivery {
     pub delivered_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// While retrying: not before this (the channel's backoff, or the far end's Retry-After).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<Timestamp>,
     pub updated_at: Timestamp,
 }
 
@@ -109,6 +112,7 @@ impl Delivery {
             attempts,
             delivered_at,
             last_error,
+            next_attempt_at: None,
             updated_at: at,
         }
     }

@@ -190,3 +190,23 @@ async fn a_killed_todo_local_leaves_no_process_behind() {
     })
     .await;
 }
+
+/// A consumer group whose committed offsets lie past the end of its topic (the topic was
+/// deleted and made again, e.g. by the topics resource after a broker lost its data) starts
+/// again from the topic's first record instead of silently skipping everything new.
+#[tokio::test]
+async fn offsets_past_a_recreated_topics_end_restart_from_its_beginning() {
+    let data = DataDir::new("recreated-topic");
+    let cloud = start(&data).await;
+    let offsets = data.0.join("esm/todo-notifications.offsets");
+    for partition in 0..3 {
+        std::fs::create_dir_all(&offsets).unwrap();
+        std::fs::write(offsets.join(format!("todo.reminders-{partition}")), "1000").unwrap();
+    }
+    let alice = Api::new(&cloud, "alice");
+    alice
+        .create(json!({"title": "After the reset", "reminders": [{"at": in_seconds(1)}]}))
+        .await;
+    let inbox = alice.items_once("/notifications?unread=true", 1).await;
+    assert_eq!(inbox[0]["title"], "After the reset");
+}

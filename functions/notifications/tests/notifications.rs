@@ -165,6 +165,19 @@ async fn a_failing_webhook_never_holds_the_inbox_and_catches_up_once_it_recovers
         attempt["last_error"],
         "webhook answered 503 Service Unavailable"
     );
+    // The channel's own backoff: a Kafka mapping would retry at once.
+    let at = |field: &str| {
+        attempt[field]
+            .as_str()
+            .unwrap()
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .unwrap()
+    };
+    assert_eq!(
+        (at("next_attempt_at") - at("updated_at")).num_milliseconds(),
+        1_000,
+        "the first retry waits a second"
+    );
 
     // It recovers; the mapping retries the batch: each reminder posted once, no duplicates.
     hook.answer(200);
@@ -374,6 +387,22 @@ async fn the_inbox_api_lists_unread_pages_and_marks_read_for_the_owner_only() {
             .await,
         );
         assert_eq!(bad.status, 400, "{k}={v}");
+    }
+    // Given twice, a parameter is refused, not read as its first value (API Gateway joins the
+    // values with a comma, which lambda_http splits again).
+    for (k, first, second) in [("unread", "false", "true"), ("limit", "1", "2")] {
+        let twice = read(
+            list_notifications(
+                &store,
+                &cursors,
+                call("GET", "/notifications")
+                    .query(k, first)
+                    .query(k, second)
+                    .request(),
+            )
+            .await,
+        );
+        assert_eq!(twice.status, 400, "{k} twice: {}", twice.body);
     }
     let anonymous = read(
         list_notifications(

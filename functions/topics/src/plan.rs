@@ -45,9 +45,12 @@ pub struct Plan {
     pub kept: Vec<String>,
 }
 
-/// The changes that bring `observed` (the wanted topics that exist, by name) to `wanted`.
+/// The changes that bring `observed` (the wanted topics that exist, by name) to `wanted`:
+/// every missing topic is created first, so a change the cluster refuses later (a broker
+/// without CreatePartitions) never leaves a topic missing.
 pub fn plan(wanted: &[TopicSpec], observed: &HashMap<String, Observed>) -> Plan {
     let mut plan = Plan::default();
+    let mut adjustments = Vec::new();
     for spec in wanted {
         let Some(now) = observed.get(&spec.name) else {
             plan.changes.push(Change::Create(spec.clone()));
@@ -59,7 +62,7 @@ pub fn plan(wanted: &[TopicSpec], observed: &HashMap<String, Observed>) -> Plan 
                 spec.name, now.partitions, spec.partitions
             ));
         } else if spec.partitions > now.partitions {
-            plan.changes.push(Change::AddPartitions {
+            adjustments.push(Change::AddPartitions {
                 topic: spec.name.clone(),
                 from: now.partitions,
                 to: spec.partitions,
@@ -73,13 +76,14 @@ pub fn plan(wanted: &[TopicSpec], observed: &HashMap<String, Observed>) -> Plan 
             ));
         }
         if now.retention_ms != Some(spec.retention_ms) {
-            plan.changes.push(Change::SetRetention {
+            adjustments.push(Change::SetRetention {
                 topic: spec.name.clone(),
                 from: now.retention_ms,
                 to: spec.retention_ms,
             });
         }
     }
+    plan.changes.extend(adjustments);
     plan
 }
 
@@ -140,6 +144,25 @@ mod tests {
                     topic: "a".into(),
                     from: None,
                     to: 24 * 3_600_000
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_topics_are_created_before_existing_ones_change() {
+        let p = plan(
+            &[spec("a", 6, 3, 1), spec("b", 1, 3, 1)],
+            &observed(&[("a", 3, 3, Some(3_600_000))]),
+        );
+        assert_eq!(
+            p.changes,
+            [
+                Change::Create(spec("b", 1, 3, 1)),
+                Change::AddPartitions {
+                    topic: "a".into(),
+                    from: 3,
+                    to: 6
                 },
             ]
         );

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rskafka::client::Client;
-use rskafka::client::partition::{Compression, OffsetAt, UnknownTopicHandling};
+use rskafka::client::partition::{Compression, OffsetAt, PartitionClient, UnknownTopicHandling};
 use rskafka::record::{Record, RecordAndOffset};
 use serde_json::Value;
 
@@ -37,7 +37,12 @@ pub struct KafkaMapping {
     /// The consumer group's committed offsets: `<offsets_dir>/<topic>-<partition>`.
     pub offsets_dir: PathBuf,
     attempts: HashMap<(i32, i64), u32>,
+    /// When each partition's committed offset was last checked against the log's end.
+    checked: HashMap<i32, std::time::Instant>,
 }
+
+/// How often an idle partition's committed offset is checked against the log's end.
+const OUT_OF_RANGE_CHECK: Duration = Duration::from_secs(2);
 
 /// Told about every invocation: function, trigger, what happened.
 type Observer = Arc<dyn Fn(&str, &str, &Invocation) + Send + Sync>;
@@ -73,6 +78,7 @@ impl KafkaMapping {
             offsets_dir: data_dir.join(format!("esm/{group}.offsets")),
             group,
             attempts: HashMap::new(),
+            checked: HashMap::new(),
         })
     }
 
@@ -89,6 +95,35 @@ impl KafkaMapping {
     fn commit(&self, partition: i32, next: i64) {
         let _ = std::fs::create_dir_all(&self.offsets_dir);
         let _ = std::fs::write(self.offset_file(partition), next.to_string());
+    }
+
+    /// A committed offset past the log's end means the topic was deleted and made again (its
+    /// group's offsets would have gone with it in Kafka): start again from the earliest record,
+    /// as a mapping with `TRIM_HORIZON` and no committed offset does, and say so. Checked at
+    /// most every `OUT_OF_RANGE_CHECK` per idle partition.
+    async fn reset_if_out_of_range(&mut self, pc: &PartitionClient, partition: i32, next: i64) {
+        let now = std::time::Instant::now();
+        if self
+            .checked
+            .get(&partition)
+            .is_some_and(|at| now.duration_since(*at) < OUT_OF_RANGE_CHECK)
+        {
+            return;
+        }
+        self.checked.insert(partition, now);
+        let Ok(end) = pc.get_offset(OffsetAt::Latest).await else {
+            return;
+        };
+        if next > end {
+            let earliest = pc.get_offset(OffsetAt::Earliest).await.unwrap_or(0);
+            eprintln!(
+                "todo-local: {} group {}: committed offset {next} is past the end of {}-{partition} ({end}): the topic was made again; consuming from {earliest}",
+                self.host.name(),
+                self.group,
+                self.topic
+            );
+            self.commit(partition, earliest);
+        }
     }
 
     /// Runs the mapping until the process ends: one worker per partition of the topic.
@@ -150,15 +185,17 @@ impl KafkaMapping {
         // A fetch waits at most 50 ms for records, so the worker notices a stop promptly (the
         // batching window still bounds how long a record waits).
         let wait_ms = self.window.as_millis().min(50) as i32;
-        let Ok((records, _)) = pc.fetch_records(next, 1..5_000_000, wait_ms.max(1)).await else {
-            return 0;
+        let fetched = pc.fetch_records(next, 1..5_000_000, wait_ms.max(1)).await;
+        let batch: Vec<RecordAndOffset> = match fetched {
+            Ok((records, _)) => records
+                .into_iter()
+                .filter(|r| r.offset >= next)
+                .take(self.batch_size)
+                .collect(),
+            Err(_) => Vec::new(),
         };
-        let batch: Vec<RecordAndOffset> = records
-            .into_iter()
-            .filter(|r| r.offset >= next)
-            .take(self.batch_size)
-            .collect();
         if batch.is_empty() {
+            self.reset_if_out_of_range(&pc, partition, next).await;
             return 0;
         }
         let event = msk_event(&self.topic, partition, &batch);

@@ -136,11 +136,27 @@ pub fn only_known(params: &QueryMap, known: &[&str]) -> Result<(), Problem> {
     }
 }
 
+/// The one value of a query parameter; a 400 when it is given more than once.
+///
+/// lambda_http reads an HTTP API event's `rawQueryString` (not `queryStringParameters`, where
+/// API Gateway joins repeated values with commas), so a repeated parameter arrives as several
+/// values and a comma stays inside its value. Taking the first value silently would answer a
+/// question the client did not ask.
+pub fn single<'a>(params: &'a QueryMap, name: &str) -> Result<Option<&'a str>, Problem> {
+    match params.all(name).unwrap_or_default().as_slice() {
+        [] => Ok(None),
+        [v] => Ok(Some(v)),
+        _ => Err(Problem::bad_request(format!(
+            "query parameter {name}: give it once"
+        ))),
+    }
+}
+
 /// The paging parameters of a list route: unknown parameters refused, `limit` checked, and
 /// the `cursor` as sent (decode it with [`crate::cursor::CursorCodec::start`]).
 pub fn paging<'a>(params: &'a QueryMap, known: &[&str]) -> Result<(u32, Option<&'a str>), Problem> {
     only_known(params, known)?;
-    Ok((page_limit(params)?, params.first("cursor")))
+    Ok((page_limit(params)?, single(params, "cursor")?))
 }
 
 /// The `{name}` path parameter, parsed; `None` when absent or malformed (the routes answer 404:
@@ -157,7 +173,7 @@ pub fn path_param<T: std::str::FromStr + std::fmt::Display>(
 
 /// The `limit` parameter: 1 to the contract's page maximum, the default page size when absent.
 pub fn page_limit(params: &QueryMap) -> Result<u32, Problem> {
-    match params.first("limit") {
+    match single(params, "limit")? {
         None => Ok(PAGE_SIZE_DEFAULT),
         Some(v) => v
             .parse()

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, respond};
+use todo_lambda::http::{caller, json_response, paging, respond, single};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
@@ -36,8 +36,8 @@ async fn run<S: ReadEntries>(
     let params = req.query_string_parameters();
     let (limit, cursor) = paging(&params, &["from", "to", "limit", "cursor"])?;
     let epoch = Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH).unwrap_or(Timestamp::MIN);
-    let from = instant("from", params.first("from"), epoch)?;
-    let to = instant("to", params.first("to"), Timestamp::now())?;
+    let from = instant("from", single(&params, "from")?, epoch)?;
+    let to = instant("to", single(&params, "to")?, Timestamp::now())?;
     if from > to {
         return Err(Problem::bad_request(
             "query parameter from: must not be after to",

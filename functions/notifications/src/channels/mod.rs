@@ -10,6 +10,13 @@
 //! notification (see `store`): a delivery that is recorded as delivered or failed for good is
 //! never sent again; a transient failure is recorded and reported, so the mapping retries the
 //! record (and dead-letters it after its retries) without holding any other channel.
+//!
+//! A Kafka mapping retries a reported record at once, so the backoff is the channel's: a
+//! retried delivery waits, inside the invocation, until the time its last attempt set (1 s
+//! after the first failure, doubling up to a minute, or the far end's `Retry-After` when
+//! longer). An outage of an hour costs a far end about seventy attempts per stuck partition,
+//! not one every few hundred milliseconds; an invocation whose deadline comes first reports
+//! the record again and the next one waits out the rest.
 
 pub mod email;
 pub mod in_app;
@@ -29,6 +36,8 @@ use crate::store::Deliveries;
 pub enum SendError {
     /// Worth retrying: the far end is down, slow or throttling.
     Transient(String),
+    /// Worth retrying, not before this long (the far end's `Retry-After`).
+    Later(String, std::time::Duration),
     /// Refused for good (a 4xx): retrying cannot help.
     Permanent(String),
 }
@@ -97,22 +106,57 @@ impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
         if previous.as_ref().is_some_and(|p| p.status.is_final()) {
             return Ok(());
         }
-        let (outcome, transient) = match self.sender.send(n, destination).await {
-            Ok(()) => (Ok(()), None),
-            Err(SendError::Transient(r)) => (Err((DeliveryStatus::Retrying, r.clone())), Some(r)),
-            Err(SendError::Permanent(r)) => (Err((DeliveryStatus::Failed, r)), None),
+        if let Some(next) = previous.as_ref().and_then(|p| p.next_attempt_at) {
+            let wait = (next.as_datetime() - Timestamp::now().as_datetime())
+                .to_std()
+                .unwrap_or_default();
+            tokio::time::sleep(wait).await;
+        }
+        let (outcome, transient, after) = match self.sender.send(n, destination).await {
+            Ok(()) => (Ok(()), None, None),
+            Err(SendError::Transient(r)) => {
+                (Err((DeliveryStatus::Retrying, r.clone())), Some(r), None)
+            }
+            Err(SendError::Later(r, after)) => (
+                Err((DeliveryStatus::Retrying, r.clone())),
+                Some(r),
+                Some(after),
+            ),
+            Err(SendError::Permanent(r)) => (Err((DeliveryStatus::Failed, r)), None, None),
         };
-        let delivery = Delivery::attempt(
-            D::CHANNEL,
-            destination,
-            previous.as_ref(),
-            outcome,
-            Timestamp::now(),
-        );
+        let now = Timestamp::now();
+        let mut delivery =
+            Delivery::attempt(D::CHANNEL, destination, previous.as_ref(), outcome, now);
+        if transient.is_some() {
+            let wait = backoff(delivery.attempts).max(after.unwrap_or_default());
+            delivery.next_attempt_at = chrono::Duration::from_std(wait)
+                .ok()
+                .and_then(|w| Timestamp::from_datetime(now.as_datetime() + w).ok());
+        }
         self.store
             .record(n, &delivery)
             .await
             .map_err(|e| e.to_string())?;
         transient.map_or(Ok(()), Err)
+    }
+}
+
+/// How long to wait before attempt `attempts + 1` after `attempts` transient failures: 1 s,
+/// doubling, at most a minute.
+fn backoff(attempts: u32) -> std::time::Duration {
+    let exponent = attempts.saturating_sub(1).min(6);
+    std::time::Duration::from_secs(1 << exponent).min(std::time::Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_from_a_second_to_a_minute() {
+        let secs: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff(0).as_secs(), 1);
+        assert_eq!(backoff(u32::MAX).as_secs(), 60);
     }
 }

@@ -2,8 +2,9 @@
 //! `todo_schema::webhook` for the headers and how to verify).
 //!
 //! A 2xx is delivered; a 408, 429 or 5xx, a timeout or no answer is transient (retried by the
-//! mapping); any other answer (a 4xx, a redirect left over) is a refusal recorded as failed
-//! and never retried.
+//! mapping, after the channel's backoff or the receiver's `Retry-After`); any other answer (a
+//! 4xx, a 3xx: redirects are not followed, the URL is the operator's to fix) is a refusal
+//! recorded as failed and never retried.
 
 use std::time::Duration;
 
@@ -35,7 +36,10 @@ pub struct Webhook {
 impl Webhook {
     /// A webhook client with a short timeout.
     pub fn new(url: String, secret: Vec<u8>) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(Self {
             client,
             url,
@@ -64,15 +68,38 @@ impl Sender for Webhook {
             .body(body)
             .send()
             .await
-            .map_err(|e| SendError::Transient(format!("webhook unreachable: {e}")))?;
+            .map_err(|e| {
+                SendError::Transient(if e.is_timeout() {
+                    format!("webhook did not answer within {} s", TIMEOUT.as_secs())
+                } else {
+                    format!("webhook unreachable: {e}")
+                })
+            })?;
         let status = response.status();
         let answer = format!("webhook answered {status}");
         match status.as_u16() {
             200..=299 => Ok(()),
-            408 | 429 | 500..=599 => Err(SendError::Transient(answer)),
+            429 | 503 => match retry_after(response.headers()) {
+                Some(after) => Err(SendError::Later(answer, after)),
+                None => Err(SendError::Transient(answer)),
+            },
+            408 | 500..=599 => Err(SendError::Transient(answer)),
             _ => Err(SendError::Permanent(answer)),
         }
     }
+}
+
+/// A `Retry-After` in seconds (RFC 9110 also allows an HTTP date; a receiver that sends one
+/// gets the channel's own backoff), at most an hour.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds: u64 = headers
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds.min(3_600)))
 }
 
 /// Handles one MSK batch, taking no new partition past `deadline`.
@@ -88,4 +115,26 @@ pub async fn webhook_batch<S: Deliveries + Sync>(
         sender: webhook,
     };
     consume(&consumer, &batch, deadline).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_read_in_seconds_and_bounded() {
+        let headers = |v: &str| {
+            let mut h = reqwest::header::HeaderMap::new();
+            h.insert("retry-after", v.parse().unwrap());
+            h
+        };
+        assert_eq!(retry_after(&headers("30")), Some(Duration::from_secs(30)));
+        assert_eq!(
+            retry_after(&headers("999999")),
+            Some(Duration::from_secs(3_600))
+        );
+        assert_eq!(retry_after(&headers("Wed, 21 Oct 2026 07:28:00 GMT")), None);
+        assert_eq!(retry_after(&headers("-5")), None);
+        assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
+    }
 }

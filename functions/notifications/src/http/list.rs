@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, respond};
+use todo_lambda::http::{caller, json_response, paging, respond, single};
 use todo_schema::Problem;
 
 use super::STORE;
@@ -27,7 +27,7 @@ async fn run<S: ReadInbox>(
     let caller = caller(&req)?;
     let params = req.query_string_parameters();
     let (limit, cursor) = paging(&params, &KNOWN)?;
-    let unread = match params.first("unread") {
+    let unread = match single(&params, "unread")? {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => {

@@ -3,7 +3,7 @@
 
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use todo_lambda::cursor::Scope;
-use todo_lambda::http::{only_known, page_limit};
+use todo_lambda::http::{only_known, page_limit, single};
 use todo_schema::limits::{FILTER_VALUES_MAX, SEARCH_QUERY_MAX_CHARS};
 use todo_schema::{Problem, validation};
 
@@ -40,19 +40,11 @@ fn many<'a>(params: &'a QueryMap, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-fn one<'a>(params: &'a QueryMap, name: &str) -> Result<Option<&'a str>, Problem> {
-    match params.all(name).unwrap_or_default().as_slice() {
-        [] => Ok(None),
-        [v] => Ok(Some(v)),
-        _ => Err(bad(name, "give it once")),
-    }
-}
-
 /// The list query and the cursor, if any.
 pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> {
     only_known(params, &KNOWN)?;
     let mut q = ListQuery::default();
-    if let Some(v) = one(params, "status")? {
+    if let Some(v) = single(params, "status")? {
         q.status = Some(
             v.parse()
                 .map_err(|_| bad("status", "use open or completed"))?,
@@ -78,7 +70,7 @@ pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> 
             format!("at most {FILTER_VALUES_MAX} values"),
         ));
     }
-    if let Some(v) = one(params, "q")? {
+    if let Some(v) = single(params, "q")? {
         let text = v.trim().to_lowercase();
         if text.chars().count() > SEARCH_QUERY_MAX_CHARS {
             return Err(bad(
@@ -92,34 +84,34 @@ pub fn parse(params: &QueryMap) -> Result<(ListQuery, Option<String>), Problem> 
         ("due_before", &mut q.due_before),
         ("due_after", &mut q.due_after),
     ] {
-        if let Some(v) = one(params, name)? {
+        if let Some(v) = single(params, name)? {
             *slot = Some(v.parse().map_err(|e| bad(name, e))?);
         }
     }
-    if let Some(v) = one(params, "overdue")? {
+    if let Some(v) = single(params, "overdue")? {
         q.overdue = Some(match v {
             "true" => true,
             "false" => false,
             _ => return Err(bad("overdue", "use true or false")),
         });
     }
-    if let Some(v) = one(params, "sort")? {
+    if let Some(v) = single(params, "sort")? {
         q.sort = SortField::ALL
             .iter()
             .find(|(_, name)| *name == v)
             .map(|(f, _)| *f)
             .ok_or_else(|| bad("sort", "use created, due, priority, title or updated"))?;
     }
-    if let Some(v) = one(params, "order")? {
+    if let Some(v) = single(params, "order")? {
         q.descending = match v {
             "asc" => false,
             "desc" => true,
             _ => return Err(bad("order", "use asc or desc")),
         };
     }
-    one(params, "limit")?;
+    single(params, "limit")?;
     q.limit = page_limit(params)?;
-    let cursor = one(params, "cursor")?.map(str::to_string);
+    let cursor = single(params, "cursor")?.map(str::to_string);
     Ok((q, cursor))
 }
 
@@ -202,6 +194,36 @@ mod tests {
             assert_eq!(p.status, 400, "{case:?}");
             assert!(p.detail.unwrap().contains(case[0].0), "{case:?}");
         }
+    }
+
+    /// Through the event API Gateway sends: lambda_http reads its `rawQueryString`.
+    #[test]
+    fn values_read_as_api_gateway_delivers_them() {
+        use lambda_http::RequestExt;
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/http/list-tasks.json"
+        );
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+        let parsed = |event: &serde_json::Value| {
+            let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+            parse(&req.query_string_parameters())
+        };
+        // API Gateway's own rendering of a repeated parameter is "1,2" in
+        // queryStringParameters; the raw query string is what is read.
+        event["queryStringParameters"] = serde_json::json!({"q": "Milk, eggs", "limit": "1,2"});
+        event["rawQueryString"] = serde_json::json!("q=Milk%2C%20eggs&limit=5");
+        let (q, _) = parsed(&event).unwrap();
+        assert_eq!(
+            q.text.as_deref(),
+            Some("milk, eggs"),
+            "a comma is part of the text"
+        );
+        event["rawQueryString"] = serde_json::json!("limit=1&limit=2");
+        assert!(parsed(&event).is_err(), "limit given twice is refused");
+        event["rawQueryString"] = serde_json::json!("q=a&q=b");
+        assert!(parsed(&event).is_err(), "q given twice is refused");
     }
 
     #[test]
