@@ -17,6 +17,7 @@ use crate::esm::schedule;
 use crate::esm::streams::StreamMapping;
 use crate::gateway::{self, Gateway, InvocationObserver};
 use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
+use crate::push_service::LocalPushService;
 use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
 use crate::secrets::LocalSecrets;
 use crate::ses::LocalSes;
@@ -70,6 +71,8 @@ pub struct LocalCloud {
     pub webhook: WebhookReceiver,
     /// The e-mail channel's far end (`AWS_ENDPOINT_URL_SESV2`).
     pub ses: LocalSes,
+    /// The push channel's far end (a push service and browser in one).
+    pub push: LocalPushService,
     pub secrets: LocalSecrets,
     pub auth: Arc<LocalAuthorizer>,
     pub hosts: HashMap<String, Arc<FunctionHost>>,
@@ -102,6 +105,7 @@ impl LocalCloud {
         kafka.supervise();
         let webhook = WebhookReceiver::start().await?;
         let ses = LocalSes::start().await?;
+        let push = LocalPushService::start().await?;
         let auth = Arc::new(LocalAuthorizer::load_or_create(&config.data_dir)?);
         // Bound first: links in reminders (TaskLinkTemplate) point at it.
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.api_port)).await?;
@@ -110,6 +114,8 @@ impl LocalCloud {
         let (mut parameters, secret_values) =
             local_parameters(template, &kafka, &webhook, &config.data_dir)?;
         parameters.insert("TaskLinkTemplate".into(), format!("{api_url}/tasks/{{id}}"));
+        parameters.insert("PushServiceHosts".into(), push.origin().to_string());
+        parameters.insert("VapidSubject".into(), "mailto:ops@todo.local".into());
         let secrets = LocalSecrets::start(secret_values).await?;
         parameters.extend(secrets.arns().clone());
         let mut hosts = HashMap::new();
@@ -164,6 +170,7 @@ impl LocalCloud {
             kafka,
             webhook,
             ses,
+            push,
             secrets,
             auth,
             hosts,

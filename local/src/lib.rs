@@ -15,6 +15,7 @@ pub mod far_end;
 pub mod gateway;
 pub mod kafka;
 pub mod process;
+pub mod push_service;
 pub mod runtime;
 pub mod secrets;
 pub mod secured_kafka;

@@ -136,6 +136,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "                (sent: GET {0}/messages; fail or slow it: POST {0}/control?status=503&delay_ms=0)",
         cloud.ses.url()
     );
+    println!("  Web Push      {}", cloud.push.origin());
+    println!(
+        "                (subscribe a device: POST {0}/subscriptions; received: GET {0}/messages; fail or slow it: POST {0}/control?status=503)",
+        cloud.push.origin()
+    );
     println!("  Secrets Mgr   {}", cloud.secrets.url());
     println!("\nTry:\n  TOKEN={token}");
     println!(

@@ -274,6 +274,22 @@ fn resolve(template: &Template, values: &HashMap<String, String>, value: &Value)
                             .unwrap_or_else(|| name.to_string())
                     }))
                 }
+                "!Join" => {
+                    let parts = arg.as_array().cloned().unwrap_or_default();
+                    let separator = parts.first().and_then(Value::as_str).unwrap_or_default();
+                    let items = parts
+                        .get(1)
+                        .map(|list| resolve(template, values, list))
+                        .unwrap_or(Value::Null);
+                    let text = |v: &Value| v.as_str().map(str::to_string).unwrap_or_default();
+                    Value::String(match items {
+                        Value::Array(items) => {
+                            items.iter().map(text).collect::<Vec<_>>().join(separator)
+                        }
+                        // A list parameter's value, given as one comma-separated string.
+                        other => text(&other),
+                    })
+                }
                 "!If" => {
                     let branches = arg.as_array().cloned().unwrap_or_default();
                     let chosen = branches

@@ -11,6 +11,7 @@ pub mod event;
 pub mod limits;
 pub mod notification;
 pub mod problem;
+pub mod push;
 pub mod recurrence;
 pub mod settings;
 pub mod task;

@@ -42,6 +42,8 @@ pub enum Channel {
     Webhook,
     /// An e-mail through Amazon SES, to the address in the user's settings.
     Email,
+    /// Web Push to each device the user subscribed.
+    Push,
 }
 
 impl Channel {
@@ -50,6 +52,7 @@ impl Channel {
             Channel::InApp => "in_app",
             Channel::Webhook => "webhook",
             Channel::Email => "email",
+            Channel::Push => "push",
         }
     }
 }

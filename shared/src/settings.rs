@@ -1,6 +1,7 @@
 //! A user's notification settings (`GET/PUT /settings/notifications`): which channels reach
 //! them, and where. The in-app inbox is always on; the operator-wide webhook is the
-//! operator's, not the user's.
+//! operator's, not the user's; Web Push goes to the devices the user subscribed
+//! (`POST /push-subscriptions`) unless they turn it off here.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,22 @@ pub const EMAIL_MAX_LEN: usize = 254;
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
     pub email: EmailSettings,
+    /// Optional in a `PUT` (on when left out).
+    #[serde(default)]
+    pub push: PushSettings,
+}
+
+/// The Web Push channel: on by default (a subscription is the user's choice already).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    pub enabled: bool,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 /// The e-mail channel: off by default; on needs an address.
@@ -97,6 +114,7 @@ mod tests {
                 enabled,
                 address: address.map(str::to_string),
             },
+            push: PushSettings::default(),
         }
     }
 

@@ -98,9 +98,9 @@ async fn a_failing_webhook_holds_only_its_own_channel() {
     assert_eq!(all.len(), 4);
 }
 
-/// #11: with e-mail on in her settings, a reminder reaches the inbox, the webhook and her
-/// address, each exactly once, and the notification lists all three deliveries; with the
-/// e-mail far end failing, the inbox and the webhook are not held.
+/// #11: with e-mail on in her settings and a device subscribed, a reminder reaches the inbox,
+/// the webhook, her address and her device, each exactly once, and the notification lists all
+/// four deliveries; with the e-mail far end failing, the other channels are not held.
 #[tokio::test]
 async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
     let data = DataDir::new("every-channel");
@@ -111,7 +111,25 @@ async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
         .call("PUT", "/settings/notifications", Some(on.clone()), None)
         .await;
     assert_eq!(stored.status, 200, "{}", stored.body);
-    assert_eq!(alice.get("/settings/notifications").await.body, on);
+    assert_eq!(
+        alice.get("/settings/notifications").await.body["email"],
+        on["email"]
+    );
+    // A device subscribes with the server's VAPID key, as a browser would.
+    let key = alice.get("/push/vapid-public-key").await.body["key"].clone();
+    let device: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/subscriptions", cloud.push.origin()))
+        .json(&json!({"applicationServerKey": key}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let subscribed = alice
+        .call("POST", "/push-subscriptions", Some(device), None)
+        .await;
+    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
 
     cloud.ses.far_end().answer(503);
     alice
@@ -139,11 +157,11 @@ async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
             .unwrap_or("")
             .contains(&format!("{}/tasks/", cloud.api_url))
     );
-    let all = eventually("three deliveries recorded", || async {
+    let all = eventually("four deliveries recorded", || async {
         let items = alice.items_once("/notifications", 1).await;
         let done = items[0]["deliveries"]
             .as_array()
-            .is_some_and(|d| d.iter().filter(|d| d["status"] == "delivered").count() == 3);
+            .is_some_and(|d| d.iter().filter(|d| d["status"] == "delivered").count() == 4);
         done.then_some(items)
     })
     .await;
@@ -153,7 +171,13 @@ async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
         .iter()
         .map(|d| d["channel"].as_str().unwrap())
         .collect();
-    assert_eq!(channels, ["in_app", "webhook", "email"]);
+    assert_eq!(channels, ["in_app", "webhook", "email", "push"]);
     assert_eq!(cloud.webhook.received().len(), 1, "nothing twice");
     assert_eq!(cloud.ses.sent().len(), 1, "nothing twice");
+    let pushed = cloud.push.received();
+    assert_eq!(pushed.len(), 1, "nothing twice");
+    assert_eq!(
+        pushed[0].payload["title"], "Every channel",
+        "decrypted on the device"
+    );
 }

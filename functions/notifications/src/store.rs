@@ -8,7 +8,8 @@
 //! | `dlv#<channel>#<destination>` | a channel's delivery (status, attempts, last error) |
 //!
 //! A user's notification settings are one item beside their notifications: `pk` `USER#<owner>`,
-//! `sk` `SETTINGS`, the settings in `settings` (no `NOTE#` prefix: lists never see it).
+//! `sk` `SETTINGS`, the settings in `settings` (no `NOTE#` prefix: lists never see it). Their
+//! push subscriptions too: `sk` `PUSH#<subscription id>`, one item each.
 //!
 //! Every channel consumer runs on its own, in any order, so each one writes the notification's
 //! content along with its own delivery (the same content: it comes from the same event). The
@@ -24,6 +25,7 @@ use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::{Failure, TableError, classify};
 use todo_schema::Timestamp;
 use todo_schema::notification::{Channel, Delivery, Notification};
+use todo_schema::push::{PushSubscription, SUBSCRIPTIONS_MAX};
 use todo_schema::settings::NotificationSettings;
 use uuid::Uuid;
 
@@ -90,6 +92,35 @@ pub trait Settings {
         owner: &str,
         settings: &NotificationSettings,
     ) -> impl Future<Output = Result<(), TableError>> + Send;
+}
+
+/// Whether a subscription was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Subscribed {
+    /// Stored (new, or the same endpoint's keys replaced).
+    Stored,
+    /// The owner has the most subscriptions already.
+    TooMany,
+}
+
+/// The push subscription routes' and the push channel's operations.
+pub trait PushSubscriptions {
+    /// Stores a subscription (replacing the owner's one at the same endpoint).
+    fn subscribe(
+        &self,
+        subscription: &PushSubscription,
+    ) -> impl Future<Output = Result<Subscribed, TableError>> + Send;
+    /// Removes one; `false` when the owner has no such subscription.
+    fn unsubscribe(
+        &self,
+        owner: &str,
+        id: Uuid,
+    ) -> impl Future<Output = Result<bool, TableError>> + Send;
+    /// The owner's subscriptions.
+    fn subscriptions(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = Result<Vec<PushSubscription>, TableError>> + Send;
 }
 
 /// The read API's operations.
@@ -310,6 +341,66 @@ impl Settings for InboxStore {
             .await
             .map(|_| ())
             .map_err(TableError::of)
+    }
+}
+
+fn push_key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_string(), s(format!("USER#{owner}"))),
+        ("sk".to_string(), s(format!("PUSH#{id}"))),
+    ])
+}
+
+impl PushSubscriptions for InboxStore {
+    async fn subscribe(&self, subscription: &PushSubscription) -> Result<Subscribed, TableError> {
+        let existing = self.subscriptions(&subscription.owner).await?;
+        let replaces = existing.iter().any(|e| e.id == subscription.id);
+        if !replaces && existing.len() >= SUBSCRIPTIONS_MAX {
+            return Ok(Subscribed::TooMany);
+        }
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(subscription).map_err(TableError::corrupt)?;
+        item.extend(push_key(&subscription.owner, subscription.id));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        Ok(Subscribed::Stored)
+    }
+
+    async fn unsubscribe(&self, owner: &str, id: Uuid) -> Result<bool, TableError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(push_key(owner, id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn subscriptions(&self, owner: &str) -> Result<Vec<PushSubscription>, TableError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :push)")
+            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
+            .expression_attribute_values(":push", s("PUSH#"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .collect()
     }
 }
 

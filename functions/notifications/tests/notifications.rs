@@ -462,15 +462,18 @@ mod settings_and_email {
         };
         let defaults = get(ALICE).await;
         assert_eq!(defaults.status, 200);
-        assert_eq!(defaults.body, json!({"email": {"enabled": false}}));
+        assert_eq!(
+            defaults.body,
+            json!({"email": {"enabled": false}, "push": {"enabled": true}})
+        );
 
-        let on = json!({"email": {"enabled": true, "address": "alice@example.com"}});
+        let on = json!({"email": {"enabled": true, "address": "alice@example.com"}, "push": {"enabled": false}});
         let stored = put(&store, ALICE, on.clone()).await;
         assert_eq!(stored.status, 200, "{}", stored.body);
         assert_eq!(get(ALICE).await.body, on);
         assert_eq!(
             get(BOB).await.body,
-            json!({"email": {"enabled": false}}),
+            json!({"email": {"enabled": false}, "push": {"enabled": true}}),
             "bob's are his own"
         );
 
@@ -626,5 +629,221 @@ mod settings_and_email {
         };
         assert_eq!(status("rejected"), (json!("failed"), json!(1)));
         assert_eq!(status("outage"), (json!("delivered"), json!(2)));
+    }
+}
+
+mod web_push {
+    use super::*;
+    use todo_local::push_service::LocalPushService;
+    use todo_notifications::channels::push::{
+        Push, TIMEOUT, push_batch, vapid_key_pair, vapid_public_key,
+    };
+    use todo_notifications::http::push::{subscribe, unsubscribe};
+
+    const VAPID_SECRET: &str = "push-test-vapid-secret";
+
+    /// A device subscribing at the local push service with the server's key, as a browser's
+    /// `pushManager.subscribe({applicationServerKey})` does.
+    async fn device(service: &LocalPushService, key: &str) -> Value {
+        reqwest::Client::new()
+            .post(format!("{}/subscriptions", service.origin()))
+            .json(&json!({"applicationServerKey": key}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    fn sender<'a>(store: &'a InboxStore, secret: &str) -> Push<'a, InboxStore> {
+        Push {
+            http: reqwest::Client::builder().timeout(TIMEOUT).build().unwrap(),
+            vapid: vapid_key_pair(secret).unwrap(),
+            subject: "mailto:ops@todo.test".into(),
+            store,
+        }
+    }
+
+    async fn register(
+        store: &InboxStore,
+        hosts: &[String],
+        user: &str,
+        body: Value,
+    ) -> todo_local::apigw::Reply {
+        read(
+            subscribe(
+                store,
+                hosts,
+                call("POST", "/push-subscriptions")
+                    .user(user)
+                    .json(body)
+                    .request(),
+            )
+            .await,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_reminder_reaches_every_device_encrypted_for_it_and_signed_for_the_service() {
+        let (_engine, store) = inbox().await;
+        let service = LocalPushService::start().await.unwrap();
+        let hosts = vec![service.origin().to_string()];
+        let key = vapid_public_key(&vapid_key_pair(VAPID_SECRET).unwrap());
+        let (phone, laptop) = (device(&service, &key).await, device(&service, &key).await);
+        for d in [&phone, &laptop] {
+            let stored = register(&store, &hosts, ALICE, d.clone()).await;
+            assert_eq!(stored.status, 201, "{}", stored.body);
+        }
+        let again = register(&store, &hosts, ALICE, phone.clone()).await;
+        assert_eq!(again.status, 201, "the same endpoint again replaces it");
+        let push = sender(&store, VAPID_SECRET);
+        let event = reminder(ALICE, "Pack the bags");
+        for _ in 0..2 {
+            let r = push_batch(&store, &push, msk(vec![encoded(&event)]), later()).await;
+            assert!(r.batch_item_failures.is_empty(), "{r:?}");
+        }
+        let received = service.received();
+        assert_eq!(received.len(), 2, "each device once: {received:?}");
+        for m in &received {
+            assert_eq!(
+                m.payload["title"], "Pack the bags",
+                "decrypted by the device's key"
+            );
+            assert_eq!(m.payload["id"], event.id.to_string());
+            assert_eq!(m.urgency.as_deref(), Some("high"));
+        }
+        let items = alices_notifications(&store, false).await;
+        let pushed: Vec<&Value> = items[0]["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["channel"] == "push" && d["status"] == "delivered")
+            .collect();
+        assert_eq!(pushed.len(), 2, "one delivery per device");
+    }
+
+    #[tokio::test]
+    async fn the_service_refuses_another_servers_signature() {
+        let (_engine, store) = inbox().await;
+        let service = LocalPushService::start().await.unwrap();
+        let hosts = vec![service.origin().to_string()];
+        let ours = vapid_public_key(&vapid_key_pair(VAPID_SECRET).unwrap());
+        register(&store, &hosts, ALICE, device(&service, &ours).await).await;
+        // Signed with another key than the one the device subscribed with: 403, final.
+        let impostor = sender(&store, "another-servers-secret");
+        let r = push_batch(
+            &store,
+            &impostor,
+            msk(vec![encoded(&reminder(ALICE, "x"))]),
+            later(),
+        )
+        .await;
+        assert!(r.batch_item_failures.is_empty());
+        assert!(service.received().is_empty());
+        let items = alices_notifications(&store, false).await;
+        assert_eq!(items[0]["deliveries"][0]["status"], "failed");
+        assert!(
+            items[0]["deliveries"][0]["last_error"]
+                .as_str()
+                .unwrap()
+                .contains("403")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_gone_subscription_is_dropped_on_410_and_outages_are_retried() {
+        let (_engine, store) = inbox().await;
+        let service = LocalPushService::start().await.unwrap();
+        let hosts = vec![service.origin().to_string()];
+        let key = vapid_public_key(&vapid_key_pair(VAPID_SECRET).unwrap());
+        let phone = device(&service, &key).await;
+        register(&store, &hosts, ALICE, phone.clone()).await;
+        let push = sender(&store, VAPID_SECRET);
+
+        service.far_end().answer(503);
+        let first = reminder(ALICE, "during the outage");
+        let r = push_batch(&store, &push, msk(vec![encoded(&first)]), later()).await;
+        assert_eq!(r.batch_item_failures.len(), 1, "retried");
+        service.far_end().answer(200);
+        let r = push_batch(&store, &push, msk(vec![encoded(&first)]), later()).await;
+        assert!(r.batch_item_failures.is_empty());
+        assert_eq!(service.received().len(), 1);
+
+        // The device unsubscribes at the service: the next push gets 410 and the
+        // subscription is removed, so nothing is sent to it again.
+        let endpoint = phone["endpoint"].as_str().unwrap();
+        let id = endpoint.rsplit('/').next().unwrap();
+        reqwest::Client::new()
+            .delete(format!("{}/subscriptions/{id}", service.origin()))
+            .send()
+            .await
+            .unwrap();
+        let second = reminder(ALICE, "after unsubscribing");
+        let r = push_batch(&store, &push, msk(vec![encoded(&second)]), later()).await;
+        assert!(r.batch_item_failures.is_empty(), "410 is final");
+        use todo_notifications::store::PushSubscriptions;
+        assert_eq!(
+            store.subscriptions(ALICE).await.unwrap(),
+            vec![],
+            "removed on 410"
+        );
+        assert_eq!(service.received().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn subscriptions_are_validated_limited_and_the_owners_own() {
+        let (_engine, store) = inbox().await;
+        let service = LocalPushService::start().await.unwrap();
+        let hosts = vec![service.origin().to_string()];
+        let key = vapid_public_key(&vapid_key_pair(VAPID_SECRET).unwrap());
+        let good = device(&service, &key).await;
+        let mut elsewhere = good.clone();
+        elsewhere["endpoint"] = json!("https://169.254.169.254/latest/meta-data");
+        let refused = register(&store, &hosts, ALICE, elsewhere).await;
+        assert_eq!(refused.status, 422);
+        assert_eq!(refused.body["errors"][0]["field"], "endpoint");
+        let mut short = good.clone();
+        short["keys"]["auth"] = json!("c2hvcnQ");
+        assert_eq!(register(&store, &hosts, ALICE, short).await.status, 422);
+
+        let stored = register(&store, &hosts, ALICE, good.clone()).await;
+        let id = stored.body["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            stored.header("location"),
+            Some(format!("/push-subscriptions/{id}").as_str())
+        );
+        let bobs = read(
+            unsubscribe(
+                &store,
+                call("DELETE", format!("/push-subscriptions/{id}"))
+                    .user(BOB)
+                    .request(),
+            )
+            .await,
+        );
+        assert_eq!(bobs.status, 404, "not bob's");
+        for _ in 0..9 {
+            let d = device(&service, &key).await;
+            assert_eq!(register(&store, &hosts, ALICE, d).await.status, 201);
+        }
+        let eleventh = register(&store, &hosts, ALICE, device(&service, &key).await).await;
+        assert_eq!(eleventh.status, 409, "{}", eleventh.body);
+        let mine = read(
+            unsubscribe(
+                &store,
+                call("DELETE", format!("/push-subscriptions/{id}")).request(),
+            )
+            .await,
+        );
+        assert_eq!(mine.status, 204);
+        let twice = read(
+            unsubscribe(
+                &store,
+                call("DELETE", format!("/push-subscriptions/{id}")).request(),
+            )
+            .await,
+        );
+        assert_eq!(twice.status, 404);
     }
 }

@@ -5,6 +5,7 @@
 //! - `in_app`: places the notification in the user's inbox (the unread feed).
 //! - `webhook`: a signed POST to the operator's webhook.
 //! - `email`: an e-mail through Amazon SES to the address in the user's settings.
+//! - `push`: Web Push to every device the user subscribed.
 //!
 //! Every channel but the inbox sends through a [`Sender`] and records each attempt on the
 //! notification (see `store`): a delivery that is recorded as delivered or failed for good is
@@ -20,6 +21,7 @@
 
 pub mod email;
 pub mod in_app;
+pub mod push;
 pub mod webhook;
 
 use std::future::Future;

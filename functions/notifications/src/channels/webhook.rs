@@ -91,7 +91,7 @@ impl Sender for Webhook {
 
 /// A `Retry-After` in seconds (RFC 9110 also allows an HTTP date; a receiver that sends one
 /// gets the channel's own backoff), at most an hour.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let seconds: u64 = headers
         .get("retry-after")?
         .to_str()

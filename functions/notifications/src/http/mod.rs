@@ -2,6 +2,7 @@
 //! notification settings (`GET/PUT /settings/notifications`).
 
 pub mod list;
+pub mod push;
 pub mod read;
 pub mod settings;
 

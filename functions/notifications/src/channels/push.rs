@@ -1,0 +1,247 @@
+//! The Web Push channel: each reminder to every device its owner subscribed, encrypted for the
+//! device (RFC 8291, `aes128gcm`, by the web-push-native crate) and signed for the push service
+//! (RFC 8292 VAPID), delivered by a POST to the subscription's endpoint (RFC 8030).
+//!
+//! A 201/200/202 is delivered. A 404 or 410 means the subscription is gone: it is removed and
+//! the delivery recorded as failed. A 408, 429 or 5xx, a timeout or no answer is transient
+//! (retried with the channel's backoff or the service's `Retry-After`); any other answer (a
+//! 400, 403 or 413: a request the service will never take) is final.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use todo_lambda::kafka::{KafkaBatchResponse, consume};
+use todo_schema::notification::{Channel, Notification};
+use todo_schema::push::PushSubscription;
+use web_push_native::jwt_simple::algorithms::{
+    ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair,
+};
+use web_push_native::jwt_simple::claims::Claims;
+use web_push_native::{Auth, WebPushBuilder, p256};
+
+use super::{ChannelConsumer, SendError, Sender};
+use crate::store::{Deliveries, PushSubscriptions, Settings};
+
+/// The function's name in its metrics (the template's alarms use it).
+pub const NAME: &str = "channel-push";
+/// A push service gets this long to answer.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a push service may hold a reminder for an offline device (RFC 8030 `TTL`).
+pub const TTL: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// The application server's VAPID key pair, derived from the stack's secret: the stack can
+/// generate a random string but not an EC key, so the P-256 scalar is SHA-256 of the secret
+/// (one in 2^128 secrets would give no valid scalar: refused, never silently replaced).
+pub fn vapid_key_pair(secret: &str) -> Result<ES256KeyPair, String> {
+    use sha2::Digest;
+    let scalar = sha2::Sha256::digest(format!("serverless-todo VAPID\n{secret}").as_bytes());
+    ES256KeyPair::from_bytes(&scalar).map_err(|e| format!("VAPID key: {e}"))
+}
+
+/// The public key browsers subscribe with (`applicationServerKey`): uncompressed, base64url.
+pub fn vapid_public_key(pair: &ES256KeyPair) -> String {
+    URL_SAFE_NO_PAD.encode(pair.public_key().public_key().to_bytes_uncompressed())
+}
+
+/// The RFC 8292 `Authorization` header for `endpoint`: a JWT whose audience is the endpoint's
+/// origin (scheme, host and any port), valid for 12 hours, and the public key.
+pub fn vapid_header(
+    pair: &ES256KeyPair,
+    endpoint: &http::Uri,
+    subject: &str,
+) -> Result<String, String> {
+    let (Some(scheme), Some(host)) = (endpoint.scheme_str(), endpoint.host()) else {
+        return Err("the endpoint is not an absolute URL".into());
+    };
+    let origin = match endpoint.port_u16() {
+        Some(port) => format!("{scheme}://{host}:{port}"),
+        None => format!("{scheme}://{host}"),
+    };
+    let claims = Claims::create(Duration::from_secs(12 * 60 * 60).into())
+        .with_audience(origin)
+        .with_subject(subject);
+    let token = pair.sign(claims).map_err(|e| format!("VAPID: {e}"))?;
+    Ok(format!("vapid t={token}, k={}", vapid_public_key(pair)))
+}
+
+/// The push channel's sender.
+pub struct Push<'a, S> {
+    pub http: reqwest::Client,
+    pub vapid: ES256KeyPair,
+    /// `VAPID_SUBJECT`: a `mailto:` or `https:` contact for push services.
+    pub subject: String,
+    pub store: &'a S,
+}
+
+impl<S: Settings + PushSubscriptions + Sync> Push<'_, S> {
+    async fn subscription(
+        &self,
+        n: &Notification,
+        id: &str,
+    ) -> Result<Option<PushSubscription>, SendError> {
+        let all = self
+            .store
+            .subscriptions(&n.owner)
+            .await
+            .map_err(|e| SendError::Transient(e.to_string()))?;
+        Ok(all.into_iter().find(|s| s.id.to_string() == id))
+    }
+
+    fn request(
+        &self,
+        s: &PushSubscription,
+        body: Vec<u8>,
+    ) -> Result<http::Request<Vec<u8>>, String> {
+        let endpoint: http::Uri = s.endpoint.parse().map_err(|e| format!("endpoint: {e}"))?;
+        let key = URL_SAFE_NO_PAD
+            .decode(&s.keys.p256dh)
+            .ok()
+            .and_then(|k| p256::PublicKey::from_sec1_bytes(&k).ok())
+            .ok_or("the subscription's p256dh is not a P-256 key")?;
+        let auth = URL_SAFE_NO_PAD
+            .decode(&s.keys.auth)
+            .ok()
+            .filter(|a| a.len() == 16)
+            .ok_or("the subscription's auth is not 16 bytes")?;
+        let mut request = WebPushBuilder::new(endpoint.clone(), key, *Auth::from_slice(&auth))
+            .with_valid_duration(TTL)
+            .build(body)
+            .map_err(|e| format!("encrypting: {e}"))?;
+        let authorization = vapid_header(&self.vapid, &endpoint, &self.subject)?;
+        let headers = request.headers_mut();
+        headers.insert(
+            "authorization",
+            authorization
+                .parse()
+                .map_err(|_| "VAPID header".to_string())?,
+        );
+        headers.insert("urgency", http::HeaderValue::from_static("high"));
+        Ok(request)
+    }
+}
+
+impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
+    const CHANNEL: Channel = Channel::Push;
+
+    async fn destinations(&self, n: &Notification) -> Result<Vec<String>, String> {
+        let settings = self
+            .store
+            .settings(&n.owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !settings.push.enabled {
+            return Ok(Vec::new());
+        }
+        let subscriptions = self
+            .store
+            .subscriptions(&n.owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(subscriptions
+            .into_iter()
+            .map(|s| s.id.to_string())
+            .collect())
+    }
+
+    async fn send(&self, n: &Notification, id: &str) -> Result<(), SendError> {
+        let Some(subscription) = self.subscription(n, id).await? else {
+            return Err(SendError::Permanent("the subscription was removed".into()));
+        };
+        let body = serde_json::to_vec(n).map_err(|e| SendError::Permanent(e.to_string()))?;
+        let request = self
+            .request(&subscription, body)
+            .map_err(SendError::Permanent)?;
+        let (parts, body) = request.into_parts();
+        let response = self
+            .http
+            .post(parts.uri.to_string())
+            .headers(parts.headers)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| {
+                SendError::Transient(if e.is_timeout() {
+                    format!("push service did not answer within {} s", TIMEOUT.as_secs())
+                } else {
+                    format!("push service unreachable: {e}")
+                })
+            })?;
+        let status = response.status();
+        let answer = format!("push service answered {status}");
+        match status.as_u16() {
+            200..=202 => Ok(()),
+            404 | 410 => {
+                self.store
+                    .unsubscribe(&n.owner, subscription.id)
+                    .await
+                    .map_err(|e| SendError::Transient(e.to_string()))?;
+                Err(SendError::Permanent(format!(
+                    "{answer}: the subscription is gone and was removed"
+                )))
+            }
+            429 | 503 => match super::webhook::retry_after(response.headers()) {
+                Some(after) => Err(SendError::Later(answer, after)),
+                None => Err(SendError::Transient(answer)),
+            },
+            408 | 500..=599 => Err(SendError::Transient(answer)),
+            _ => Err(SendError::Permanent(answer)),
+        }
+    }
+}
+
+/// Handles one MSK batch, taking no new partition past `deadline`.
+pub async fn push_batch<S: Deliveries + Settings + PushSubscriptions + Sync>(
+    store: &S,
+    push: &Push<'_, S>,
+    batch: KafkaEvent,
+    deadline: tokio::time::Instant,
+) -> KafkaBatchResponse {
+    let consumer = ChannelConsumer {
+        name: NAME,
+        store,
+        sender: push,
+    };
+    consume(&consumer, &batch, deadline).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vapid_key_is_stable_for_a_secret_and_signs_for_the_endpoints_origin() {
+        let a = vapid_key_pair("secret-one").unwrap();
+        let again = vapid_key_pair("secret-one").unwrap();
+        let b = vapid_key_pair("secret-two").unwrap();
+        assert_eq!(vapid_public_key(&a), vapid_public_key(&again));
+        assert_ne!(vapid_public_key(&a), vapid_public_key(&b));
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(vapid_public_key(&a)).unwrap().len(),
+            65
+        );
+        let header = vapid_header(
+            &a,
+            &"http://127.0.0.1:4000/push/1".parse().unwrap(),
+            "mailto:ops@example.com",
+        )
+        .unwrap();
+        let (token, key) = header
+            .strip_prefix("vapid t=")
+            .and_then(|r| r.split_once(", k="))
+            .unwrap();
+        assert_eq!(key, vapid_public_key(&a));
+        use web_push_native::jwt_simple::algorithms::ECDSAP256PublicKeyLike;
+        let claims = a
+            .public_key()
+            .verify_token::<web_push_native::jwt_simple::claims::NoCustomClaims>(token, None)
+            .unwrap();
+        assert_eq!(
+            claims.audiences.unwrap().into_set(),
+            ["http://127.0.0.1:4000".to_string()].into(),
+            "the origin, port included (RFC 8292 section 2)"
+        );
+        assert_eq!(claims.subject.as_deref(), Some("mailto:ops@example.com"));
+    }
+}

@@ -1,0 +1,95 @@
+//! `POST /push-subscriptions`, `DELETE /push-subscriptions/{id}` and
+//! `GET /push/vapid-public-key`: the caller's Web Push devices, and the key a browser
+//! subscribes with (`applicationServerKey`).
+
+use lambda_http::{Body, Request, Response};
+use todo_lambda::http::{caller, empty_response, json_body, json_response, path_param, respond};
+use todo_schema::push::{NewPushSubscription, PushSubscription, SUBSCRIPTIONS_MAX};
+use todo_schema::{Problem, Timestamp};
+use uuid::Uuid;
+
+use super::STORE;
+use crate::store::{PushSubscriptions, Subscribed};
+
+/// What the API shows of a subscription (its keys stay with the server).
+#[derive(serde::Serialize)]
+struct Shown<'a> {
+    id: Uuid,
+    endpoint: &'a str,
+    created_at: Timestamp,
+}
+
+impl<'a> From<&'a PushSubscription> for Shown<'a> {
+    fn from(s: &'a PushSubscription) -> Self {
+        Self {
+            id: s.id,
+            endpoint: &s.endpoint,
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// Stores the caller's subscription, for endpoints on `allowed_hosts` (201; subscribing the
+/// same endpoint again replaces its keys).
+pub async fn subscribe<S: PushSubscriptions>(
+    store: &S,
+    allowed_hosts: &[String],
+    req: Request,
+) -> Response<Body> {
+    respond(store_one(store, allowed_hosts, req).await)
+}
+
+async fn store_one<S: PushSubscriptions>(
+    store: &S,
+    allowed_hosts: &[String],
+    req: Request,
+) -> Result<Response<Body>, Problem> {
+    let caller = caller(&req)?;
+    let new: NewPushSubscription = json_body(&req, &["application/json"])?;
+    let problems = new.problems(allowed_hosts);
+    if !problems.is_empty() {
+        return Err(Problem::validation(problems));
+    }
+    let subscription = new.into_subscription(&caller.sub, Timestamp::now());
+    match store
+        .subscribe(&subscription)
+        .await
+        .map_err(|e| e.problem(STORE))?
+    {
+        Subscribed::Stored => {
+            let mut response = json_response(201, &Shown::from(&subscription));
+            if let Ok(location) = format!("/push-subscriptions/{}", subscription.id).parse() {
+                response.headers_mut().insert("location", location);
+            }
+            Ok(response)
+        }
+        Subscribed::TooMany => Err(Problem::conflict(format!(
+            "at most {SUBSCRIPTIONS_MAX} push subscriptions; delete one first"
+        ))),
+    }
+}
+
+/// Removes one of the caller's subscriptions (204); another user's is a 404, like a missing one.
+pub async fn unsubscribe<S: PushSubscriptions>(store: &S, req: Request) -> Response<Body> {
+    respond(remove(store, req).await)
+}
+
+async fn remove<S: PushSubscriptions>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+    let caller = caller(&req)?;
+    let not_found = || Problem::not_found("no push subscription with this id");
+    let id: Uuid = path_param(&req, "id").ok_or_else(not_found)?;
+    if store
+        .unsubscribe(&caller.sub, id)
+        .await
+        .map_err(|e| e.problem(STORE))?
+    {
+        Ok(empty_response(204))
+    } else {
+        Err(not_found())
+    }
+}
+
+/// The VAPID public key (uncompressed P-256, base64url): a browser's `applicationServerKey`.
+pub async fn vapid_public_key(public_key: &str, req: Request) -> Response<Body> {
+    respond(caller(&req).map(|_| json_response(200, &serde_json::json!({"key": public_key}))))
+}

@@ -1,0 +1,307 @@
+//! A Web Push service and browser in one, on 127.0.0.1: the push channel's far end in the
+//! local cloud. It issues subscriptions whose private keys it holds, as a browser's
+//! `pushManager.subscribe()` would, and accepts deliveries to them as a push service does:
+//! the VAPID signature is checked (RFC 8292: an ES256 JWT whose audience is this origin,
+//! expiring within 24 hours, signed by the key in `k`, and that key the subscription's
+//! `applicationServerKey` when one was given) and the body decrypted (RFC 8291, `aes128gcm`),
+//! so a test that reads a message here proves the encryption right.
+//!
+//! - `POST /subscriptions` (body optional: `{"applicationServerKey": "<base64url>"}`): a new
+//!   subscription, answered as `PushSubscription.toJSON()` (`endpoint`, `expirationTime`,
+//!   `keys.p256dh`, `keys.auth`);
+//! - `DELETE /subscriptions/{id}`: the device unsubscribed; later pushes to it get 410 Gone;
+//! - `POST /push/{id}`: a delivery (201 Created);
+//! - `GET /messages`: every decrypted delivery; `POST /control`: fail or slow on demand.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Value, json};
+use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256PublicKey};
+use web_push_native::jwt_simple::claims::NoCustomClaims;
+use web_push_native::{Auth, p256};
+
+use crate::far_end::FarEnd;
+
+/// One delivery, decrypted.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PushMessage {
+    pub subscription: String,
+    /// The decrypted body, as JSON.
+    pub payload: Value,
+    pub urgency: Option<String>,
+    pub ttl: Option<u64>,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+struct Device {
+    secret: p256::SecretKey,
+    auth: [u8; 16],
+    application_server_key: Option<String>,
+    gone: bool,
+}
+
+#[derive(Clone)]
+struct Shared {
+    origin: String,
+    devices: Arc<Mutex<HashMap<String, Device>>>,
+    received: Arc<Mutex<Vec<PushMessage>>>,
+    far_end: FarEnd,
+}
+
+/// A running push service; it stops when dropped.
+pub struct LocalPushService {
+    shared: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LocalPushService {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl LocalPushService {
+    /// Listens on a free port.
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let shared = Shared {
+            origin: format!("http://{}", listener.local_addr()?),
+            devices: Arc::default(),
+            received: Arc::default(),
+            far_end: FarEnd::default(),
+        };
+        let app = Router::new()
+            .route("/subscriptions", post(subscribe))
+            .route("/subscriptions/{id}", delete(unsubscribe))
+            .route("/push/{id}", post(push))
+            .route("/messages", get(messages))
+            .route("/control", post(control))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { shared, server })
+    }
+
+    /// `http://127.0.0.1:<port>`: what `PushServiceHosts` must admit.
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// Every decrypted delivery so far.
+    pub fn received(&self) -> Vec<PushMessage> {
+        self.shared
+            .received
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// How later deliveries are answered.
+    pub fn far_end(&self) -> &FarEnd {
+        &self.shared.far_end
+    }
+}
+
+async fn subscribe(State(shared): State<Shared>, body: axum::body::Bytes) -> Response {
+    let application_server_key = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["applicationServerKey"].as_str().map(str::to_string));
+    let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+    let mut auth = [0u8; 16];
+    p256::elliptic_curve::rand_core::RngCore::fill_bytes(
+        &mut p256::elliptic_curve::rand_core::OsRng,
+        &mut auth,
+    );
+    let public = {
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        secret.public_key().to_encoded_point(false)
+    };
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let answer = json!({
+        "endpoint": format!("{}/push/{id}", shared.origin),
+        "expirationTime": null,
+        "keys": {
+            "p256dh": URL_SAFE_NO_PAD.encode(public.as_bytes()),
+            "auth": URL_SAFE_NO_PAD.encode(auth),
+        },
+    });
+    if let Ok(mut devices) = shared.devices.lock() {
+        devices.insert(
+            id,
+            Device {
+                secret,
+                auth,
+                application_server_key,
+                gone: false,
+            },
+        );
+    }
+    (StatusCode::CREATED, axum::Json(answer)).into_response()
+}
+
+async fn unsubscribe(State(shared): State<Shared>, Path(id): Path<String>) -> StatusCode {
+    match shared
+        .devices
+        .lock()
+        .ok()
+        .and_then(|mut d| d.get_mut(&id).map(|device| device.gone = true))
+    {
+        Some(()) => StatusCode::NO_CONTENT,
+        None => StatusCode::NOT_FOUND,
+    }
+}
+
+/// The `t` and `k` parameters of `Authorization: vapid t=..., k=...`.
+fn vapid_parameters(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let rest = value.strip_prefix("vapid ")?;
+    let mut token = None;
+    let mut key = None;
+    for part in rest.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => token = Some(v.to_string()),
+            Some(("k", v)) => key = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    Some((token?, key?))
+}
+
+/// Why a delivery's VAPID signature is refused, if it is.
+fn check_vapid(
+    shared: &Shared,
+    device: &Device,
+    headers: &HeaderMap,
+) -> Result<(), (StatusCode, String)> {
+    let unauthorized = |why: &str| (StatusCode::UNAUTHORIZED, why.to_string());
+    let (token, key) = vapid_parameters(headers)
+        .ok_or_else(|| unauthorized("no vapid t=..., k=... authorization"))?;
+    if device
+        .application_server_key
+        .as_ref()
+        .is_some_and(|expected| *expected != key)
+    {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "k is not the subscription's applicationServerKey".into(),
+        ));
+    }
+    let public = URL_SAFE_NO_PAD
+        .decode(&key)
+        .ok()
+        .and_then(|k| ES256PublicKey::from_bytes(&k).ok())
+        .ok_or_else(|| unauthorized("k is not a P-256 public key"))?;
+    let claims = public
+        .verify_token::<NoCustomClaims>(&token, None)
+        .map_err(|e| unauthorized(&format!("the JWT does not verify: {e}")))?;
+    let audience_ok = claims
+        .audiences
+        .map(|a| a.into_set())
+        .is_some_and(|set| set.contains(&shared.origin));
+    if !audience_ok {
+        return Err(unauthorized(&format!("aud must be {}", shared.origin)));
+    }
+    let now = chrono::Utc::now().timestamp() as u64;
+    match claims.expires_at.map(|e| e.as_secs()) {
+        Some(exp) if exp > now && exp <= now + 24 * 60 * 60 => {}
+        _ => return Err(unauthorized("exp must lie within the next 24 hours")),
+    }
+    let subject = claims.subject.unwrap_or_default();
+    if !(subject.starts_with("mailto:") || subject.starts_with("https:")) {
+        return Err(unauthorized("sub must be a mailto: or https: contact"));
+    }
+    Ok(())
+}
+
+async fn push(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (status, delay) = shared.far_end.now();
+    tokio::time::sleep(delay).await;
+    if status != 200 {
+        let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (code, "todo-local control").into_response();
+    }
+    let outcome = {
+        let Ok(devices) = shared.devices.lock() else {
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        };
+        match devices.get(&id) {
+            None => Err((StatusCode::NOT_FOUND, "no such subscription".to_string())),
+            Some(device) if device.gone => Err((StatusCode::GONE, "unsubscribed".to_string())),
+            Some(device) => check_vapid(&shared, device, &headers).and_then(|()| {
+                if headers
+                    .get("content-encoding")
+                    .and_then(|v| v.to_str().ok())
+                    != Some("aes128gcm")
+                {
+                    return Err((
+                        StatusCode::BAD_REQUEST,
+                        "Content-Encoding must be aes128gcm".into(),
+                    ));
+                }
+                web_push_native::decrypt(
+                    body.to_vec(),
+                    &device.secret,
+                    Auth::from_slice(&device.auth),
+                )
+                .map_err(|e| (StatusCode::BAD_REQUEST, format!("does not decrypt: {e}")))
+            }),
+        }
+    };
+    let plaintext = match outcome {
+        Ok(p) => p,
+        Err((code, why)) => return (code, why).into_response(),
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let message = PushMessage {
+        subscription: id,
+        payload: serde_json::from_slice(&plaintext)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&plaintext).into())),
+        urgency: header("urgency"),
+        ttl: header("ttl").and_then(|t| t.parse().ok()),
+        received_at: chrono::Utc::now(),
+    };
+    if let Ok(mut received) = shared.received.lock() {
+        received.push(message);
+    }
+    StatusCode::CREATED.into_response()
+}
+
+async fn messages(State(shared): State<Shared>) -> Response {
+    let all = shared
+        .received
+        .lock()
+        .map(|r| r.clone())
+        .unwrap_or_default();
+    axum::Json(all).into_response()
+}
+
+async fn control(
+    State(shared): State<Shared>,
+    Query(query): Query<Vec<(String, String)>>,
+) -> Response {
+    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    match shared.far_end.control(&query.join("&")) {
+        Ok(now) => axum::Json(now).into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response(),
+    }
+}
