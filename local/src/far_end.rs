@@ -67,6 +67,23 @@ impl FarEnd {
     }
 }
 
+impl FarEnd {
+    /// The answer to `POST /control?...` on an axum far end: the settings now in force, or a
+    /// 400 saying why the query is refused.
+    pub fn control_response(&self, query: &[(String, String)]) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        match self.control(&query.join("&")) {
+            Ok(now) => axum::Json(now).into_response(),
+            Err(e) => (
+                axum::http::StatusCode::BAD_REQUEST,
+                axum::Json(serde_json::json!({"error": e})),
+            )
+                .into_response(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

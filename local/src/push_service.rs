@@ -299,9 +299,5 @@ async fn control(
     State(shared): State<Shared>,
     Query(query): Query<Vec<(String, String)>>,
 ) -> Response {
-    let query: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    match shared.far_end.control(&query.join("&")) {
-        Ok(now) => axum::Json(now).into_response(),
-        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": e}))).into_response(),
-    }
+    shared.far_end.control_response(&query)
 }

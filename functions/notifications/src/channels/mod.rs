@@ -20,6 +20,7 @@
 //! the record again and the next one waits out the rest.
 
 pub mod email;
+mod http_delivery;
 pub mod in_app;
 pub mod push;
 pub mod webhook;

@@ -21,7 +21,7 @@ use web_push_native::jwt_simple::algorithms::{
 use web_push_native::jwt_simple::claims::Claims;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
-use super::{ChannelConsumer, SendError, Sender};
+use super::{ChannelConsumer, SendError, Sender, http_delivery};
 use crate::store::{Deliveries, PushSubscriptions, Settings};
 
 /// The function's name in its metrics (the template's alarms use it).
@@ -161,33 +161,18 @@ impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                SendError::Transient(if e.is_timeout() {
-                    format!("push service did not answer within {} s", TIMEOUT.as_secs())
-                } else {
-                    format!("push service unreachable: {e}")
-                })
-            })?;
+            .map_err(|e| http_delivery::unanswered("push service", TIMEOUT, e))?;
         let status = response.status();
-        let answer = format!("push service answered {status}");
-        match status.as_u16() {
-            200..=202 => Ok(()),
-            404 | 410 => {
-                self.store
-                    .unsubscribe(&n.owner, subscription.id)
-                    .await
-                    .map_err(|e| SendError::Transient(e.to_string()))?;
-                Err(SendError::Permanent(format!(
-                    "{answer}: the subscription is gone and was removed"
-                )))
-            }
-            429 | 503 => match super::webhook::retry_after(response.headers()) {
-                Some(after) => Err(SendError::Later(answer, after)),
-                None => Err(SendError::Transient(answer)),
-            },
-            408 | 500..=599 => Err(SendError::Transient(answer)),
-            _ => Err(SendError::Permanent(answer)),
+        if matches!(status.as_u16(), 404 | 410) {
+            self.store
+                .unsubscribe(&n.owner, subscription.id)
+                .await
+                .map_err(|e| SendError::Transient(e.to_string()))?;
+            return Err(SendError::Permanent(format!(
+                "push service answered {status}: the subscription is gone and was removed"
+            )));
         }
+        http_delivery::answered("push service", status, response.headers())
     }
 }
 

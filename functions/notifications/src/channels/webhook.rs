@@ -13,7 +13,7 @@ use todo_lambda::kafka::{KafkaBatchResponse, consume};
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
-use super::{ChannelConsumer, SendError, Sender};
+use super::{ChannelConsumer, SendError, Sender, http_delivery};
 use crate::store::Deliveries;
 
 /// A webhook gets this long to answer; the function's own timeout must not be spent waiting.
@@ -68,38 +68,9 @@ impl Sender for Webhook {
             .body(body)
             .send()
             .await
-            .map_err(|e| {
-                SendError::Transient(if e.is_timeout() {
-                    format!("webhook did not answer within {} s", TIMEOUT.as_secs())
-                } else {
-                    format!("webhook unreachable: {e}")
-                })
-            })?;
-        let status = response.status();
-        let answer = format!("webhook answered {status}");
-        match status.as_u16() {
-            200..=299 => Ok(()),
-            429 | 503 => match retry_after(response.headers()) {
-                Some(after) => Err(SendError::Later(answer, after)),
-                None => Err(SendError::Transient(answer)),
-            },
-            408 | 500..=599 => Err(SendError::Transient(answer)),
-            _ => Err(SendError::Permanent(answer)),
-        }
+            .map_err(|e| http_delivery::unanswered("webhook", TIMEOUT, e))?;
+        http_delivery::answered("webhook", response.status(), response.headers())
     }
-}
-
-/// A `Retry-After` in seconds (RFC 9110 also allows an HTTP date; a receiver that sends one
-/// gets the channel's own backoff), at most an hour.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let seconds: u64 = headers
-        .get("retry-after")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds.min(3_600)))
 }
 
 /// Handles one MSK batch, taking no new partition past `deadline`.
@@ -115,26 +86,4 @@ pub async fn webhook_batch<S: Deliveries + Sync>(
         sender: webhook,
     };
     consume(&consumer, &batch, deadline).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_is_read_in_seconds_and_bounded() {
-        let headers = |v: &str| {
-            let mut h = reqwest::header::HeaderMap::new();
-            h.insert("retry-after", v.parse().unwrap());
-            h
-        };
-        assert_eq!(retry_after(&headers("30")), Some(Duration::from_secs(30)));
-        assert_eq!(
-            retry_after(&headers("999999")),
-            Some(Duration::from_secs(3_600))
-        );
-        assert_eq!(retry_after(&headers("Wed, 21 Oct 2026 07:28:00 GMT")), None);
-        assert_eq!(retry_after(&headers("-5")), None);
-        assert_eq!(retry_after(&reqwest::header::HeaderMap::new()), None);
-    }
 }
