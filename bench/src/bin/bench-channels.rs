@@ -2,9 +2,10 @@
 //! when many fall due at once, through the whole local cloud (the real function binaries, the
 //! sweep, the stream, the publisher, the broker, one consumer group per channel).
 //!
-//! Users turn e-mail on; each creates tasks whose reminders all fall due at one instant T. The
-//! delay of a reminder on a channel is its arrival minus T: at the webhook receiver and the
-//! SES endpoint their arrival time, in the inbox the in-app channel's recorded placement time.
+//! Users turn e-mail on and subscribe a device to Web Push; each creates tasks whose reminders
+//! all fall due at one instant T. The delay of a reminder on a channel is its arrival minus T:
+//! at the webhook receiver, the SES endpoint and the push service their arrival time, in the
+//! inbox the in-app channel's recorded placement time.
 //! The sweep runs every second here (every 10 s in AWS), so up to a second of each delay is
 //! the sweep's granularity.
 //!
@@ -89,6 +90,27 @@ async fn main() {
         )
         .await;
         assert_eq!(status, 200, "settings for {}", user.name);
+        let (_, key) = send(
+            http.get(format!("{api}/push/vapid-public-key"))
+                .bearer_auth(&user.token),
+        )
+        .await;
+        let device: Value = http
+            .post(format!("{}/subscriptions", cloud.push.origin()))
+            .json(&json!({"applicationServerKey": key["key"]}))
+            .send()
+            .await
+            .expect("the push service answers")
+            .json()
+            .await
+            .expect("a subscription");
+        let (status, body) = send(
+            http.post(format!("{api}/push-subscriptions"))
+                .bearer_auth(&user.token)
+                .json(&device),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
     }
 
     // Creating N tasks takes a while at debug speed: T leaves room for it.
@@ -124,13 +146,17 @@ async fn main() {
 
     let deadline = std::time::Instant::now() + Duration::from_secs(120 + reminders as u64 / 10);
     loop {
-        let (hooks, mails) = (cloud.webhook.received().len(), cloud.ses.sent().len());
-        if hooks >= reminders && mails >= reminders {
+        let (hooks, mails, pushes) = (
+            cloud.webhook.received().len(),
+            cloud.ses.sent().len(),
+            cloud.push.received().len(),
+        );
+        if hooks >= reminders && mails >= reminders && pushes >= reminders {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "timed out: {hooks} webhook deliveries, {mails} e-mails of {reminders}"
+            "timed out: {hooks} webhook deliveries, {mails} e-mails, {pushes} pushes of {reminders}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -145,6 +171,12 @@ async fn main() {
     for m in cloud.ses.sent() {
         delays
             .entry("e-mail")
+            .or_default()
+            .push(since_due(m.received_at));
+    }
+    for m in cloud.push.received() {
+        delays
+            .entry("web push")
             .or_default()
             .push(since_due(m.received_at));
     }
@@ -179,7 +211,7 @@ async fn main() {
         }
     }
     println!("\n| channel | reminders | p50 | p99 | max |\n|---|---|---|---|---|");
-    for channel in ["in-app", "webhook", "e-mail"] {
+    for channel in ["in-app", "webhook", "e-mail", "web push"] {
         let v = delays.remove(channel).unwrap_or_default();
         println!(
             "| {channel} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
