@@ -108,6 +108,29 @@ fn check_endpoint(endpoint: &str, allowed: &[String]) -> Result<(), String> {
     let (Some(scheme), Some(host)) = (uri.scheme_str(), uri.host()) else {
         return Err("must be an absolute URL".into());
     };
+    // One device, one spelling: an endpoint the browser would never give (a dot segment, a
+    // fragment, an empty query, an escaped character that needs none, a capital in the scheme
+    // or host) would be a second subscription of the same device.
+    let needless_escape = endpoint.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && u8::from_str_radix(&String::from_utf8_lossy(&w[1..]), 16)
+                .is_ok_and(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    });
+    let dot_segment = uri.path().split('/').any(|s| s == "." || s == "..");
+    if needless_escape
+        || dot_segment
+        || endpoint.contains('#')
+        || uri.query() == Some("")
+        || endpoint.ends_with('?')
+        || !uri.authority().is_some_and(|a| {
+            let a = a.as_str();
+            !a.contains('@')
+                && a == a.to_ascii_lowercase()
+                && endpoint.starts_with(&format!("{scheme}://{a}"))
+        })
+    {
+        return Err("not in the form a browser gives (dot segments, a fragment, an empty query, needless escapes, capitals)".into());
+    }
     let host = host.to_ascii_lowercase();
     let origin = match uri.port_u16() {
         Some(port) => format!("{scheme}://{host}:{port}"),
@@ -182,6 +205,13 @@ mod tests {
             "https://169.254.169.254/latest/meta-data",
             "https://internal.example/x",
             "http://127.0.0.1:4001/push/1",
+            "http://127.0.0.1:4000/push/./1",
+            "http://127.0.0.1:4000/x/../push/1",
+            "http://127.0.0.1:4000/push/1#f",
+            "http://127.0.0.1:4000/push/1?",
+            "http://127.0.0.1:4000/push/%31",
+            "HTTPS://fcm.googleapis.com/fcm/send/x",
+            "https://FCM.googleapis.com/fcm/send/x",
             "/relative",
             "not a url",
             &format!("https://fcm.googleapis.com/{}", "x".repeat(2_100)),

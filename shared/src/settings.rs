@@ -98,7 +98,21 @@ fn check_address(address: &str) -> Result<(), String> {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-    if !printable || local.is_empty() || local.len() > 64 || local.contains('@') || !labels_ok {
+    let tld_is_a_name = domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()));
+    let dots_ok = !local.starts_with('.') && !local.ends_with('.') && !local.contains("..");
+    if local.len() > 64 {
+        return Err("the part before @ must be at most 64 characters".into());
+    }
+    if !printable
+        || local.is_empty()
+        || local.contains('@')
+        || !labels_ok
+        || !tld_is_a_name
+        || !dots_ok
+    {
         return Err("must be a plain address such as name@example.com".into());
     }
     Ok(())
@@ -146,6 +160,10 @@ mod tests {
             "a b@example.com",
             "a@b@example.com",
             "tâche@example.com",
+            "a..b@example.com",
+            ".a@example.com",
+            "a.@example.com",
+            "a@127.0.0.1",
             &format!("{}@example.com", "a".repeat(65)),
             &format!("a@{}.com", "b".repeat(250)),
         ] {

@@ -70,6 +70,12 @@ pub trait Deliveries {
         channel: Channel,
         destination: &str,
     ) -> impl Future<Output = Result<Option<Delivery>, TableError>> + Send;
+    /// Every recorded delivery of this notification on `channel`.
+    fn deliveries(
+        &self,
+        n: &Notification,
+        channel: Channel,
+    ) -> impl Future<Output = Result<Vec<Delivery>, TableError>> + Send;
     /// Records a delivery, writing the notification's content too (whichever channel comes
     /// first creates it).
     fn record(
@@ -278,6 +284,31 @@ impl Deliveries for InboxStore {
             .map_err(TableError::corrupt)
     }
 
+    async fn deliveries(
+        &self,
+        n: &Notification,
+        channel: Channel,
+    ) -> Result<Vec<Delivery>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&n.owner, n.id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        let prefix = format!("{DELIVERY_PREFIX}{}#", channel.as_str());
+        out.item
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(name, _)| name.starts_with(&prefix))
+            .map(|(_, value)| {
+                serde_dynamo::from_attribute_value(value).map_err(TableError::corrupt)
+            })
+            .collect()
+    }
+
     async fn record(&self, n: &Notification, delivery: &Delivery) -> Result<(), TableError> {
         let mut update = Update::content(n)?;
         update.set(
@@ -368,6 +399,13 @@ impl PushSubscriptions for InboxStore {
             .send()
             .await
             .map_err(TableError::of)?;
+        // Checked again after the write: two devices subscribing at once both saw room for
+        // one. Each then takes its own back (the owner may try again), never leaving more.
+        if !replaces && self.subscriptions(&subscription.owner).await?.len() > SUBSCRIPTIONS_MAX {
+            self.unsubscribe(&subscription.owner, subscription.id)
+                .await?;
+            return Ok(Subscribed::TooMany);
+        }
         Ok(Subscribed::Stored)
     }
 

@@ -575,6 +575,60 @@ mod settings_and_email {
         assert_eq!(delivery["status"], "delivered");
     }
 
+    /// The owner changes their address while a send is being retried: the retry goes to the
+    /// new address, and the old address's pending retry is closed as cancelled.
+    #[tokio::test]
+    async fn a_retry_follows_the_owners_current_settings() {
+        let (_engine, store) = inbox().await;
+        let ses = LocalSes::start().await.unwrap();
+        let email = Email {
+            client: ses_client(&ses),
+            sender: "reminders@todo.test".into(),
+            configuration_set: None,
+            link_template: "https://app.test/tasks/{id}".into(),
+            settings: &store,
+        };
+        put(
+            &store,
+            ALICE,
+            json!({"email": {"enabled": true, "address": "old@example.com"}}),
+        )
+        .await;
+        let event = reminder(ALICE, "moving house");
+        ses.far_end().answer(503);
+        let r = email_batch(&store, &email, msk(vec![encoded(&event)]), later()).await;
+        assert_eq!(r.batch_item_failures.len(), 1);
+        put(
+            &store,
+            ALICE,
+            json!({"email": {"enabled": true, "address": "new@example.com"}}),
+        )
+        .await;
+        ses.far_end().answer(200);
+        let r = email_batch(&store, &email, msk(vec![encoded(&event)]), later()).await;
+        assert!(r.batch_item_failures.is_empty(), "{r:?}");
+        let to: Vec<Vec<String>> = ses.sent().into_iter().map(|m| m.to).collect();
+        assert_eq!(to, [vec!["new@example.com".to_string()]]);
+        let items = alices_notifications(&store, false).await;
+        let by = |address: &str| {
+            items[0]["deliveries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["destination"] == address)
+                .cloned()
+                .unwrap()
+        };
+        assert_eq!(by("new@example.com")["status"], "delivered");
+        assert_eq!(by("old@example.com")["status"], "failed");
+        assert!(
+            by("old@example.com")["last_error"]
+                .as_str()
+                .unwrap()
+                .starts_with("cancelled")
+        );
+    }
+
     #[tokio::test]
     async fn ses_refusals_are_final_and_outages_retried_without_duplicates() {
         let (_engine, store) = inbox().await;
@@ -634,6 +688,7 @@ mod settings_and_email {
 
 mod web_push {
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
     use todo_local::push_service::LocalPushService;
     use todo_notifications::channels::push::{
         Push, TIMEOUT, push_batch, vapid_key_pair, vapid_public_key,
@@ -806,6 +861,14 @@ mod web_push {
         let mut short = good.clone();
         short["keys"]["auth"] = json!("c2hvcnQ");
         assert_eq!(register(&store, &hosts, ALICE, short).await.status, 422);
+        // 65 bytes of the right form, but no point of P-256: refused, not stored to fail later.
+        let mut off_curve = good.clone();
+        let mut point = vec![4u8];
+        point.extend([1u8; 64]);
+        off_curve["keys"]["p256dh"] = json!(B64URL.encode(point));
+        let refused = register(&store, &hosts, ALICE, off_curve).await;
+        assert_eq!(refused.status, 422, "{}", refused.body);
+        assert_eq!(refused.body["errors"][0]["field"], "keys.p256dh");
 
         let stored = register(&store, &hosts, ALICE, good.clone()).await;
         let id = stored.body["id"].as_str().unwrap().to_string();
@@ -845,5 +908,38 @@ mod web_push {
             .await,
         );
         assert_eq!(twice.status, 404);
+    }
+
+    /// One device's push service being down holds only that device: the other owner's
+    /// reminder in the same batch is pushed at once, and the batch reports the first record.
+    #[tokio::test]
+    async fn a_dead_push_service_holds_only_its_own_device() {
+        use todo_notifications::store::PushSubscriptions;
+        let (_engine, store) = inbox().await;
+        let service = LocalPushService::start().await.unwrap();
+        let hosts = vec![service.origin().to_string()];
+        let key = vapid_public_key(&vapid_key_pair(VAPID_SECRET).unwrap());
+        register(&store, &hosts, BOB, device(&service, &key).await).await;
+        // Alice's device is on a push service that no longer answers (stored directly: the
+        // API would refuse its host).
+        let mut dead = device(&service, &key).await;
+        dead["endpoint"] = json!("http://127.0.0.1:1/push/gone");
+        let dead: todo_schema::push::NewPushSubscription = serde_json::from_value(dead).unwrap();
+        store
+            .subscribe(&dead.into_subscription(ALICE, Timestamp::now()))
+            .await
+            .unwrap();
+        let push = sender(&store, VAPID_SECRET);
+        let batch = msk(vec![
+            encoded(&reminder(ALICE, "held")),
+            encoded(&reminder(BOB, "not held")),
+        ]);
+        let r = push_batch(&store, &push, batch, later()).await;
+        // Kafka commits up to the first unfinished record: both are redelivered, and bob's,
+        // already delivered, is skipped then.
+        assert_eq!(offsets(r), [0, 1], "retried from alice's reminder on");
+        let received = service.received();
+        assert_eq!(received.len(), 1, "bob's was pushed in the same batch");
+        assert_eq!(received[0].payload["title"], "not held");
     }
 }

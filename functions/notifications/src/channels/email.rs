@@ -41,9 +41,10 @@ pub fn compose(n: &Notification, link: &str) -> Composed {
     let when = match &n.due {
         Some(due) => {
             let local = due.at.as_datetime().with_timezone(&due.tz.tz());
+            // The zone's abbreviation tells the two 01:30s of a night the clocks go back apart.
             format!(
                 "Due {} ({})",
-                local.format("%a %-d %b %Y, %H:%M"),
+                local.format("%a %-d %b %Y, %H:%M %Z"),
                 due.tz.name()
             )
         }
@@ -119,6 +120,11 @@ impl<S: Settings + Sync> Sender for Email<'_, S> {
             .collect())
     }
 
+    /// SES is one service for every address: when it fails, the batch's other e-mails wait.
+    fn far_end(&self, _: &str) -> String {
+        "ses".into()
+    }
+
     async fn send(&self, n: &Notification, to: &str) -> Result<(), SendError> {
         let link = self.link_template.replace("{id}", &n.task_id.to_string());
         let mail = compose(n, &link);
@@ -153,7 +159,12 @@ impl<S: Settings + Sync> Sender for Email<'_, S> {
 
 /// Which SES failures are the address's (permanent) and which pass (transient).
 fn classify(error: SdkError<SendEmailError>) -> SendError {
-    let text = format!("SES: {}", aws_sdk_sesv2::error::DisplayErrorContext(&error));
+    use aws_sdk_sesv2::error::ProvideErrorMetadata;
+    let text = match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("SES: {code}: {message}"),
+        (Some(code), None) => format!("SES: {code}"),
+        _ => format!("SES: {}", aws_sdk_sesv2::error::DisplayErrorContext(&error)),
+    };
     match error.as_service_error() {
         Some(SendEmailError::MessageRejected(_) | SendEmailError::BadRequestException(_)) => {
             SendError::Permanent(text)
@@ -209,7 +220,7 @@ mod tests {
         assert_eq!(mail.subject, "Reminder: Call the bank");
         assert!(
             mail.text
-                .contains("Due Sun 30 Mar 2031, 02:30 (Europe/Dublin)"),
+                .contains("Due Sun 30 Mar 2031, 02:30 IST (Europe/Dublin)"),
             "{}",
             mail.text
         );
@@ -219,11 +230,24 @@ mod tests {
         .unwrap();
         let mail = compose(&notification("x", Some(winter)), "l");
         assert!(
-            mail.text.contains("Sat 29 Mar 2031, 01:30"),
+            mail.text.contains("Sat 29 Mar 2031, 01:30 GMT"),
             "{}",
             mail.text
         );
         assert!(mail.text.contains("Open the task: l"));
+    }
+
+    #[test]
+    fn the_two_0130s_of_a_night_the_clocks_go_back_are_told_apart() {
+        let due = |at: &str| -> Due {
+            serde_json::from_value(serde_json::json!({"at": at, "tz": "Europe/Dublin"})).unwrap()
+        };
+        let a = compose(&notification("x", Some(due("2030-10-27T00:30:00Z"))), "l").text;
+        let b = compose(&notification("x", Some(due("2030-10-27T01:30:00Z"))), "l").text;
+        assert!(
+            a.contains("01:30 IST") && b.contains("01:30 GMT"),
+            "{a} / {b}"
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod in_app;
 pub mod push;
 pub mod webhook;
 
+use std::collections::HashSet;
 use std::future::Future;
 
 use todo_lambda::kafka::{EventConsumer, Stopped};
@@ -56,6 +57,14 @@ pub trait Sender {
         n: &Notification,
     ) -> impl Future<Output = Result<Vec<String>, String>> + Send;
 
+    /// What a destination shares a failure with: an outage there holds every destination
+    /// behind it for the rest of a batch (not tried again), and nothing else. By default the
+    /// destination itself (one push device); the whole service where one service serves all
+    /// (SES, the operator's webhook).
+    fn far_end(&self, destination: &str) -> String {
+        destination.to_string()
+    }
+
     /// Sends it to one of those destinations.
     fn send(
         &self,
@@ -66,11 +75,23 @@ pub trait Sender {
 
 /// A channel's consumer: each reminder sent at most once per destination once it succeeded or
 /// failed for good.
+///
+/// One far end that fails holds only itself: the whole batch is gone through, every other
+/// destination served, and only then is the first unfinished record reported (the mapping
+/// redelivers from it; what was done is skipped as settled). Within a batch a far end that
+/// failed is not tried again, and the batch ends by waiting out the earliest retry time
+/// (the backoff: a Kafka mapping redelivers at once).
 pub struct ChannelConsumer<'a, S, D> {
     /// The function's name in its metrics.
     pub name: &'static str,
     pub store: &'a S,
     pub sender: &'a D,
+}
+
+/// A destination not done yet: why, and not before when.
+struct Pending {
+    reason: String,
+    retry_at: Option<Timestamp>,
 }
 
 impl<S: Deliveries + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'_, S, D> {
@@ -83,37 +104,116 @@ impl<S: Deliveries + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'
     }
 
     async fn apply(&self, events: &[EventEnvelope]) -> Result<(), Stopped> {
+        let mut first_pending: Option<(usize, String)> = None;
+        let mut earliest: Option<Timestamp> = None;
+        let mut failed_far_ends = HashSet::new();
         for (i, event) in events.iter().enumerate() {
             let Some(n) = Notification::of(event) else {
                 continue;
             };
-            let stop = |reason: String| Stopped { applied: i, reason };
-            for destination in self.sender.destinations(&n).await.map_err(stop)? {
-                self.deliver(&n, &destination).await.map_err(stop)?;
+            match self.reminder(&n, &mut failed_far_ends).await {
+                // The store itself failed: stop here (or at an earlier unfinished record).
+                Err(reason) => {
+                    let (applied, reason) = first_pending.unwrap_or((i, reason));
+                    return Err(Stopped { applied, reason });
+                }
+                Ok(Some(p)) => {
+                    first_pending.get_or_insert((i, p.reason));
+                    earliest = match (earliest, p.retry_at) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
+                Ok(None) => {}
             }
         }
-        Ok(())
+        let Some((applied, reason)) = first_pending else {
+            return Ok(());
+        };
+        if let Some(at) = earliest {
+            let wait = (at.as_datetime() - Timestamp::now().as_datetime())
+                .to_std()
+                .unwrap_or_default();
+            tokio::time::sleep(wait).await;
+        }
+        Err(Stopped { applied, reason })
     }
 }
 
 impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
-    /// One destination: skipped when already settled; otherwise sent, and the attempt
-    /// recorded. A transient failure is returned (the record is retried); a permanent one is
-    /// only recorded.
-    async fn deliver(&self, n: &Notification, destination: &str) -> Result<(), String> {
-        let previous = self
+    /// One reminder on this channel: every current destination, and any retry left pending
+    /// for a destination that is no longer one (the owner changed their address, turned the
+    /// channel off, removed the device) closed as cancelled.
+    async fn reminder(
+        &self,
+        n: &Notification,
+        failed_far_ends: &mut HashSet<String>,
+    ) -> Result<Option<Pending>, String> {
+        let wanted = self.sender.destinations(n).await?;
+        let recorded = self
             .store
-            .delivery(n, D::CHANNEL, destination)
+            .deliveries(n, D::CHANNEL)
             .await
             .map_err(|e| e.to_string())?;
-        if previous.as_ref().is_some_and(|p| p.status.is_final()) {
-            return Ok(());
+        for stale in recorded
+            .iter()
+            .filter(|d| d.status == DeliveryStatus::Retrying && !wanted.contains(&d.destination))
+        {
+            let mut closed = stale.clone();
+            closed.status = DeliveryStatus::Failed;
+            closed.last_error = Some("cancelled: no longer a destination of its owner".into());
+            closed.next_attempt_at = None;
+            closed.updated_at = Timestamp::now();
+            self.store
+                .record(n, &closed)
+                .await
+                .map_err(|e| e.to_string())?;
         }
-        if let Some(next) = previous.as_ref().and_then(|p| p.next_attempt_at) {
-            let wait = (next.as_datetime() - Timestamp::now().as_datetime())
-                .to_std()
-                .unwrap_or_default();
-            tokio::time::sleep(wait).await;
+        let mut pending: Option<Pending> = None;
+        for destination in &wanted {
+            let previous = recorded.iter().find(|d| &d.destination == destination);
+            if let Some(p) = self
+                .deliver(n, destination, previous, failed_far_ends)
+                .await?
+            {
+                pending = Some(match pending {
+                    Some(before) if before.retry_at <= p.retry_at => before,
+                    _ => p,
+                });
+            }
+        }
+        Ok(pending)
+    }
+
+    /// One destination: skipped when settled; left pending when its retry is not due yet or
+    /// its far end failed earlier in this batch; otherwise sent, and the attempt recorded. A
+    /// permanent failure is only recorded.
+    async fn deliver(
+        &self,
+        n: &Notification,
+        destination: &str,
+        previous: Option<&Delivery>,
+        failed_far_ends: &mut HashSet<String>,
+    ) -> Result<Option<Pending>, String> {
+        if previous.is_some_and(|p| p.status.is_final()) {
+            return Ok(None);
+        }
+        let now = Timestamp::now();
+        if let Some(p) = previous.filter(|p| p.next_attempt_at.is_some_and(|t| t > now)) {
+            return Ok(Some(Pending {
+                reason: p
+                    .last_error
+                    .clone()
+                    .unwrap_or_else(|| "waiting to retry".into()),
+                retry_at: p.next_attempt_at,
+            }));
+        }
+        let far_end = self.sender.far_end(destination);
+        if failed_far_ends.contains(&far_end) {
+            return Ok(Some(Pending {
+                reason: format!("held: {far_end} failed earlier in this batch"),
+                retry_at: None,
+            }));
         }
         let (outcome, transient, after) = match self.sender.send(n, destination).await {
             Ok(()) => (Ok(()), None, None),
@@ -128,8 +228,7 @@ impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
             Err(SendError::Permanent(r)) => (Err((DeliveryStatus::Failed, r)), None, None),
         };
         let now = Timestamp::now();
-        let mut delivery =
-            Delivery::attempt(D::CHANNEL, destination, previous.as_ref(), outcome, now);
+        let mut delivery = Delivery::attempt(D::CHANNEL, destination, previous, outcome, now);
         if transient.is_some() {
             let wait = backoff(delivery.attempts).max(after.unwrap_or_default());
             delivery.next_attempt_at = chrono::Duration::from_std(wait)
@@ -140,7 +239,13 @@ impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
             .record(n, &delivery)
             .await
             .map_err(|e| e.to_string())?;
-        transient.map_or(Ok(()), Err)
+        Ok(transient.map(|reason| {
+            failed_far_ends.insert(far_end);
+            Pending {
+                reason,
+                retry_at: delivery.next_attempt_at,
+            }
+        }))
     }
 }
 

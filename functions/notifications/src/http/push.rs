@@ -5,7 +5,7 @@
 use lambda_http::{Body, Request, Response};
 use todo_lambda::http::{caller, empty_response, json_body, json_response, path_param, respond};
 use todo_schema::push::{NewPushSubscription, PushSubscription, SUBSCRIPTIONS_MAX};
-use todo_schema::{Problem, Timestamp};
+use todo_schema::{FieldError, Problem, Timestamp};
 use uuid::Uuid;
 
 use super::STORE;
@@ -46,7 +46,14 @@ async fn store_one<S: PushSubscriptions>(
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let new: NewPushSubscription = json_body(&req, &["application/json"])?;
-    let problems = new.problems(allowed_hosts);
+    let mut problems = new.problems(allowed_hosts);
+    if problems.iter().all(|p| p.field != "keys.p256dh") && !on_the_curve(&new.keys.p256dh) {
+        problems.push(FieldError::new(
+            "keys.p256dh",
+            "invalid",
+            "not a point on the P-256 curve",
+        ));
+    }
     if !problems.is_empty() {
         return Err(Problem::validation(problems));
     }
@@ -67,6 +74,16 @@ async fn store_one<S: PushSubscriptions>(
             "at most {SUBSCRIPTIONS_MAX} push subscriptions; delete one first"
         ))),
     }
+}
+
+/// Whether the key (of the right size already) is a point of P-256: a device whose key is not
+/// could never be pushed to.
+fn on_the_curve(p256dh: &str) -> bool {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(p256dh)
+        .ok()
+        .is_some_and(|k| web_push_native::p256::PublicKey::from_sec1_bytes(&k).is_ok())
 }
 
 /// Removes one of the caller's subscriptions (204); another user's is a 404, like a missing one.
