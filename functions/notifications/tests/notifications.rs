@@ -432,6 +432,20 @@ mod settings_and_email {
         aws_sdk_sesv2::Client::from_conf(config)
     }
 
+    fn email_sender<'a>(
+        store: &'a InboxStore,
+        ses: &LocalSes,
+        configuration_set: Option<String>,
+    ) -> Email<'a, InboxStore> {
+        Email {
+            client: ses_client(ses),
+            sender: "reminders@todo.test".into(),
+            configuration_set,
+            link_template: "https://app.test/tasks/{id}".into(),
+            settings: store,
+        }
+    }
+
     async fn put(store: &InboxStore, user: &str, body: Value) -> todo_local::apigw::Reply {
         read(
             put_settings(
@@ -523,13 +537,7 @@ mod settings_and_email {
     async fn a_reminder_is_emailed_once_to_the_address_its_owner_chose() {
         let (_engine, store) = inbox().await;
         let ses = LocalSes::start().await.unwrap();
-        let email = Email {
-            client: ses_client(&ses),
-            sender: "reminders@todo.test".into(),
-            configuration_set: Some("todo".into()),
-            link_template: "https://app.test/tasks/{id}".into(),
-            settings: &store,
-        };
+        let email = email_sender(&store, &ses, Some("todo".into()));
         put(
             &store,
             ALICE,
@@ -581,13 +589,7 @@ mod settings_and_email {
     async fn a_retry_follows_the_owners_current_settings() {
         let (_engine, store) = inbox().await;
         let ses = LocalSes::start().await.unwrap();
-        let email = Email {
-            client: ses_client(&ses),
-            sender: "reminders@todo.test".into(),
-            configuration_set: None,
-            link_template: "https://app.test/tasks/{id}".into(),
-            settings: &store,
-        };
+        let email = email_sender(&store, &ses, None);
         put(
             &store,
             ALICE,
@@ -633,13 +635,7 @@ mod settings_and_email {
     async fn ses_refusals_are_final_and_outages_retried_without_duplicates() {
         let (_engine, store) = inbox().await;
         let ses = LocalSes::start().await.unwrap();
-        let email = Email {
-            client: ses_client(&ses),
-            sender: "reminders@todo.test".into(),
-            configuration_set: None,
-            link_template: "https://app.test/tasks/{id}".into(),
-            settings: &store,
-        };
+        let email = email_sender(&store, &ses, None);
         put(
             &store,
             ALICE,
