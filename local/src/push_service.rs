@@ -106,6 +106,13 @@ impl LocalPushService {
             .unwrap_or_default()
     }
 
+    /// A device subscribing with `application_server_key`, as `POST /subscriptions` does (for
+    /// tests and benchmarks in the same process).
+    pub fn subscribe(&self, application_server_key: &str) -> Value {
+        self.shared
+            .new_device(Some(application_server_key.to_string()))
+    }
+
     /// How later deliveries are answered.
     pub fn far_end(&self) -> &FarEnd {
         &self.shared.far_end
@@ -116,37 +123,48 @@ async fn subscribe(State(shared): State<Shared>, body: axum::body::Bytes) -> Res
     let application_server_key = serde_json::from_slice::<Value>(&body)
         .ok()
         .and_then(|v| v["applicationServerKey"].as_str().map(str::to_string));
-    let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
-    let mut auth = [0u8; 16];
-    p256::elliptic_curve::rand_core::RngCore::fill_bytes(
-        &mut p256::elliptic_curve::rand_core::OsRng,
-        &mut auth,
-    );
-    let public = {
-        use p256::elliptic_curve::sec1::ToEncodedPoint;
-        secret.public_key().to_encoded_point(false)
-    };
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let answer = json!({
-        "endpoint": format!("{}/push/{id}", shared.origin),
-        "expirationTime": null,
-        "keys": {
-            "p256dh": URL_SAFE_NO_PAD.encode(public.as_bytes()),
-            "auth": URL_SAFE_NO_PAD.encode(auth),
-        },
-    });
-    if let Ok(mut devices) = shared.devices.lock() {
-        devices.insert(
-            id,
-            Device {
-                secret,
-                auth,
-                application_server_key,
-                gone: false,
-            },
+    (
+        StatusCode::CREATED,
+        axum::Json(shared.new_device(application_server_key)),
+    )
+        .into_response()
+}
+
+impl Shared {
+    /// A new subscription with keys this service holds, as `PushSubscription.toJSON()`.
+    fn new_device(&self, application_server_key: Option<String>) -> Value {
+        let secret = p256::SecretKey::random(&mut p256::elliptic_curve::rand_core::OsRng);
+        let mut auth = [0u8; 16];
+        p256::elliptic_curve::rand_core::RngCore::fill_bytes(
+            &mut p256::elliptic_curve::rand_core::OsRng,
+            &mut auth,
         );
+        let public = {
+            use p256::elliptic_curve::sec1::ToEncodedPoint;
+            secret.public_key().to_encoded_point(false)
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let subscription = json!({
+            "endpoint": format!("{}/push/{id}", self.origin),
+            "expirationTime": null,
+            "keys": {
+                "p256dh": URL_SAFE_NO_PAD.encode(public.as_bytes()),
+                "auth": URL_SAFE_NO_PAD.encode(auth),
+            },
+        });
+        if let Ok(mut devices) = self.devices.lock() {
+            devices.insert(
+                id,
+                Device {
+                    secret,
+                    auth,
+                    application_server_key,
+                    gone: false,
+                },
+            );
+        }
+        subscription
     }
-    (StatusCode::CREATED, axum::Json(answer)).into_response()
 }
 
 async fn unsubscribe(State(shared): State<Shared>, Path(id): Path<String>) -> StatusCode {

@@ -117,15 +117,7 @@ async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
     );
     // A device subscribes with the server's VAPID key, as a browser would.
     let key = alice.get("/push/vapid-public-key").await.body["key"].clone();
-    let device: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/subscriptions", cloud.push.origin()))
-        .json(&json!({"applicationServerKey": key}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let device = cloud.push.subscribe(key.as_str().unwrap());
     let subscribed = alice
         .call("POST", "/push-subscriptions", Some(device), None)
         .await;

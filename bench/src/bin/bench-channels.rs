@@ -95,15 +95,9 @@ async fn main() {
                 .bearer_auth(&user.token),
         )
         .await;
-        let device: Value = http
-            .post(format!("{}/subscriptions", cloud.push.origin()))
-            .json(&json!({"applicationServerKey": key["key"]}))
-            .send()
-            .await
-            .expect("the push service answers")
-            .json()
-            .await
-            .expect("a subscription");
+        let device = cloud
+            .push
+            .subscribe(key["key"].as_str().expect("the VAPID key"));
         let (status, body) = send(
             http.post(format!("{api}/push-subscriptions"))
                 .bearer_auth(&user.token)

@@ -63,13 +63,6 @@ pub trait WriteInbox {
 
 /// The delivery channels' operations: one record per (notification, channel, destination).
 pub trait Deliveries {
-    /// The recorded delivery, if any.
-    fn delivery(
-        &self,
-        n: &Notification,
-        channel: Channel,
-        destination: &str,
-    ) -> impl Future<Output = Result<Option<Delivery>, TableError>> + Send;
     /// Every recorded delivery of this notification on `channel`.
     fn deliveries(
         &self,
@@ -122,6 +115,12 @@ pub trait PushSubscriptions {
         owner: &str,
         id: Uuid,
     ) -> impl Future<Output = Result<bool, TableError>> + Send;
+    /// One of the owner's subscriptions, if they have it.
+    fn subscription(
+        &self,
+        owner: &str,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<PushSubscription>, TableError>> + Send;
     /// The owner's subscriptions.
     fn subscriptions(
         &self,
@@ -256,34 +255,6 @@ impl WriteInbox for InboxStore {
 }
 
 impl Deliveries for InboxStore {
-    async fn delivery(
-        &self,
-        n: &Notification,
-        channel: Channel,
-        destination: &str,
-    ) -> Result<Option<Delivery>, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&n.owner, n.id)))
-            .projection_expression("#d")
-            .expression_attribute_names("#d", delivery_attribute(channel, destination))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        let Some(value) = out
-            .item
-            .and_then(|mut i| i.remove(&delivery_attribute(channel, destination)))
-        else {
-            return Ok(None);
-        };
-        serde_dynamo::from_attribute_value(value)
-            .map(Some)
-            .map_err(TableError::corrupt)
-    }
-
     async fn deliveries(
         &self,
         n: &Notification,
@@ -420,6 +391,25 @@ impl PushSubscriptions for InboxStore {
             .await
             .map_err(TableError::of)?;
         Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn subscription(
+        &self,
+        owner: &str,
+        id: Uuid,
+    ) -> Result<Option<PushSubscription>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(push_key(owner, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        out.item
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .transpose()
     }
 
     async fn subscriptions(&self, owner: &str) -> Result<Vec<PushSubscription>, TableError> {

@@ -8,8 +8,9 @@ use todo_lambda::cursor::CursorCodec;
 use todo_local::apigw::{ALICE, BOB, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::webhook::WebhookReceiver;
+use todo_notifications::channels::deliver_batch;
 use todo_notifications::channels::in_app::in_app_batch;
-use todo_notifications::channels::webhook::{Webhook, webhook_batch};
+use todo_notifications::channels::webhook::Webhook;
 use todo_notifications::http::{list::list_notifications, read::mark_read};
 use todo_notifications::store::InboxStore;
 use todo_schema::webhook::verify;
@@ -72,7 +73,7 @@ async fn in_app(store: &InboxStore, batch: KafkaEvent) -> Vec<i64> {
 }
 
 async fn webhook(store: &InboxStore, hook: &Webhook, batch: KafkaEvent) -> Vec<i64> {
-    offsets(webhook_batch(store, hook, batch, later()).await)
+    offsets(deliver_batch(store, hook, batch, later()).await)
 }
 
 fn offsets(r: todo_lambda::kafka::KafkaBatchResponse) -> Vec<i64> {
@@ -419,7 +420,7 @@ mod settings_and_email {
     use super::*;
     use aws_sdk_sesv2::config::{BehaviorVersion, Credentials, Region};
     use todo_local::ses::LocalSes;
-    use todo_notifications::channels::email::{Email, email_batch};
+    use todo_notifications::channels::email::Email;
     use todo_notifications::http::settings::{get_settings, put_settings};
 
     fn ses_client(ses: &LocalSes) -> aws_sdk_sesv2::Client {
@@ -548,7 +549,7 @@ mod settings_and_email {
         let bobs = reminder(BOB, "Bob has e-mail off");
         let batch = || msk(vec![encoded(&mine), encoded(&bobs)]);
         for _ in 0..2 {
-            let r = email_batch(&store, &email, batch(), later()).await;
+            let r = deliver_batch(&store, &email, batch(), later()).await;
             assert!(r.batch_item_failures.is_empty(), "{r:?}");
         }
         let sent = ses.sent();
@@ -598,7 +599,7 @@ mod settings_and_email {
         .await;
         let event = reminder(ALICE, "moving house");
         ses.far_end().answer(503);
-        let r = email_batch(&store, &email, msk(vec![encoded(&event)]), later()).await;
+        let r = deliver_batch(&store, &email, msk(vec![encoded(&event)]), later()).await;
         assert_eq!(r.batch_item_failures.len(), 1);
         put(
             &store,
@@ -607,7 +608,7 @@ mod settings_and_email {
         )
         .await;
         ses.far_end().answer(200);
-        let r = email_batch(&store, &email, msk(vec![encoded(&event)]), later()).await;
+        let r = deliver_batch(&store, &email, msk(vec![encoded(&event)]), later()).await;
         assert!(r.batch_item_failures.is_empty(), "{r:?}");
         let to: Vec<Vec<String>> = ses.sent().into_iter().map(|m| m.to).collect();
         assert_eq!(to, [vec!["new@example.com".to_string()]]);
@@ -644,20 +645,20 @@ mod settings_and_email {
         .await;
         let rejected = reminder(ALICE, "rejected");
         ses.far_end().answer(400);
-        let r = email_batch(&store, &email, msk(vec![encoded(&rejected)]), later()).await;
+        let r = deliver_batch(&store, &email, msk(vec![encoded(&rejected)]), later()).await;
         assert!(
             r.batch_item_failures.is_empty(),
             "MessageRejected is not retried"
         );
         ses.far_end().answer(503);
         let later_one = reminder(ALICE, "outage");
-        let r = email_batch(&store, &email, msk(vec![encoded(&later_one)]), later()).await;
+        let r = deliver_batch(&store, &email, msk(vec![encoded(&later_one)]), later()).await;
         assert_eq!(r.batch_item_failures.len(), 1, "an outage is retried");
         ses.far_end().answer(200);
         for _ in 0..2 {
             let both = msk(vec![encoded(&rejected), encoded(&later_one)]);
             assert!(
-                email_batch(&store, &email, both, later())
+                deliver_batch(&store, &email, both, later())
                     .await
                     .batch_item_failures
                     .is_empty()
@@ -686,9 +687,7 @@ mod web_push {
     use super::*;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
     use todo_local::push_service::LocalPushService;
-    use todo_notifications::channels::push::{
-        Push, TIMEOUT, push_batch, vapid_key_pair, vapid_public_key,
-    };
+    use todo_notifications::channels::push::{Push, TIMEOUT, vapid_key_pair, vapid_public_key};
     use todo_notifications::http::push::{subscribe, unsubscribe};
 
     const VAPID_SECRET: &str = "push-test-vapid-secret";
@@ -751,7 +750,7 @@ mod web_push {
         let push = sender(&store, VAPID_SECRET);
         let event = reminder(ALICE, "Pack the bags");
         for _ in 0..2 {
-            let r = push_batch(&store, &push, msk(vec![encoded(&event)]), later()).await;
+            let r = deliver_batch(&store, &push, msk(vec![encoded(&event)]), later()).await;
             assert!(r.batch_item_failures.is_empty(), "{r:?}");
         }
         let received = service.received();
@@ -783,7 +782,7 @@ mod web_push {
         register(&store, &hosts, ALICE, device(&service, &ours).await).await;
         // Signed with another key than the one the device subscribed with: 403, final.
         let impostor = sender(&store, "another-servers-secret");
-        let r = push_batch(
+        let r = deliver_batch(
             &store,
             &impostor,
             msk(vec![encoded(&reminder(ALICE, "x"))]),
@@ -814,10 +813,10 @@ mod web_push {
 
         service.far_end().answer(503);
         let first = reminder(ALICE, "during the outage");
-        let r = push_batch(&store, &push, msk(vec![encoded(&first)]), later()).await;
+        let r = deliver_batch(&store, &push, msk(vec![encoded(&first)]), later()).await;
         assert_eq!(r.batch_item_failures.len(), 1, "retried");
         service.far_end().answer(200);
-        let r = push_batch(&store, &push, msk(vec![encoded(&first)]), later()).await;
+        let r = deliver_batch(&store, &push, msk(vec![encoded(&first)]), later()).await;
         assert!(r.batch_item_failures.is_empty());
         assert_eq!(service.received().len(), 1);
 
@@ -831,7 +830,7 @@ mod web_push {
             .await
             .unwrap();
         let second = reminder(ALICE, "after unsubscribing");
-        let r = push_batch(&store, &push, msk(vec![encoded(&second)]), later()).await;
+        let r = deliver_batch(&store, &push, msk(vec![encoded(&second)]), later()).await;
         assert!(r.batch_item_failures.is_empty(), "410 is final");
         use todo_notifications::store::PushSubscriptions;
         assert_eq!(
@@ -930,7 +929,7 @@ mod web_push {
             encoded(&reminder(ALICE, "held")),
             encoded(&reminder(BOB, "not held")),
         ]);
-        let r = push_batch(&store, &push, batch, later()).await;
+        let r = deliver_batch(&store, &push, batch, later()).await;
         // Kafka commits up to the first unfinished record: both are redelivered, and bob's,
         // already delivered, is skipped then.
         assert_eq!(offsets(r), [0, 1], "retried from alice's reminder on");

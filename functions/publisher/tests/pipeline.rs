@@ -203,8 +203,9 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
 #[tokio::test]
 async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verifies() {
     use todo_local::webhook::WebhookReceiver;
+    use todo_notifications::channels::deliver_batch;
     use todo_notifications::channels::in_app::in_app_batch;
-    use todo_notifications::channels::webhook::{Webhook, webhook_batch};
+    use todo_notifications::channels::webhook::Webhook;
     use todo_notifications::store::{InboxStore, ReadInbox};
 
     let p = Pipeline::new("reminder").await;
@@ -246,7 +247,7 @@ async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verif
     let later = || todo_lambda::deadline::after(std::time::Duration::from_secs(60));
     let response = in_app_batch(&inbox, batch(), later()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    let response = webhook_batch(&inbox, &webhook, batch(), later()).await;
+    let response = deliver_batch(&inbox, &webhook, batch(), later()).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
 
     let page = inbox.list("u1", true, 10, None).await.unwrap();

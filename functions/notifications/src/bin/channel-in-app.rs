@@ -1,17 +1,12 @@
 //! The `channel-in-app` function (MSK trigger on `todo.reminders`, group `todo-notifications`):
 //! wiring only; the handler is `todo_notifications::channels::in_app::in_app_batch`.
 
-use std::time::Duration;
-
 use aws_lambda_events::event::kafka::KafkaEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use todo_lambda::deadline::of_invocation;
 use todo_notifications::channels::in_app::in_app_batch;
+use todo_notifications::channels::{BUDGET, MARGIN};
 use todo_notifications::wiring;
-
-/// Time kept to answer the mapping; and the most one batch may take.
-const MARGIN: Duration = Duration::from_secs(2);
-const BUDGET: Duration = Duration::from_secs(50);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -9,18 +9,13 @@
 //! an hour old, then dead-lettered, and can be redriven once fixed. A bounce is reported by SES
 //! later, through the configuration set's event destinations, not here.
 
-use aws_lambda_events::event::kafka::KafkaEvent;
 use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
-use todo_lambda::kafka::{KafkaBatchResponse, consume};
 use todo_schema::notification::{Channel, Notification};
 
-use super::{ChannelConsumer, SendError, Sender};
-use crate::store::{Deliveries, Settings};
-
-/// The function's name in its metrics (the template's alarms use it).
-pub const NAME: &str = "channel-email";
+use super::{SendError, Sender};
+use crate::store::Settings;
 
 /// The text of one reminder e-mail.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +101,7 @@ pub struct Email<'a, S> {
 
 impl<S: Settings + Sync> Sender for Email<'_, S> {
     const CHANNEL: Channel = Channel::Email;
+    const NAME: &'static str = "channel-email";
 
     async fn destinations(&self, n: &Notification) -> Result<Vec<String>, String> {
         let settings = self
@@ -171,21 +167,6 @@ fn classify(error: SdkError<SendEmailError>) -> SendError {
         }
         _ => SendError::Transient(text),
     }
-}
-
-/// Handles one MSK batch, taking no new partition past `deadline`.
-pub async fn email_batch<S: Deliveries + Settings + Sync>(
-    store: &S,
-    email: &Email<'_, S>,
-    batch: KafkaEvent,
-    deadline: tokio::time::Instant,
-) -> KafkaBatchResponse {
-    let consumer = ChannelConsumer {
-        name: NAME,
-        store,
-        sender: email,
-    };
-    consume(&consumer, &batch, deadline).await
 }
 
 #[cfg(test)]

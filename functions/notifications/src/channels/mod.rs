@@ -27,8 +27,12 @@ pub mod webhook;
 
 use std::collections::HashSet;
 use std::future::Future;
+use std::time::Duration;
 
-use todo_lambda::kafka::{EventConsumer, Stopped};
+use aws_lambda_events::event::kafka::KafkaEvent;
+use todo_lambda::deadline::of_invocation;
+
+use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, consume};
 use todo_schema::event::EventType;
 use todo_schema::notification::{Channel, Delivery, DeliveryStatus, Notification};
 use todo_schema::{EventEnvelope, Timestamp};
@@ -49,6 +53,8 @@ pub enum SendError {
 /// One channel's way of sending a notification.
 pub trait Sender {
     const CHANNEL: Channel;
+    /// The channel function's name in its metrics (the template's alarms use it).
+    const NAME: &'static str;
 
     /// Where this notification goes on this channel (none when its owner has the channel off);
     /// an error is transient (the settings could not be read).
@@ -82,10 +88,39 @@ pub trait Sender {
 /// failed is not tried again, and the batch ends by waiting out the earliest retry time
 /// (the backoff: a Kafka mapping redelivers at once).
 pub struct ChannelConsumer<'a, S, D> {
-    /// The function's name in its metrics.
-    pub name: &'static str,
     pub store: &'a S,
     pub sender: &'a D,
+}
+
+/// Time a channel keeps to answer its mapping, and the most one batch may take (the
+/// functions' timeout is 60 s).
+pub const MARGIN: Duration = Duration::from_secs(2);
+pub const BUDGET: Duration = Duration::from_secs(50);
+
+/// Handles one MSK batch on `sender`'s channel, taking no new partition past `deadline`.
+pub async fn deliver_batch<S: Deliveries + Sync, D: Sender + Sync>(
+    store: &S,
+    sender: &D,
+    batch: KafkaEvent,
+    deadline: tokio::time::Instant,
+) -> KafkaBatchResponse {
+    consume(&ChannelConsumer { store, sender }, &batch, deadline).await
+}
+
+/// Runs a channel function: the wiring every sending channel's binary shares.
+pub async fn serve<S: Deliveries + Sync, D: Sender + Sync>(
+    store: &'static S,
+    sender: &'static D,
+) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<KafkaEvent>| async move {
+            let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);
+            Ok::<_, lambda_runtime::Error>(
+                deliver_batch(store, sender, event.payload, deadline).await,
+            )
+        },
+    ))
+    .await
 }
 
 /// A destination not done yet: why, and not before when.
@@ -96,7 +131,7 @@ struct Pending {
 
 impl<S: Deliveries + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'_, S, D> {
     fn name(&self) -> &'static str {
-        self.name
+        D::NAME
     }
 
     fn handles(&self, kind: EventType) -> bool {

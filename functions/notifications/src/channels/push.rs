@@ -9,10 +9,8 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use todo_lambda::kafka::{KafkaBatchResponse, consume};
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::push::PushSubscription;
 use web_push_native::jwt_simple::algorithms::{
@@ -21,11 +19,9 @@ use web_push_native::jwt_simple::algorithms::{
 use web_push_native::jwt_simple::claims::Claims;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
-use super::{ChannelConsumer, SendError, Sender, http_delivery};
-use crate::store::{Deliveries, PushSubscriptions, Settings};
+use super::{SendError, Sender, http_delivery};
+use crate::store::{PushSubscriptions, Settings};
 
-/// The function's name in its metrics (the template's alarms use it).
-pub const NAME: &str = "channel-push";
 /// A push service gets this long to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a push service may hold a reminder for an offline device (RFC 8030 `TTL`).
@@ -76,19 +72,6 @@ pub struct Push<'a, S> {
 }
 
 impl<S: Settings + PushSubscriptions + Sync> Push<'_, S> {
-    async fn subscription(
-        &self,
-        n: &Notification,
-        id: &str,
-    ) -> Result<Option<PushSubscription>, SendError> {
-        let all = self
-            .store
-            .subscriptions(&n.owner)
-            .await
-            .map_err(|e| SendError::Transient(e.to_string()))?;
-        Ok(all.into_iter().find(|s| s.id.to_string() == id))
-    }
-
     fn request(
         &self,
         s: &PushSubscription,
@@ -124,6 +107,7 @@ impl<S: Settings + PushSubscriptions + Sync> Push<'_, S> {
 
 impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
     const CHANNEL: Channel = Channel::Push;
+    const NAME: &'static str = "channel-push";
 
     async fn destinations(&self, n: &Notification) -> Result<Vec<String>, String> {
         let settings = self
@@ -146,7 +130,15 @@ impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
     }
 
     async fn send(&self, n: &Notification, id: &str) -> Result<(), SendError> {
-        let Some(subscription) = self.subscription(n, id).await? else {
+        let subscription = match id.parse() {
+            Ok(id) => self
+                .store
+                .subscription(&n.owner, id)
+                .await
+                .map_err(|e| SendError::Transient(e.to_string()))?,
+            Err(_) => None,
+        };
+        let Some(subscription) = subscription else {
             return Err(SendError::Permanent("the subscription was removed".into()));
         };
         let body = serde_json::to_vec(n).map_err(|e| SendError::Permanent(e.to_string()))?;
@@ -174,21 +166,6 @@ impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
         }
         http_delivery::answered("push service", status, response.headers())
     }
-}
-
-/// Handles one MSK batch, taking no new partition past `deadline`.
-pub async fn push_batch<S: Deliveries + Settings + PushSubscriptions + Sync>(
-    store: &S,
-    push: &Push<'_, S>,
-    batch: KafkaEvent,
-    deadline: tokio::time::Instant,
-) -> KafkaBatchResponse {
-    let consumer = ChannelConsumer {
-        name: NAME,
-        store,
-        sender: push,
-    };
-    consume(&consumer, &batch, deadline).await
 }
 
 #[cfg(test)]

@@ -8,19 +8,13 @@
 
 use std::time::Duration;
 
-use aws_lambda_events::event::kafka::KafkaEvent;
-use todo_lambda::kafka::{KafkaBatchResponse, consume};
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
-use super::{ChannelConsumer, SendError, Sender, http_delivery};
-use crate::store::Deliveries;
+use super::{SendError, Sender, http_delivery};
 
 /// A webhook gets this long to answer; the function's own timeout must not be spent waiting.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
-
-/// The function's name in its metrics (the template's alarms use it).
-pub const NAME: &str = "channel-webhook";
 
 /// The destination recorded for the operator-wide webhook (its URL may carry a token, so it
 /// is never shown).
@@ -50,6 +44,7 @@ impl Webhook {
 
 impl Sender for Webhook {
     const CHANNEL: Channel = Channel::Webhook;
+    const NAME: &'static str = "channel-webhook";
 
     async fn destinations(&self, _: &Notification) -> Result<Vec<String>, String> {
         Ok(vec![OPERATOR.to_string()])
@@ -71,19 +66,4 @@ impl Sender for Webhook {
             .map_err(|e| http_delivery::unanswered("webhook", TIMEOUT, e))?;
         http_delivery::answered("webhook", response.status(), response.headers())
     }
-}
-
-/// Handles one MSK batch, taking no new partition past `deadline`.
-pub async fn webhook_batch<S: Deliveries + Sync>(
-    store: &S,
-    webhook: &Webhook,
-    batch: KafkaEvent,
-    deadline: tokio::time::Instant,
-) -> KafkaBatchResponse {
-    let consumer = ChannelConsumer {
-        name: NAME,
-        store,
-        sender: webhook,
-    };
-    consume(&consumer, &batch, deadline).await
 }
