@@ -205,3 +205,43 @@ async fn control(
 ) -> Response {
     shared.far_end.control_response(&query)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bad_sends_get_ses_errors_and_store_nothing() {
+        let ses = LocalSes::start().await.unwrap();
+        let http = reqwest::Client::new();
+        let send = |body: &'static str| {
+            http.post(format!("{}/v2/email/outbound-emails", ses.url()))
+                .body(body)
+                .send()
+        };
+        let error_type = |r: &reqwest::Response| {
+            r.headers()["x-amzn-errortype"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        for body in [
+            "not json",
+            "{}",
+            r#"{"FromEmailAddress": "a@b.co", "Content": {"Simple": {"Subject": {"Data": "s"}}}}"#,
+        ] {
+            let r = send(body).await.unwrap();
+            assert_eq!(r.status(), 400, "{body}");
+            assert_eq!(error_type(&r), "BadRequestException", "{body}");
+        }
+        ses.far_end().answer(400);
+        let rejected = send(
+            r#"{"FromEmailAddress": "a@b.co", "Destination": {"ToAddresses": ["c@d.co"]},
+                "Content": {"Simple": {"Subject": {"Data": "s"}, "Body": {"Text": {"Data": "t"}}}}}"#,
+        )
+        .await
+        .unwrap();
+        assert_eq!(error_type(&rejected), "MessageRejected");
+        assert_eq!(ses.sent(), vec![], "nothing refused is kept");
+    }
+}
