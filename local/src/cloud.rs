@@ -282,6 +282,12 @@ fn local_parameters(
     p.insert("KafkaReplicationFactor".into(), "1".into());
     p.insert("CreateS3Endpoint".into(), "false".into());
     p.insert("WebhookUrl".into(), webhook.url().to_string());
+    // Users' webhooks may name the same receiver (any path on its origin), though it is not
+    // public https.
+    p.insert(
+        "UserWebhookPrivateOrigins".into(),
+        webhook.url().trim_end_matches("/hook").to_string(),
+    );
     p.insert("EmailSender".into(), "reminders@todo.local".into());
     // The secrets the stack generates: the cursor key kept in the data folder, the webhook
     // secret the local receiver's signatures are checked with, any other one generated.

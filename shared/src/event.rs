@@ -121,6 +121,18 @@ pub enum EventPayload {
 }
 
 impl EventPayload {
+    /// Whose task this event is about (the one it is delivered to).
+    pub fn owner(&self) -> &str {
+        match self {
+            EventPayload::TaskDeleted { before, .. } => &before.owner,
+            EventPayload::TaskCreated { task, .. }
+            | EventPayload::TaskUpdated { task, .. }
+            | EventPayload::TaskCompleted { task, .. }
+            | EventPayload::TaskReopened { task, .. }
+            | EventPayload::ReminderDue { task, .. } => &task.owner,
+        }
+    }
+
     /// The payload's event type.
     pub fn event_type(&self) -> EventType {
         match self {

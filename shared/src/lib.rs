@@ -12,10 +12,12 @@ pub mod limits;
 pub mod notification;
 pub mod problem;
 pub mod push;
+pub mod quiet_hours;
 pub mod recurrence;
 pub mod settings;
 pub mod task;
 pub mod time;
+pub mod user_webhook;
 pub mod validation;
 pub mod webhook;
 

@@ -44,6 +44,9 @@ pub enum Channel {
     Email,
     /// Web Push to each device the user subscribed.
     Push,
+    /// A signed POST to each webhook the user registered (`POST /webhooks`): its outcomes are
+    /// in that webhook's log (`GET /webhooks/{id}/deliveries`), not on the notification.
+    UserWebhook,
 }
 
 impl Channel {
@@ -53,6 +56,7 @@ impl Channel {
             Channel::Webhook => "webhook",
             Channel::Email => "email",
             Channel::Push => "push",
+            Channel::UserWebhook => "user_webhook",
         }
     }
 }
@@ -67,6 +71,9 @@ pub enum DeliveryStatus {
     Retrying,
     /// Refused for good (a 4xx from a webhook, an address SES rejects): recorded, never retried.
     Failed,
+    /// Held back by its owner's quiet hours until `next_attempt_at`, then sent (e-mail and Web
+    /// Push only).
+    Deferred,
 }
 
 impl DeliveryStatus {
@@ -116,6 +123,26 @@ impl Delivery {
             delivered_at,
             last_error,
             next_attempt_at: None,
+            updated_at: at,
+        }
+    }
+
+    /// The record of a delivery held back until `until` (its attempts so far kept).
+    pub fn deferred(
+        channel: Channel,
+        destination: &str,
+        previous: Option<&Delivery>,
+        until: Timestamp,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            channel,
+            destination: destination.to_string(),
+            status: DeliveryStatus::Deferred,
+            attempts: previous.map_or(0, |p| p.attempts),
+            delivered_at: None,
+            last_error: previous.and_then(|p| p.last_error.clone()),
+            next_attempt_at: Some(until),
             updated_at: at,
         }
     }

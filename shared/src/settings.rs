@@ -5,7 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::FieldError;
+use crate::quiet_hours::QuietHours;
+use crate::{FieldError, Timestamp};
 
 /// The longest e-mail address (RFC 5321's path limit).
 pub const EMAIL_MAX_LEN: usize = 254;
@@ -18,6 +19,14 @@ pub struct NotificationSettings {
     /// Optional in a `PUT` (on when left out).
     #[serde(default)]
     pub push: PushSettings,
+    /// When e-mail and Web Push hold reminders back (deferred to the end, never dropped);
+    /// absent for none (`null` is refused, as for an address).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// The Web Push channel: on by default (a subscription is the user's choice already).
@@ -47,9 +56,11 @@ pub struct EmailSettings {
     pub address: Option<String>,
 }
 
-/// A field that may be left out but, when given, must be a string.
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    String::deserialize(d).map(Some)
+/// A field that may be left out but, when given, must be a value (not `null`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 impl NotificationSettings {
@@ -69,7 +80,15 @@ impl NotificationSettings {
             )),
             None => {}
         }
+        if let Some(quiet) = &self.quiet_hours {
+            out.extend(quiet.problems());
+        }
         out
+    }
+
+    /// Until when the interrupting channels wait, when `now` is in the owner's quiet hours.
+    pub fn quiet_until(&self, now: Timestamp) -> Option<Timestamp> {
+        self.quiet_hours.as_ref().and_then(|q| q.until(now))
     }
 
     /// The address to e-mail reminders to, when the channel is on.
@@ -129,6 +148,7 @@ mod tests {
                 address: address.map(str::to_string),
             },
             push: PushSettings::default(),
+            quiet_hours: None,
         }
     }
 
@@ -199,5 +219,17 @@ mod tests {
         let without: NotificationSettings =
             serde_json::from_str(r#"{"email": {"enabled": false}}"#).unwrap();
         assert_eq!(without, NotificationSettings::default());
+        let quiet: NotificationSettings = serde_json::from_str(
+            r#"{"email": {"enabled": false}, "quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Europe/Berlin"}}"#,
+        )
+        .unwrap();
+        assert_eq!(quiet.quiet_hours.unwrap().time_zone.name(), "Europe/Berlin");
+        assert!(
+            serde_json::from_str::<NotificationSettings>(
+                r#"{"email": {"enabled": false}, "quiet_hours": null}"#
+            )
+            .is_err(),
+            "null is not quiet hours"
+        );
     }
 }

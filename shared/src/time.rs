@@ -69,6 +69,16 @@ impl Timestamp {
         self.0.timestamp()
     }
 
+    /// `wait` after this instant, or [`Timestamp::MAX`] when that is past year 9999 (a retry
+    /// time: "never" is the right reading of one that far).
+    pub fn after(&self, wait: std::time::Duration) -> Self {
+        chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|w| self.0.checked_add_signed(w))
+            .and_then(|dt| Self::from_datetime(dt).ok())
+            .unwrap_or(Self::MAX)
+    }
+
     /// This instant moved by a signed number of minutes; `None` when that leaves years 0000-9999.
     pub fn plus_minutes(&self, minutes: i64) -> Option<Self> {
         self.0

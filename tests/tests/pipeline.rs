@@ -173,3 +173,113 @@ async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
         "decrypted on the device"
     );
 }
+
+/// #11: Alice's own webhook gets her reminder and, as she chose, her task's creation, signed
+/// with its own secret and logged, through the real channel binary; her quiet hours hold the
+/// e-mail back (deferred until they end) while the inbox, the operator's webhook and her own
+/// get the reminder at once.
+#[tokio::test]
+async fn a_users_own_webhook_and_quiet_hours_through_the_local_cloud() {
+    let data = DataDir::new("user-webhooks");
+    let cloud = start(&data).await;
+    let alice = Api::new(&cloud, "alice");
+    let origin = cloud.webhook.url().trim_end_matches("/hook").to_string();
+    let hook = alice
+        .call(
+            "POST",
+            "/webhooks",
+            Some(json!({"url": format!("{origin}/alice"), "task_events": true})),
+            None,
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let secret = hook.body["secret"].as_str().unwrap().to_string();
+    let hook_id = hook.body["id"].as_str().unwrap().to_string();
+    let clock = |hours: i64| {
+        (chrono::Utc::now() + chrono::Duration::hours(hours))
+            .format("%H:%M")
+            .to_string()
+    };
+    let settings = json!({
+        "email": {"enabled": true, "address": "alice@example.com"},
+        "quiet_hours": {"start": clock(-1), "end": clock(2), "time_zone": "UTC"},
+    });
+    let stored = alice
+        .call("PUT", "/settings/notifications", Some(settings), None)
+        .await;
+    assert_eq!(stored.status, 200, "{}", stored.body);
+
+    let task = alice
+        .create(json!({"title": "Quietly", "reminders": [{"at": in_seconds(1)}]}))
+        .await;
+    alice.items_once("/notifications?unread=true", 1).await;
+    let mine = eventually("alice's webhook: the creation and the reminder", || async {
+        let got: Vec<_> = cloud
+            .webhook
+            .received()
+            .into_iter()
+            .filter(|r| r.path == "/alice")
+            .collect();
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    let mut kinds: Vec<&str> = mine
+        .iter()
+        .map(|r| r.headers["x-todo-event"].as_str())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["reminder.due", "task.created"]);
+    for r in &mine {
+        let ts: i64 = r.headers["x-todo-timestamp"].parse().unwrap();
+        todo_schema::webhook::verify(
+            secret.as_bytes(),
+            ts,
+            &r.body,
+            &r.headers["x-todo-signature"],
+            ts,
+            300,
+        )
+        .expect("signed with the webhook's own secret");
+    }
+    let created: serde_json::Value = serde_json::from_slice(
+        &mine
+            .iter()
+            .find(|r| r.headers["x-todo-event"] == "task.created")
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(created["subject"], task["id"]);
+
+    let held = eventually("the e-mail recorded as deferred", || async {
+        let items = alice.items_once("/notifications", 1).await;
+        items[0]["deliveries"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["channel"] == "email").cloned())
+    })
+    .await;
+    assert_eq!(held["status"], "deferred");
+    assert!(held["next_attempt_at"].is_string());
+    assert!(
+        cloud.ses.sent().is_empty(),
+        "nothing e-mailed in quiet hours"
+    );
+    let log = alice.get(&format!("/webhooks/{hook_id}/deliveries")).await;
+    assert_eq!(log.status, 200);
+    let entries = log.body["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert!(
+        entries.iter().all(|e| e["status"] == "delivered"),
+        "{entries:?}"
+    );
+    assert_eq!(
+        cloud
+            .webhook
+            .received()
+            .iter()
+            .filter(|r| r.path == "/alice")
+            .count(),
+        2,
+        "nothing twice"
+    );
+}

@@ -420,8 +420,10 @@ mod settings_and_email {
     use super::*;
     use aws_sdk_sesv2::config::{BehaviorVersion, Credentials, Region};
     use todo_local::ses::LocalSes;
+    use todo_notifications::channels::ChannelConsumer;
     use todo_notifications::channels::email::Email;
     use todo_notifications::http::settings::{get_settings, put_settings};
+    use todo_schema::quiet_hours::QuietHours;
 
     fn ses_client(ses: &LocalSes) -> aws_sdk_sesv2::Client {
         let config = aws_sdk_sesv2::Config::builder()
@@ -582,6 +584,200 @@ mod settings_and_email {
         assert_eq!(delivery["channel"], "email");
         assert_eq!(delivery["destination"], "alice@example.com");
         assert_eq!(delivery["status"], "delivered");
+    }
+
+    /// A reminder due in its owner's quiet hours is held back, not dropped: the inbox gets it
+    /// at once, e-mail waits (the delivery says until when) while the partition moves on, a
+    /// drain before then sends nothing, and the drain once they are over sends it, once.
+    #[tokio::test]
+    async fn quiet_hours_hold_an_email_until_they_end_and_the_drain_sends_it_once() {
+        let (_engine, store) = inbox().await;
+        let ses = LocalSes::start().await.unwrap();
+        let email = email_sender(&store, &ses, None);
+        let drain = ChannelConsumer {
+            store: &store,
+            sender: &email,
+        };
+        // Quiet from an hour ago until two hours from now, on a UTC clock.
+        let clock = |hours: i64| {
+            (chrono::Utc::now() + chrono::Duration::hours(hours))
+                .format("%H:%M")
+                .to_string()
+        };
+        let quiet = json!({"start": clock(-1), "end": clock(2), "time_zone": "UTC"});
+        let expected_until = serde_json::from_value::<QuietHours>(quiet.clone())
+            .unwrap()
+            .until(Timestamp::now())
+            .expect("now is inside them");
+        let stored = put(
+            &store,
+            ALICE,
+            json!({"email": {"enabled": true, "address": "alice@example.com"}, "quiet_hours": quiet}),
+        )
+        .await;
+        assert_eq!(stored.status, 200, "{}", stored.body);
+        let event = reminder(ALICE, "quiet please");
+        let batch = || msk(vec![encoded(&event)]);
+        for _ in 0..2 {
+            let r = deliver_batch(&store, &email, batch(), later()).await;
+            assert!(
+                r.batch_item_failures.is_empty(),
+                "deferred is done for the partition: {r:?}"
+            );
+        }
+        assert_eq!(in_app(&store, batch()).await, Vec::<i64>::new());
+        assert!(ses.sent().is_empty(), "nothing e-mailed in quiet hours");
+        let items = alices_notifications(&store, true).await;
+        assert_eq!(items.len(), 1, "the inbox does not wait");
+        let held = items[0]["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel"] == "email")
+            .cloned()
+            .unwrap();
+        assert_eq!(held["status"], "deferred");
+        assert_eq!(held["attempts"], 0);
+        assert_eq!(held["next_attempt_at"], expected_until.to_string());
+
+        let early = drain.drain(Timestamp::now(), later()).await.unwrap();
+        assert_eq!(
+            (early.settled, early.parked_again, early.left),
+            (0, 0, 0),
+            "not due yet"
+        );
+        assert!(ses.sent().is_empty());
+
+        // Due, but still quiet (the owner moved them later): parked again, not sent.
+        let still = drain.drain(expected_until, later()).await.unwrap();
+        assert_eq!((still.settled, still.parked_again), (0, 1), "{still:?}");
+        assert!(ses.sent().is_empty());
+
+        // The owner ends their quiet hours: the next drain of what is due sends it, once.
+        put(
+            &store,
+            ALICE,
+            json!({"email": {"enabled": true, "address": "alice@example.com"}}),
+        )
+        .await;
+        let done = drain.drain(expected_until, later()).await.unwrap();
+        assert_eq!(
+            (done.settled, done.parked_again, done.left),
+            (1, 0, 0),
+            "{done:?}"
+        );
+        let again = drain.drain(expected_until, later()).await.unwrap();
+        assert_eq!(again.settled, 0, "taken off once sent");
+        let r = deliver_batch(&store, &email, batch(), later()).await;
+        assert!(r.batch_item_failures.is_empty());
+        let sent = ses.sent();
+        assert_eq!(sent.len(), 1, "once: {sent:?}");
+        assert_eq!(sent[0].subject, "Reminder: quiet please");
+        let items = alices_notifications(&store, false).await;
+        let delivered = items[0]["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel"] == "email")
+            .cloned()
+            .unwrap();
+        assert_eq!(delivered["status"], "delivered");
+        assert_eq!(delivered["attempts"], 1);
+    }
+
+    /// A parked reminder that still cannot go out a day after its time is closed as failed
+    /// (and taken off), not tried every minute forever.
+    #[tokio::test]
+    async fn a_parked_reminder_is_given_up_a_day_after_its_time() {
+        let (_engine, store) = inbox().await;
+        let ses = LocalSes::start().await.unwrap();
+        let email = email_sender(&store, &ses, None);
+        let drain = ChannelConsumer {
+            store: &store,
+            sender: &email,
+        };
+        let clock = |hours: i64| {
+            (chrono::Utc::now() + chrono::Duration::hours(hours))
+                .format("%H:%M")
+                .to_string()
+        };
+        put(
+            &store,
+            ALICE,
+            json!({"email": {"enabled": true, "address": "alice@example.com"},
+                   "quiet_hours": {"start": clock(-1), "end": clock(2), "time_zone": "UTC"}}),
+        )
+        .await;
+        let event = reminder(ALICE, "too late");
+        let r = deliver_batch(&store, &email, msk(vec![encoded(&event)]), later()).await;
+        assert!(r.batch_item_failures.is_empty());
+        // The reminder's time is 2031-01-01T00:00Z; a drain 26 hours after it gives up.
+        let report = drain
+            .drain("2031-01-02T02:00:00Z".parse().unwrap(), later())
+            .await
+            .unwrap();
+        assert_eq!((report.settled, report.parked_again), (1, 0), "{report:?}");
+        assert!(ses.sent().is_empty());
+        let items = alices_notifications(&store, false).await;
+        let email = items[0]["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel"] == "email")
+            .cloned()
+            .unwrap();
+        assert_eq!(email["status"], "failed");
+        assert!(
+            email["last_error"].as_str().unwrap().starts_with("gave up"),
+            "{email}"
+        );
+        let again = drain
+            .drain("2031-01-02T02:00:00Z".parse().unwrap(), later())
+            .await
+            .unwrap();
+        assert_eq!(again.settled, 0, "taken off");
+    }
+
+    #[tokio::test]
+    async fn quiet_hours_are_validated() {
+        let (_engine, store) = inbox().await;
+        let email = json!({"enabled": false});
+        for (quiet, field) in [
+            (
+                json!({"start": "22:00", "end": "22:00", "time_zone": "UTC"}),
+                "quiet_hours.end",
+            ),
+            (
+                json!({"start": "7:00", "end": "22:00", "time_zone": "UTC"}),
+                "quiet_hours.start",
+            ),
+            (
+                json!({"start": "22:00", "end": "24:00", "time_zone": "UTC"}),
+                "quiet_hours.end",
+            ),
+            (
+                json!({"start": "22:00", "end": "07:00", "time_zone": "Moon/Base"}),
+                "quiet_hours.time_zone",
+            ),
+            (
+                json!({"start": "22:00", "end": "07:00"}),
+                "quiet_hours.time_zone",
+            ),
+            (json!(null), "quiet_hours"),
+            (json!("22:00-07:00"), "quiet_hours"),
+        ] {
+            let refused = put(&store, ALICE, json!({"email": email, "quiet_hours": quiet})).await;
+            assert_eq!(refused.status, 422, "{quiet}: {}", refused.body);
+            assert_eq!(
+                refused.body["errors"][0]["field"], field,
+                "{quiet}: {}",
+                refused.body
+            );
+        }
+        let ok = json!({"email": email, "push": {"enabled": true}, "quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Europe/Berlin"}});
+        let stored = put(&store, ALICE, ok.clone()).await;
+        assert_eq!(stored.status, 200, "{}", stored.body);
+        assert_eq!(stored.body, ok);
     }
 
     /// The owner changes their address while a send is being retried: the retry goes to the
@@ -938,3 +1134,7 @@ mod web_push {
         assert_eq!(received[0].payload["title"], "not held");
     }
 }
+
+// A module of this test binary (a file in tests/ itself would be a binary of its own).
+#[path = "notifications/user_webhooks.rs"]
+mod user_webhooks;

@@ -17,6 +17,18 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
     }
 }
 
+/// A comma-separated list (lower-cased, blanks dropped); empty when the variable is unset, as
+/// an optional parameter left at its default leaves it.
+pub fn list(name: &'static str) -> &'static [String] {
+    let items: Vec<String> = std::env::var(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    Box::leak(items.into_boxed_slice())
+}
+
 /// The key that signs list cursors, so a tampered cursor is refused: the secret named by
 /// `CURSOR_SIGNING_KEY_SECRET_ARN` (the stack generates it), at least 32 bytes.
 pub async fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {

@@ -61,7 +61,7 @@ where
 }
 
 /// How a table operation failed, as a store reports it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum TableError {
     /// A retry may succeed (throttling, time-outs, conflicts, an unreachable endpoint).
     #[error("the table is unavailable: {0}")]

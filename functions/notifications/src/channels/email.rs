@@ -14,7 +14,7 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use todo_schema::notification::{Channel, Notification};
 
-use super::{SendError, Sender};
+use super::{Destinations, SendError, Sender};
 use crate::store::Settings;
 
 /// The text of one reminder e-mail.
@@ -103,17 +103,20 @@ impl<S: Settings + Sync> Sender for Email<'_, S> {
     const CHANNEL: Channel = Channel::Email;
     const NAME: &'static str = "channel-email";
 
-    async fn destinations(&self, n: &Notification) -> Result<Vec<String>, String> {
+    async fn destinations(&self, n: &Notification) -> Result<Destinations, String> {
         let settings = self
             .settings
             .settings(&n.owner)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(settings
-            .email_to()
-            .map(str::to_string)
-            .into_iter()
-            .collect())
+        Ok(Destinations {
+            to: settings
+                .email_to()
+                .map(str::to_string)
+                .into_iter()
+                .collect(),
+            quiet: settings.quiet_hours,
+        })
     }
 
     /// SES is one service for every address: when it fails, the batch's other e-mails wait.

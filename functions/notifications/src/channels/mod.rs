@@ -18,11 +18,18 @@
 //! longer). An outage of an hour costs a far end about seventy attempts per stuck partition,
 //! not one every few hundred milliseconds; an invocation whose deadline comes first reports
 //! the record again and the next one waits out the rest.
+//!
+//! E-mail and Web Push honour the owner's quiet hours: a reminder that comes due in them is
+//! parked until they end (see `store::Parking`), every destination recorded as deferred, and
+//! the channel's scheduled drain (`parked`) sends it then. The partition moves on at once.
 
 pub mod email;
 mod http_delivery;
 pub mod in_app;
+pub mod parked;
+mod public_dns;
 pub mod push;
+pub mod user_webhooks;
 pub mod webhook;
 
 use std::collections::HashSet;
@@ -35,9 +42,10 @@ use todo_lambda::deadline::of_invocation;
 use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, consume};
 use todo_schema::event::EventType;
 use todo_schema::notification::{Channel, Delivery, DeliveryStatus, Notification};
+use todo_schema::quiet_hours::QuietHours;
 use todo_schema::{EventEnvelope, Timestamp};
 
-use crate::store::Deliveries;
+use crate::store::{Deliveries, Parking};
 
 /// Why a send failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,18 +58,34 @@ pub enum SendError {
     Permanent(String),
 }
 
+/// Where a notification goes on a channel, and when its owner wants nothing from it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Destinations {
+    /// None when its owner has the channel off.
+    pub to: Vec<String>,
+    /// The owner's quiet hours, on a channel that honours them.
+    pub quiet: Option<QuietHours>,
+}
+
+impl Destinations {
+    /// These destinations, at any hour.
+    pub fn always(to: Vec<String>) -> Self {
+        Self { to, quiet: None }
+    }
+}
+
 /// One channel's way of sending a notification.
 pub trait Sender {
     const CHANNEL: Channel;
     /// The channel function's name in its metrics (the template's alarms use it).
     const NAME: &'static str;
 
-    /// Where this notification goes on this channel (none when its owner has the channel off);
-    /// an error is transient (the settings could not be read).
+    /// Where this notification goes on this channel; an error is transient (the settings
+    /// could not be read).
     fn destinations(
         &self,
         n: &Notification,
-    ) -> impl Future<Output = Result<Vec<String>, String>> + Send;
+    ) -> impl Future<Output = Result<Destinations, String>> + Send;
 
     /// What a destination shares a failure with: an outage there holds every destination
     /// behind it for the rest of a batch (not tried again), and nothing else. By default the
@@ -98,7 +122,7 @@ pub const MARGIN: Duration = Duration::from_secs(2);
 pub const BUDGET: Duration = Duration::from_secs(50);
 
 /// Handles one MSK batch on `sender`'s channel, taking no new partition past `deadline`.
-pub async fn deliver_batch<S: Deliveries + Sync, D: Sender + Sync>(
+pub async fn deliver_batch<S: Deliveries + Parking + Sync, D: Sender + Sync>(
     store: &S,
     sender: &D,
     batch: KafkaEvent,
@@ -107,20 +131,78 @@ pub async fn deliver_batch<S: Deliveries + Sync, D: Sender + Sync>(
     consume(&ChannelConsumer { store, sender }, &batch, deadline).await
 }
 
-/// Runs a channel function: the wiring every sending channel's binary shares.
-pub async fn serve<S: Deliveries + Sync, D: Sender + Sync>(
-    store: &'static S,
-    sender: &'static D,
+/// What a channel function does when invoked: a batch from its MSK mapping, or its
+/// schedule's drain of what it parked.
+pub trait ChannelFunction: Sync {
+    /// One MSK batch, taking no new partition past `deadline`.
+    fn batch(
+        &self,
+        batch: KafkaEvent,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = KafkaBatchResponse> + Send;
+    /// Sends what is parked until `now`, stopping at `deadline`.
+    fn drain(
+        &self,
+        now: Timestamp,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<parked::DrainReport, todo_lambda::table::TableError>> + Send;
+}
+
+impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelFunction
+    for ChannelConsumer<'_, S, D>
+{
+    async fn batch(&self, batch: KafkaEvent, deadline: tokio::time::Instant) -> KafkaBatchResponse {
+        consume(self, &batch, deadline).await
+    }
+
+    async fn drain(
+        &self,
+        now: Timestamp,
+        deadline: tokio::time::Instant,
+    ) -> Result<parked::DrainReport, todo_lambda::table::TableError> {
+        ChannelConsumer::drain(self, now, deadline).await
+    }
+}
+
+/// Runs a channel function: the wiring every sending channel's binary shares. Its MSK
+/// mappings send it batches; its schedule sends `{"job":"drain-parked"}` (the template's
+/// `Input`), which sends what is parked and due.
+pub async fn serve_channel<F: ChannelFunction>(
+    channel: &'static F,
 ) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<KafkaEvent>| async move {
+        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
             let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);
-            Ok::<_, lambda_runtime::Error>(
-                deliver_batch(store, sender, event.payload, deadline).await,
-            )
+            let answer = match parked::Invocation::of(event.payload)? {
+                parked::Invocation::Batch(batch) => {
+                    serde_json::to_value(channel.batch(batch, deadline).await)?
+                }
+                parked::Invocation::Drain => {
+                    serde_json::to_value(channel.drain(Timestamp::now(), deadline).await?)?
+                }
+            };
+            Ok::<_, lambda_runtime::Error>(answer)
         },
     ))
     .await
+}
+
+/// Runs a sending channel's function: [`serve_channel`] with a [`ChannelConsumer`].
+pub async fn serve<S: Deliveries + Parking + Sync, D: Sender + Sync>(
+    store: &'static S,
+    sender: &'static D,
+) -> Result<(), lambda_runtime::Error> {
+    serve_channel(Box::leak(Box::new(ChannelConsumer { store, sender }))).await
+}
+
+/// Where one reminder stands on a channel after going through it.
+enum Outcome {
+    /// Every destination delivered or failed for good (or none wanted).
+    Settled,
+    /// A destination is not done yet.
+    Pending(Pending),
+    /// Held back by its owner's quiet hours: parked until they end.
+    Deferred,
 }
 
 /// A destination not done yet: why, and not before when.
@@ -129,7 +211,7 @@ struct Pending {
     retry_at: Option<Timestamp>,
 }
 
-impl<S: Deliveries + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'_, S, D> {
+impl<S: Deliveries + Parking + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'_, S, D> {
     fn name(&self) -> &'static str {
         D::NAME
     }
@@ -152,14 +234,14 @@ impl<S: Deliveries + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'
                     let (applied, reason) = first_pending.unwrap_or((i, reason));
                     return Err(Stopped { applied, reason });
                 }
-                Ok(Some(p)) => {
+                Ok(Outcome::Pending(p)) => {
                     first_pending.get_or_insert((i, p.reason));
                     earliest = match (earliest, p.retry_at) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
                 }
-                Ok(None) => {}
+                Ok(Outcome::Settled | Outcome::Deferred) => {}
             }
         }
         let Some((applied, reason)) = first_pending else {
@@ -175,34 +257,34 @@ impl<S: Deliveries + Sync, D: Sender + Sync> EventConsumer for ChannelConsumer<'
     }
 }
 
-impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
-    /// One reminder on this channel: every current destination, and any retry left pending
-    /// for a destination that is no longer one (the owner changed their address, turned the
-    /// channel off, removed the device) closed as cancelled.
+impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
+    /// One reminder on this channel: every current destination (or, in its owner's quiet
+    /// hours, none yet: parked until they end), and any retry left pending for a destination
+    /// that is no longer one (the owner changed their address, turned the channel off,
+    /// removed the device) closed as cancelled.
     async fn reminder(
         &self,
         n: &Notification,
         failed_far_ends: &mut HashSet<String>,
-    ) -> Result<Option<Pending>, String> {
-        let wanted = self.sender.destinations(n).await?;
+    ) -> Result<Outcome, String> {
+        let Destinations { to: wanted, quiet } = self.sender.destinations(n).await?;
         let recorded = self
             .store
             .deliveries(n, D::CHANNEL)
             .await
             .map_err(|e| e.to_string())?;
-        for stale in recorded
+        let stale = recorded
             .iter()
-            .filter(|d| d.status == DeliveryStatus::Retrying && !wanted.contains(&d.destination))
-        {
-            let mut closed = stale.clone();
-            closed.status = DeliveryStatus::Failed;
-            closed.last_error = Some("cancelled: no longer a destination of its owner".into());
-            closed.next_attempt_at = None;
-            closed.updated_at = Timestamp::now();
-            self.store
-                .record(n, &closed)
-                .await
-                .map_err(|e| e.to_string())?;
+            .filter(|d| !d.status.is_final() && !wanted.contains(&d.destination));
+        self.close(n, stale, "cancelled: no longer a destination of its owner")
+            .await?;
+        let now = Timestamp::now();
+        if let Some(until) = quiet.and_then(|q| q.until(now)) {
+            return Ok(if self.defer(n, &wanted, &recorded, until, now).await? {
+                Outcome::Deferred
+            } else {
+                Outcome::Settled
+            });
         }
         let mut pending: Option<Pending> = None;
         for destination in &wanted {
@@ -217,7 +299,81 @@ impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
                 });
             }
         }
-        Ok(pending)
+        Ok(pending.map_or(Outcome::Settled, Outcome::Pending))
+    }
+
+    /// Records `deliveries` of `n` as failed for good, for `reason`.
+    async fn close<'d>(
+        &self,
+        n: &Notification,
+        deliveries: impl Iterator<Item = &'d Delivery>,
+        reason: &str,
+    ) -> Result<(), String> {
+        for delivery in deliveries {
+            let mut closed = delivery.clone();
+            closed.status = DeliveryStatus::Failed;
+            closed.last_error = Some(reason.to_string());
+            closed.next_attempt_at = None;
+            closed.updated_at = Timestamp::now();
+            self.store
+                .record(n, &closed)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Closes every delivery of `n` on this channel not settled yet, for `reason` (a parked
+    /// reminder that is too old to send).
+    async fn give_up(&self, n: &Notification, reason: &str) -> Result<(), String> {
+        let recorded = self
+            .store
+            .deliveries(n, D::CHANNEL)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.close(n, recorded.iter().filter(|d| !d.status.is_final()), reason)
+            .await
+    }
+
+    /// Holds back every unsettled destination until `until`: parked first (so a crash between
+    /// the two writes sends it then rather than never), then each recorded as deferred.
+    /// `false` when nothing was left to send.
+    async fn defer(
+        &self,
+        n: &Notification,
+        wanted: &[String],
+        recorded: &[Delivery],
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, String> {
+        let unsettled: Vec<(&String, Option<&Delivery>)> = wanted
+            .iter()
+            .map(|d| (d, recorded.iter().find(|r| &r.destination == d)))
+            .filter(|(_, previous)| !previous.is_some_and(|p| p.status.is_final()))
+            .collect();
+        if unsettled.is_empty() {
+            return Ok(false);
+        }
+        let mut content = n.clone();
+        content.deliveries.clear();
+        content.read_at = None;
+        self.store
+            .park(D::CHANNEL, &n.owner, n.id, &content, until)
+            .await
+            .map_err(|e| e.to_string())?;
+        for (destination, previous) in unsettled {
+            if previous.is_some_and(|p| {
+                p.status == DeliveryStatus::Deferred && p.next_attempt_at == Some(until)
+            }) {
+                continue;
+            }
+            let deferred = Delivery::deferred(D::CHANNEL, destination, previous, until, now);
+            self.store
+                .record(n, &deferred)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(true)
     }
 
     /// One destination: skipped when settled; left pending when its retry is not due yet or
@@ -234,7 +390,10 @@ impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
             return Ok(None);
         }
         let now = Timestamp::now();
-        if let Some(p) = previous.filter(|p| p.next_attempt_at.is_some_and(|t| t > now)) {
+        // A retry waits out its backoff; a deferred one is due once quiet hours are over.
+        if let Some(p) = previous.filter(|p| {
+            p.status == DeliveryStatus::Retrying && p.next_attempt_at.is_some_and(|t| t > now)
+        }) {
             return Ok(Some(Pending {
                 reason: p
                     .last_error
@@ -266,9 +425,7 @@ impl<S: Deliveries + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
         let mut delivery = Delivery::attempt(D::CHANNEL, destination, previous, outcome, now);
         if transient.is_some() {
             let wait = backoff(delivery.attempts).max(after.unwrap_or_default());
-            delivery.next_attempt_at = chrono::Duration::from_std(wait)
-                .ok()
-                .and_then(|w| Timestamp::from_datetime(now.as_datetime() + w).ok());
+            delivery.next_attempt_at = Some(now.after(wait));
         }
         self.store
             .record(n, &delivery)

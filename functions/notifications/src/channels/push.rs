@@ -19,7 +19,7 @@ use web_push_native::jwt_simple::algorithms::{
 use web_push_native::jwt_simple::claims::Claims;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
-use super::{SendError, Sender, http_delivery};
+use super::{Destinations, SendError, Sender, http_delivery};
 use crate::store::{PushSubscriptions, Settings};
 
 /// A push service gets this long to answer.
@@ -109,24 +109,27 @@ impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
     const CHANNEL: Channel = Channel::Push;
     const NAME: &'static str = "channel-push";
 
-    async fn destinations(&self, n: &Notification) -> Result<Vec<String>, String> {
+    async fn destinations(&self, n: &Notification) -> Result<Destinations, String> {
         let settings = self
             .store
             .settings(&n.owner)
             .await
             .map_err(|e| e.to_string())?;
         if !settings.push.enabled {
-            return Ok(Vec::new());
+            return Ok(Destinations::default());
         }
         let subscriptions = self
             .store
             .subscriptions(&n.owner)
             .await
             .map_err(|e| e.to_string())?;
-        Ok(subscriptions
-            .into_iter()
-            .map(|s| s.id.to_string())
-            .collect())
+        Ok(Destinations {
+            to: subscriptions
+                .into_iter()
+                .map(|s| s.id.to_string())
+                .collect(),
+            quiet: settings.quiet_hours,
+        })
     }
 
     async fn send(&self, n: &Notification, id: &str) -> Result<(), SendError> {

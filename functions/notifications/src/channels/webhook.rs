@@ -11,7 +11,7 @@ use std::time::Duration;
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
-use super::{SendError, Sender, http_delivery};
+use super::{Destinations, SendError, Sender, http_delivery};
 
 /// A webhook gets this long to answer; the function's own timeout must not be spent waiting.
 pub const TIMEOUT: Duration = Duration::from_secs(3);
@@ -46,8 +46,9 @@ impl Sender for Webhook {
     const CHANNEL: Channel = Channel::Webhook;
     const NAME: &'static str = "channel-webhook";
 
-    async fn destinations(&self, _: &Notification) -> Result<Vec<String>, String> {
-        Ok(vec![OPERATOR.to_string()])
+    /// The operator's integration, not a person: no quiet hours.
+    async fn destinations(&self, _: &Notification) -> Result<Destinations, String> {
+        Ok(Destinations::always(vec![OPERATOR.to_string()]))
     }
 
     async fn send(&self, n: &Notification, _: &str) -> Result<(), SendError> {

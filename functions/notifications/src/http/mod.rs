@@ -5,6 +5,7 @@ pub mod list;
 pub mod push;
 pub mod read;
 pub mod settings;
+pub mod webhooks;
 
 /// The store, as problems name it.
 pub(crate) const STORE: &str = "the inbox";

@@ -11,6 +11,9 @@
 //! `sk` `SETTINGS`, the settings in `settings` (no `NOTE#` prefix: lists never see it). Their
 //! push subscriptions too: `sk` `PUSH#<subscription id>`, one item each.
 //!
+//! A delivery a channel will make later (held back by quiet hours, or retried off the
+//! partition) is *parked* beside them: see `parking`.
+//!
 //! Every channel consumer runs on its own, in any order, so each one writes the notification's
 //! content along with its own delivery (the same content: it comes from the same event). The
 //! in-app channel alone sets `unread_pk`, once: a redelivery after the user read it does not
@@ -28,6 +31,12 @@ use todo_schema::notification::{Channel, Delivery, Notification};
 use todo_schema::push::{PushSubscription, SUBSCRIPTIONS_MAX};
 use todo_schema::settings::NotificationSettings;
 use uuid::Uuid;
+
+mod parking;
+mod user_webhooks;
+
+pub use parking::{INDEX_PARKED, Parked, ParkedPage, Parking};
+pub use user_webhooks::{LOG_DAYS, LogPage, Registered, UserWebhooks, WebhookLog};
 
 /// The sparse index of unread notifications.
 pub const INDEX_UNREAD: &str = "unread";
@@ -154,7 +163,7 @@ pub struct InboxStore {
     table: String,
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 

@@ -1,0 +1,234 @@
+//! Webhooks users registered, and each one's delivery log.
+//!
+//! | item | `pk` | `sk` | |
+//! |---|---|---|---|
+//! | a webhook | `USER#<owner>` | `HOOK#<webhook id>` | the webhook, its secret included |
+//! | a log entry | `HOOKLOG#<webhook id>` | `<event id>` | one event sent to it; ids are UUIDv7, so key order is time order; `ttl` expires it after [`LOG_DAYS`] |
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use todo_lambda::cursor::StartKey;
+use todo_lambda::dynamodb::{start_key_item, start_key_of};
+use todo_lambda::table::TableError;
+use todo_schema::user_webhook::{UserWebhook, WEBHOOKS_MAX, WebhookDelivery};
+use uuid::Uuid;
+
+use super::{InboxStore, s};
+
+/// How long a webhook's log keeps an entry.
+pub const LOG_DAYS: i64 = 30;
+
+/// Whether a webhook was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Registered {
+    Stored,
+    /// The owner has the most webhooks already.
+    TooMany,
+}
+
+/// One page of a webhook's log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogPage {
+    pub items: Vec<WebhookDelivery>,
+    pub next: Option<StartKey>,
+}
+
+/// The webhook routes' and the user-webhook channel's operations.
+pub trait UserWebhooks {
+    /// Stores a new webhook, unless its owner has [`WEBHOOKS_MAX`] already.
+    fn register(
+        &self,
+        hook: &UserWebhook,
+    ) -> impl Future<Output = Result<Registered, TableError>> + Send;
+    /// The owner's webhooks, oldest first.
+    fn webhooks(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = Result<Vec<UserWebhook>, TableError>> + Send;
+    /// One of the owner's webhooks, if they have it.
+    fn webhook(
+        &self,
+        owner: &str,
+        id: Uuid,
+    ) -> impl Future<Output = Result<Option<UserWebhook>, TableError>> + Send;
+    /// Removes one; `false` when the owner has no such webhook.
+    fn unregister(
+        &self,
+        owner: &str,
+        id: Uuid,
+    ) -> impl Future<Output = Result<bool, TableError>> + Send;
+}
+
+/// A webhook's delivery log.
+pub trait WebhookLog {
+    /// What the log says of this event sent to this webhook.
+    fn entry(
+        &self,
+        webhook: Uuid,
+        event: Uuid,
+    ) -> impl Future<Output = Result<Option<WebhookDelivery>, TableError>> + Send;
+    /// Writes an entry (replacing the event's earlier one).
+    fn log(&self, entry: &WebhookDelivery) -> impl Future<Output = Result<(), TableError>> + Send;
+    /// A page of the log, newest first.
+    fn entries(
+        &self,
+        webhook: Uuid,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> impl Future<Output = Result<LogPage, TableError>> + Send;
+}
+
+fn hook_key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_string(), s(format!("USER#{owner}"))),
+        ("sk".to_string(), s(format!("HOOK#{id}"))),
+    ])
+}
+
+fn log_key(webhook: Uuid, event: Uuid) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        ("pk".to_string(), s(format!("HOOKLOG#{webhook}"))),
+        ("sk".to_string(), s(event.to_string())),
+    ])
+}
+
+impl UserWebhooks for InboxStore {
+    async fn register(&self, hook: &UserWebhook) -> Result<Registered, TableError> {
+        if self.webhooks(&hook.owner).await?.len() >= WEBHOOKS_MAX {
+            return Ok(Registered::TooMany);
+        }
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(hook).map_err(TableError::corrupt)?;
+        item.extend(hook_key(&hook.owner, hook.id));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        // Checked again after the write: two registrations at once both saw room for one.
+        // Each then takes its own back (the owner may try again), never leaving more.
+        if self.webhooks(&hook.owner).await?.len() > WEBHOOKS_MAX {
+            self.unregister(&hook.owner, hook.id).await?;
+            return Ok(Registered::TooMany);
+        }
+        Ok(Registered::Stored)
+    }
+
+    async fn webhooks(&self, owner: &str) -> Result<Vec<UserWebhook>, TableError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :hook)")
+            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
+            .expression_attribute_values(":hook", s("HOOK#"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .collect()
+    }
+
+    async fn webhook(&self, owner: &str, id: Uuid) -> Result<Option<UserWebhook>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(hook_key(owner, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        out.item
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .transpose()
+    }
+
+    async fn unregister(&self, owner: &str, id: Uuid) -> Result<bool, TableError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(hook_key(owner, id)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+}
+
+impl WebhookLog for InboxStore {
+    async fn entry(
+        &self,
+        webhook: Uuid,
+        event: Uuid,
+    ) -> Result<Option<WebhookDelivery>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(log_key(webhook, event)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        out.item
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .transpose()
+    }
+
+    async fn log(&self, entry: &WebhookDelivery) -> Result<(), TableError> {
+        let mut item: HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(entry).map_err(TableError::corrupt)?;
+        item.extend(log_key(entry.webhook_id, entry.event_id));
+        let expires = entry.updated_at.epoch_seconds() + LOG_DAYS * 86_400;
+        item.insert("ttl".into(), AttributeValue::N(expires.to_string()));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(TableError::of)
+    }
+
+    async fn entries(
+        &self,
+        webhook: Uuid,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> Result<LogPage, TableError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("HOOKLOG#{webhook}")))
+            .scan_index_forward(false)
+            .limit(limit)
+            .set_exclusive_start_key(start.map(start_key_item))
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .collect::<Result<_, _>>()?;
+        Ok(LogPage {
+            items,
+            next: out.last_evaluated_key.map(start_key_of),
+        })
+    }
+}
