@@ -20,6 +20,7 @@ pub mod time;
 pub mod user_webhook;
 pub mod validation;
 pub mod webhook;
+pub mod wire;
 
 pub use command::{NewTask, TaskPatch};
 pub use event::{Actor, EventEnvelope, EventPayload, EventType};

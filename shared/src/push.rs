@@ -26,6 +26,7 @@ pub struct NewPushSubscription {
     /// `expirationTime` (milliseconds since the epoch, or null): accepted, not used.
     #[serde(default, rename = "expirationTime")]
     pub expiration_time: Option<u64>,
+    #[serde(deserialize_with = "crate::wire::object")]
     pub keys: PushKeys,
 }
 

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::quiet_hours::QuietHours;
+use crate::wire::{object, present, present_object};
 use crate::{FieldError, Timestamp};
 
 /// The longest e-mail address (RFC 5321's path limit).
@@ -15,16 +16,17 @@ pub const EMAIL_MAX_LEN: usize = 254;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
+    #[serde(deserialize_with = "object")]
     pub email: EmailSettings,
     /// Optional in a `PUT` (on when left out).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub push: PushSettings,
     /// When e-mail and Web Push hold reminders back (deferred to the end, never dropped);
     /// absent for none (`null` is refused, as for an address).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
+        deserialize_with = "present_object"
     )]
     pub quiet_hours: Option<QuietHours>,
 }
@@ -54,13 +56,6 @@ pub struct EmailSettings {
         deserialize_with = "present"
     )]
     pub address: Option<String>,
-}
-
-/// A field that may be left out but, when given, must be a value (not `null`).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
 }
 
 impl NotificationSettings {
@@ -219,6 +214,16 @@ mod tests {
         let without: NotificationSettings =
             serde_json::from_str(r#"{"email": {"enabled": false}}"#).unwrap();
         assert_eq!(without, NotificationSettings::default());
+        for positional in [
+            r#"{"email": [true, "a@b.co"]}"#,
+            r#"{"email": {"enabled": false}, "push": [false]}"#,
+            r#"{"email": {"enabled": false}, "quiet_hours": ["22:00", "07:00", "UTC"]}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<NotificationSettings>(positional).is_err(),
+                "objects only: {positional}"
+            );
+        }
         let quiet: NotificationSettings = serde_json::from_str(
             r#"{"email": {"enabled": false}, "quiet_hours": {"start": "22:00", "end": "07:00", "time_zone": "Europe/Berlin"}}"#,
         )

@@ -122,16 +122,39 @@ pub fn check_url(url: &str, private_origins: &[String]) -> Result<(), String> {
                 .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
     };
     let ip_literal = host.starts_with('[') || numeric(last);
+    // Names that are never public: RFC 6761's special-use names and what networks commonly
+    // use inside (RFC 6762's .local, RFC 8375's .home.arpa, .internal, .lan, .corp, ...).
     let private_name = !host.contains('.')
         || [
-            ".localhost",
-            ".local",
-            ".internal",
-            ".localdomain",
-            ".home.arpa",
+            "localhost",
+            "local",
+            "internal",
+            "localdomain",
+            "home.arpa",
+            "lan",
+            "corp",
+            "home",
+            "intranet",
+            "private",
+            "test",
+            "invalid",
+            "example",
         ]
         .iter()
-        .any(|suffix| host.ends_with(suffix));
+        .any(|suffix| host == *suffix || host.ends_with(&format!(".{suffix}")));
+    // The port as written: the URI type reads `:99999` and `:0` without complaint.
+    let port_ok = match authority.as_str().rsplit_once(':') {
+        Some((_, port)) if !authority.as_str().ends_with(']') => {
+            port.parse::<u16>().is_ok_and(|p| p != 0)
+        }
+        _ => true,
+    };
+    if !port_ok {
+        return Err("the port must be 1 to 65535".into());
+    }
+    if host.len() > 253 {
+        return Err("the host name must be at most 253 characters".into());
+    }
     let labels_ok = host.split('.').all(|l| {
         !l.is_empty()
             && l.len() <= 63
@@ -213,7 +236,7 @@ mod tests {
             "https://hooks.example.com/todo",
             "https://hooks.example.com:8443/todo?token=abc",
             "https://example.com.",
-            "https://xn--bcher-kva.example/hook",
+            "https://xn--bcher-kva.de/hook",
             "http://127.0.0.1:4100/hooks/alice",
         ] {
             assert_eq!(hook(url).problems(&local()), vec![], "{url}");
@@ -240,6 +263,15 @@ mod tests {
             "https://user:pass@hooks.example.com/x",
             "https://hooks.example.com/x#frag",
             "https://hooks_example.com/x",
+            "https://hooks.example.com:99999/x",
+            "https://hooks.example.com:0/x",
+            "https://hooks.example.com:/x",
+            "https://printer.lan/x",
+            "https://wiki.corp/x",
+            "https://hooks.example.invalid/x",
+            "https://hooks.test/x",
+            &format!("https://{}.example.com/x", "a".repeat(64)),
+            &format!("https://{}.com/x", vec!["b".repeat(60); 5].join(".")),
             "http://127.0.0.1:4101/x",
             "/relative",
             "not a url",

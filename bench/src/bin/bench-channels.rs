@@ -2,10 +2,11 @@
 //! when many fall due at once, through the whole local cloud (the real function binaries, the
 //! sweep, the stream, the publisher, the broker, one consumer group per channel).
 //!
-//! Users turn e-mail on and subscribe a device to Web Push; each creates tasks whose reminders
-//! all fall due at one instant T. The delay of a reminder on a channel is its arrival minus T:
-//! at the webhook receiver, the SES endpoint and the push service their arrival time, in the
-//! inbox the in-app channel's recorded placement time.
+//! Users turn e-mail on, subscribe a device to Web Push and register a webhook of their own;
+//! each creates tasks whose reminders all fall due at one instant T. The delay of a reminder on
+//! a channel is its arrival minus T: at the webhook receiver (the operator's path and each
+//! user's), the SES endpoint and the push service their arrival time, in the inbox the in-app
+//! channel's recorded placement time.
 //! The sweep runs every second here (every 10 s in AWS), so up to a second of each delay is
 //! the sweep's granularity.
 //!
@@ -105,6 +106,15 @@ async fn main() {
         )
         .await;
         assert_eq!(status, 201, "{body}");
+        // Each user's own webhook, on the same receiver under a path of theirs.
+        let origin = cloud.webhook.url().trim_end_matches("/hook");
+        let (status, body) = send(
+            http.post(format!("{api}/webhooks"))
+                .bearer_auth(&user.token)
+                .json(&json!({"url": format!("{origin}/user/{}", user.name)})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
     }
 
     // Creating N tasks takes a while at debug speed: T leaves room for it.
@@ -140,25 +150,35 @@ async fn main() {
 
     let deadline = std::time::Instant::now() + Duration::from_secs(120 + reminders as u64 / 10);
     loop {
-        let (hooks, mails, pushes) = (
-            cloud.webhook.received().len(),
+        let received = cloud.webhook.received();
+        let (hooks, own, mails, pushes) = (
+            received.iter().filter(|r| r.path == "/hook").count(),
+            received
+                .iter()
+                .filter(|r| r.path.starts_with("/user/"))
+                .count(),
             cloud.ses.sent().len(),
             cloud.push.received().len(),
         );
-        if hooks >= reminders && mails >= reminders && pushes >= reminders {
+        if hooks >= reminders && own >= reminders && mails >= reminders && pushes >= reminders {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "timed out: {hooks} webhook deliveries, {mails} e-mails, {pushes} pushes of {reminders}"
+            "timed out: {hooks} webhook deliveries, {own} to users' webhooks, {mails} e-mails, {pushes} pushes of {reminders}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut delays: HashMap<&str, Vec<f64>> = HashMap::new();
     let since_due = |t: DateTime<Utc>| (t - due_at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
     for r in cloud.webhook.received().iter().filter(|r| r.status == 200) {
+        let channel = if r.path == "/hook" {
+            "webhook"
+        } else {
+            "user webhook"
+        };
         delays
-            .entry("webhook")
+            .entry(channel)
             .or_default()
             .push(since_due(r.received_at));
     }
@@ -205,7 +225,7 @@ async fn main() {
         }
     }
     println!("\n| channel | reminders | p50 | p99 | max |\n|---|---|---|---|---|");
-    for channel in ["in-app", "webhook", "e-mail", "web push"] {
+    for channel in ["in-app", "webhook", "user webhook", "e-mail", "web push"] {
         let v = delays.remove(channel).unwrap_or_default();
         println!(
             "| {channel} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",

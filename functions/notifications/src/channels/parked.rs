@@ -70,8 +70,13 @@ pub struct DrainReport {
 }
 
 impl DrainReport {
-    /// Logs it and emits it as metrics (`Settled`, `ParkedAgain`, `Left`) of `function`.
+    /// Logs it and emits it as metrics (`Settled`, `ParkedAgain`, `Left`) of `function`; a
+    /// drain that found nothing due (most minutes) only logs at debug level.
     pub fn publish(&self, function: &str) {
+        if *self == Self::default() {
+            tracing::debug!(function, "nothing parked was due");
+            return;
+        }
         tracing::info!(function, report = ?self, "drained parked deliveries");
         todo_lambda::metrics::emit(
             function,

@@ -73,6 +73,9 @@ async fn store_one<S: PushSubscriptions>(
         Subscribed::TooMany => Err(Problem::conflict(format!(
             "at most {SUBSCRIPTIONS_MAX} push subscriptions; delete one first"
         ))),
+        Subscribed::Busy => Err(Problem::service_unavailable(
+            "other devices of yours were being subscribed at the same moment; try again",
+        )),
     }
 }
 

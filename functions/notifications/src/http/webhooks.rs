@@ -83,6 +83,9 @@ async fn create<S: UserWebhooks>(
         Registered::TooMany => Err(Problem::conflict(format!(
             "at most {WEBHOOKS_MAX} webhooks; delete one first"
         ))),
+        Registered::Busy => Err(Problem::service_unavailable(
+            "other webhooks of yours were being registered at the same moment; try again",
+        )),
     }
 }
 

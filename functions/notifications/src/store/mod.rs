@@ -9,7 +9,8 @@
 //!
 //! A user's notification settings are one item beside their notifications: `pk` `USER#<owner>`,
 //! `sk` `SETTINGS`, the settings in `settings` (no `NOTE#` prefix: lists never see it). Their
-//! push subscriptions too: `sk` `PUSH#<subscription id>`, one item each.
+//! push subscriptions too: `sk` `PUSH#<subscription id>`, one item each, counted in `PUSHES`
+//! (see `counted`).
 //!
 //! A delivery a channel will make later (held back by quiet hours, or retried off the
 //! partition) is *parked* beside them: see `parking`.
@@ -32,9 +33,11 @@ use todo_schema::push::{PushSubscription, SUBSCRIPTIONS_MAX};
 use todo_schema::settings::NotificationSettings;
 use uuid::Uuid;
 
+mod counted;
 mod parking;
 mod user_webhooks;
 
+use counted::Added;
 pub use parking::{INDEX_PARKED, Parked, ParkedPage, Parking};
 pub use user_webhooks::{LOG_DAYS, LogPage, Registered, UserWebhooks, WebhookLog};
 
@@ -109,7 +112,12 @@ pub enum Subscribed {
     Stored,
     /// The owner has the most subscriptions already.
     TooMany,
+    /// Other subscriptions of the owner's kept changing at the same moment.
+    Busy,
 }
+
+/// The name of the owner's count of push subscriptions (see `counted`).
+const PUSH_COUNT: &str = "PUSHES";
 
 /// The push subscription routes' and the push channel's operations.
 pub trait PushSubscriptions {
@@ -364,42 +372,47 @@ fn push_key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
 
 impl PushSubscriptions for InboxStore {
     async fn subscribe(&self, subscription: &PushSubscription) -> Result<Subscribed, TableError> {
-        let existing = self.subscriptions(&subscription.owner).await?;
-        let replaces = existing.iter().any(|e| e.id == subscription.id);
-        if !replaces && existing.len() >= SUBSCRIPTIONS_MAX {
-            return Ok(Subscribed::TooMany);
-        }
         let mut item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(subscription).map_err(TableError::corrupt)?;
         item.extend(push_key(&subscription.owner, subscription.id));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        // Checked again after the write: two devices subscribing at once both saw room for
-        // one. Each then takes its own back (the owner may try again), never leaving more.
-        if !replaces && self.subscriptions(&subscription.owner).await?.len() > SUBSCRIPTIONS_MAX {
-            self.unsubscribe(&subscription.owner, subscription.id)
-                .await?;
-            return Ok(Subscribed::TooMany);
+        // The same endpoint again replaces its keys (no new device, the count unchanged);
+        // a new one is added with the count. Twice, for a device subscribed by two requests
+        // at once: the loser of the add finds it there and replaces it.
+        for _ in 0..2 {
+            let replaced = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item.clone()))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await;
+            match replaced.map_err(classify) {
+                Ok(_) => return Ok(Subscribed::Stored),
+                Err(Failure::Condition(_)) => {}
+                Err(other) => return Err(other.into()),
+            }
+            match self
+                .add_counted(
+                    &subscription.owner,
+                    PUSH_COUNT,
+                    SUBSCRIPTIONS_MAX,
+                    item.clone(),
+                )
+                .await?
+            {
+                Added::Stored => return Ok(Subscribed::Stored),
+                Added::TooMany => return Ok(Subscribed::TooMany),
+                Added::Busy => return Ok(Subscribed::Busy),
+                Added::Exists => {}
+            }
         }
-        Ok(Subscribed::Stored)
+        Ok(Subscribed::Busy)
     }
 
     async fn unsubscribe(&self, owner: &str, id: Uuid) -> Result<bool, TableError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(push_key(owner, id)))
-            .return_values(ReturnValue::AllOld)
-            .send()
+        self.remove_counted(owner, PUSH_COUNT, push_key(owner, id))
             .await
-            .map_err(TableError::of)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
     }
 
     async fn subscription(

@@ -3,19 +3,24 @@
 //! | item | `pk` | `sk` | |
 //! |---|---|---|---|
 //! | a webhook | `USER#<owner>` | `HOOK#<webhook id>` | the webhook, its secret included |
+//! | the count | `USER#<owner>` | `HOOKS` | `n`: how many the owner has (see `counted`) |
 //! | a log entry | `HOOKLOG#<webhook id>` | `<event id>` | one event sent to it; ids are UUIDv7, so key order is time order; `ttl` expires it after [`LOG_DAYS`] |
 
 use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::AttributeValue;
 use todo_lambda::cursor::StartKey;
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::TableError;
 use todo_schema::user_webhook::{UserWebhook, WEBHOOKS_MAX, WebhookDelivery};
 use uuid::Uuid;
 
+use super::counted::Added;
 use super::{InboxStore, s};
+
+/// The name of the owner's count of webhooks (see `counted`).
+const COUNT: &str = "HOOKS";
 
 /// How long a webhook's log keeps an entry.
 pub const LOG_DAYS: i64 = 30;
@@ -26,6 +31,8 @@ pub enum Registered {
     Stored,
     /// The owner has the most webhooks already.
     TooMany,
+    /// Other registrations of the owner's kept taking the room at the same moment.
+    Busy,
 }
 
 /// One page of a webhook's log.
@@ -96,26 +103,20 @@ fn log_key(webhook: Uuid, event: Uuid) -> HashMap<String, AttributeValue> {
 
 impl UserWebhooks for InboxStore {
     async fn register(&self, hook: &UserWebhook) -> Result<Registered, TableError> {
-        if self.webhooks(&hook.owner).await?.len() >= WEBHOOKS_MAX {
-            return Ok(Registered::TooMany);
-        }
         let mut item: HashMap<String, AttributeValue> =
             serde_dynamo::to_item(hook).map_err(TableError::corrupt)?;
         item.extend(hook_key(&hook.owner, hook.id));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        // Checked again after the write: two registrations at once both saw room for one.
-        // Each then takes its own back (the owner may try again), never leaving more.
-        if self.webhooks(&hook.owner).await?.len() > WEBHOOKS_MAX {
-            self.unregister(&hook.owner, hook.id).await?;
-            return Ok(Registered::TooMany);
-        }
-        Ok(Registered::Stored)
+        Ok(
+            match self
+                .add_counted(&hook.owner, COUNT, WEBHOOKS_MAX, item)
+                .await?
+            {
+                // A fresh UUIDv7 is never taken.
+                Added::Stored | Added::Exists => Registered::Stored,
+                Added::TooMany => Registered::TooMany,
+                Added::Busy => Registered::Busy,
+            },
+        )
     }
 
     async fn webhooks(&self, owner: &str) -> Result<Vec<UserWebhook>, TableError> {
@@ -153,16 +154,7 @@ impl UserWebhooks for InboxStore {
     }
 
     async fn unregister(&self, owner: &str, id: Uuid) -> Result<bool, TableError> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(hook_key(owner, id)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+        self.remove_counted(owner, COUNT, hook_key(owner, id)).await
     }
 }
 

@@ -550,3 +550,53 @@ async fn retries_end_after_a_day_and_refusals_at_once() {
         "{entry}"
     );
 }
+
+/// Twelve registrations of one user at once: exactly five stored, the rest told the limit is
+/// reached (never a false 409 while there is room, never six); a removal makes room again.
+#[tokio::test]
+async fn the_limit_holds_exactly_when_registrations_race() {
+    let (_engine, store) = inbox().await;
+    let origins: Vec<String> = vec![];
+    let answers = futures_util::future::join_all((0..12).map(|i| {
+        let (store, origins) = (&store, &origins);
+        async move {
+            register(
+                store,
+                origins,
+                ALICE,
+                json!({"url": format!("https://hook{i}.example.com/x")}),
+            )
+            .await
+            .status
+        }
+    }))
+    .await;
+    let created = answers.iter().filter(|s| **s == 201).count();
+    let listed = read(list_webhooks(&store, call("GET", "/webhooks").request()).await);
+    let items = listed.body["items"].as_array().unwrap().clone();
+    assert_eq!((created, items.len()), (5, 5), "{answers:?}");
+    assert!(
+        answers.iter().all(|s| [201, 409].contains(s)),
+        "{answers:?}"
+    );
+    let id = items[0]["id"].as_str().unwrap();
+    let removed =
+        read(delete_webhook(&store, call("DELETE", format!("/webhooks/{id}")).request()).await);
+    assert_eq!(removed.status, 204);
+    let again = register(
+        &store,
+        &origins,
+        ALICE,
+        json!({"url": "https://hook-again.example.com/x"}),
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    let sixth = register(
+        &store,
+        &origins,
+        ALICE,
+        json!({"url": "https://hook-six.example.com/x"}),
+    )
+    .await;
+    assert_eq!(sixth.status, 409);
+}
