@@ -17,6 +17,7 @@
 
 use chrono::Duration;
 use std::time::Duration as StdDuration;
+use todo_schema::limits::REMINDERS_MAX;
 use todo_schema::{Actor, Timestamp};
 
 use crate::store::StoreError;
@@ -104,8 +105,52 @@ pub async fn sweep_for<S: SweepReminders>(
     }
 }
 
-/// One sweep at `now`.
+/// One sweep at `now`: passes over the index until one records nothing (at most
+/// [`REMINDERS_MAX`] + 1). A task records one reminder per write (one event per change, as
+/// the outbox has it), so a task with several reminders due at once gets them all in this
+/// sweep, one pass each, instead of one per sweep (minutes apart).
 pub async fn sweep<S: SweepReminders>(
+    store: &S,
+    now: Timestamp,
+) -> Result<SweepReport, SweepError> {
+    let mut total = SweepReport::default();
+    let mut first_failure = None;
+    for _ in 0..=REMINDERS_MAX {
+        let pass = match sweep_pass(store, now).await {
+            Ok(pass) => pass,
+            Err(e) => {
+                first_failure.get_or_insert(e.first);
+                e.report
+            }
+        };
+        total.add(&pass);
+        if pass.recorded == 0 {
+            break;
+        }
+    }
+    tracing::info!(report = ?total, "reminder sweep");
+    todo_lambda::metrics::emit(
+        "reminder-sweep",
+        &[
+            ("Applied", total.recorded),
+            ("Late", total.late),
+            ("Skipped", total.skipped),
+            ("Unreadable", total.unreadable),
+            ("Failed", total.failed),
+        ],
+    );
+    match first_failure {
+        None => Ok(total),
+        Some(first) => Err(SweepError {
+            failed: total.failed,
+            report: total,
+            first,
+        }),
+    }
+}
+
+/// One pass over every shard of the index at `now`.
+async fn sweep_pass<S: SweepReminders>(
     store: &S,
     now: Timestamp,
 ) -> Result<SweepReport, SweepError> {
@@ -158,17 +203,6 @@ pub async fn sweep<S: SweepReminders>(
             }
         }
     }
-    tracing::info!(?report, "reminder sweep");
-    todo_lambda::metrics::emit(
-        "reminder-sweep",
-        &[
-            ("Applied", report.recorded),
-            ("Late", report.late),
-            ("Skipped", report.skipped),
-            ("Unreadable", report.unreadable),
-            ("Failed", report.failed),
-        ],
-    );
     match first_failure {
         None => Ok(report),
         Some(first) => Err(SweepError {

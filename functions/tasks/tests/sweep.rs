@@ -80,6 +80,35 @@ async fn due_reminders_are_recorded_once_each_and_late_ones_marked() {
     assert!(other["id"].is_string());
 }
 
+/// Found by an outside test: a task with several reminders due at once got one per sweep
+/// (minutes apart on AWS); one sweep now records them all, each its own event, in order.
+#[tokio::test]
+async fn several_reminders_of_one_task_due_at_once_go_out_in_one_sweep() {
+    let h = Harness::new().await;
+    let reminders: Vec<Value> = (0..5)
+        .map(|i| json!({"at": format!("2031-03-01T12:00:0{i}Z")}))
+        .collect();
+    h.create(
+        ALICE,
+        json!({"title": "Five at once", "reminders": reminders}),
+    )
+    .await;
+    let report = sweep(&h.store, at("2031-03-01T12:00:30Z")).await.unwrap();
+    assert_eq!((report.found, report.recorded), (5, 5), "{report:?}");
+    let at_times: Vec<String> = reminder_events(&h)
+        .iter()
+        .map(|e| e["ev_reminder_at"]["S"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        at_times,
+        (0..5)
+            .map(|i| format!("2031-03-01T12:00:0{i}.000Z"))
+            .collect::<Vec<_>>()
+    );
+    let again = sweep(&h.store, at("2031-03-01T12:00:40Z")).await.unwrap();
+    assert_eq!(again.found, 0);
+}
+
 #[tokio::test]
 async fn completed_tasks_do_not_remind_and_reopened_ones_do_again() {
     let h = Harness::new().await;
