@@ -231,6 +231,49 @@ impl Update {
 }
 
 impl InboxStore {
+    /// Every item of `owner`'s whose sort key starts with `prefix`, read consistently.
+    async fn owned<T: serde::de::DeserializeOwned>(
+        &self,
+        owner: &str,
+        prefix: &str,
+    ) -> Result<Vec<T>, TableError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
+            .expression_attribute_values(":prefix", s(prefix))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        out.items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .collect()
+    }
+
+    /// The item at `key`, read consistently, if there is one.
+    async fn one<T: serde::de::DeserializeOwned>(
+        &self,
+        key: HashMap<String, AttributeValue>,
+    ) -> Result<Option<T>, TableError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(TableError::of)?;
+        out.item
+            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
+            .transpose()
+    }
+
     /// A store over `table`.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
@@ -420,37 +463,11 @@ impl PushSubscriptions for InboxStore {
         owner: &str,
         id: Uuid,
     ) -> Result<Option<PushSubscription>, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(push_key(owner, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        out.item
-            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
-            .transpose()
+        self.one(push_key(owner, id)).await
     }
 
     async fn subscriptions(&self, owner: &str) -> Result<Vec<PushSubscription>, TableError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :push)")
-            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
-            .expression_attribute_values(":push", s("PUSH#"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
-            .collect()
+        self.owned(owner, "PUSH#").await
     }
 }
 

@@ -120,37 +120,11 @@ impl UserWebhooks for InboxStore {
     }
 
     async fn webhooks(&self, owner: &str) -> Result<Vec<UserWebhook>, TableError> {
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :hook)")
-            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
-            .expression_attribute_values(":hook", s("HOOK#"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        out.items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
-            .collect()
+        self.owned(owner, "HOOK#").await
     }
 
     async fn webhook(&self, owner: &str, id: Uuid) -> Result<Option<UserWebhook>, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(hook_key(owner, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        out.item
-            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
-            .transpose()
+        self.one(hook_key(owner, id)).await
     }
 
     async fn unregister(&self, owner: &str, id: Uuid) -> Result<bool, TableError> {
@@ -164,18 +138,7 @@ impl WebhookLog for InboxStore {
         webhook: Uuid,
         event: Uuid,
     ) -> Result<Option<WebhookDelivery>, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(log_key(webhook, event)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        out.item
-            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
-            .transpose()
+        self.one(log_key(webhook, event)).await
     }
 
     async fn log(&self, entry: &WebhookDelivery) -> Result<(), TableError> {
