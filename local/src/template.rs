@@ -146,6 +146,16 @@ impl Template {
                 }
             }
         }
+        // API Gateway routes a request to the most specific match: a literal segment wins over
+        // a path variable (HTTP API developer guide, "Working with routes"), so
+        // `GET /tasks/changes` is never taken for `GET /tasks/{id}`.
+        routes.sort_by_key(|r| {
+            r.path
+                .trim_matches('/')
+                .split('/')
+                .map(|seg| seg.starts_with('{'))
+                .collect::<Vec<_>>()
+        });
         routes
     }
 

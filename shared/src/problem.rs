@@ -81,6 +81,8 @@ problem_kinds! {
     conflict => ("conflict", 409, "Conflict");
     /// `If-Match` named a version that is no longer current.
     precondition_failed => ("precondition-failed", 412, "Precondition failed");
+    /// A sync token is older than the changes it relies on are kept: sync again from the start.
+    sync_token_expired => ("sync-token-expired", 410, "Sync token expired");
     /// The body exceeds the contract's size limit.
     payload_too_large => ("payload-too-large", 413, "Payload too large");
     /// The body is not JSON (or merge-patch JSON for PATCH).

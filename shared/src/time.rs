@@ -79,6 +79,15 @@ impl Timestamp {
             .unwrap_or(Self::MAX)
     }
 
+    /// `span` before this instant, or [`Timestamp::MIN`] when that is before year 0000.
+    pub fn before(&self, span: std::time::Duration) -> Self {
+        chrono::Duration::from_std(span)
+            .ok()
+            .and_then(|w| self.0.checked_sub_signed(w))
+            .and_then(|dt| Self::from_datetime(dt).ok())
+            .unwrap_or(Self::MIN)
+    }
+
     /// This instant moved by a signed number of minutes; `None` when that leaves years 0000-9999.
     pub fn plus_minutes(&self, minutes: i64) -> Option<Self> {
         self.0

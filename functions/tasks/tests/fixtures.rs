@@ -43,6 +43,7 @@ async fn every_sample_event_runs_through_its_handler() {
         ("complete-task.json", 200),
         ("reopen-task.json", 200),
         ("delete-task.json", 204),
+        ("sync-tasks.json", 200),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events/http");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -74,4 +75,12 @@ async fn every_sample_event_runs_through_its_handler() {
         ["Water the plants"],
         "the created sample remains; the seeded one was deleted"
     );
+    let sync = h.send(fixture("sync-tasks.json")).await;
+    let ops: Vec<_> = sync.body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["op"].clone())
+        .collect();
+    assert_eq!(ops, ["upsert"], "a first sync is the current set: {}", sync.body);
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use todo_schema::Problem;
@@ -64,10 +65,10 @@ impl std::fmt::Debug for CursorCodec {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Payload {
+struct Payload<T> {
     /// What the cursor is bound to: the caller and the query, minus the page size.
     scope: String,
-    key: StartKey,
+    key: T,
 }
 
 impl CursorCodec {
@@ -106,6 +107,16 @@ impl CursorCodec {
 
     /// A cursor for `key` within `scope`.
     pub fn encode(&self, scope: &str, key: StartKey) -> String {
+        self.seal(scope, &key)
+    }
+
+    /// The start key in a cursor issued for `scope`.
+    pub fn decode(&self, scope: &str, cursor: &str) -> Result<StartKey, Problem> {
+        self.open(scope, cursor)
+    }
+
+    /// Any state as an opaque token bound to `scope` (a sync token's position, for one).
+    pub fn seal<T: Serialize>(&self, scope: &str, key: &T) -> String {
         let payload = serde_json::to_vec(&Payload {
             scope: scope.to_string(),
             key,
@@ -115,8 +126,8 @@ impl CursorCodec {
         format!("{}.{}", B64.encode(&payload), B64.encode(tag))
     }
 
-    /// The start key in a cursor issued for `scope`.
-    pub fn decode(&self, scope: &str, cursor: &str) -> Result<StartKey, Problem> {
+    /// The state in a token sealed for `scope`; 400 for a tampered, foreign or malformed one.
+    pub fn open<T: DeserializeOwned>(&self, scope: &str, cursor: &str) -> Result<T, Problem> {
         let invalid = || Problem::bad_request("the cursor is invalid for this query");
         let (payload, tag) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = B64.decode(payload).map_err(|_| invalid())?;
@@ -124,7 +135,7 @@ impl CursorCodec {
         self.mac(&payload)
             .verify_slice(&tag)
             .map_err(|_| invalid())?;
-        let payload: Payload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
+        let payload: Payload<T> = serde_json::from_slice(&payload).map_err(|_| invalid())?;
         if payload.scope != scope {
             return Err(invalid());
         }

@@ -2,12 +2,13 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::http::{caller, empty_response};
-use todo_schema::Problem;
+use todo_schema::{Problem, Timestamp};
 
 use super::{if_match, respond, store_problem, task_id};
 use crate::store::DeleteTask;
 
-/// Deletes a task for good: 204, or 412 when `If-Match` is stale.
+/// Deletes a task for good (leaving a tombstone for delta sync): 204, or 412 when `If-Match`
+/// is stale.
 pub async fn delete_task<S: DeleteTask>(store: &S, req: Request) -> Response<Body> {
     respond(run(store, req).await)
 }
@@ -16,7 +17,7 @@ async fn run<S: DeleteTask>(store: &S, req: Request) -> Result<Response<Body>, P
     let caller = caller(&req)?;
     let id = task_id(&req)?;
     store
-        .delete(&caller.sub, id, if_match(&req))
+        .delete(&caller.sub, id, if_match(&req), Timestamp::now())
         .await
         .map_err(store_problem)?;
     Ok(empty_response(204))

@@ -1,6 +1,7 @@
 //! One handler per route. Each is a plain async function over the request and the store
 //! operation it needs; every failure leaves as one problem+json response.
 
+pub mod changes;
 pub mod create;
 pub mod delete;
 pub mod get;

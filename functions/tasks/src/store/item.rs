@@ -5,12 +5,15 @@
 //! |-------------|----------------|---------------|----------------------------------------------|
 //! | task        | `USER#<sub>`   | `TASK#<id>`   | the task's fields + derived + `ev_*`          |
 //! | idempotency | `USER#<sub>`   | `IDEM#<key>`  | first response of a create, `ttl` = +24 h     |
+//! | tombstone   | `USER#<sub>`   | `GONE#<id>`   | a deleted task's id and time, for delta sync; `ttl` = +31 days |
 //!
 //! Derived attributes, each a function of one field so a partial update can keep them right:
 //! `s_due`, `s_prio`, `s_title`, `s_upd` (sort keys of the four LSIs; suffixed with the id so
 //! they are unique), `q_title`, `q_notes` (lower-case text for search), `rem_pk` + `rem_at` (the
 //! sparse `reminders-due` GSI: `rem_pk` is present only while the task is open, `rem_at` only
-//! while a reminder is pending, whatever the status), `rem_rel` (the task has reminders relative to its due time).
+//! while a reminder is pending, whatever the status), `rem_rel` (the task has reminders relative to its due time),
+//! `s_chg` (the sort key of the `changes` GSI: the instant of the last change and the id, on
+//! tasks and tombstones alike, so one Query reads a user's changes since an instant).
 
 use std::collections::HashMap;
 
@@ -30,6 +33,11 @@ pub type Attr = (&'static str, Option<AttributeValue>);
 pub use todo_outbox::KIND_TASK;
 /// `kind` of idempotency records; never events.
 pub const KIND_IDEMPOTENCY: &str = "idempotency";
+/// `kind` of tombstones: what delta sync tells a client about a deleted task; never events.
+pub const KIND_TOMBSTONE: &str = "tombstone";
+/// How long a tombstone is kept. A sync token older than this could miss a deletion, so
+/// [`crate::store::SYNC_TOKEN_VALIDITY`] is a day shorter.
+pub const TOMBSTONE_DAYS: u64 = 31;
 /// How many partitions the reminders-due index spreads over; the sweep queries each.
 pub const REMINDER_SHARDS: u8 = 4;
 
@@ -40,6 +48,8 @@ pub const INDEX_BY_TITLE: &str = "by-title";
 pub const INDEX_BY_UPDATED: &str = "by-updated";
 /// The sparse global index the reminder sweep queries.
 pub const INDEX_REMINDERS_DUE: &str = "reminders-due";
+/// The global index of every task and tombstone by the instant of its last change (`s_chg`).
+pub const INDEX_CHANGES: &str = "changes";
 
 /// Sorts after any timestamp: tasks without a due time come last in ascending due order.
 const NO_DUE: &str = "~";
@@ -57,6 +67,11 @@ pub fn task_sk(id: TaskId) -> String {
 /// The sort key of an idempotency record.
 pub fn idempotency_sk(key: &str) -> String {
     format!("IDEM#{key}")
+}
+
+/// The sort key of a deleted task's tombstone.
+pub fn tombstone_sk(id: TaskId) -> String {
+    format!("GONE#{id}")
 }
 
 /// The primary key of a task.
@@ -185,12 +200,35 @@ pub fn reminder_shard(id: TaskId) -> AttributeValue {
     s(format!("REM#{}", last % REMINDER_SHARDS))
 }
 
-/// `updated_at` and its sort key.
+/// `updated_at` and its sort keys: the `by-updated` LSI's and the `changes` GSI's.
 pub fn updated_attrs(id: TaskId, at: Timestamp) -> Vec<Attr> {
     vec![
         ("updated_at", Some(s(at.to_string()))),
         ("s_upd", Some(unique(&at.to_string(), id))),
+        ("s_chg", Some(unique(&at.to_string(), id))),
     ]
+}
+
+/// The tombstone a delete leaves in the `changes` index: the id, the owner and when, kept
+/// [`TOMBSTONE_DAYS`] so that a client syncing within that learns of the deletion.
+pub fn tombstone_item(owner: &str, id: TaskId, at: Timestamp) -> Item {
+    let expires = at.after(std::time::Duration::from_secs(TOMBSTONE_DAYS * 86_400));
+    HashMap::from([
+        ("pk".to_string(), s(user_pk(owner))),
+        ("sk".to_string(), s(tombstone_sk(id))),
+        ("kind".to_string(), s(KIND_TOMBSTONE)),
+        ("id".to_string(), s(id.to_string())),
+        ("owner".to_string(), s(owner)),
+        ("deleted_at".to_string(), s(at.to_string())),
+        ("s_chg".to_string(), unique(&at.to_string(), id)),
+        ("ttl".to_string(), n(expires.epoch_seconds())),
+    ])
+}
+
+/// The lower bound of `s_chg` for changes at or after `at`: every key of such a change sorts
+/// at or after the instant alone.
+pub fn changes_from(at: Timestamp) -> AttributeValue {
+    s(at.to_string())
 }
 
 /// The whole item for a task, recording `event`.

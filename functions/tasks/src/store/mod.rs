@@ -3,6 +3,7 @@
 
 mod complete;
 mod create;
+mod changes;
 mod delete;
 mod errors;
 mod expr;
@@ -19,6 +20,7 @@ use std::future::Future;
 use todo_schema::command::CheckedPatch;
 use todo_schema::{Actor, FieldError, Task, TaskId, Timestamp};
 
+pub use changes::{Change, ChangePage, ChangesFrom, SYNC_OVERLAP, SYNC_TOKEN_VALIDITY};
 pub use list::{ListQuery, Page, SortField, StartKey, StatusFilter};
 
 /// What can go wrong talking to the table, in terms the HTTP edge can map once.
@@ -188,11 +190,25 @@ pub trait ReopenTask {
 
 /// `DELETE /tasks/{id}`.
 pub trait DeleteTask {
-    /// Deletes the task for good.
+    /// Deletes the task for good, leaving a tombstone stamped `now` for delta sync.
     fn delete(
         &self,
         owner: &str,
         id: TaskId,
         expected_version: Option<u64>,
+        now: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// `GET /tasks/changes`.
+pub trait TaskChanges {
+    /// One page of the owner's changes: all current tasks ([`ChangesFrom::Start`]), or every
+    /// task and tombstone changed at or after an instant, in the order of their changes.
+    fn changes(
+        &self,
+        owner: &str,
+        from: &ChangesFrom,
+        start: Option<StartKey>,
+        limit: u32,
+    ) -> impl Future<Output = Result<ChangePage, StoreError>> + Send;
 }

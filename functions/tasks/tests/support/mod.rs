@@ -8,7 +8,8 @@ use serde_json::Value;
 use todo_lambda::cursor::CursorCodec;
 pub use todo_local::apigw::{ALICE, BOB, Call, Reply, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
-use todo_tasks::http::{create, delete, get, list, transition, update};
+use todo_schema::Timestamp;
+use todo_tasks::http::{changes, create, delete, get, list, transition, update};
 use todo_tasks::store::DynamoTaskStore;
 
 pub const TABLE: &str = "TasksTable";
@@ -47,6 +48,9 @@ impl Harness {
         let response = match route.as_str() {
             "POST /tasks" => create::create_task(&self.store, req).await,
             "GET /tasks" => list::list_tasks(&self.store, &self.cursors, req).await,
+            "GET /tasks/changes" => {
+                changes::task_changes(&self.store, &self.cursors, req, Timestamp::now()).await
+            }
             "GET /tasks/{id}" => get::get_task(&self.store, req).await,
             "PATCH /tasks/{id}" => update::update_task(&self.store, req).await,
             "DELETE /tasks/{id}" => delete::delete_task(&self.store, req).await,
@@ -55,6 +59,11 @@ impl Harness {
             other => panic!("no handler for route {other}"),
         };
         read(response)
+    }
+
+    /// `GET /tasks/changes` as read at `now` (a sync's clock, for tests of token age).
+    pub async fn changes_at(&self, req: Request, now: Timestamp) -> Reply {
+        read(changes::task_changes(&self.store, &self.cursors, req, now).await)
     }
 
     /// Creates a task as `user` and returns its JSON.
