@@ -55,6 +55,8 @@ pub struct Call {
     method: &'static str,
     path: String,
     user: Option<String>,
+    /// Claims beside `sub`, `iss` and `aud`, as the authorizer passes them (strings).
+    claims: serde_json::Map<String, Value>,
     headers: serde_json::Map<String, Value>,
     query: Vec<(String, String)>,
     body: Option<String>,
@@ -65,6 +67,7 @@ pub fn call(method: &'static str, path: impl Into<String>) -> Call {
         method,
         path: path.into(),
         user: Some(ALICE.to_string()),
+        claims: serde_json::Map::new(),
         headers: serde_json::Map::new(),
         query: Vec::new(),
         body: None,
@@ -74,6 +77,13 @@ pub fn call(method: &'static str, path: impl Into<String>) -> Call {
 impl Call {
     pub fn user(mut self, user: &str) -> Self {
         self.user = Some(user.to_string());
+        self
+    }
+
+    /// One more verified claim, as the JWT authorizer passes it (an array claim arrives as
+    /// `[a b]`).
+    pub fn claim(mut self, name: &str, value: &str) -> Self {
+        self.claims.insert(name.to_string(), json!(value));
         self
     }
 
@@ -129,10 +139,13 @@ impl Call {
     /// The API Gateway HTTP API (payload 2.0) event for this call.
     pub fn event(&self) -> Value {
         let (route_key, path_parameters) = self.route();
-        let claims = self
-            .user
-            .as_ref()
-            .map(|sub| json!({"sub": sub, "iss": "https://issuer.example", "aud": "todo"}));
+        let claims = self.user.as_ref().map(|sub| {
+            let mut claims = self.claims.clone();
+            claims.insert("sub".into(), json!(sub));
+            claims.insert("iss".into(), json!("https://issuer.example"));
+            claims.insert("aud".into(), json!("todo"));
+            Value::Object(claims)
+        });
         event(&HttpRequest {
             method: self.method,
             path: &self.path,

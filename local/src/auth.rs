@@ -108,15 +108,17 @@ impl LocalAuthorizer {
             .claims
             .into_iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| {
-                let text = v
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string());
-                (k, Value::String(text))
-            })
+            .map(|(k, v)| (k, Value::String(claim_text(&v))))
             .collect();
         Ok(Value::Object(claims))
+    }
+
+    /// A token for `user` in `groups` (the `cognito:groups` claim, as Cognito issues it).
+    pub fn token_in_groups(&self, user: &str, hours: u64, groups: &[String]) -> String {
+        self.sign(&json!({
+            "sub": user, "iss": ISSUER, "aud": AUDIENCE, "iat": unix_now(),
+            "exp": unix_now() + hours * 3600, "cognito:groups": groups,
+        }))
     }
 
     /// A token with exactly these claims, signed with the local key: for tests that present
@@ -128,6 +130,19 @@ impl LocalAuthorizer {
             &EncodingKey::from_secret(&self.key),
         )
         .unwrap_or_default()
+    }
+}
+
+/// A claim as the HTTP API's JWT authorizer renders it into the event: strings as they are,
+/// arrays as `[a b]`, anything else as its JSON text.
+fn claim_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(claim_text).collect::<Vec<_>>().join(" ")
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -231,5 +246,14 @@ mod tests {
             .verify(Some(&auth.sign(&with("sub", Value::Null))))
             .unwrap();
         assert!(claims.get("sub").is_none(), "a null sub is no subject");
+        let claims = auth
+            .verify(Some(
+                &auth.sign(&with("cognito:groups", json!(["admin", "ops"]))),
+            ))
+            .unwrap();
+        assert_eq!(
+            claims["cognito:groups"], "[admin ops]",
+            "as API Gateway passes arrays"
+        );
     }
 }

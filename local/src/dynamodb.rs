@@ -191,7 +191,7 @@ mod tests {
             .table
             .unwrap();
         assert_eq!(table.local_secondary_indexes().len(), 4);
-        assert_eq!(table.global_secondary_indexes().len(), 1);
+        assert_eq!(table.global_secondary_indexes().len(), 2);
         assert!(table.latest_stream_arn().is_some());
     }
 }

@@ -11,13 +11,15 @@ use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--packaged DIR]\n       todo-local token USER [--data DIR]";
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--packaged DIR]\n       todo-local token USER [--groups G1,G2] [--data DIR]";
 
 struct Args {
     data: PathBuf,
     port: u16,
     reset: bool,
     token_for: Option<String>,
+    /// `cognito:groups` of the token printed (`--groups admin` for an administrator's).
+    groups: Vec<String>,
     schedule_every: Option<std::time::Duration>,
     concurrency: usize,
     /// `sam build`'s output folder to run instead of the workspace binaries.
@@ -30,6 +32,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         port: 3000,
         reset: false,
         token_for: None,
+        groups: Vec::new(),
         schedule_every: Some(std::time::Duration::from_secs(5)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
         packaged: None,
@@ -66,6 +69,16 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 );
             }
             "token" => parsed.token_for = Some(args.next().ok_or("token needs a user")?),
+            "--groups" => {
+                parsed.groups = args
+                    .next()
+                    .ok_or("--groups needs a comma-separated list")?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|g| !g.is_empty())
+                    .map(String::from)
+                    .collect();
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -93,10 +106,12 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(user) = args.token_for {
-        println!(
-            "{}",
-            LocalAuthorizer::load_or_create(&args.data)?.token(&user, 24)
-        );
+        let auth = LocalAuthorizer::load_or_create(&args.data)?;
+        let token = match args.groups.as_slice() {
+            [] => auth.token(&user, 24),
+            groups => auth.token_in_groups(&user, 24, groups),
+        };
+        println!("{token}");
         return Ok(());
     }
     if args.reset && args.data.exists() {

@@ -47,7 +47,7 @@ fn the_contract_and_the_template_have_the_same_routes() {
         undeployed.is_empty(),
         "in docs/openapi.yaml but not deployed: {undeployed:?}"
     );
-    assert_eq!(deployed.len(), 21);
+    assert_eq!(deployed.len(), 23);
 }
 
 #[test]

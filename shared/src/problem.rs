@@ -73,6 +73,8 @@ problem_kinds! {
     bad_request => ("bad-request", 400, "Bad request");
     /// No identity reached the function (no `sub` claim).
     unauthorized => ("unauthorized", 401, "Unauthorized");
+    /// The caller is known but may not use this route (an administrator's route).
+    forbidden => ("forbidden", 403, "Forbidden");
     /// The resource does not exist for this caller (another user's task included).
     not_found => ("not-found", 404, "Not found");
     /// The route exists but not with this method.

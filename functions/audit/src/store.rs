@@ -5,7 +5,15 @@
 //! | `pk` | `USER#<owner>#TASK#<task id>`: one task's history, reachable only through its owner |
 //! | `sk` | `V#<version, 20 digits>#<event id>`: the task's version order, unique per event |
 //! | `owner_pk`, `owner_sk` | `USER#<owner>`, `<time>#<event id>`: the GSI `by-owner` for `/audit` |
+//! | `actor_pk` | `<actor kind>#<actor id>`: with `owner_sk`, the GSI `by-actor` (admin search) |
+//! | `task_pk` | `<task id>`: with `sk`, the GSI `by-task`: a task's history across owners (admin search) |
+//! | `op_pk` | `<operation>#<YYYY-MM-DD>`: with `owner_sk`, the GSI `by-operation`, one partition a day |
+//! | `day_pk` | `<YYYY-MM-DD>`: with `owner_sk`, the GSI `by-day`: everything, one partition a day |
+//! | `ttl` | the entry's time plus the retention period (`AUDIT_RETENTION_DAYS`), in epoch seconds |
 //!
+//! The operation and day indexes are partitioned by day so that no partition takes every
+//! write of the log (a GSI partition that throttles throttles the table's writes too); a search
+//! over a time range walks its days.
 //! A task's history is sorted by the version each change produced, not by a clock: clocks of
 //! concurrent writers disagree, versions do not (the tasks table grants each exactly once).
 //!
@@ -21,7 +29,7 @@ use todo_lambda::cursor::StartKey;
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::TableError;
 use todo_schema::audit::AuditEntry;
-use todo_schema::{TaskId, Timestamp};
+use todo_schema::{Actor, TaskId, Timestamp};
 
 /// BatchWriteItem takes at most 25 writes.
 const BATCH_LIMIT: usize = 25;
@@ -29,12 +37,19 @@ const BATCH_LIMIT: usize = 25;
 const UNPROCESSED_ROUNDS: u32 = 5;
 /// The owner index.
 pub const INDEX_BY_OWNER: &str = "by-owner";
+/// The administrator's indexes.
+pub const INDEX_BY_ACTOR: &str = "by-actor";
+pub const INDEX_BY_TASK: &str = "by-task";
+pub const INDEX_BY_OPERATION: &str = "by-operation";
+pub const INDEX_BY_DAY: &str = "by-day";
 
 /// The audit table and its client.
 #[derive(Clone, Debug)]
 pub struct AuditStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
+    /// How long an entry is kept after its time; `None` keeps it forever.
+    retention: Option<Duration>,
 }
 
 /// One page of entries.
@@ -74,6 +89,50 @@ pub trait ReadEntries {
     ) -> impl Future<Output = Result<EntryPage, TableError>> + Send;
 }
 
+/// What an administrator searches for: every entry matching all the given filters, within
+/// `from` and `to` (inclusive).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Search {
+    pub actor: Option<Actor>,
+    pub task: Option<TaskId>,
+    /// An event type's wire name (`task.updated`).
+    pub operation: Option<String>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+/// Where the next page of a search starts: the day partition (for searches that walk days) and
+/// the key within the query.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SearchStart {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day: Option<chrono::NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<StartKey>,
+}
+
+/// One page of a search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchPage {
+    pub entries: Vec<AuditEntry>,
+    pub next: Option<SearchStart>,
+}
+
+/// The most Queries one page of a search may cost: a filtered page or a walk over empty days
+/// ends early with a cursor, never runs on.
+pub const SEARCH_QUERIES_PER_PAGE: usize = 32;
+
+/// Searches every user's entries (the administrator's route).
+pub trait SearchEntries {
+    /// One page of the entries matching `search`, oldest first (a task's in version order).
+    fn search(
+        &self,
+        search: &Search,
+        limit: usize,
+        start: Option<SearchStart>,
+    ) -> impl Future<Output = Result<SearchPage, TableError>> + Send;
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -82,7 +141,27 @@ fn history_pk(owner: &str, task: TaskId) -> String {
     format!("USER#{owner}#TASK#{task}")
 }
 
-fn item(entry: &AuditEntry) -> Result<HashMap<String, AttributeValue>, TableError> {
+/// The day partition an instant falls in.
+pub fn day_of(at: Timestamp) -> chrono::NaiveDate {
+    at.as_datetime().date_naive()
+}
+
+fn day_key(day: chrono::NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The `actor_pk` of an actor.
+pub fn actor_key(actor: &Actor) -> String {
+    match actor {
+        Actor::User { id } => format!("user#{id}"),
+        Actor::System { id } => format!("system#{id}"),
+    }
+}
+
+fn item(
+    entry: &AuditEntry,
+    retention: Option<Duration>,
+) -> Result<HashMap<String, AttributeValue>, TableError> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(entry).map_err(TableError::corrupt)?;
     item.insert("pk".into(), s(history_pk(&entry.owner, entry.task_id)));
@@ -95,6 +174,15 @@ fn item(entry: &AuditEntry) -> Result<HashMap<String, AttributeValue>, TableErro
         "owner_sk".into(),
         s(format!("{}#{}", entry.time, entry.event_id)),
     );
+    let day = day_key(day_of(entry.time));
+    item.insert("actor_pk".into(), s(actor_key(&entry.actor)));
+    item.insert("task_pk".into(), s(entry.task_id.to_string()));
+    item.insert("op_pk".into(), s(format!("{}#{day}", entry.operation)));
+    item.insert("day_pk".into(), s(day));
+    if let Some(keep) = retention {
+        let expires = entry.time.after(keep).epoch_seconds();
+        item.insert("ttl".into(), AttributeValue::N(expires.to_string()));
+    }
     Ok(item)
 }
 
@@ -128,12 +216,19 @@ impl AuditStore {
         page(out.items.unwrap_or_default(), out.last_evaluated_key)
     }
 
-    /// A store over `table`.
+    /// A store over `table` that keeps entries forever.
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            retention: None,
         }
+    }
+
+    /// Entries written from now on expire (DynamoDB TTL) `retention` after their time.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
     }
 
     async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), TableError> {
@@ -170,7 +265,7 @@ impl AppendEntries for AuditStore {
         let mut chunk_start = 0;
         for (i, entry) in entries.iter().enumerate() {
             if seen.insert(entry.event_id) {
-                let item = item(entry).map_err(|e| (done, e))?;
+                let item = item(entry, self.retention).map_err(|e| (done, e))?;
                 let put = PutRequest::builder()
                     .set_item(Some(item))
                     .build()
@@ -225,5 +320,126 @@ impl ReadEntries for AuditStore {
             // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
             .expression_attribute_values(":to", s(format!("{to}~")));
         self.page_of(query, limit, start).await
+    }
+}
+
+/// The index a search reads and how: the most selective filter is the key, the rest filter.
+enum Plan {
+    Task(TaskId),
+    Actor(String),
+    Days { operation: Option<String> },
+}
+
+impl Plan {
+    fn of(q: &Search) -> Self {
+        match (&q.task, &q.actor) {
+            (Some(task), _) => Plan::Task(*task),
+            (None, Some(actor)) => Plan::Actor(actor_key(actor)),
+            (None, None) => Plan::Days {
+                operation: q.operation.clone(),
+            },
+        }
+    }
+}
+
+impl SearchEntries for AuditStore {
+    async fn search(
+        &self,
+        q: &Search,
+        limit: usize,
+        start: Option<SearchStart>,
+    ) -> Result<SearchPage, TableError> {
+        let plan = Plan::of(q);
+        let last_day = day_of(q.to);
+        let mut day = start
+            .as_ref()
+            .and_then(|s| s.day)
+            .unwrap_or_else(|| day_of(q.from));
+        let mut key = start.and_then(|s| s.key);
+        let mut entries = Vec::new();
+        for _ in 0..SEARCH_QUERIES_PER_PAGE {
+            let mut names = HashMap::new();
+            let mut values = HashMap::new();
+            let mut filters = Vec::new();
+            let from = s(q.from.to_string());
+            // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
+            let to = s(format!("{}~", q.to));
+            names.insert("#t".to_string(), "owner_sk".to_string());
+            values.insert(":from".to_string(), from);
+            values.insert(":to".to_string(), to);
+            let (index, key_condition) = match &plan {
+                Plan::Task(task) => {
+                    values.insert(":k".into(), s(task.to_string()));
+                    filters.push("#t BETWEEN :from AND :to");
+                    (INDEX_BY_TASK, "task_pk = :k")
+                }
+                Plan::Actor(actor) => {
+                    values.insert(":k".into(), s(actor.clone()));
+                    (INDEX_BY_ACTOR, "actor_pk = :k AND #t BETWEEN :from AND :to")
+                }
+                Plan::Days {
+                    operation: Some(op),
+                } => {
+                    values.insert(":k".into(), s(format!("{op}#{}", day_key(day))));
+                    (
+                        INDEX_BY_OPERATION,
+                        "op_pk = :k AND #t BETWEEN :from AND :to",
+                    )
+                }
+                Plan::Days { operation: None } => {
+                    values.insert(":k".into(), s(day_key(day)));
+                    (INDEX_BY_DAY, "day_pk = :k AND #t BETWEEN :from AND :to")
+                }
+            };
+            if let (Some(actor), Plan::Task(_)) = (&q.actor, &plan) {
+                values.insert(":a".into(), s(actor_key(actor)));
+                filters.push("actor_pk = :a");
+            }
+            if let (Some(op), Plan::Task(_) | Plan::Actor(_)) = (&q.operation, &plan) {
+                names.insert("#op".into(), "operation".into());
+                values.insert(":op".into(), s(op.clone()));
+                filters.push("#op = :op");
+            }
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(key_condition)
+                .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .limit((limit - entries.len()) as i32)
+                .set_exclusive_start_key(key.take().map(start_key_item))
+                .send()
+                .await
+                .map_err(TableError::of)?;
+            let got = page(out.items.unwrap_or_default(), None)?;
+            entries.extend(got.entries);
+            key = out.last_evaluated_key.map(start_key_of);
+            let walking = matches!(plan, Plan::Days { .. });
+            if key.is_none() {
+                match day.succ_opt() {
+                    Some(next) if walking && next <= last_day => day = next,
+                    _ => {
+                        return Ok(SearchPage {
+                            entries,
+                            next: None,
+                        });
+                    }
+                }
+            }
+            if entries.len() >= limit {
+                break;
+            }
+        }
+        let next = SearchStart {
+            day: matches!(plan, Plan::Days { .. }).then_some(day),
+            key,
+        };
+        Ok(SearchPage {
+            entries,
+            next: Some(next),
+        })
     }
 }

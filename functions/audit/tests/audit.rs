@@ -100,7 +100,10 @@ async fn lifecycle(w: &World) -> TaskId {
         .complete(ALICE, task.id, None, &actor, Timestamp::now())
         .await
         .unwrap();
-    w.tasks.delete(ALICE, task.id, None).await.unwrap();
+    w.tasks
+        .delete(ALICE, task.id, None, Timestamp::now())
+        .await
+        .unwrap();
     task.id
 }
 

@@ -83,6 +83,8 @@ async fn sample_batches_are_audited_once_with_the_poison_record_reported() {
 
 #[tokio::test]
 async fn the_sample_http_events_run_through_the_read_handlers() {
+    use todo_audit::http::export::audit_export;
+    use todo_audit::http::search::admin_audit;
     use todo_audit::http::{audit::audit_log, history::task_history};
     use todo_lambda::cursor::CursorCodec;
     let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
@@ -106,4 +108,29 @@ async fn the_sample_http_events_run_through_the_read_handlers() {
     assert!(!history.body["items"].as_array().unwrap().is_empty());
     let log = todo_local::apigw::read(audit_log(&store, &cursors, request("audit-log.json")).await);
     assert_eq!(log.status, 200, "{}", log.body);
+
+    let now = todo_schema::Timestamp::now();
+    let export = audit_export(&store, &cursors, request("audit-export.json"), now).await;
+    assert_eq!(export.status(), 200);
+    assert_eq!(export.headers()["content-type"], "application/jsonl");
+    let admins = todo_lambda::admin::AdminPolicy {
+        claim: "cognito:groups".into(),
+        group: "admin".into(),
+    };
+    let found = todo_local::apigw::read(
+        admin_audit(
+            &store,
+            &cursors,
+            &admins,
+            request("admin-audit-search.json"),
+            now,
+        )
+        .await,
+    );
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(
+        found.body["items"].as_array().unwrap().len(),
+        history.body["items"].as_array().unwrap().len(),
+        "the administrator finds the sample task's whole history"
+    );
 }

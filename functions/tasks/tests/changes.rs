@@ -39,7 +39,8 @@ impl Replica {
                 match change["op"].as_str() {
                     Some("upsert") => {
                         assert_eq!(change["task"]["owner"], user, "only the caller's tasks");
-                        self.tasks.insert(id_of(&change["task"]), change["task"].clone());
+                        self.tasks
+                            .insert(id_of(&change["task"]), change["task"].clone());
                     }
                     Some("delete") => {
                         self.tasks.remove(change["id"].as_str().expect("id"));
@@ -124,7 +125,8 @@ async fn play(steps: Vec<Step>) {
                     Step::Other => (BOB, &bob),
                     _ => (ALICE, &alice),
                 };
-                let new: NewTask = serde_json::from_value(json!({"title": format!("t{n}")})).unwrap();
+                let new: NewTask =
+                    serde_json::from_value(json!({"title": format!("t{n}")})).unwrap();
                 let task = new.into_task(TaskId::generate(), owner, clock).unwrap();
                 h.store.create(&task, actor, None).await.unwrap();
                 if owner == ALICE {
@@ -170,7 +172,7 @@ async fn play(steps: Vec<Step>) {
 proptest! {
     #![proptest_config(Config {
         cases: 24,
-        rng_seed: RngSeed::Fixed(0x5_1c_0de),
+        rng_seed: RngSeed::Fixed(0x0051_c0de),
         failure_persistence: None,
         ..Config::default()
     })]
@@ -201,10 +203,14 @@ async fn a_change_stamped_before_the_last_sync_but_committed_after_it_is_not_mis
     let new: NewTask = serde_json::from_value(json!({"title": "late"})).unwrap();
     let task = new.into_task(TaskId::generate(), ALICE, late).unwrap();
     h.store.create(&task, &alice, None).await.unwrap();
-    device.sync(&h, ALICE, now.after(Duration::from_secs(1))).await;
+    device
+        .sync(&h, ALICE, now.after(Duration::from_secs(1)))
+        .await;
     assert_eq!(device.tasks.len(), 1, "the late commit reaches the device");
     // Syncing again repeats it, in its current state: applying it again changes nothing.
-    device.sync(&h, ALICE, now.after(Duration::from_secs(2))).await;
+    device
+        .sync(&h, ALICE, now.after(Duration::from_secs(2)))
+        .await;
     assert_eq!(device.tasks, listed(&h, ALICE).await);
 }
 
@@ -213,9 +219,14 @@ async fn a_deletion_arrives_as_a_tombstone_and_paging_neither_skips_nor_repeats(
     let h = Harness::new().await;
     let mut ids = Vec::new();
     for i in 0..7 {
-        ids.push(id_of(&h.create(ALICE, json!({"title": format!("t{i}")})).await));
+        ids.push(id_of(
+            &h.create(ALICE, json!({"title": format!("t{i}")})).await,
+        ));
     }
-    let first = call("GET", "/tasks/changes").query("limit", "5").send(&h).await;
+    let first = call("GET", "/tasks/changes")
+        .query("limit", "5")
+        .send(&h)
+        .await;
     assert_eq!(first.status, 200, "{}", first.body);
     assert_eq!(first.body["changes"].as_array().unwrap().len(), 5);
     assert_eq!(first.body["has_more"], true);
@@ -261,7 +272,11 @@ async fn a_deletion_arrives_as_a_tombstone_and_paging_neither_skips_nor_repeats(
     // The tombstone is no task: the list and its sorts never show it.
     for sort in ["created", "updated", "due", "title", "priority"] {
         let list = call("GET", "/tasks").query("sort", sort).send(&h).await;
-        assert_eq!(list.body["items"].as_array().unwrap().len(), 6, "sort={sort}");
+        assert_eq!(
+            list.body["items"].as_array().unwrap().len(),
+            6,
+            "sort={sort}"
+        );
     }
     // A stale If-Match still refuses the delete with 412 and leaves no tombstone.
     let stale = call("DELETE", format!("/tasks/{}", ids[0]))
@@ -283,7 +298,10 @@ async fn tokens_are_the_callers_own_and_expire_with_a_410() {
 
     let bob = h
         .changes_at(
-            call("GET", "/tasks/changes").user(BOB).query("since", &token).request(),
+            call("GET", "/tasks/changes")
+                .user(BOB)
+                .query("since", &token)
+                .request(),
             now,
         )
         .await;
@@ -295,8 +313,16 @@ async fn tokens_are_the_callers_own_and_expire_with_a_410() {
     for (c, status) in [
         (call("GET", "/tasks/changes").query("since", &tampered), 400),
         (call("GET", "/tasks/changes").query("since", ""), 400),
-        (call("GET", "/tasks/changes").query("since", "2026-01-01T00:00:00Z"), 400),
-        (call("GET", "/tasks/changes").query("since", &token).query("since", &token), 400),
+        (
+            call("GET", "/tasks/changes").query("since", "2026-01-01T00:00:00Z"),
+            400,
+        ),
+        (
+            call("GET", "/tasks/changes")
+                .query("since", &token)
+                .query("since", &token),
+            400,
+        ),
         (call("GET", "/tasks/changes").query("limit", "0"), 400),
         (call("GET", "/tasks/changes").query("limit", "101"), 400),
         (call("GET", "/tasks/changes").query("after", "x"), 400),
@@ -305,25 +331,40 @@ async fn tokens_are_the_callers_own_and_expire_with_a_410() {
         let event = c.event();
         let reply = h.changes_at(c.request(), now).await;
         assert_eq!(reply.status, status, "{event}\n{}", reply.body);
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
     }
 
     // 29 days on, the token still works; 31 days on it is refused with a re-sync hint.
     let day = Duration::from_secs(86_400);
     let fine = h
         .changes_at(
-            call("GET", "/tasks/changes").query("since", &token).request(),
+            call("GET", "/tasks/changes")
+                .query("since", &token)
+                .request(),
             now.after(day * 29),
         )
         .await;
     assert_eq!(fine.status, 200, "{}", fine.body);
     let gone = h
         .changes_at(
-            call("GET", "/tasks/changes").query("since", &token).request(),
+            call("GET", "/tasks/changes")
+                .query("since", &token)
+                .request(),
             now.after(day * 31),
         )
         .await;
     assert_eq!(gone.status, 410, "{}", gone.body);
-    assert_eq!(gone.body["type"], "urn:serverless-todo:problem:sync-token-expired");
-    assert!(gone.body["detail"].as_str().unwrap().contains("without since"));
+    assert_eq!(
+        gone.body["type"],
+        "urn:serverless-todo:problem:sync-token-expired"
+    );
+    assert!(
+        gone.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("without since")
+    );
 }

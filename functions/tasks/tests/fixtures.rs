@@ -82,5 +82,10 @@ async fn every_sample_event_runs_through_its_handler() {
         .iter()
         .map(|c| c["op"].clone())
         .collect();
-    assert_eq!(ops, ["upsert"], "a first sync is the current set: {}", sync.body);
+    assert_eq!(
+        ops,
+        ["upsert"],
+        "a first sync is the current set: {}",
+        sync.body
+    );
 }

@@ -44,7 +44,10 @@ async fn every_change_is_exactly_one_stream_record_with_its_event_and_images() {
     assert_eq!(others.len(), 1, "{others:?}");
     let tombstone = &others[0];
     assert_eq!(tombstone["eventName"], "INSERT");
-    assert_eq!(s(&tombstone["dynamodb"]["NewImage"], "kind"), Some("tombstone"));
+    assert_eq!(
+        s(&tombstone["dynamodb"]["NewImage"], "kind"),
+        Some("tombstone")
+    );
     assert!(matches!(
         todo_outbox::event_of(&lambda_record(tombstone.clone())),
         Ok(todo_outbox::Outcome::Skip(_))

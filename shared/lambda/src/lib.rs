@@ -4,6 +4,7 @@
 //! the Lambda runtime. Everything here is wiring or the HTTP edge: configuration, clients,
 //! tracing, identity, and turning results into HTTP responses.
 
+pub mod admin;
 pub mod aws;
 pub mod config;
 pub mod cursor;

@@ -2,10 +2,11 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, respond, single};
+use todo_lambda::http::{caller, json_response, paging, respond};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
+use super::range::Range;
 use crate::store::ReadEntries;
 
 /// The caller's audit entries between `from` and `to` (RFC 3339, inclusive; default: all time
@@ -18,15 +19,6 @@ pub async fn audit_log<S: ReadEntries>(
     respond(run(store, cursors, req).await)
 }
 
-fn instant(name: &str, value: Option<&str>, default: Timestamp) -> Result<Timestamp, Problem> {
-    match value {
-        None => Ok(default),
-        Some(v) => v
-            .parse()
-            .map_err(|e| Problem::bad_request(format!("query parameter {name}: {e}"))),
-    }
-}
-
 async fn run<S: ReadEntries>(
     store: &S,
     cursors: &CursorCodec,
@@ -35,14 +27,7 @@ async fn run<S: ReadEntries>(
     let caller = caller(&req)?;
     let params = req.query_string_parameters();
     let (limit, cursor) = paging(&params, &["from", "to", "limit", "cursor"])?;
-    let epoch = Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH).unwrap_or(Timestamp::MIN);
-    let from = instant("from", single(&params, "from")?, epoch)?;
-    let to = instant("to", single(&params, "to")?, Timestamp::now())?;
-    if from > to {
-        return Err(Problem::bad_request(
-            "query parameter from: must not be after to",
-        ));
-    }
+    let Range { from, to } = Range::of(&params, Timestamp::now(), None)?;
     // Bound to the parameters as given: a default `to` (now) moves between pages.
     let scope = Scope::new("audit", 1)
         .part(&caller.sub)

@@ -20,9 +20,7 @@ use todo_lambda::http::{caller, json_response, only_known, page_limit, single};
 use todo_schema::{Problem, Task, TaskId, Timestamp};
 
 use super::{respond, store_problem};
-use crate::store::{
-    Change, ChangesFrom, SYNC_OVERLAP, SYNC_TOKEN_VALIDITY, StartKey, TaskChanges,
-};
+use crate::store::{Change, ChangesFrom, SYNC_OVERLAP, SYNC_TOKEN_VALIDITY, StartKey, TaskChanges};
 
 /// Where a sync stands, sealed into `since`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,7 +38,7 @@ struct Position {
 #[derive(Debug, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum WireChange {
-    Upsert { task: Task },
+    Upsert { task: Box<Task> },
     Delete { id: TaskId, deleted_at: Timestamp },
 }
 
@@ -112,9 +110,7 @@ async fn run<S: TaskChanges>(
             SYNC_TOKEN_VALIDITY.as_secs() / 86_400
         )));
     }
-    let from = position
-        .from
-        .map_or(ChangesFrom::Start, ChangesFrom::Since);
+    let from = position.from.map_or(ChangesFrom::Start, ChangesFrom::Since);
     let page = store
         .changes(&caller.sub, &from, position.key, limit)
         .await

@@ -44,7 +44,7 @@ pub enum ChangesFrom {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Change {
     /// The task as it is now: insert or replace.
-    Upsert(Task),
+    Upsert(Box<Task>),
     /// The task was deleted at this instant: remove it.
     Delete { id: TaskId, deleted_at: Timestamp },
 }
@@ -84,7 +84,7 @@ fn change_of(item: Item) -> Option<Change> {
     }
     let sk = item.get("sk").cloned();
     match task_from_item(item) {
-        Ok(task) => Some(Change::Upsert(task)),
+        Ok(task) => Some(Change::Upsert(Box::new(task))),
         Err(e) => {
             // One unreadable item must not cost its owner every sync.
             tracing::error!(?sk, error = %e, "unreadable task item left out of a sync");

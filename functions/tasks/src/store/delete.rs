@@ -3,7 +3,9 @@
 //! stream's REMOVE record keeps the last image, from which the publisher derives the deletion
 //! event; the tombstone is no task item, so it is never an event.
 
-use aws_sdk_dynamodb::types::{Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use todo_schema::{TaskId, Timestamp};
 
 use super::errors::{Failure, classify, into_store_error};

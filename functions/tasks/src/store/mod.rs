@@ -1,9 +1,9 @@
 //! The tasks table behind per-operation traits, so each function (and its IAM policy) depends on
 //! exactly the operations it performs, and handlers can be driven by any implementation.
 
+mod changes;
 mod complete;
 mod create;
-mod changes;
 mod delete;
 mod errors;
 mod expr;

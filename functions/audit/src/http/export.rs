@@ -1,0 +1,99 @@
+//! `GET /audit/export?from=&to=`: the caller's audit entries as JSON Lines
+//! (`application/jsonl`, one entry per line, oldest first), for a user's data-access request.
+//!
+//! A Lambda response is at most 6 MB, so one answer holds up to [`EXPORT_BYTES`] of entries and,
+//! when more follow, a `Link: <...>; rel="next"` header naming the rest (the same route with a
+//! signed `cursor`). A client follows the links until there is none.
+
+use lambda_http::{Body, Request, RequestExt, Response};
+use todo_lambda::cursor::{CursorCodec, Scope};
+use todo_lambda::http::{caller, paging, respond};
+use todo_schema::{Problem, Timestamp};
+
+use super::STORE;
+use super::range::Range;
+use crate::store::ReadEntries;
+
+/// The media type of JSON Lines.
+pub const JSON_LINES: &str = "application/jsonl";
+/// Bytes of entries after which an answer stops (one entry is at most ~40 KB, a Query here
+/// reads at most [`EXPORT_BATCH`], so an answer stays well under Lambda's 6 MB even once
+/// API Gateway has escaped it into its JSON envelope).
+pub const EXPORT_BYTES: usize = 2 * 1024 * 1024;
+/// Entries read per Query.
+pub const EXPORT_BATCH: i32 = 25;
+
+/// One part of the caller's export.
+pub async fn audit_export<S: ReadEntries>(
+    store: &S,
+    cursors: &CursorCodec,
+    req: Request,
+    now: Timestamp,
+) -> Response<Body> {
+    respond(run(store, cursors, req, now).await)
+}
+
+async fn run<S: ReadEntries>(
+    store: &S,
+    cursors: &CursorCodec,
+    req: Request,
+    now: Timestamp,
+) -> Result<Response<Body>, Problem> {
+    let caller = caller(&req)?;
+    let params = req.query_string_parameters();
+    let (_, cursor) = paging(&params, &["from", "to", "cursor"])?;
+    let Range { from, to } = Range::of(&params, now, None)?;
+    let given = |name| params.first(name).unwrap_or("-").to_string();
+    let scope = Scope::new("audit-export", 1)
+        .part(&caller.sub)
+        .part(given("from"))
+        .part(given("to"));
+    let mut start = cursors.start(&scope, cursor)?;
+    let mut body = Vec::new();
+    loop {
+        let page = store
+            .between(&caller.sub, from, to, EXPORT_BATCH, start)
+            .await
+            .map_err(|e| e.problem(STORE))?;
+        for entry in &page.entries {
+            serde_json::to_writer(&mut body, entry)
+                .map_err(|_| Problem::internal("the export could not be produced"))?;
+            body.push(b'\n');
+        }
+        start = page.next;
+        if start.is_none() || body.len() >= EXPORT_BYTES {
+            break;
+        }
+    }
+    let mut response = Response::builder()
+        .status(200)
+        .header("content-type", JSON_LINES);
+    if let Some(key) = start {
+        let next = cursors.encode(scope.as_str(), key);
+        let mut query = vec![format!("cursor={next}")];
+        for name in ["from", "to"] {
+            if let Some(v) = params.first(name) {
+                query.push(format!("{name}={}", encode(v)));
+            }
+        }
+        response = response.header(
+            "link",
+            format!("</audit/export?{}>; rel=\"next\"", query.join("&")),
+        );
+    }
+    response
+        .body(Body::from(body))
+        .map_err(|_| Problem::internal("the export could not be produced"))
+}
+
+/// A query value, percent-encoded (RFC 3986 unreserved characters stay).
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

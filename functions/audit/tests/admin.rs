@@ -1,0 +1,471 @@
+//! The administrator's audit search (`GET /admin/audit`), the retention TTL and a user's export
+//! (`GET /audit/export`), against a real DynamoDB API with entries written by the real store.
+//! The search's answers are compared with the same filters applied to the entries in memory:
+//! exact, in order, with nothing skipped or repeated across pages.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use todo_audit::http::export::audit_export;
+use todo_audit::http::search::admin_audit;
+use todo_audit::store::{AppendEntries, AuditStore};
+use todo_lambda::admin::AdminPolicy;
+use todo_lambda::cursor::CursorCodec;
+use todo_local::apigw::{ALICE, BOB, Call, Reply, call, read};
+use todo_local::dynamodb::EmbeddedDynamo;
+use todo_schema::audit::AuditEntry;
+use todo_schema::{Actor, TaskId, Timestamp};
+
+const CAROL: &str = "user-carol";
+
+struct World {
+    _engine: EmbeddedDynamo,
+    audit: AuditStore,
+    cursors: CursorCodec,
+    admins: AdminPolicy,
+    now: Timestamp,
+}
+
+impl World {
+    async fn new() -> Self {
+        let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+        let client = engine.client().await;
+        Self {
+            audit: AuditStore::new(client, "AuditTable"),
+            cursors: CursorCodec::new(b"admin-test-signing-key-0123456789".to_vec()),
+            admins: AdminPolicy {
+                claim: "cognito:groups".into(),
+                group: "admin".into(),
+            },
+            now: "2030-06-10T12:00:00Z".parse().unwrap(),
+            _engine: engine,
+        }
+    }
+
+    async fn search(&self, c: Call) -> Reply {
+        read(
+            admin_audit(
+                &self.audit,
+                &self.cursors,
+                &self.admins,
+                c.request(),
+                self.now,
+            )
+            .await,
+        )
+    }
+
+    /// Every entry a search finds, following its cursors, pages of `limit`.
+    async fn search_all(&self, params: &[(&str, &str)], limit: usize) -> Vec<AuditEntry> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..500 {
+            let mut c = admin().query("limit", &limit.to_string());
+            for (k, v) in params {
+                c = c.query(k, v);
+            }
+            if let Some(cur) = &cursor {
+                c = c.query("cursor", cur);
+            }
+            let page = self.search(c).await;
+            assert_eq!(page.status, 200, "{params:?}: {}", page.body);
+            let items = page.body["items"].as_array().unwrap();
+            assert!(items.len() <= limit, "a page holds at most limit entries");
+            all.extend(
+                items
+                    .iter()
+                    .map(|e| serde_json::from_value::<AuditEntry>(e.clone()).unwrap()),
+            );
+            match page.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.into()),
+                None => return all,
+            }
+        }
+        panic!("a search never ended");
+    }
+}
+
+/// A request from an administrator (as API Gateway passes an array claim).
+fn admin() -> Call {
+    call("GET", "/admin/audit")
+        .user(CAROL)
+        .claim("cognito:groups", "[ops admin]")
+}
+
+fn entry(
+    i: usize,
+    owner: &str,
+    actor: Actor,
+    task: TaskId,
+    op: &str,
+    time: Timestamp,
+) -> AuditEntry {
+    serde_json::from_value(json!({
+        "event_id": format!("0192f0c4-7b7e-7c3a-9d2e-{i:012}"),
+        "operation": op, "actor": actor, "time": time, "task_id": task, "owner": owner,
+        "version": i as u64 + 1,
+    }))
+    .unwrap()
+}
+
+/// 90 entries over three users, a system actor, five tasks, every operation, spread over the
+/// last five days, one 40 days back and one right at `now`.
+fn corpus(now: Timestamp) -> Vec<AuditEntry> {
+    let tasks: Vec<TaskId> = (0..5).map(|_| TaskId::generate()).collect();
+    let ops = [
+        "task.created",
+        "task.updated",
+        "task.completed",
+        "task.reopened",
+        "task.deleted",
+    ];
+    let mut entries: Vec<AuditEntry> = (0..88)
+        .map(|i| {
+            let owner = [ALICE, BOB, CAROL][i % 3];
+            let actor = if i % 7 == 0 {
+                Actor::System { id: "sweep".into() }
+            } else {
+                Actor::User { id: owner.into() }
+            };
+            // Hours back, so the entries fall on five different days.
+            let at = now.before(Duration::from_secs(
+                3_600 * (i as u64 * 13 % 110) + i as u64,
+            ));
+            entry(i, owner, actor, tasks[i % 5], ops[i * 7 % 5], at)
+        })
+        .collect();
+    entries.push(entry(
+        88,
+        ALICE,
+        Actor::User { id: ALICE.into() },
+        tasks[0],
+        "task.updated",
+        now.before(Duration::from_secs(40 * 86_400)),
+    ));
+    entries.push(entry(
+        89,
+        BOB,
+        Actor::User { id: BOB.into() },
+        tasks[1],
+        "task.created",
+        now,
+    ));
+    entries
+}
+
+fn oldest_first(mut v: Vec<AuditEntry>) -> Vec<AuditEntry> {
+    v.sort_by_key(|e| (e.time, e.event_id));
+    v
+}
+
+#[tokio::test]
+async fn only_members_of_the_admin_group_may_search() {
+    let w = World::new().await;
+    for (c, status) in [
+        (call("GET", "/admin/audit"), 403),
+        (
+            call("GET", "/admin/audit").claim("cognito:groups", "[users]"),
+            403,
+        ),
+        (
+            call("GET", "/admin/audit").claim("cognito:groups", "[administrators admins]"),
+            403,
+        ),
+        (call("GET", "/admin/audit").claim("groups", "[admin]"), 403),
+        (
+            call("GET", "/admin/audit")
+                .claim("cognito:groups", "[admin]")
+                .anonymous(),
+            401,
+        ),
+        // The forbidden answer comes before any parameter is looked at.
+        (call("GET", "/admin/audit").query("task", "nope"), 403),
+        (
+            call("GET", "/admin/audit").claim("cognito:groups", "admin"),
+            200,
+        ),
+        (
+            call("GET", "/admin/audit").claim("cognito:groups", "[ops admin]"),
+            200,
+        ),
+    ] {
+        let event = c.event();
+        let reply = w.search(c).await;
+        assert_eq!(reply.status, status, "{event}\n{}", reply.body);
+        if status == 403 {
+            assert_eq!(reply.body["type"], "urn:serverless-todo:problem:forbidden");
+        }
+    }
+    // Another provider's claim, by configuration.
+    let w = World {
+        admins: AdminPolicy {
+            claim: "groups".into(),
+            group: "auditors".into(),
+        },
+        ..w
+    };
+    let reply = w
+        .search(call("GET", "/admin/audit").claim("groups", "[auditors]"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn every_filter_is_exact_across_pages() {
+    let w = World::new().await;
+    let all = corpus(w.now);
+    w.audit.append(&all).await.unwrap();
+    let task = all[3].task_id;
+    let month = |e: &AuditEntry| e.time >= w.now.before(Duration::from_secs(31 * 86_400));
+    let from = w.now.before(Duration::from_secs(50 * 3_600));
+    let to = w.now.before(Duration::from_secs(20 * 3_600));
+    let (from_s, to_s) = (from.to_string(), to.to_string());
+    let task_s = task.to_string();
+    type Case<'a> = (
+        Vec<(&'a str, &'a str)>,
+        Box<dyn Fn(&AuditEntry) -> bool + 'a>,
+    );
+    let cases: Vec<Case> = vec![
+        (vec![], Box::new(month)),
+        (
+            vec![("actor", BOB)],
+            Box::new(move |e| month(e) && e.actor == Actor::User { id: BOB.into() }),
+        ),
+        (
+            vec![("actor", "sweep"), ("actor_kind", "system")],
+            Box::new(move |e| {
+                month(e) && matches!(&e.actor, Actor::System { id } if id == "sweep")
+            }),
+        ),
+        (
+            vec![("actor", ALICE), ("operation", "task.updated")],
+            Box::new(move |e| {
+                month(e)
+                    && e.actor == Actor::User { id: ALICE.into() }
+                    && e.operation == "task.updated"
+            }),
+        ),
+        (
+            vec![("operation", "task.deleted")],
+            Box::new(move |e| month(e) && e.operation == "task.deleted"),
+        ),
+        (
+            vec![
+                ("operation", "task.created"),
+                ("from", &from_s),
+                ("to", &to_s),
+            ],
+            Box::new(move |e| e.operation == "task.created" && e.time >= from && e.time <= to),
+        ),
+        (
+            vec![("from", &from_s), ("to", &to_s)],
+            Box::new(move |e| e.time >= from && e.time <= to),
+        ),
+        (
+            vec![("task", &task_s)],
+            Box::new(move |e| month(e) && e.task_id == task),
+        ),
+        (
+            vec![
+                ("task", &task_s),
+                ("actor", CAROL),
+                ("operation", "task.updated"),
+            ],
+            Box::new(move |e| {
+                month(e)
+                    && e.task_id == task
+                    && e.actor == Actor::User { id: CAROL.into() }
+                    && e.operation == "task.updated"
+            }),
+        ),
+        (
+            vec![("task", &task_s), ("from", "2000-01-01T00:00:00Z")],
+            Box::new(move |e| e.task_id == task),
+        ),
+    ];
+    for (params, keep) in &cases {
+        let mut expected: Vec<AuditEntry> = all.iter().filter(|e| keep(e)).cloned().collect();
+        let by_task = params.iter().any(|(k, _)| *k == "task");
+        if by_task {
+            expected.sort_by_key(|e| (e.version, e.event_id));
+        } else {
+            expected = oldest_first(expected);
+        }
+        assert!(!expected.is_empty(), "{params:?} matches something");
+        for limit in [1, 7, 100] {
+            let got = w.search_all(params, limit).await;
+            assert_eq!(got, expected, "{params:?} limit {limit}");
+        }
+    }
+    // The entry 40 days back is outside the default month, found with an explicit range.
+    let old = w
+        .search_all(
+            &[
+                ("from", "2030-04-01T00:00:00Z"),
+                ("to", "2030-05-02T00:00:00Z"),
+            ],
+            10,
+        )
+        .await;
+    assert_eq!(old.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_searches_are_400s_naming_the_parameter() {
+    let w = World::new().await;
+    let page = w.search(admin().query("limit", "1")).await;
+    assert_eq!(page.status, 200);
+    for (k, v) in [
+        ("task", "not-a-uuid"),
+        ("task", "0192F0C4-7B7E-7C3A-9D2E-3F4A5B6C7D8E"),
+        ("operation", "reminder.due"),
+        ("operation", "task.archived"),
+        ("actor", ""),
+        ("actor_kind", "user"),
+        ("from", "yesterday"),
+        ("from", "0000-01-01T00:00:00Z"),
+        ("from", "2031-01-01T00:00:00Z"),
+        ("to", "tomorrow"),
+        ("limit", "0"),
+        ("cursor", "forged.cursor"),
+        ("owner", "alice"),
+    ] {
+        let reply = w.search(admin().query(k, v)).await;
+        assert_eq!(reply.status, 400, "{k}={v}: {}", reply.body);
+        assert!(
+            reply.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(k)
+                || k == "cursor",
+            "{k}: {}",
+            reply.body
+        );
+    }
+    let reply = w
+        .search(admin().query("actor", BOB).query("actor_kind", "robot"))
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn entries_expire_by_ttl_after_the_retention_period() {
+    let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+    let client = engine.client().await;
+    let store = AuditStore::new(client.clone(), "AuditTable")
+        .with_retention(Duration::from_secs(400 * 86_400));
+    let at: Timestamp = "2030-01-01T00:00:00Z".parse().unwrap();
+    let e = entry(
+        1,
+        ALICE,
+        Actor::User { id: ALICE.into() },
+        TaskId::generate(),
+        "task.created",
+        at,
+    );
+    store.append(std::slice::from_ref(&e)).await.unwrap();
+    let items = client.scan().table_name("AuditTable").send().await.unwrap();
+    let item = &items.items()[0];
+    let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+    assert_eq!(ttl, at.epoch_seconds() + 400 * 86_400);
+}
+
+#[tokio::test]
+async fn a_users_export_is_their_entries_as_json_lines_in_linked_parts() {
+    let w = World::new().await;
+    let task = TaskId::generate();
+    // Entries of about 16 KB each (two copies of a task with 4,000-character notes), enough
+    // for more than one part.
+    let notes = "é".repeat(4_000);
+    let body: Value = json!({"id": task, "owner": ALICE, "title": "big", "notes": notes,
+        "status": "open", "priority": "medium", "tags": [], "reminders": [],
+        "created_at": "2030-01-01T00:00:00Z", "updated_at": "2030-01-01T00:00:00Z", "version": 1});
+    let mut entries = Vec::new();
+    for i in 0..180 {
+        let mut e = entry(
+            i,
+            ALICE,
+            Actor::User { id: ALICE.into() },
+            task,
+            "task.updated",
+            w.now.before(Duration::from_secs(10_000 - i as u64)),
+        );
+        e.before = Some(serde_json::from_value(body.clone()).unwrap());
+        e.after = e.before.clone();
+        entries.push(e);
+    }
+    entries.push(entry(
+        500,
+        BOB,
+        Actor::User { id: BOB.into() },
+        TaskId::generate(),
+        "task.created",
+        w.now,
+    ));
+    w.audit.append(&entries).await.unwrap();
+
+    let mut lines = Vec::new();
+    let mut next = Some("/audit/export".to_string());
+    let mut parts = 0;
+    while let Some(url) = next.take() {
+        let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+        let mut c = call("GET", path);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap();
+            c = c.query(k, v);
+        }
+        let response = audit_export(&w.audit, &w.cursors, c.request(), w.now).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/jsonl");
+        next = response.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            assert!(l.ends_with("; rel=\"next\""), "{l}");
+            l[1..l.find('>').unwrap()].to_string()
+        });
+        let bytes = response.body().to_vec();
+        assert!(
+            bytes.len() < 4 * 1024 * 1024,
+            "a part stays far below Lambda's 6 MB"
+        );
+        lines.extend(
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(str::to_string),
+        );
+        parts += 1;
+    }
+    assert!(parts >= 2, "the export came in {parts} parts");
+    let exported: Vec<AuditEntry> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("each line is one entry"))
+        .collect();
+    let alices: Vec<_> = oldest_first(entries.into_iter().filter(|e| e.owner == ALICE).collect());
+    assert_eq!(
+        exported, alices,
+        "every entry of the caller's, once, oldest first; none of Bob's"
+    );
+
+    for (k, v) in [("limit", "5"), ("from", "soon"), ("cursor", "x.y")] {
+        let r = read(
+            audit_export(
+                &w.audit,
+                &w.cursors,
+                call("GET", "/audit/export").query(k, v).request(),
+                w.now,
+            )
+            .await,
+        );
+        assert_eq!(r.status, 400, "{k}={v}");
+    }
+    let r = read(
+        audit_export(
+            &w.audit,
+            &w.cursors,
+            call("GET", "/audit/export").anonymous().request(),
+            w.now,
+        )
+        .await,
+    );
+    assert_eq!(r.status, 401);
+}
