@@ -1,22 +1,33 @@
-//! The JWT authorizer emulation: tokens signed (HS256) with a key kept in the data folder, so
-//! they stay valid across restarts. A request with a valid bearer token reaches its function with
-//! the token's claims in `requestContext.authorizer.jwt.claims` (each as a string, as API Gateway
-//! passes them); any other request gets 401 and invokes nothing.
+//! The local identity provider and the HTTP API's JWT authorizer emulation.
 //!
-//! It checks what the HTTP API's JWT authorizer checks (API Gateway developer guide, "Control
-//! access to HTTP APIs with JWT authorizers"): the Authorization header holds the token alone or
-//! prefixed with `Bearer` (the scheme in any case, RFC 9110 §11.1); the signature; `iss` must
-//! match the configured issuer; `aud` one of the audiences; `exp` must be after the current time
-//! and `nbf` and `iat` before it. A claim that is JSON `null` carries no value and is not passed
-//! on, so a `"sub": null` token reaches the function without a subject (which answers 401).
+//! **The issuer.** Like an OIDC provider (Cognito, say), it signs tokens with an RSA key
+//! (RS256: the HTTP API's JWT authorizer accepts only RSA-based algorithms) named by a `kid`,
+//! and publishes its discovery document (`/.well-known/openid-configuration`) and key set
+//! (`/.well-known/jwks.json`) at its issuer URL on 127.0.0.1. The key is kept in the data folder
+//! (`oidc-signing-key.pem`) and the issuer URL in `oidc-issuer`, so tokens stay valid across
+//! restarts on the same port, and `todo-local token` can mint one while the cloud runs.
+//!
+//! **The authorizer.** A request with a valid bearer token reaches its function with the
+//! token's claims in `requestContext.authorizer.jwt.claims`, each as a string, as API Gateway
+//! passes them; any other request gets 401 and invokes nothing. The checks are
+//! `todo_lambda::jwt::verify` against the issuer's published key set: the very rules the
+//! deployed WebSocket authorizer applies. An array claim is passed as API Gateway passes it:
+//! its items in brackets, separated by spaces (`"cognito:groups": ["admin", "ops"]` arrives as
+//! `[admin ops]`; measured on AWS, see floci-io/floci#2011).
 
 use std::path::Path;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::KeyPair as _;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Map, Value, json};
+use todo_lambda::jwt::{JwtError, Rules, bearer, verify};
 
-/// Issuer and audience of local tokens.
-pub const ISSUER: &str = "todo-local";
+/// The audience of local tokens (the template's `JwtAudience` locally).
 pub const AUDIENCE: &str = "todo-local";
 
 fn unix_now() -> u64 {
@@ -26,9 +37,12 @@ fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// Signs and verifies local tokens.
+/// The local issuer: its key, its published key set, and the verification of its tokens.
 pub struct LocalAuthorizer {
-    key: Vec<u8>,
+    issuer: String,
+    kid: String,
+    encoding: EncodingKey,
+    jwks: JwkSet,
 }
 
 /// Why a request was refused.
@@ -40,97 +54,181 @@ pub enum AuthError {
     Invalid(String),
 }
 
+/// Why the issuer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the signing key in the data folder is unusable: {0}")]
+    Key(String),
+    #[error("no local issuer yet: start todo-local once (scripts/run) with this data folder")]
+    NotStarted,
+}
+
+const KEY_FILE: &str = "oidc-signing-key.pem";
+const ISSUER_FILE: &str = "oidc-issuer";
+
 impl LocalAuthorizer {
-    /// The authorizer whose key is `dir/jwt-signing.key`, created on first use.
-    pub fn load_or_create(dir: &Path) -> std::io::Result<Self> {
-        let path = dir.join("jwt-signing.key");
-        if let Ok(key) = std::fs::read_to_string(&path)
-            && key.trim().len() >= 32
-        {
-            return Ok(Self {
-                key: key.trim().as_bytes().to_vec(),
-            });
-        }
+    /// The issuer at `issuer` (its URL), with the key kept in `dir` (created on first use);
+    /// the URL is recorded there for `todo-local token`.
+    pub fn load_or_create(dir: &Path, issuer: &str) -> Result<Self, IssuerError> {
         std::fs::create_dir_all(dir)?;
-        let key = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
-        std::fs::write(&path, &key)?;
+        let path = dir.join(KEY_FILE);
+        let pem = match std::fs::read_to_string(&path) {
+            Ok(pem) => pem,
+            Err(_) => {
+                let pair = KeyPair::generate(KeySize::Rsa2048)
+                    .map_err(|e| IssuerError::Key(e.to_string()))?;
+                let der = pair.as_der().map_err(|e| IssuerError::Key(e.to_string()))?;
+                let body = STANDARD.encode(der.as_ref());
+                let lines: Vec<&str> = body
+                    .as_bytes()
+                    .chunks(64)
+                    .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                    .collect();
+                let pem = format!(
+                    "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+                    lines.join("\n")
+                );
+                std::fs::write(&path, &pem)?;
+                pem
+            }
+        };
+        std::fs::write(dir.join(ISSUER_FILE), issuer)?;
+        Self::from_pem(&pem, issuer)
+    }
+
+    /// The issuer a running (or last run) cloud recorded in `dir`.
+    pub fn recorded(dir: &Path) -> Result<Self, IssuerError> {
+        let issuer =
+            std::fs::read_to_string(dir.join(ISSUER_FILE)).map_err(|_| IssuerError::NotStarted)?;
+        let pem =
+            std::fs::read_to_string(dir.join(KEY_FILE)).map_err(|_| IssuerError::NotStarted)?;
+        Self::from_pem(&pem, issuer.trim())
+    }
+
+    /// The issuer URL recorded in `dir`, if the cloud ran there.
+    pub fn recorded_url(dir: &Path) -> Option<String> {
+        std::fs::read_to_string(dir.join(ISSUER_FILE))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    fn from_pem(pem: &str, issuer: &str) -> Result<Self, IssuerError> {
+        let key = |e: &dyn std::fmt::Display| IssuerError::Key(e.to_string());
+        let der = pem
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>();
+        let der = STANDARD.decode(der).map_err(|e| key(&e))?;
+        let pair = KeyPair::from_pkcs8(&der).map_err(|e| key(&e))?;
+        let public = pair.public_key();
+        let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+        let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+        // The key's id: a digest of its modulus, so a new key is a new kid.
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, n.as_bytes());
+        let kid = URL_SAFE_NO_PAD.encode(&digest.as_ref()[..12]);
+        let jwks: JwkSet = serde_json::from_value(json!({"keys": [{
+            "kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e,
+        }]}))
+        .map_err(|e| key(&e))?;
         Ok(Self {
-            key: key.into_bytes(),
+            issuer: issuer.to_string(),
+            kid,
+            encoding: EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| key(&e))?,
+            jwks,
+        })
+    }
+
+    /// The issuer URL (the template's `JwtIssuer` locally).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The published key set.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    /// The OIDC discovery document.
+    pub fn discovery(&self) -> Value {
+        json!({
+            "issuer": self.issuer,
+            "jwks_uri": format!("{}/.well-known/jwks.json", self.issuer),
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["token"],
+            "subject_types_supported": ["public"],
         })
     }
 
     /// A token for `user`, valid for `hours`.
     pub fn token(&self, user: &str, hours: u64) -> String {
-        self.token_until(user, unix_now() + hours * 3600)
-    }
-
-    fn token_until(&self, user: &str, exp: u64) -> String {
-        self.sign(
-            &json!({"sub": user, "iss": ISSUER, "aud": AUDIENCE, "iat": unix_now(), "exp": exp}),
-        )
-    }
-
-    /// The claims of the request's bearer token, each rendered as a string.
-    pub fn verify(&self, authorization: Option<&str>) -> Result<Value, AuthError> {
-        let token = authorization
-            .map(str::trim)
-            .map(|h| match h.split_once(' ') {
-                Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
-                _ => h,
-            })
-            .filter(|t| !t.is_empty() && !t.contains(' '))
-            .ok_or(AuthError::Missing)?;
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        let data = jsonwebtoken::decode::<Map<String, Value>>(
-            token,
-            &DecodingKey::from_secret(&self.key),
-            &validation,
-        )
-        .map_err(|e| AuthError::Invalid(e.to_string()))?;
-        match data.claims.get("iat") {
-            None => {}
-            Some(iat) => match iat.as_f64() {
-                Some(iat) if iat <= unix_now() as f64 => {}
-                Some(_) => return Err(AuthError::Invalid("issued in the future (iat)".into())),
-                None => return Err(AuthError::Invalid("iat is not a NumericDate".into())),
-            },
-        }
-        let claims: Map<String, Value> = data
-            .claims
-            .into_iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| (k, Value::String(claim_text(&v))))
-            .collect();
-        Ok(Value::Object(claims))
+        self.token_in_groups(user, hours, &[])
     }
 
     /// A token for `user` in `groups` (the `cognito:groups` claim, as Cognito issues it).
     pub fn token_in_groups(&self, user: &str, hours: u64, groups: &[String]) -> String {
-        self.sign(&json!({
-            "sub": user, "iss": ISSUER, "aud": AUDIENCE, "iat": unix_now(),
-            "exp": unix_now() + hours * 3600, "cognito:groups": groups,
-        }))
+        let mut claims = json!({
+            "sub": user, "iss": self.issuer, "aud": AUDIENCE, "token_use": "id",
+            "iat": unix_now(), "exp": unix_now() + hours * 3600,
+        });
+        if !groups.is_empty() {
+            claims["cognito:groups"] = json!(groups);
+        }
+        self.sign(&claims)
     }
 
-    /// A token with exactly these claims, signed with the local key: for tests that present
-    /// tokens an identity provider should never issue.
+    /// A token with exactly these claims, signed with the issuer's key: for tests that
+    /// present tokens an identity provider should never issue.
     pub fn sign(&self, claims: &Value) -> String {
-        jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &EncodingKey::from_secret(&self.key),
-        )
-        .unwrap_or_default()
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap_or_default()
     }
+
+    /// The rules the HTTP API's authorizer is configured with locally.
+    pub fn rules(&self) -> Rules {
+        Rules {
+            issuer: self.issuer.clone(),
+            audiences: vec![AUDIENCE.to_string()],
+        }
+    }
+
+    /// The claims of the request's bearer token, each rendered as API Gateway renders it.
+    pub fn verify(&self, authorization: Option<&str>) -> Result<Value, AuthError> {
+        let token = authorization
+            .ok_or(AuthError::Missing)
+            .and_then(|h| bearer(h).map_err(|_| AuthError::Missing))?;
+        let claims = verify(token, &self.jwks, &self.rules()).map_err(|e| match e {
+            JwtError::Missing => AuthError::Missing,
+            other => AuthError::Invalid(other.to_string()),
+        })?;
+        let rendered: Map<String, Value> = claims
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(claim_text(&v))))
+            .collect();
+        Ok(Value::Object(rendered))
+    }
+}
+
+/// Serves the issuer's discovery document and key set on `listener` until the process ends.
+pub async fn serve_issuer(
+    listener: tokio::net::TcpListener,
+    issuer: std::sync::Arc<LocalAuthorizer>,
+) {
+    use axum::routing::get;
+    let discovery = issuer.discovery();
+    let jwks = serde_json::to_value(issuer.jwks()).unwrap_or_default();
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { axum::Json(discovery) }),
+        )
+        .route(
+            "/.well-known/jwks.json",
+            get(move || async move { axum::Json(jwks) }),
+        );
+    let _ = axum::serve(listener, app).await;
 }
 
 /// A claim as the HTTP API's JWT authorizer renders it into the event: strings as they are,
@@ -150,50 +248,57 @@ fn claim_text(v: &Value) -> String {
 mod tests {
     use super::*;
 
+    fn issuer(name: &str) -> (std::path::PathBuf, LocalAuthorizer) {
+        let dir =
+            std::env::temp_dir().join(format!("todo-local-auth-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let auth = LocalAuthorizer::load_or_create(&dir, "http://127.0.0.1:1").unwrap();
+        (dir, auth)
+    }
+
     #[test]
     fn tokens_verify_with_their_key_only_and_survive_a_reload() {
-        let dir = std::env::temp_dir().join(format!("todo-local-auth-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let auth = LocalAuthorizer::load_or_create(&dir).unwrap();
+        let (dir, auth) = issuer("reload");
         let token = auth.token("alice", 1);
         let claims = auth.verify(Some(&format!("Bearer {token}"))).unwrap();
         assert_eq!(claims["sub"], "alice");
         assert!(claims["exp"].is_string(), "claims arrive as strings");
-        let reloaded = LocalAuthorizer::load_or_create(&dir).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(
+            header.alg,
+            Algorithm::RS256,
+            "RSA, as the HTTP API authorizer requires"
+        );
+        let reloaded = LocalAuthorizer::recorded(&dir).unwrap();
         assert!(reloaded.verify(Some(&format!("Bearer {token}"))).is_ok());
+        assert_eq!(
+            reloaded.discovery()["jwks_uri"],
+            "http://127.0.0.1:1/.well-known/jwks.json"
+        );
 
         assert_eq!(auth.verify(None), Err(AuthError::Missing));
-        assert_eq!(auth.verify(Some("Basic abc")), Err(AuthError::Missing));
+        assert_eq!(auth.verify(Some("Basic a b")), Err(AuthError::Missing));
         assert!(matches!(
             auth.verify(Some("Bearer not.a.jwt")),
             Err(AuthError::Invalid(_))
         ));
-        let other = LocalAuthorizer {
-            key: b"another-key-another-key-another-key".to_vec(),
-        };
-        assert!(matches!(
-            auth.verify(Some(&format!("Bearer {}", other.token("alice", 1)))),
-            Err(AuthError::Invalid(_))
-        ));
-        let expired = auth.token_until("alice", unix_now() - 10);
+        let (other_dir, other) = issuer("other");
         assert!(
             matches!(
-                auth.verify(Some(&format!("Bearer {expired}"))),
+                auth.verify(Some(&format!("Bearer {}", other.token("alice", 1)))),
                 Err(AuthError::Invalid(_))
             ),
-            "expired tokens are refused"
+            "another issuer's key (another kid) is refused"
         );
         let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&other_dir);
     }
 
     #[test]
     fn checks_what_the_http_api_jwt_authorizer_checks() {
-        let auth = LocalAuthorizer {
-            key: b"a-local-key-a-local-key-a-local-key".to_vec(),
-        };
+        let (dir, auth) = issuer("rules");
         let now = unix_now();
-        let good =
-            json!({"sub": "alice", "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60});
+        let good = json!({"sub": "alice", "iss": auth.issuer(), "aud": AUDIENCE, "iat": now, "exp": now + 60});
         let with = |k: &str, v: Value| {
             let mut c = good.clone();
             c[k] = v;
@@ -221,12 +326,26 @@ mod tests {
             auth.verify(Some("Bearer")).is_err(),
             "a scheme without a token"
         );
-        assert_eq!(auth.verify(Some("Basic a b")), Err(AuthError::Missing));
+        // Cognito access tokens carry client_id instead of aud.
+        let access = with("client_id", json!(AUDIENCE));
+        let access = {
+            let mut c = access;
+            c.as_object_mut().unwrap().remove("aud");
+            c
+        };
+        assert!(
+            auth.verify(Some(&auth.sign(&access))).is_ok(),
+            "client_id without aud"
+        );
         for (why, claims) in [
             ("no iss", without("iss")),
             ("other iss", with("iss", json!("someone-else"))),
             ("no aud", without("aud")),
             ("other aud", with("aud", json!("other"))),
+            (
+                "aud wrong, client_id right",
+                with("client_id", json!(AUDIENCE)).tap_aud("other"),
+            ),
             ("no exp", without("exp")),
             ("expired", with("exp", json!(now - 1))),
             ("not yet valid", with("nbf", json!(now + 60))),
@@ -242,6 +361,21 @@ mod tests {
                 "{why}"
             );
         }
+        // Not RSA (an HS256 token, however its claims look), or without a kid: refused.
+        let hs = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &good,
+            &EncodingKey::from_secret(b"a-shared-secret-a-shared-secret!"),
+        )
+        .unwrap();
+        assert!(matches!(auth.verify(Some(&hs)), Err(AuthError::Invalid(_))));
+        let no_kid =
+            jsonwebtoken::encode(&Header::new(Algorithm::RS256), &good, &auth.encoding).unwrap();
+        assert!(matches!(
+            auth.verify(Some(&no_kid)),
+            Err(AuthError::Invalid(_))
+        ));
+
         let claims = auth
             .verify(Some(&auth.sign(&with("sub", Value::Null))))
             .unwrap();
@@ -255,5 +389,17 @@ mod tests {
             claims["cognito:groups"], "[admin ops]",
             "as API Gateway passes arrays"
         );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    trait TapAud {
+        fn tap_aud(self, aud: &str) -> Value;
+    }
+
+    impl TapAud for Value {
+        fn tap_aud(mut self, aud: &str) -> Value {
+            self["aud"] = json!(aud);
+            self
+        }
     }
 }

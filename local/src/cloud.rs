@@ -62,6 +62,8 @@ pub enum CloudError {
     MissingBinary { function: String, binary: PathBuf },
     #[error("custom resource {0}")]
     CustomResource(#[from] crate::custom_resources::CustomResourceError),
+    #[error("local identity provider: {0}")]
+    Issuer(#[from] crate::auth::IssuerError),
 }
 
 /// A running local cloud; everything stops when it is dropped.
@@ -77,6 +79,10 @@ pub struct LocalCloud {
     pub auth: Arc<LocalAuthorizer>,
     pub hosts: HashMap<String, Arc<FunctionHost>>,
     pub api_url: String,
+    /// The WebSocket API's URL (`ws://127.0.0.1:port/stage`), if the template declares one.
+    pub websocket_url: Option<String>,
+    /// The WebSocket API's Management API endpoint.
+    pub management_url: Option<String>,
     /// The gateway, the mappings and the schedules: stopped with the cloud.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -106,14 +112,54 @@ impl LocalCloud {
         let webhook = WebhookReceiver::start().await?;
         let ses = LocalSes::start().await?;
         let push = LocalPushService::start().await?;
-        let auth = Arc::new(LocalAuthorizer::load_or_create(&config.data_dir)?);
         // Bound first: links in reminders (TaskLinkTemplate) point at it.
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.api_port)).await?;
         let api_url = format!("http://{}", listener.local_addr()?);
+        // The identity provider: on the port it had with this data folder (so tokens minted
+        // then stay valid), else next to the API's; any free one if that is taken.
+        let issuer_port = LocalAuthorizer::recorded_url(&config.data_dir)
+            .and_then(|u| u.rsplit(':').next().and_then(|p| p.parse().ok()))
+            .unwrap_or(if config.api_port == 0 {
+                0
+            } else {
+                config.api_port + 1
+            });
+        let issuer_listener = bind_or_any(issuer_port).await?;
+        let issuer_url = format!("http://{}", issuer_listener.local_addr()?);
+        let auth = Arc::new(LocalAuthorizer::load_or_create(
+            &config.data_dir,
+            &issuer_url,
+        )?);
+        let websocket_api = crate::websocket::WebSocketApi::from_template(template);
+        let ws_listener = match websocket_api {
+            Some(_) => Some(
+                bind_or_any(if config.api_port == 0 {
+                    0
+                } else {
+                    config.api_port + 2
+                })
+                .await?,
+            ),
+            None => None,
+        };
+        let ws_origin = ws_listener
+            .as_ref()
+            .map(|l| l.local_addr().map(|a| format!("ws://{a}")))
+            .transpose()?;
+        let management_url = match (&websocket_api, &ws_origin) {
+            (Some(api), Some(origin)) => Some(format!(
+                "{}/{}",
+                origin.replacen("ws://", "http://", 1),
+                api.stage
+            )),
+            _ => None,
+        };
 
         let (mut parameters, secret_values) =
             local_parameters(template, &kafka, &webhook, &config.data_dir)?;
         parameters.insert("TaskLinkTemplate".into(), format!("{api_url}/tasks/{{id}}"));
+        parameters.insert("JwtIssuer".into(), issuer_url.clone());
+        parameters.insert("JwtAudience".into(), crate::auth::AUDIENCE.into());
         parameters.insert("PushServiceHosts".into(), push.origin().to_string());
         parameters.insert("VapidSubject".into(), "mailto:ops@todo.local".into());
         let secrets = LocalSecrets::start(secret_values).await?;
@@ -130,7 +176,15 @@ impl LocalCloud {
             let spec = FunctionSpec {
                 name: f.logical_id.clone(),
                 binary,
-                env: environment(template, &f, &parameters, &dynamo, &secrets, &ses),
+                env: environment(
+                    template,
+                    &f,
+                    &parameters,
+                    &dynamo,
+                    &secrets,
+                    &ses,
+                    management_url.as_deref(),
+                ),
                 timeout: Duration::from_secs(f.timeout_seconds),
                 quiet: !config.print_invocations,
             };
@@ -163,7 +217,24 @@ impl LocalCloud {
             auth: Arc::clone(&auth),
             on_invocation: Arc::clone(&observe),
         });
-        let mut tasks = vec![tokio::spawn(gateway::serve(listener, gateway))];
+        let mut tasks = vec![
+            tokio::spawn(gateway::serve(listener, gateway)),
+            tokio::spawn(crate::auth::serve_issuer(
+                issuer_listener,
+                Arc::clone(&auth),
+            )),
+        ];
+        let mut websocket_url = None;
+        if let (Some(api), Some(listener), Some(origin)) = (websocket_api, ws_listener, ws_origin) {
+            let server = Arc::new(crate::websocket::WebSocketServer::new(
+                api,
+                hosts.clone(),
+                Arc::clone(&observe),
+                origin,
+            ));
+            websocket_url = Some(server.url());
+            tasks.push(tokio::spawn(crate::websocket::serve(listener, server)));
+        }
         tasks.extend(start_mappings(template, config, &hosts, &dynamo, &kafka, &observe).await?);
         Ok(Self {
             dynamo,
@@ -175,8 +246,19 @@ impl LocalCloud {
             auth,
             hosts,
             api_url,
+            websocket_url,
+            management_url,
             tasks,
         })
+    }
+}
+
+/// A listener on `port` of 127.0.0.1, or on any free port when that one is taken.
+async fn bind_or_any(port: u16) -> std::io::Result<tokio::net::TcpListener> {
+    match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => Ok(l),
+        Err(_) if port != 0 => tokio::net::TcpListener::bind(("127.0.0.1", 0)).await,
+        Err(e) => Err(e),
     }
 }
 
@@ -322,6 +404,7 @@ fn environment(
     dynamo: &EmbeddedDynamo,
     secrets: &LocalSecrets,
     ses: &LocalSes,
+    management: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = f
         .environment
@@ -332,6 +415,12 @@ fn environment(
         })
         .collect();
     env.push(("AWS_ENDPOINT_URL_SESV2".into(), ses.url().to_string()));
+    if let Some(url) = management {
+        env.push((
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI".into(),
+            url.to_string(),
+        ));
+    }
     env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamo.endpoint()));
     env.push((
         "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),

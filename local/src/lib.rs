@@ -23,3 +23,4 @@ pub mod ses;
 pub mod streams;
 pub mod template;
 pub mod webhook;
+pub mod websocket;

@@ -106,7 +106,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(user) = args.token_for {
-        let auth = LocalAuthorizer::load_or_create(&args.data)?;
+        let auth = LocalAuthorizer::recorded(&args.data)?;
         let token = match args.groups.as_slice() {
             [] => auth.token(&user, 24),
             groups => auth.token_in_groups(&user, 24, groups),
@@ -139,6 +139,15 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let token = cloud.auth.token("alice", 24);
     println!("todo-local is up (data in {})", args.data.display());
     println!("  HTTP API      {}", cloud.api_url);
+    if let Some(ws) = &cloud.websocket_url {
+        println!(
+            "  WebSocket API {ws}   (connect with ?token=$TOKEN; send {{\"action\":\"ping\"}})"
+        );
+    }
+    println!(
+        "  OIDC issuer   {}   (discovery: /.well-known/openid-configuration)",
+        cloud.auth.issuer()
+    );
     println!("  DynamoDB      {}", cloud.dynamo.endpoint());
     println!("  Kafka         {}", cloud.kafka.bootstrap());
     println!("  webhook sink  {}", cloud.webhook.url());

@@ -1,6 +1,8 @@
 //! Starting the local cloud in-process for end-to-end tests: free ports, a temporary data
 //! folder, the workspace's debug binaries.
 
+pub mod socket;
+
 use std::path::PathBuf;
 
 use todo_local::cloud::{CloudConfig, LocalCloud};

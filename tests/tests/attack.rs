@@ -343,7 +343,7 @@ async fn the_local_authorizer_checks_what_the_http_api_authorizer_checks() {
     let cloud = start(&data).await;
     let alice = Api::new(&cloud, "alice");
     let now = chrono::Utc::now().timestamp();
-    let good = json!({"sub": "alice", "iss": "todo-local", "aud": "todo-local", "iat": now, "exp": now + 600});
+    let good = json!({"sub": "alice", "iss": cloud.auth.issuer(), "aud": "todo-local", "iat": now, "exp": now + 600});
     let variant = |change: &dyn Fn(&mut Value)| {
         let mut claims = good.clone();
         change(&mut claims);

@@ -89,6 +89,22 @@ pub trait EventConsumer {
     fn apply(&self, events: &[EventEnvelope]) -> impl Future<Output = Result<(), Stopped>> + Send;
 }
 
+/// A run of events grouped by the owner of their task, each owner's in the run's order with
+/// their positions in it: channels that serve owners side by side (one owner's slow far end
+/// must not hold another's) keep each owner's events in order this way.
+pub fn by_owner<'a>(
+    events: impl IntoIterator<Item = &'a EventEnvelope>,
+) -> BTreeMap<&'a str, Vec<(usize, &'a EventEnvelope)>> {
+    let mut owners: BTreeMap<&str, Vec<(usize, &EventEnvelope)>> = BTreeMap::new();
+    for (i, event) in events.into_iter().enumerate() {
+        owners
+            .entry(event.payload.owner())
+            .or_default()
+            .push((i, event));
+    }
+    owners
+}
+
 /// Runs one batch through a consumer by `deadline` and reports what must be retried.
 pub async fn consume<C: EventConsumer>(
     consumer: &C,

@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod dynamodb;
 pub mod http;
 pub mod json;
+pub mod jwt;
 pub mod kafka;
 pub mod metrics;
 pub mod secrets;

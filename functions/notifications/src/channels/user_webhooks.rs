@@ -17,7 +17,7 @@
 //! CloudEvents envelope for a task event; `X-Todo-Delivery` is the event id (the same on every
 //! retry: deduplicate on it) and `X-Todo-Event` its type. Order is not kept across retries.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -230,17 +230,10 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
         now: Timestamp,
         deadline: tokio::time::Instant,
     ) -> Vec<Result<Option<Timestamp>, TableError>> {
-        let mut by_owner: BTreeMap<&str, Vec<(usize, &EventEnvelope)>> = BTreeMap::new();
-        for (i, event) in events.iter().enumerate() {
-            by_owner
-                .entry(event.payload.owner())
-                .or_default()
-                .push((i, event));
-        }
         // The futures are gathered in a loop: a closure returning them trips the compiler's
         // Send inference.
         let mut owners = Vec::new();
-        for (owner, theirs) in by_owner {
+        for (owner, theirs) in todo_lambda::kafka::by_owner(events.iter().copied()) {
             owners.push(self.owner_events(owner, theirs, now, deadline));
         }
         let done: Vec<Vec<(usize, Outcome)>> = stream::iter(owners)

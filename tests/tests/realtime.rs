@@ -1,0 +1,249 @@
+//! Real-time task updates through the local cloud's WebSocket API, with the real binaries: the
+//! `$connect` authorizer (the HTTP API's tokens, verified against the local issuer's JWKS), the
+//! connections table, and the realtime consumer posting each task event through the
+//! Management API.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Value, json};
+use todo_e2e::socket::{Socket, Token};
+use todo_e2e::{Api, DataDir, eventually, id, start};
+use todo_local::auth::LocalAuthorizer;
+
+/// The events of `task` a socket receives, until `n` have come (within 20 s).
+async fn events_of(socket: &mut Socket, task: &str, n: usize) -> Vec<Value> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < n {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(message) = socket.next_json(left).await else {
+            panic!(
+                "only {} of {n} events of {task} arrived: {seen:?}",
+                seen.len()
+            );
+        };
+        if message["subject"] == task {
+            seen.push(message);
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn a_users_changes_reach_each_of_their_connections_in_order_and_nobody_elses() {
+    let data = DataDir::new("realtime-fanout");
+    let cloud = start(&data).await;
+    let url = cloud
+        .websocket_url
+        .clone()
+        .expect("the template declares a WebSocket API");
+    let alice = Api::new(&cloud, "alice");
+    let token = cloud.auth.token("alice", 1);
+    let mut phone = Socket::connect(&url, Token::Header(&token))
+        .await
+        .expect("header token");
+    let mut browser = Socket::connect(&url, Token::Query(&token))
+        .await
+        .expect("query token");
+    let bob_token = cloud.auth.token("bob", 1);
+    let mut bob = Socket::connect(&url, Token::Query(&bob_token))
+        .await
+        .expect("bob connects");
+
+    let task = alice.create(json!({"title": "Live"})).await;
+    let path = format!("/tasks/{}", id(&task));
+    for title in ["Live 2", "Live 3"] {
+        let patched = alice
+            .call("PATCH", &path, Some(json!({"title": title})), None)
+            .await;
+        assert_eq!(patched.status, 200);
+    }
+    for socket in [&mut phone, &mut browser] {
+        let events = events_of(socket, &id(&task), 3).await;
+        let kinds: Vec<_> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["task.created", "task.updated", "task.updated"]);
+        let versions: Vec<_> = events
+            .iter()
+            .map(|e| e["data"]["task"]["version"].clone())
+            .collect();
+        assert_eq!(versions, [json!(1), json!(2), json!(3)], "in order");
+        // The message is the CloudEvents envelope a Kafka reader sees.
+        assert_eq!(events[0]["specversion"], "1.0");
+        assert_eq!(events[2]["data"]["before"]["title"], "Live 2");
+    }
+    assert!(
+        bob.next_json(Duration::from_secs(2)).await.is_none(),
+        "another user's connection gets nothing"
+    );
+
+    // A ping is answered on the same connection; anything else gets a hint, and the
+    // connection stays open.
+    phone.send(r#"{"action":"ping"}"#).await;
+    assert_eq!(
+        phone.next_json(Duration::from_secs(10)).await,
+        Some(json!({"type": "pong"}))
+    );
+    phone.send("not json").await;
+    let hint = phone.next_json(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(hint["type"], "error", "{hint}");
+    phone.send(r#"{"action":"subscribe"}"#).await;
+    assert_eq!(
+        phone.next_json(Duration::from_secs(10)).await.unwrap()["type"],
+        "error"
+    );
+    phone.send(r#"{"action":"ping"}"#).await;
+    assert_eq!(
+        phone.next_json(Duration::from_secs(10)).await,
+        Some(json!({"type": "pong"}))
+    );
+
+    // A closed connection is forgotten ($disconnect): the next change reaches the other only.
+    let table = cloud.dynamo.client().await;
+    let count = |user: &'static str| {
+        let table = table.clone();
+        async move {
+            table
+                .query()
+                .table_name("ConnectionsTable")
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(format!("USER#{user}")))
+                .send()
+                .await
+                .unwrap()
+                .count() as usize
+        }
+    };
+    assert_eq!(count("alice").await, 2);
+    phone.close().await;
+    eventually("the closed connection removed", || async {
+        (count("alice").await == 1).then_some(())
+    })
+    .await;
+    alice
+        .call("POST", &format!("{path}/complete"), None, None)
+        .await;
+    let done = events_of(&mut browser, &id(&task), 1).await;
+    assert_eq!(done[0]["type"], "task.completed");
+}
+
+#[tokio::test]
+async fn a_connection_that_is_gone_is_dropped_on_410_but_a_new_one_is_not() {
+    let data = DataDir::new("realtime-gone");
+    let cloud = start(&data).await;
+    let url = cloud.websocket_url.clone().unwrap();
+    let alice = Api::new(&cloud, "alice");
+    let table = cloud.dynamo.client().await;
+    let item = |id: &str, at: chrono::DateTime<chrono::Utc>| {
+        HashMap::from([
+            ("pk".to_string(), AttributeValue::S("USER#alice".into())),
+            ("sk".to_string(), AttributeValue::S(format!("CONN#{id}"))),
+            ("connection_id".to_string(), AttributeValue::S(id.into())),
+            (
+                "connected_at".to_string(),
+                AttributeValue::S(at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            ),
+        ])
+    };
+    // A connection that vanished without its $disconnect (an old one), and one whose
+    // $connect is still completing (recorded just now): both answer 410.
+    let now = chrono::Utc::now();
+    for (id, at) in [
+        ("vanished=", now - chrono::Duration::minutes(5)),
+        ("connecting=", now + chrono::Duration::seconds(60)),
+    ] {
+        table
+            .put_item()
+            .table_name("ConnectionsTable")
+            .set_item(Some(item(id, at)))
+            .send()
+            .await
+            .unwrap();
+    }
+    let token = cloud.auth.token("alice", 1);
+    let mut live = Socket::connect(&url, Token::Header(&token)).await.unwrap();
+    let task = alice.create(json!({"title": "Who is there"})).await;
+    events_of(&mut live, &id(&task), 1).await;
+    let keys = || {
+        let table = table.clone();
+        async move {
+            let out = table
+                .query()
+                .table_name("ConnectionsTable")
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S("USER#alice".into()))
+                .send()
+                .await
+                .unwrap();
+            let mut ids: Vec<String> = out
+                .items()
+                .iter()
+                .map(|i| i["connection_id"].as_s().unwrap().clone())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let left = eventually("the vanished connection dropped", || async {
+        let ids = keys().await;
+        (!ids.contains(&"vanished=".to_string())).then_some(ids)
+    })
+    .await;
+    assert_eq!(
+        left.len(),
+        2,
+        "the live one and the one still connecting stay: {left:?}"
+    );
+    assert!(left.contains(&"connecting=".to_string()));
+}
+
+#[tokio::test]
+async fn connect_refuses_bad_expired_and_foreign_tokens_with_401() {
+    let data = DataDir::new("realtime-auth");
+    let cloud = start(&data).await;
+    let url = cloud.websocket_url.clone().unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims = |exp: i64| json!({"sub": "alice", "iss": cloud.auth.issuer(), "aud": "todo-local", "iat": now - 10, "exp": exp});
+    let expired = cloud.auth.sign(&claims(now - 1));
+    let wrong_audience = cloud.auth.sign(
+        &json!({"sub": "alice", "iss": cloud.auth.issuer(), "aud": "other", "exp": now + 600}),
+    );
+    let no_subject = cloud
+        .auth
+        .sign(&json!({"iss": cloud.auth.issuer(), "aud": "todo-local", "exp": now + 600}));
+    // Another issuer: another key pair (and kid), claiming this issuer's name.
+    let elsewhere =
+        std::env::temp_dir().join(format!("todo-e2e-foreign-issuer-{}", std::process::id()));
+    let foreign = LocalAuthorizer::load_or_create(&elsewhere, cloud.auth.issuer()).unwrap();
+    let forged = foreign.sign(&claims(now + 600));
+    // The real issuer's key, but another issuer's name.
+    let other_name = cloud.auth.sign(&json!({"sub": "alice", "iss": "https://accounts.example", "aud": "todo-local", "exp": now + 600}));
+    for (why, token) in [
+        ("garbage", Token::Query("not-a-jwt")),
+        ("expired", Token::Header(&expired)),
+        ("wrong audience", Token::Query(&wrong_audience)),
+        ("no subject", Token::Header(&no_subject)),
+        ("foreign key", Token::Header(&forged)),
+        ("foreign issuer", Token::Query(&other_name)),
+        ("none", Token::None),
+    ] {
+        match Socket::connect(&url, token).await {
+            Err(status) => assert_eq!(status, 401, "{why}"),
+            Ok(_) => panic!("{why}: connected"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&elsewhere);
+    // Nothing was recorded for the refused.
+    let table = cloud.dynamo.client().await;
+    let scan = table
+        .scan()
+        .table_name("ConnectionsTable")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scan.count(), 0);
+    // And the same token the HTTP API takes connects.
+    let token = cloud.auth.token("alice", 1);
+    assert!(Socket::connect(&url, Token::Query(&token)).await.is_ok());
+}
