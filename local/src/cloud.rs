@@ -294,6 +294,7 @@ async fn start_mappings(
                 KafkaMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
             {
                 let client = Arc::new(kafka.client().await?);
+                m.pin_start(&client).await;
                 tasks.push(tokio::spawn(m.run(client, Arc::clone(observe))));
             } else if let Some(rate) = schedule::rate_of(event) {
                 let every = config.schedule_every.unwrap_or(rate);

@@ -1,5 +1,6 @@
 # Sourced by scripts: starts the local cloud (the workspace's debug binaries, built first) on a
-# free port over a temporary data folder, sets $api, $cloud_pid, $cloud_dir and $token_command,
+# free port over a temporary data folder, sets $api, $ws (the WebSocket API), $cloud_pid,
+# $cloud_dir and $token_command,
 # and stops it all on exit. Extra arguments go to todo-local.
 start_local_cloud() {
   local_bin="${CARGO_TARGET_DIR:-target}/debug/todo-local"
@@ -11,5 +12,6 @@ start_local_cloud() {
     kill -0 "$cloud_pid" || { cat "$cloud_dir/log"; exit 1; }
     sleep 0.05
   done
+  ws=$(grep -o 'WebSocket API *ws://[^ ]*' "$cloud_dir/log" | awk '{print $3}')
   token_command="$local_bin token {user} --data $cloud_dir/data"
 }

@@ -41,10 +41,10 @@ async fn poison_records_land_in_the_dead_letter_topic_while_later_records_are_pr
         "the record after the poison one is processed"
     );
 
-    // Two consumer groups read todo.task.events (the audit log and users' webhooks): each
-    // sets every poison record aside once, as its own.
-    let dead = dead_letters(&cloud, 6).await;
-    assert_eq!(dead.len(), 6, "each poison record once per group");
+    // Three consumer groups read todo.task.events (the audit log, users' webhooks and the
+    // realtime channel): each sets every poison record aside once, as its own.
+    let dead = dead_letters(&cloud, 9).await;
+    assert_eq!(dead.len(), 9, "each poison record once per group");
     let mut groups: Vec<&[u8]> = Vec::new();
     for r in &dead {
         assert_eq!(
@@ -61,6 +61,9 @@ async fn poison_records_land_in_the_dead_letter_topic_while_later_records_are_pr
             &b"todo-audit"[..],
             b"todo-audit",
             b"todo-audit",
+            b"todo-realtime",
+            b"todo-realtime",
+            b"todo-realtime",
             b"todo-user-webhooks-task-events",
             b"todo-user-webhooks-task-events",
             b"todo-user-webhooks-task-events"

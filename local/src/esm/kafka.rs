@@ -34,6 +34,9 @@ pub struct KafkaMapping {
     pub max_record_age: Option<Duration>,
     /// `kafka://<topic>` destination, if any.
     pub dead_letter: Option<String>,
+    /// `StartingPosition: LATEST`: a group with no committed offset starts at the log's end
+    /// when the mapping starts (AWS's reading), not at its beginning (`TRIM_HORIZON`).
+    pub from_latest: bool,
     /// The consumer group's committed offsets: `<offsets_dir>/<topic>-<partition>`.
     pub offsets_dir: PathBuf,
     attempts: HashMap<(i32, i64), u32>,
@@ -76,6 +79,7 @@ impl KafkaMapping {
                 .and_then(|d| d.strip_prefix("kafka://"))
                 .map(str::to_string),
             offsets_dir: data_dir.join(format!("esm/{group}.offsets")),
+            from_latest: p["StartingPosition"].as_str() == Some("LATEST"),
             group,
             attempts: HashMap::new(),
             checked: HashMap::new(),
@@ -127,6 +131,35 @@ impl KafkaMapping {
     }
 
     /// Runs the mapping until the process ends: one worker per partition of the topic.
+    /// Fixes where a `LATEST` mapping's group starts, as AWS does when the mapping is created:
+    /// the end of each partition that has no committed offset yet. Called before the cloud
+    /// reports itself started, so records produced after that are the group's.
+    pub async fn pin_start(&self, client: &Client) {
+        if !self.from_latest {
+            return;
+        }
+        let Ok(topics) = client.list_topics().await else {
+            return;
+        };
+        let partitions = topics
+            .into_iter()
+            .find(|t| t.name == self.topic)
+            .map(|t| t.partitions)
+            .unwrap_or_default();
+        for partition in partitions {
+            if self.committed(partition).is_some() {
+                continue;
+            }
+            if let Ok(pc) = client
+                .partition_client(self.topic.clone(), partition, UnknownTopicHandling::Retry)
+                .await
+                && let Ok(end) = pc.get_offset(OffsetAt::Latest).await
+            {
+                self.commit(partition, end);
+            }
+        }
+    }
+
     pub async fn run(self, client: Arc<Client>, observe: Observer) {
         const IDLE: Duration = Duration::from_millis(100);
         const DISCOVERY: Duration = Duration::from_secs(1);
@@ -180,6 +213,13 @@ impl KafkaMapping {
         let key = format!("{}-{partition}", self.topic);
         let next = match self.committed(partition) {
             Some(n) => n,
+            None if self.from_latest => {
+                let Ok(end) = pc.get_offset(OffsetAt::Latest).await else {
+                    return 0;
+                };
+                self.commit(partition, end);
+                end
+            }
             None => pc.get_offset(OffsetAt::Earliest).await.unwrap_or(0),
         };
         // A fetch waits at most 50 ms for records, so the worker notices a stop promptly (the
