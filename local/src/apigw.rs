@@ -185,7 +185,13 @@ pub fn event(r: &HttpRequest<'_>) -> Value {
     let raw_query = r
         .query
         .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                todo_lambda::http::percent_encode(k),
+                todo_lambda::http::percent_encode(v)
+            )
+        })
         .collect::<Vec<_>>()
         .join("&");
     let mut query_parameters = serde_json::Map::new();
@@ -233,17 +239,6 @@ pub fn event(r: &HttpRequest<'_>) -> Value {
         "body": body,
         "isBase64Encoded": base64
     })
-}
-
-fn urlencode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub fn read(response: Response<Body>) -> Reply {

@@ -197,31 +197,16 @@ fn new_id() -> String {
     )
 }
 
-fn header_maps(headers: &HeaderMap) -> (Value, Value) {
+/// Name-value pairs as API Gateway's single-value and multi-value maps (`null` when empty,
+/// as for a query string without parameters).
+fn value_maps(pairs: impl IntoIterator<Item = (String, String)>) -> (Value, Value) {
     let mut single = Map::new();
     let mut multi: Map<String, Value> = Map::new();
-    for (name, value) in headers {
-        let v = value.to_str().unwrap_or_default().to_string();
-        single.insert(name.to_string(), json!(v));
-        multi
-            .entry(name.to_string())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .map(|a| a.push(json!(v)));
-    }
-    (Value::Object(single), Value::Object(multi))
-}
-
-fn query_maps(query: &[(String, String)]) -> (Value, Value) {
-    let mut single = Map::new();
-    let mut multi: Map<String, Value> = Map::new();
-    for (k, v) in query {
+    for (k, v) in pairs {
         single.insert(k.clone(), json!(v));
-        multi
-            .entry(k.clone())
-            .or_insert_with(|| json!([]))
-            .as_array_mut()
-            .map(|a| a.push(json!(v)));
+        if let Some(values) = multi.entry(k).or_insert_with(|| json!([])).as_array_mut() {
+            values.push(json!(v));
+        }
     }
     let none = |m: Map<String, Value>| {
         if m.is_empty() {
@@ -231,6 +216,15 @@ fn query_maps(query: &[(String, String)]) -> (Value, Value) {
         }
     };
     (none(single), none(multi))
+}
+
+fn header_maps(headers: &HeaderMap) -> (Value, Value) {
+    value_maps(headers.iter().map(|(name, value)| {
+        (
+            name.to_string(),
+            value.to_str().unwrap_or_default().to_string(),
+        )
+    }))
 }
 
 /// How a connection is known to its routes after `$connect`.
@@ -315,7 +309,7 @@ impl WebSocketServer {
             self.api.stage
         );
         let (headers, multi_headers) = header_maps(&s.headers);
-        let (qs, multi_qs) = query_maps(query);
+        let (qs, multi_qs) = value_maps(query.iter().cloned());
         let mut context = self.context("$connect", "CONNECT", s);
         context.as_object_mut().map(|c| c.remove("authorizer"));
         let event = json!({

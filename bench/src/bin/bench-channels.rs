@@ -18,8 +18,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use todo_load::stats::quantile;
-use todo_local::cloud::{CloudConfig, LocalCloud};
-use todo_local::template::Template;
 
 fn args() -> (usize, usize) {
     let (mut reminders, mut users) = (1_000, 20);
@@ -53,25 +51,7 @@ async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
 #[tokio::main]
 async fn main() {
     let (reminders, users) = args();
-    let data = std::env::temp_dir().join(format!("todo-bench-channels-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
-    let bin_dir = std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .expect("target dir")
-        .to_path_buf();
-    let config = CloudConfig {
-        data_dir: data.clone(),
-        artifacts: todo_local::artifacts::Artifacts::Workspace(bin_dir),
-        api_port: 0,
-        print_invocations: false,
-        schedule_every: Some(Duration::from_secs(1)),
-        concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
-    };
-    let template = Template::workspace().expect("template.yaml");
-    let cloud = LocalCloud::start(&template, &config)
-        .await
-        .expect("the local cloud starts (build the workspace binaries first)");
+    let (cloud, data) = todo_bench::local_cloud("channels", Duration::from_secs(1)).await;
     let http = reqwest::Client::new();
     let api = cloud.api_url.clone();
     let people: Vec<User> = (0..users)

@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use todo_e2e::socket::{Socket, Token};
 use todo_load::stats::quantile;
-use todo_local::cloud::{CloudConfig, LocalCloud};
-use todo_local::template::Template;
 
 fn rounds() -> usize {
     let mut it = std::env::args().skip(1);
@@ -55,25 +53,7 @@ fn report(name: &str, mut ms: Vec<f64>) {
 #[tokio::main]
 async fn main() {
     let rounds = rounds();
-    let data = std::env::temp_dir().join(format!("todo-bench-realtime-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&data);
-    let bin_dir = std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .expect("target dir")
-        .to_path_buf();
-    let config = CloudConfig {
-        data_dir: data.clone(),
-        artifacts: todo_local::artifacts::Artifacts::Workspace(bin_dir),
-        api_port: 0,
-        print_invocations: false,
-        schedule_every: Some(Duration::from_secs(5)),
-        concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
-    };
-    let template = Template::workspace().expect("template.yaml");
-    let cloud = LocalCloud::start(&template, &config)
-        .await
-        .expect("the local cloud starts (build the workspace binaries first)");
+    let (cloud, data) = todo_bench::local_cloud("realtime", Duration::from_secs(5)).await;
     let url = cloud.websocket_url.clone().expect("a WebSocket API");
     let token = cloud.auth.token("bench-a", 2);
     let other = cloud.auth.token("bench-b", 2);

@@ -7,7 +7,7 @@
 
 use lambda_http::{Body, Request, RequestExt, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, paging, respond};
+use todo_lambda::http::{caller, paging, percent_encode, respond};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
@@ -73,7 +73,7 @@ async fn run<S: ReadEntries>(
         let mut query = vec![format!("cursor={next}")];
         for name in ["from", "to"] {
             if let Some(v) = params.first(name) {
-                query.push(format!("{name}={}", encode(v)));
+                query.push(format!("{name}={}", percent_encode(v)));
             }
         }
         response = response.header(
@@ -84,16 +84,4 @@ async fn run<S: ReadEntries>(
     response
         .body(Body::from(body))
         .map_err(|_| Problem::internal("the export could not be produced"))
-}
-
-/// A query value, percent-encoded (RFC 3986 unreserved characters stay).
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
