@@ -279,6 +279,8 @@ impl Environment {
             )
             .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
             .route("/2018-06-01/runtime/init/error", post(init_error))
+            // The size is checked by `respond`, as Lambda checks it, not refused unread.
+            .layer(axum::extract::DefaultBodyLimit::disable())
             .with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let api = listener.local_addr()?.to_string();
@@ -460,8 +462,24 @@ async fn next(State(state): State<ApiState>) -> Response {
     (StatusCode::OK, headers, p.payload).into_response()
 }
 
+/// Lambda's limit on a synchronous invocation's response payload (6 MB, its quotas page).
+pub const RESPONSE_LIMIT_BYTES: usize = 6 * 1024 * 1024;
+
+/// A response: the invocation's result, or, past [`RESPONSE_LIMIT_BYTES`], the error Lambda
+/// makes of it (`Function.ResponseSizeTooLarge`; the Runtime API answers 413).
 async fn respond(State(state): State<ApiState>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     match lock(&state.shared).in_flight.remove(&id) {
+        Some(reply) if body.len() > RESPONSE_LIMIT_BYTES => {
+            let error = serde_json::json!({
+                "errorType": "Function.ResponseSizeTooLarge",
+                "errorMessage": format!(
+                    "Response payload size ({} bytes) exceeded maximum allowed payload size ({RESPONSE_LIMIT_BYTES} bytes).",
+                    body.len()
+                ),
+            });
+            let _ = reply.send(Outcome::FunctionError(error.to_string()));
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
         Some(reply) => {
             let _ = reply.send(Outcome::Ok(body.to_vec()));
             StatusCode::ACCEPTED

@@ -265,3 +265,82 @@ async fn an_administrator_finds_every_users_entries_and_nobody_else_may_look() {
         ["task.created", "task.updated", "task.completed"]
     );
 }
+
+#[tokio::test]
+async fn a_large_export_comes_in_linked_parts_with_every_entry_once() {
+    let data = DataDir::new("large-export");
+    let cloud = start(&data).await;
+    let alice = Api::new(&cloud, "alice");
+    // Entries of about 16 KB (a task with 4,000 two-byte characters of notes, before and
+    // after): 2 tasks patched 90 times each make about 3 MB, more than one part (a part stops
+    // once past 2 MB).
+    let notes = |i: usize| format!("{i:04}{}", "é".repeat(3_990));
+    let mut ids = Vec::new();
+    for t in 0..2 {
+        ids.push(id(&alice
+            .create(json!({"title": format!("big {t}"), "notes": notes(0)}))
+            .await));
+    }
+    for i in 1..=90 {
+        for t in &ids {
+            let patched = alice
+                .call(
+                    "PATCH",
+                    &format!("/tasks/{t}"),
+                    Some(json!({"notes": notes(i)})),
+                    None,
+                )
+                .await;
+            assert_eq!(patched.status, 200);
+        }
+    }
+    let expected = 2 * 91;
+    eventually("every change audited", || async {
+        let mut n = 0;
+        for t in &ids {
+            let mut cursor = String::new();
+            loop {
+                let page = alice
+                    .get(&format!("/tasks/{t}/history?limit=100{cursor}"))
+                    .await
+                    .body;
+                n += page["items"].as_array()?.len();
+                match page["next_cursor"].as_str() {
+                    Some(c) => cursor = format!("&cursor={c}"),
+                    None => break,
+                }
+            }
+        }
+        (n == expected).then_some(())
+    })
+    .await;
+
+    let mut lines = Vec::new();
+    let mut next = Some("/audit/export".to_string());
+    let mut parts = 0;
+    while let Some(path) = next.take() {
+        let part = Api::send(alice.request("GET", &path)).await;
+        assert_eq!(part.status, 200, "part {parts}: {}", part.body);
+        let size = part.body.as_str().unwrap().len();
+        assert!(size < 4 * 1024 * 1024, "part {parts}: {size} bytes");
+        lines.extend(part.body.as_str().unwrap().lines().map(str::to_string));
+        next = part.headers.get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            l[1..l.find('>').unwrap()].to_string()
+        });
+        parts += 1;
+    }
+    assert!(parts >= 2, "{parts} part(s)");
+    let entries: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut seen: Vec<_> = entries
+        .iter()
+        .map(|e| e["event_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen.len(), expected, "every entry, none twice");
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), expected);
+}

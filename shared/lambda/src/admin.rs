@@ -5,9 +5,10 @@
 //! differently. The HTTP API's JWT authorizer passes every claim as a string: an array claim
 //! such as `["admin", "ops"]` arrives as `[admin ops]` (bracketed, space-separated; measured on
 //! API Gateway, see floci-io/floci#2011 and aws-solutions-library-samples/
-//! guidance-for-claude-code-with-amazon-bedrock#802). A provider that emits a single string, a
-//! comma-separated list or a JSON array text is read the same way; a group name never contains
-//! whitespace, brackets, quotes or commas (Cognito's own pattern excludes whitespace).
+//! guidance-for-claude-code-with-amazon-bedrock#802), and a string claim as it is. So a value
+//! in brackets is that list, split at single spaces (a Cognito group name has no whitespace);
+//! any other value is one group name. Nothing else is loosened: `"admin"` in quotes,
+//! `ops,admin` or ` admin` name other groups than `admin`.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -67,16 +68,11 @@ impl AdminPolicy {
 
 /// The group names in a claim as the authorizer passed it.
 pub fn groups(value: &str) -> Vec<&str> {
-    let inner = value
-        .trim()
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .unwrap_or(value);
-    inner
-        .split(|c: char| c.is_whitespace() || c == ',')
-        .map(|g| g.trim_matches('"'))
-        .filter(|g| !g.is_empty())
-        .collect()
+    match value.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        Some(list) => list.split(' ').filter(|g| !g.is_empty()).collect(),
+        None if value.is_empty() => Vec::new(),
+        None => vec![value],
+    }
 }
 
 #[cfg(test)]
@@ -84,15 +80,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_spelling_of_a_group_list_is_read() {
+    fn a_list_as_api_gateway_flattens_it_or_one_name() {
         assert_eq!(groups("[admin ops]"), ["admin", "ops"]);
         assert_eq!(groups("[admin]"), ["admin"]);
         assert_eq!(groups("admin"), ["admin"]);
-        assert_eq!(groups("admin,ops"), ["admin", "ops"]);
-        assert_eq!(groups(r#"["admin","ops"]"#), ["admin", "ops"]);
         assert_eq!(groups("[]"), Vec::<&str>::new());
         assert_eq!(groups(""), Vec::<&str>::new());
-        // A near miss is no match: the rule compares whole names.
-        assert!(!groups("[administrators admin-ish]").contains(&"admin"));
+        // Near misses name other groups: the rule compares whole names, loosens nothing.
+        for claim in [
+            "[administrators admin-ish]",
+            "admin,ops",
+            "ops,admin",
+            "[ops,admin]",
+            r#"["admin"]"#,
+            "[\"admin\" ops]",
+            " admin",
+            "admin ",
+            "admin\t",
+            "[\u{a0}admin]",
+            "Admin",
+        ] {
+            assert!(!groups(claim).contains(&"admin"), "{claim:?}");
+        }
     }
 }

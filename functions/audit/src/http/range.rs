@@ -33,12 +33,13 @@ impl Range {
         let to = instant(params, "to")?.unwrap_or(now);
         let epoch =
             Timestamp::from_datetime(chrono::DateTime::UNIX_EPOCH).unwrap_or(Timestamp::MIN);
-        let from = instant(params, "from")?
-            .unwrap_or_else(|| default_span.map_or(epoch, |span| to.before(span)));
+        let given_from = instant(params, "from")?;
+        let from = given_from.unwrap_or_else(|| default_span.map_or(epoch, |span| to.before(span)));
         if from > to {
-            return Err(Problem::bad_request(
-                "query parameter from: must not be after to",
-            ));
+            return Err(Problem::bad_request(match given_from {
+                Some(_) => "query parameter from: must not be after to".to_string(),
+                None => format!("query parameter to: must not be before from (by default {from})"),
+            }));
         }
         Ok(Self { from, to })
     }
