@@ -144,10 +144,16 @@ pub async fn authorize<K: KeySource>(
     event: ApiGatewayCustomAuthorizerRequestTypeRequest,
 ) -> Result<ApiGatewayCustomAuthorizerResponse, Refusal> {
     let token = token_of(&event).ok_or(Refusal::Unauthorized)?;
-    let set = keys.keys(false).await.map_err(Refusal::KeysUnavailable)?;
+    // Refused tokens count as Lambda errors too, so keys out of reach have a metric of their
+    // own (the template's alarm reads it).
+    let unavailable = |reason: String| {
+        todo_lambda::metrics::emit("ws-authorize", &[("KeysUnavailable", 1)]);
+        Refusal::KeysUnavailable(reason)
+    };
+    let set = keys.keys(false).await.map_err(unavailable)?;
     let claims = match verify(token, &set, rules) {
         Err(JwtError::UnknownKey) => {
-            let set = keys.keys(true).await.map_err(Refusal::KeysUnavailable)?;
+            let set = keys.keys(true).await.map_err(unavailable)?;
             verify(token, &set, rules)
         }
         other => other,

@@ -3,8 +3,9 @@
 //! Without `since`, the answer is every current task, paged; with it, every task changed and
 //! every task deleted at or after the token's instant, in the order of the changes. Each answer
 //! carries `next_since`; `has_more: true` means "call again at once with it". A client that
-//! applies the changes in order (an upsert replaces the task, a delete removes it) ends with
-//! exactly what `GET /tasks` lists.
+//! applies the changes in order (an upsert replaces the task, a delete removes it) holds, after
+//! a run of pages, every change made before the run began; what changed while it paged comes
+//! with the next run, so once nothing changes it holds exactly what `GET /tasks` lists.
 //!
 //! A token is opaque, signed and bound to its caller. A run of pages resumes
 //! [`SYNC_OVERLAP`] before the instant its first page was read, so no change that was stamped
