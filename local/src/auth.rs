@@ -31,10 +31,7 @@ use todo_lambda::jwt::{JwtError, Rules, bearer, verify};
 pub const AUDIENCE: &str = "todo-local";
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    todo_schema::Timestamp::now().epoch_seconds().max(0) as u64
 }
 
 /// The local issuer: its key, its published key set, and the verification of its tokens.

@@ -81,8 +81,6 @@ pub struct LocalCloud {
     pub api_url: String,
     /// The WebSocket API's URL (`ws://127.0.0.1:port/stage`), if the template declares one.
     pub websocket_url: Option<String>,
-    /// The WebSocket API's Management API endpoint.
-    pub management_url: Option<String>,
     /// The gateway, the mappings and the schedules: stopped with the cloud.
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -247,7 +245,6 @@ impl LocalCloud {
             hosts,
             api_url,
             websocket_url,
-            management_url,
             tasks,
         })
     }

@@ -150,15 +150,6 @@ impl WebSocketApi {
             routes,
         })
     }
-
-    /// Every function the API invokes.
-    pub fn functions(&self) -> Vec<String> {
-        let mut f: Vec<String> = self.routes.values().map(|r| r.function.clone()).collect();
-        f.extend(self.authorizer.clone());
-        f.sort();
-        f.dedup();
-        f
-    }
 }
 
 /// An open connection.

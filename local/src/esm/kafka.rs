@@ -147,16 +147,25 @@ impl KafkaMapping {
             .map(|t| t.partitions)
             .unwrap_or_default();
         for partition in partitions {
-            if self.committed(partition).is_some() {
-                continue;
-            }
-            if let Ok(pc) = client
-                .partition_client(self.topic.clone(), partition, UnknownTopicHandling::Retry)
-                .await
-                && let Ok(end) = pc.get_offset(OffsetAt::Latest).await
+            if self.committed(partition).is_none()
+                && let Ok(pc) = client
+                    .partition_client(self.topic.clone(), partition, UnknownTopicHandling::Retry)
+                    .await
             {
-                self.commit(partition, end);
+                self.first_offset(&pc, partition).await;
             }
+        }
+    }
+
+    /// Where a group with no committed offset on `partition` starts: the log's end for a
+    /// `LATEST` mapping (committed at once, so it stays put), else its beginning.
+    async fn first_offset(&self, pc: &PartitionClient, partition: i32) -> Option<i64> {
+        if self.from_latest {
+            let end = pc.get_offset(OffsetAt::Latest).await.ok()?;
+            self.commit(partition, end);
+            Some(end)
+        } else {
+            Some(pc.get_offset(OffsetAt::Earliest).await.unwrap_or(0))
         }
     }
 
@@ -213,14 +222,10 @@ impl KafkaMapping {
         let key = format!("{}-{partition}", self.topic);
         let next = match self.committed(partition) {
             Some(n) => n,
-            None if self.from_latest => {
-                let Ok(end) = pc.get_offset(OffsetAt::Latest).await else {
-                    return 0;
-                };
-                self.commit(partition, end);
-                end
-            }
-            None => pc.get_offset(OffsetAt::Earliest).await.unwrap_or(0),
+            None => match self.first_offset(&pc, partition).await {
+                Some(n) => n,
+                None => return 0,
+            },
         };
         // A fetch waits at most 50 ms for records, so the worker notices a stop promptly (the
         // batching window still bounds how long a record waits).

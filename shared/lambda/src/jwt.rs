@@ -59,10 +59,7 @@ pub fn kid(token: &str) -> Result<String, JwtError> {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    todo_schema::Timestamp::now().epoch_seconds().max(0) as u64
 }
 
 /// The claims of `token` when it satisfies `rules` with a key of `jwks`.

@@ -49,16 +49,6 @@ pub enum Change {
     Delete { id: TaskId, deleted_at: Timestamp },
 }
 
-impl Change {
-    /// The task this change is about.
-    pub fn id(&self) -> TaskId {
-        match self {
-            Change::Upsert(task) => task.id,
-            Change::Delete { id, .. } => *id,
-        }
-    }
-}
-
 /// One page of changes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChangePage {
