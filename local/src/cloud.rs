@@ -16,6 +16,7 @@ use crate::esm::kafka::KafkaMapping;
 use crate::esm::schedule;
 use crate::esm::streams::StreamMapping;
 use crate::gateway::{self, Gateway, InvocationObserver};
+use crate::iam::{Authority, Credentials};
 use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
 use crate::push_service::LocalPushService;
 use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
@@ -40,6 +41,9 @@ pub struct CloudConfig {
     /// How many execution environments a function without `ReservedConcurrentExecutions` may
     /// run at once (Lambda's own limit is the account's concurrency).
     pub concurrency: usize,
+    /// Refuse what a function's role does not allow (`false`: `--no-iam`, for debugging:
+    /// refusals are recorded and printed but let through).
+    pub enforce_iam: bool,
 }
 
 /// The default number of execution environments per function.
@@ -64,6 +68,10 @@ pub enum CloudError {
     CustomResource(#[from] crate::custom_resources::CustomResourceError),
     #[error("local identity provider: {0}")]
     Issuer(#[from] crate::auth::IssuerError),
+    #[error("IAM: {0}")]
+    Policy(#[from] crate::iam::policy::PolicyError),
+    #[error("trigger: {0}")]
+    Trigger(#[from] crate::esm::properties::PropertyError),
 }
 
 /// A running local cloud; everything stops when it is dropped.
@@ -77,6 +85,10 @@ pub struct LocalCloud {
     pub push: LocalPushService,
     pub secrets: LocalSecrets,
     pub auth: Arc<LocalAuthorizer>,
+    /// Every function's role, and the ledger of what they were allowed and refused.
+    pub iam: Arc<Authority>,
+    /// Mappings that did not start, with Lambda's reason (a permission their trigger needs).
+    pub disabled_mappings: Vec<String>,
     pub hosts: HashMap<String, Arc<FunctionHost>>,
     pub api_url: String,
     /// The WebSocket API's URL (`ws://127.0.0.1:port/stage`), if the template declares one.
@@ -95,6 +107,9 @@ impl Drop for LocalCloud {
         }
     }
 }
+
+/// The ARN the local broker stands for (`MskClusterArn`).
+pub const LOCAL_CLUSTER_ARN: &str = "arn:aws:kafka:us-east-1:000000000000:cluster/todo-local/00000000-0000-0000-0000-000000000000-1";
 
 /// The secret that signs webhook deliveries locally.
 pub const LOCAL_WEBHOOK_SECRET: &str = "todo-local-webhook-secret";
@@ -162,6 +177,16 @@ impl LocalCloud {
         parameters.insert("VapidSubject".into(), "mailto:ops@todo.local".into());
         let secrets = LocalSecrets::start(secret_values).await?;
         parameters.extend(secrets.arns().clone());
+        // Every function's role as SAM makes it; from here on each local AWS endpoint checks
+        // every call against its caller's.
+        let iam = Arc::new(Authority::new(
+            crate::iam::sam::roles(template, &parameters)?,
+            config.enforce_iam,
+            Some(config.data_dir.join("iam")),
+        ));
+        dynamo.gate().set(Arc::clone(&iam));
+        secrets.gate().set(Arc::clone(&iam));
+        ses.gate().set(Arc::clone(&iam));
         let mut hosts = HashMap::new();
         for f in template.functions() {
             let binary = config.artifacts.binary(&f);
@@ -178,10 +203,13 @@ impl LocalCloud {
                     template,
                     &f,
                     &parameters,
-                    &dynamo,
-                    &secrets,
-                    &ses,
-                    management_url.as_deref(),
+                    &iam.credentials(&f.logical_id),
+                    &Endpoints {
+                        dynamo: &dynamo,
+                        secrets: &secrets,
+                        ses: &ses,
+                        management: management_url.as_deref(),
+                    },
                 ),
                 timeout: Duration::from_secs(f.timeout_seconds),
                 quiet: !config.print_invocations,
@@ -230,10 +258,21 @@ impl LocalCloud {
                 Arc::clone(&observe),
                 origin,
             ));
+            server.gate().set(Arc::clone(&iam));
             websocket_url = Some(server.url());
             tasks.push(tokio::spawn(crate::websocket::serve(listener, server)));
         }
-        tasks.extend(start_mappings(template, config, &hosts, &dynamo, &kafka, &observe).await?);
+        let mut disabled_mappings = Vec::new();
+        let mappings = Mappings {
+            template,
+            parameters: &parameters,
+            iam: &iam,
+            hosts: &hosts,
+            dynamo: &dynamo,
+            kafka: &kafka,
+            observe: &observe,
+        };
+        tasks.extend(mappings.start(config, &mut disabled_mappings).await?);
         Ok(Self {
             dynamo,
             kafka,
@@ -242,6 +281,8 @@ impl LocalCloud {
             push,
             secrets,
             auth,
+            iam,
+            disabled_mappings,
             hosts,
             api_url,
             websocket_url,
@@ -259,52 +300,87 @@ async fn bind_or_any(port: u16) -> std::io::Result<tokio::net::TcpListener> {
     }
 }
 
-/// Starts every event-source mapping and schedule the template declares.
-async fn start_mappings(
-    template: &Template,
-    config: &CloudConfig,
-    hosts: &HashMap<String, Arc<FunctionHost>>,
-    dynamo: &EmbeddedDynamo,
-    kafka: &EmbeddedKafka,
-    observe: &InvocationObserver,
-) -> Result<Vec<tokio::task::JoinHandle<()>>, CloudError> {
-    const IDLE: Duration = Duration::from_millis(100);
-    let mut tasks = Vec::new();
-    for f in template.functions() {
-        let Some(host) = hosts.get(&f.logical_id) else {
-            continue;
-        };
-        for (_, event) in &f.events {
-            if let Some(mut m) =
-                StreamMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
-            {
-                let db = dynamo.database().clone();
-                let observe = Arc::clone(observe);
-                tasks.push(tokio::spawn(async move {
-                    loop {
-                        if m.poll(&db, observe.as_ref()).await == 0 {
-                            tokio::time::sleep(IDLE).await;
+/// What starting the triggers needs.
+struct Mappings<'a> {
+    template: &'a Template,
+    parameters: &'a HashMap<String, String>,
+    iam: &'a Authority,
+    hosts: &'a HashMap<String, Arc<FunctionHost>>,
+    dynamo: &'a EmbeddedDynamo,
+    kafka: &'a EmbeddedKafka,
+    observe: &'a InvocationObserver,
+}
+
+impl Mappings<'_> {
+    /// Starts every event-source mapping and schedule the template declares. A mapping whose
+    /// function's role lacks what Lambda needs to run it does not start: it is reported in
+    /// `disabled` (and printed) with Lambda's reason, as AWS leaves such a mapping disabled.
+    async fn start(
+        &self,
+        config: &CloudConfig,
+        disabled: &mut Vec<String>,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, CloudError> {
+        const IDLE: Duration = Duration::from_millis(100);
+        let mut tasks = Vec::new();
+        for f in self.template.functions() {
+            let Some(host) = self.hosts.get(&f.logical_id) else {
+                continue;
+            };
+            for (name, event) in &f.events {
+                let kind = event["Type"].as_str().unwrap_or_default();
+                let properties = self.template.resolve(self.parameters, &event["Properties"]);
+                crate::esm::properties::check(&f.logical_id, name, kind, &properties)?;
+                if properties["Enabled"] == "false" || properties["State"] == "DISABLED" {
+                    continue;
+                }
+                let needs = match kind {
+                    "DynamoDB" => crate::iam::triggers::stream_mapping(&properties),
+                    "MSK" => crate::iam::triggers::msk_mapping(&properties),
+                    _ => Vec::new(),
+                };
+                if let Err(missing) =
+                    self.iam
+                        .check_role(&f.logical_id, &needs, &format!("{kind} mapping {name}"))
+                {
+                    let reason = crate::iam::triggers::disabled_message(kind, &missing);
+                    eprintln!(
+                        "todo-local: {} event {name}: the event source mapping is disabled: {reason}",
+                        f.logical_id
+                    );
+                    disabled.push(format!("{} {name}: {reason}", f.logical_id));
+                    continue;
+                }
+                if let Some(mut m) =
+                    StreamMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
+                {
+                    let db = self.dynamo.database().clone();
+                    let observe = Arc::clone(self.observe);
+                    tasks.push(tokio::spawn(async move {
+                        loop {
+                            if m.poll(&db, observe.as_ref()).await == 0 {
+                                tokio::time::sleep(IDLE).await;
+                            }
                         }
-                    }
-                }));
-            } else if let Some(m) =
-                KafkaMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
-            {
-                let client = Arc::new(kafka.client().await?);
-                m.pin_start(&client).await;
-                tasks.push(tokio::spawn(m.run(client, Arc::clone(observe))));
-            } else if let Some(rate) = schedule::rate_of(event) {
-                let every = config.schedule_every.unwrap_or(rate);
-                tasks.push(tokio::spawn(schedule::run(
-                    event.clone(),
-                    Arc::clone(host),
-                    every,
-                    Arc::clone(observe),
-                )));
+                    }));
+                } else if let Some(m) =
+                    KafkaMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
+                {
+                    let client = Arc::new(self.kafka.client().await?);
+                    m.pin_start(&client).await;
+                    tasks.push(tokio::spawn(m.run(client, Arc::clone(self.observe))));
+                } else if let Some(rate) = schedule::rate_of(event) {
+                    let every = config.schedule_every.unwrap_or(rate);
+                    tasks.push(tokio::spawn(schedule::run(
+                        event.clone(),
+                        Arc::clone(host),
+                        every,
+                        Arc::clone(self.observe),
+                    )));
+                }
             }
         }
+        Ok(tasks)
     }
-    Ok(tasks)
 }
 
 /// One line per invocation: time, function, trigger, duration (and init on a cold start), outcome.
@@ -357,6 +433,9 @@ fn local_parameters(
         p.insert(table.logical_id.clone(), table.logical_id.clone());
     }
     p.insert("KafkaBootstrapServers".into(), kafka.bootstrap());
+    // The cluster the MSK triggers and the kafka-cluster grants name (its topic and group
+    // ARNs are derived from it as MSK's are).
+    p.insert("MskClusterArn".into(), LOCAL_CLUSTER_ARN.into());
     p.insert("KafkaSecurityProtocol".into(), "PLAINTEXT".into());
     // One broker, no VPC.
     p.insert("KafkaReplicationFactor".into(), "1".into());
@@ -393,36 +472,63 @@ fn local_parameters(
     Ok((p, secrets))
 }
 
+/// The local AWS endpoints a function is pointed at.
+struct Endpoints<'a> {
+    dynamo: &'a EmbeddedDynamo,
+    secrets: &'a LocalSecrets,
+    ses: &'a LocalSes,
+    management: Option<&'a str>,
+}
+
 /// A function's environment: its template variables resolved as CloudFormation would
-/// (`Template::resolve`), the local endpoints of the AWS services added.
+/// (`Template::resolve`), its own credentials (so every request it signs names it), the local
+/// endpoints of the AWS services added.
 fn environment(
     template: &Template,
     f: &FunctionDefinition,
     parameters: &HashMap<String, String>,
-    dynamo: &EmbeddedDynamo,
-    secrets: &LocalSecrets,
-    ses: &LocalSes,
-    management: Option<&str>,
+    credentials: &Credentials,
+    endpoints: &Endpoints<'_>,
 ) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = f
         .environment
         .iter()
-        .map(|(k, v)| match template.resolve(parameters, v) {
-            Value::String(s) => (k.clone(), s),
-            other => (k.clone(), other.to_string()),
+        .filter_map(|(k, v)| match template.resolve(parameters, v) {
+            // `!Ref AWS::NoValue`: no such variable.
+            Value::Null => None,
+            Value::String(s) => Some((k.clone(), s)),
+            other => Some((k.clone(), other.to_string())),
         })
         .collect();
-    env.push(("AWS_ENDPOINT_URL_SESV2".into(), ses.url().to_string()));
-    if let Some(url) = management {
+    env.push((
+        "AWS_ACCESS_KEY_ID".into(),
+        credentials.access_key_id.clone(),
+    ));
+    env.push((
+        "AWS_SECRET_ACCESS_KEY".into(),
+        credentials.secret_access_key.clone(),
+    ));
+    env.push((
+        "AWS_SESSION_TOKEN".into(),
+        credentials.session_token.clone(),
+    ));
+    env.push((
+        "AWS_ENDPOINT_URL_SESV2".into(),
+        endpoints.ses.url().to_string(),
+    ));
+    if let Some(url) = endpoints.management {
         env.push((
             "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI".into(),
             url.to_string(),
         ));
     }
-    env.push(("AWS_ENDPOINT_URL_DYNAMODB".into(), dynamo.endpoint()));
+    env.push((
+        "AWS_ENDPOINT_URL_DYNAMODB".into(),
+        endpoints.dynamo.endpoint(),
+    ));
     env.push((
         "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
-        secrets.url().to_string(),
+        endpoints.secrets.url().to_string(),
     ));
     let level = parameters
         .get("LogLevel")

@@ -1,13 +1,22 @@
 //! The embedded DynamoDB-compatible engine (dynoxide), served over the real DynamoDB HTTP API on
 //! 127.0.0.1 so the functions talk to it through the AWS SDK exactly as they do in AWS.
+//!
+//! The engine listens on a port of its own; the endpoint the functions are given is a front
+//! that checks each call against the caller's IAM role (once the cloud has set one, see
+//! [`crate::iam`]) and passes what is allowed to the engine unchanged.
 
 use std::net::SocketAddr;
 
 use aws_config::BehaviorVersion;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use dynoxide::Database;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::iam::Gate;
 use crate::template::{TableDefinition, Template, TemplateError};
 
 /// Why the engine could not start.
@@ -23,10 +32,22 @@ pub enum DynamoError {
 
 /// A running engine; it stops when dropped.
 pub struct EmbeddedDynamo {
+    /// The front's address: the endpoint.
     addr: SocketAddr,
     db: Database,
+    /// The engine's own server, behind the front.
+    engine: Option<oneshot::Sender<()>>,
+    front: Front,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// What the front needs: where the engine is, and who may call it.
+#[derive(Clone)]
+struct Front {
+    engine_url: String,
+    client: reqwest::Client,
+    gate: Gate,
 }
 
 /// The CreateTable properties the engine understands; the rest of a CloudFormation table
@@ -68,10 +89,26 @@ impl EmbeddedDynamo {
                 create_table(&db, &table)?;
             }
         }
+        let engine_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let engine_url = format!("http://{}", engine_listener.local_addr()?);
+        let (engine_stop, engine_stopped) = oneshot::channel::<()>();
+        let served = db.clone();
+        tokio::spawn(async move {
+            let _ = dynoxide::server::serve_with_shutdown(engine_listener, served, async {
+                let _ = engine_stopped.await;
+            })
+            .await;
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut engine = Self {
             addr: listener.local_addr()?,
             db,
+            engine: Some(engine_stop),
+            front: Front {
+                engine_url,
+                client: reqwest::Client::new(),
+                gate: Gate::default(),
+            },
             stop: None,
             server: None,
         };
@@ -81,14 +118,24 @@ impl EmbeddedDynamo {
 
     fn listen(&mut self, listener: tokio::net::TcpListener) {
         let (stop, stopped) = oneshot::channel::<()>();
-        let served = self.db.clone();
+        let app = axum::Router::new()
+            .fallback(front)
+            // DynamoDB accepts request bodies up to 16 MB.
+            .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
+            .with_state(self.front.clone());
         self.stop = Some(stop);
         self.server = Some(tokio::spawn(async move {
-            let _ = dynoxide::server::serve_with_shutdown(listener, served, async {
-                let _ = stopped.await;
-            })
-            .await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
         }));
+    }
+
+    /// Who may call the endpoint: from now on each call is checked against the caller's role.
+    pub fn gate(&self) -> &Gate {
+        &self.front.gate
     }
 
     /// Fault injection: the endpoint stops answering (connections are refused, in-flight
@@ -130,9 +177,16 @@ impl EmbeddedDynamo {
 /// The SDK configuration of a local endpoint (this engine, its Streams API, the local
 /// Secrets Manager): `us-east-1`, dummy credentials, that endpoint for every service.
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    let operator = aws_sdk_dynamodb::config::Credentials::new(
+        crate::iam::OPERATOR_ACCESS_KEY,
+        crate::iam::OPERATOR_ACCESS_KEY,
+        None,
+        None,
+        "todo-local operator",
+    );
     aws_config::defaults(BehaviorVersion::latest())
         .region("us-east-1")
-        .test_credentials()
+        .credentials_provider(operator)
         .endpoint_url(endpoint)
         .load()
         .await
@@ -143,6 +197,98 @@ impl Drop for EmbeddedDynamo {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        if let Some(stop) = self.engine.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The front: a call its caller's role allows goes to the engine as it came; a refused one
+/// gets DynamoDB's answer (JSON 1.0 protocol: HTTP 400 with `__type`).
+async fn front(
+    State(front): State<Front>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if method == Method::POST && front.gate.is_set() {
+        let authorization = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let parsed = serde_json::from_slice::<Value>(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|b| crate::iam::requests::dynamodb(target, &b));
+        let refused = match parsed {
+            Ok(requests) => front.gate.check(authorization, &requests).err(),
+            // What IAM cannot read, the engine refuses for the operator too; a function gets
+            // the same answer without reaching it.
+            Err(reason) => match front.gate.check(authorization, &[]) {
+                Err(refusal) => Some(refusal),
+                Ok(())
+                    if crate::iam::requests::access_key(authorization)
+                        == Some(crate::iam::OPERATOR_ACCESS_KEY) =>
+                {
+                    None
+                }
+                Ok(()) => return dynamodb_error("ValidationException", &reason),
+            },
+        };
+        if let Some(refusal) = refused {
+            return dynamodb_error(refusal.kind(), &refusal.to_string());
+        }
+    }
+    forward(&front, method, headers, body).await
+}
+
+/// DynamoDB's error shape: `{"__type": "com.amazon.coral.service#<Kind>", "Message": ...}`.
+fn dynamodb_error(kind: &str, message: &str) -> Response {
+    let namespace = if kind == "ValidationException" {
+        "com.amazon.coral.validate"
+    } else {
+        "com.amazon.coral.service"
+    };
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "application/x-amz-json-1.0")],
+        json!({"__type": format!("{namespace}#{kind}"), "Message": message}).to_string(),
+    )
+        .into_response()
+}
+
+/// Passes a call to the engine and its answer back, headers and all.
+async fn forward(front: &Front, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    let mut request = front
+        .client
+        .request(method, format!("{}/", front.engine_url));
+    for (name, value) in &headers {
+        if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
+            request = request.header(name, value);
+        }
+    }
+    match request.body(body).send().await {
+        Ok(answer) => {
+            let status = answer.status();
+            let headers = answer.headers().clone();
+            match answer.bytes().await {
+                Ok(bytes) => {
+                    let mut response = (status, bytes).into_response();
+                    for (name, value) in &headers {
+                        if name != http::header::CONTENT_LENGTH
+                            && name != http::header::TRANSFER_ENCODING
+                        {
+                            response.headers_mut().insert(name, value.clone());
+                        }
+                    }
+                    response
+                }
+                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+            }
+        }
+        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
     }
 }
 

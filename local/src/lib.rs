@@ -13,6 +13,7 @@ pub mod dynamodb;
 pub mod esm;
 pub mod far_end;
 pub mod gateway;
+pub mod iam;
 pub mod kafka;
 pub mod process;
 pub mod push_service;

@@ -1,8 +1,11 @@
 //! `todo-local`: the whole system on this machine, with no Docker and no AWS account.
 //!
 //! `todo-local [--data DIR] [--port PORT] [--reset] [--packaged .aws-sam/build]` starts it
-//! (`--packaged` runs what `sam build` packaged, arm64 under qemu-user); `todo-local token USER` prints a
-//! bearer token for USER. Run it through `scripts/run`, which builds what it needs first.
+//! (`--packaged` runs what `sam build` packaged, arm64 under qemu-user; `--no-iam` lets what the
+//! functions' roles refuse through, recorded, for debugging); `todo-local token USER` prints a
+//! bearer token for USER; `todo-local iam-report` prints what a run's functions were refused
+//! and which grants of the template no request needed (exit 1 when either needs attention).
+//! Run it through `scripts/run`, which builds what it needs first.
 
 use std::path::PathBuf;
 
@@ -11,7 +14,7 @@ use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--packaged DIR]\n       todo-local token USER [--groups G1,G2] [--data DIR]";
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--packaged DIR] [--no-iam]\n       todo-local token USER [--groups G1,G2] [--data DIR]\n       todo-local iam-report [--data DIR | --ledgers DIR]";
 
 struct Args {
     data: PathBuf,
@@ -24,6 +27,12 @@ struct Args {
     concurrency: usize,
     /// `sam build`'s output folder to run instead of the workspace binaries.
     packaged: Option<PathBuf>,
+    /// Let refused requests through (recorded).
+    no_iam: bool,
+    /// Print the least-privilege report of the data folder's ledger.
+    iam_report: bool,
+    /// ...or of every ledger in this folder.
+    ledgers: Option<PathBuf>,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -36,6 +45,9 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         schedule_every: Some(std::time::Duration::from_secs(5)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
         packaged: None,
+        no_iam: false,
+        iam_report: false,
+        ledgers: None,
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -47,6 +59,11 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .ok_or("--port needs a number")?;
             }
             "--reset" => parsed.reset = true,
+            "--no-iam" => parsed.no_iam = true,
+            "iam-report" => parsed.iam_report = true,
+            "--ledgers" => {
+                parsed.ledgers = Some(args.next().ok_or("--ledgers needs a folder")?.into());
+            }
             "--schedule-every" => {
                 let secs: u64 = args
                     .next()
@@ -104,6 +121,40 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Prints the least-privilege report of the data folder's run, or of every run whose ledger is
+/// in `--ledgers DIR` (the test command collects them there); fails when it needs attention.
+fn iam_report(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let mut files = Vec::new();
+    match &args.ledgers {
+        Some(dir) => {
+            for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|e| e == "json") {
+                    files.push(path);
+                }
+            }
+            files.sort();
+        }
+        None => files.push(args.data.join("iam/ledger.json")),
+    }
+    let mut ledgers = Vec::new();
+    for path in &files {
+        let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        ledgers.push(serde_json::from_slice::<todo_local::iam::authority::Ledger>(&text)?);
+    }
+    let text = std::fs::read_to_string("template.yaml")?;
+    let report = todo_local::iam::report::report(&ledgers, &text);
+    for line in &report.lines {
+        println!("{line}");
+    }
+    if !report.clean() {
+        return Err(
+            "requests were denied, or grants no request needed have no reason beside them".into(),
+        );
+    }
+    Ok(())
+}
+
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(user) = args.token_for {
         let auth = LocalAuthorizer::recorded(&args.data)?;
@@ -113,6 +164,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         };
         println!("{token}");
         return Ok(());
+    }
+    if args.iam_report {
+        return iam_report(&args);
     }
     if args.reset && args.data.exists() {
         std::fs::remove_dir_all(&args.data)?;
@@ -134,6 +188,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         print_invocations: true,
         schedule_every: args.schedule_every,
         concurrency: args.concurrency,
+        enforce_iam: !args.no_iam,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
     let token = cloud.auth.token("alice", 24);

@@ -101,6 +101,8 @@ pub struct FunctionHost {
     last_pid: Arc<AtomicU32>,
     /// Fault injection: invocations are cut (timed out) after this many ms; 0 = never.
     cut_after_ms: Arc<AtomicU64>,
+    /// Invocations run so far (throttled ones not counted).
+    invocations: AtomicU64,
 }
 
 /// One execution environment: a Runtime API and the process that polls it.
@@ -137,7 +139,14 @@ impl FunctionHost {
             idle: std::sync::Mutex::new(Vec::new()),
             last_pid: Arc::new(AtomicU32::new(0)),
             cut_after_ms: Arc::new(AtomicU64::new(0)),
+            invocations: AtomicU64::new(0),
         })
+    }
+
+    /// How many invocations have run (throttled ones aside), as Lambda's `Invocations`
+    /// metric counts them.
+    pub fn invocations(&self) -> u64 {
+        self.invocations.load(Ordering::SeqCst)
     }
 
     /// The function's logical id.
@@ -206,6 +215,7 @@ impl FunctionHost {
     }
 
     async fn run(&self, _permit: tokio::sync::SemaphorePermit<'_>, payload: Vec<u8>) -> Invocation {
+        self.invocations.fetch_add(1, Ordering::SeqCst);
         let reuse = self
             .idle
             .lock()
@@ -392,6 +402,10 @@ impl Environment {
         command
             .env_clear()
             .envs(std::env::vars().filter(|(k, _)| k == "PATH" || k == "HOME"))
+            // The operator's credentials unless the spec gives the function its own (the
+            // local cloud always does, so its requests are checked against its role).
+            .env("AWS_ACCESS_KEY_ID", crate::iam::OPERATOR_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", crate::iam::OPERATOR_ACCESS_KEY)
             .envs(self.spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("AWS_LAMBDA_RUNTIME_API", &self.api)
             .env("AWS_LAMBDA_FUNCTION_NAME", &self.spec.name)
@@ -399,8 +413,6 @@ impl Environment {
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "local")
-            .env("AWS_SECRET_ACCESS_KEY", "local")
             .stdin(Stdio::null())
             .kill_on_drop(true);
         crate::process::die_with_parent(&mut command);

@@ -13,12 +13,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::iam::{Gate, Request};
 use crate::template::Template;
 
 /// A running endpoint and what it holds: `logical id -> (ARN, value)`.
 pub struct LocalSecrets {
     url: String,
     arns: HashMap<String, String>,
+    gate: Gate,
+}
+
+#[derive(Clone)]
+struct Served {
+    secrets: Arc<HashMap<String, (String, String)>>,
+    gate: Gate,
 }
 
 /// The local ARN of the secret `logical_id`.
@@ -50,11 +58,20 @@ impl LocalSecrets {
             .collect();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let app = Router::new().fallback(handle).with_state(Arc::new(by_id));
+        let gate = Gate::default();
+        let app = Router::new().fallback(handle).with_state(Served {
+            secrets: Arc::new(by_id),
+            gate: gate.clone(),
+        });
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { url, arns })
+        Ok(Self { url, arns, gate })
+    }
+
+    /// Who may read: from now on each call is checked against the caller's role.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// The endpoint URL, as `AWS_ENDPOINT_URL_SECRETS_MANAGER` names it.
@@ -77,11 +94,8 @@ fn error(kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-async fn handle(
-    State(secrets): State<Arc<HashMap<String, (String, String)>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(served): State<Served>, headers: HeaderMap, body: Bytes) -> Response {
+    let secrets = &served.secrets;
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
@@ -96,10 +110,26 @@ async fn handle(
         .ok()
         .and_then(|v| v["SecretId"].as_str().map(str::to_string))
         .unwrap_or_default();
-    let Some((logical_id, (arn, value))) = secrets
+    let found = secrets
         .iter()
-        .find(|(logical_id, (arn, _))| **arn == id || **logical_id == id)
-    else {
+        .find(|(logical_id, (arn, _))| **arn == id || **logical_id == id);
+    // IAM decides before the secret is looked up: a caller denied a secret learns nothing of
+    // whether it exists. A name is authorized as the ARN it would have.
+    let resource = found.map(|(_, (arn, _))| arn.clone()).unwrap_or_else(|| {
+        if id.starts_with("arn:") {
+            id.clone()
+        } else {
+            arn_of(&id)
+        }
+    });
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if let Err(refusal) = served.gate.check(
+        authorization,
+        &[Request::new("secretsmanager:GetSecretValue", resource)],
+    ) {
+        return error(refusal.kind(), &refusal.to_string());
+    }
+    let Some((logical_id, (arn, value))) = found else {
         return error(
             "ResourceNotFoundException",
             "Secrets Manager can't find the specified secret.",

@@ -22,6 +22,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::far_end::FarEnd;
+use crate::iam::{Gate, Request};
+use crate::template::{ACCOUNT_ID, REGION};
 
 /// One message as SES accepted it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -41,6 +43,7 @@ pub struct SentEmail {
 struct Shared {
     sent: Arc<Mutex<Vec<SentEmail>>>,
     far_end: FarEnd,
+    gate: Gate,
 }
 
 /// A running SES endpoint; it stops with the process.
@@ -62,6 +65,7 @@ impl LocalSes {
         let shared = Shared {
             sent: Arc::default(),
             far_end: FarEnd::default(),
+            gate: Gate::default(),
         };
         let app = Router::new()
             .route("/v2/email/outbound-emails", post(send_email))
@@ -98,6 +102,11 @@ impl LocalSes {
     pub fn far_end(&self) -> &FarEnd {
         &self.shared.far_end
     }
+
+    /// Who may send: from now on each call is checked against the caller's role.
+    pub fn gate(&self) -> &Gate {
+        &self.shared.gate
+    }
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -106,7 +115,37 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, headers, axum::Json(json!({"message": message}))).into_response()
 }
 
-async fn send_email(State(shared): State<Shared>, body: axum::body::Bytes) -> Response {
+/// What `SendEmail` asks of IAM: `ses:SendEmail` on the sending identity (the From address's
+/// domain) and, when one is named, on the configuration set (SES API v2's resource types for
+/// SendEmail, Service Authorization Reference).
+fn send_email_requests(request: &Value) -> Vec<Request> {
+    let arn = |kind: &str, name: &str| format!("arn:aws:ses:{REGION}:{ACCOUNT_ID}:{kind}/{name}");
+    let from = request["FromEmailAddress"].as_str().unwrap_or_default();
+    let identity = from
+        .rsplit('@')
+        .next()
+        .unwrap_or(from)
+        .trim_end_matches('>');
+    let mut requests = vec![Request::new("ses:SendEmail", arn("identity", identity))];
+    if let Some(set) = request["ConfigurationSetName"].as_str() {
+        requests.push(Request::new("ses:SendEmail", arn("configuration-set", set)));
+    }
+    requests
+}
+
+async fn send_email(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let parsed = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    if let Err(refusal) = shared
+        .gate
+        .check(authorization, &send_email_requests(&parsed))
+    {
+        return error(StatusCode::FORBIDDEN, refusal.kind(), &refusal.to_string());
+    }
     let (status, delay) = shared.far_end.now();
     tokio::time::sleep(delay).await;
     match status {

@@ -235,10 +235,73 @@ impl Template {
     }
 }
 
+/// The account the local cloud stands for (`AWS::AccountId`).
+pub const ACCOUNT_ID: &str = "000000000000";
+/// The region the local cloud stands for (`AWS::Region`).
+pub const REGION: &str = "us-east-1";
+
 /// The local ARN of a function, as `!GetAtt <Function>.Arn` resolves.
 pub fn function_arn(logical_id: &str) -> String {
-    format!("arn:aws:lambda:us-east-1:000000000000:function:{logical_id}")
+    format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}")
 }
+
+/// The local ARN of a table (named by its logical id), as `!GetAtt <Table>.Arn` resolves.
+pub fn table_arn(table: &str) -> String {
+    format!("arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}")
+}
+
+/// The label of every local table's stream (`.../table/T/stream/<label>`).
+pub const STREAM_LABEL: &str = "local";
+
+impl Template {
+    /// What `!GetAtt <logical_id>.<attribute>` (or `${logical_id.attribute}` in a `!Sub`)
+    /// resolves to locally, by the resource's type and AWS's ARN formats; `None` for a
+    /// resource the template does not declare.
+    pub fn attribute(&self, logical_id: &str, attribute: &str) -> Option<String> {
+        let kind = self.root["Resources"][logical_id]["Type"].as_str()?;
+        Some(match (kind, attribute) {
+            ("AWS::DynamoDB::Table", "Arn") => table_arn(logical_id),
+            ("AWS::DynamoDB::Table", "StreamArn") => {
+                format!("{}/stream/{STREAM_LABEL}", table_arn(logical_id))
+            }
+            ("AWS::SQS::Queue", "Arn") => format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{logical_id}"),
+            ("AWS::SQS::Queue", "QueueName") => logical_id.to_string(),
+            ("AWS::SQS::Queue", "QueueUrl") => {
+                format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{logical_id}")
+            }
+            ("AWS::Logs::LogGroup", "Arn") => {
+                format!("arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{logical_id}:*")
+            }
+            ("AWS::SNS::Topic", "TopicArn") => {
+                format!("arn:aws:sns:{REGION}:{ACCOUNT_ID}:{logical_id}")
+            }
+            // Functions, and what has no local meaning (an ARN of the function's form keeps
+            // `!GetAtt TopicsFunction.Arn` as CloudFormation gives it).
+            _ => function_arn(logical_id),
+        })
+    }
+
+    /// What `!Ref <logical_id>` of a resource resolves to locally (CloudFormation's return
+    /// value for its type): a name for tables, queues' URLs, topics' ARNs, an API's id, a
+    /// stage's name; the logical id where the local name is the logical id.
+    fn reference(&self, logical_id: &str) -> Option<String> {
+        let resource = &self.root["Resources"][logical_id];
+        let kind = resource["Type"].as_str()?;
+        Some(match kind {
+            "AWS::SQS::Queue" => self.attribute(logical_id, "QueueUrl")?,
+            "AWS::SNS::Topic" => self.attribute(logical_id, "TopicArn")?,
+            "AWS::ApiGatewayV2::Api" => LOCAL_API_ID.to_string(),
+            "AWS::ApiGatewayV2::Stage" => resource["Properties"]["StageName"]
+                .as_str()
+                .unwrap_or(logical_id)
+                .to_string(),
+            _ => logical_id.to_string(),
+        })
+    }
+}
+
+/// The id of every local API Gateway API (`!Ref` of an `AWS::ApiGatewayV2::Api`).
+pub const LOCAL_API_ID: &str = "local";
 
 impl Template {
     /// Resolves `value` as CloudFormation does before a resource sees it: parameters (`values`,
@@ -268,21 +331,94 @@ fn resolve(template: &Template, values: &HashMap<String, String>, value: &Value)
             match key.as_str() {
                 "!Ref" => {
                     let name = arg.as_str().unwrap_or_default();
-                    Value::String(parameter(name).unwrap_or_else(|| name.to_string()))
-                }
-                "!GetAtt" => {
-                    let target = arg.as_str().unwrap_or_default();
-                    let id = target.strip_suffix(".Arn").unwrap_or(target);
-                    Value::String(function_arn(id))
-                }
-                "!Sub" => {
-                    let text = arg.as_str().unwrap_or_default();
-                    Value::String(substitute(text, |name| {
+                    if name == "AWS::NoValue" {
+                        return Value::Null;
+                    }
+                    Value::String(
                         pseudo(name)
                             .map(str::to_string)
                             .or_else(|| parameter(name))
+                            .or_else(|| template.reference(name))
+                            .unwrap_or_else(|| name.to_string()),
+                    )
+                }
+                "!GetAtt" => {
+                    let target = match arg {
+                        Value::Array(parts) => parts
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join("."),
+                        other => other.as_str().unwrap_or_default().to_string(),
+                    };
+                    let (id, attribute) = target.split_once('.').unwrap_or((&target, "Arn"));
+                    Value::String(
+                        template
+                            .attribute(id, attribute)
+                            .unwrap_or_else(|| function_arn(id)),
+                    )
+                }
+                "!Sub" => {
+                    // `!Sub text` or `!Sub [text, {name: value}]`.
+                    let (text, names) = match arg {
+                        Value::Array(parts) => (
+                            parts.first().and_then(Value::as_str).unwrap_or_default(),
+                            parts
+                                .get(1)
+                                .map(|v| resolve(template, values, v))
+                                .unwrap_or(Value::Null),
+                        ),
+                        other => (other.as_str().unwrap_or_default(), Value::Null),
+                    };
+                    Value::String(substitute(text, |name| {
+                        if let Some(v) = names.get(name).and_then(Value::as_str) {
+                            return v.to_string();
+                        }
+                        if let Some((id, attribute)) = name.split_once('.')
+                            && let Some(v) = template.attribute(id, attribute)
+                        {
+                            return v;
+                        }
+                        pseudo(name)
+                            .map(str::to_string)
+                            .or_else(|| parameter(name))
+                            .or_else(|| template.reference(name))
                             .unwrap_or_else(|| name.to_string())
                     }))
+                }
+                "!Select" => {
+                    let parts = arg.as_array().cloned().unwrap_or_default();
+                    let index = parts
+                        .first()
+                        .map(|i| resolve(template, values, i))
+                        .and_then(|i| i.as_str().and_then(|i| i.parse::<usize>().ok()));
+                    let list = parts
+                        .get(1)
+                        .map(|l| resolve(template, values, l))
+                        .unwrap_or(Value::Null);
+                    match (index, list) {
+                        (Some(i), Value::Array(items)) => {
+                            items.get(i).cloned().unwrap_or(Value::Null)
+                        }
+                        _ => Value::Null,
+                    }
+                }
+                "!Split" => {
+                    let parts = arg.as_array().cloned().unwrap_or_default();
+                    let separator = parts.first().and_then(Value::as_str).unwrap_or_default();
+                    let text = parts
+                        .get(1)
+                        .map(|t| resolve(template, values, t))
+                        .and_then(|t| t.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    if separator.is_empty() {
+                        return Value::Array(vec![Value::String(text)]);
+                    }
+                    Value::Array(
+                        text.split(separator)
+                            .map(|p| Value::String(p.to_string()))
+                            .collect(),
+                    )
                 }
                 "!Join" => {
                     let parts = arg.as_array().cloned().unwrap_or_default();
@@ -313,18 +449,25 @@ fn resolve(template: &Template, values: &HashMap<String, String>, value: &Value)
                 _ => Value::Object(
                     map.iter()
                         .map(|(k, v)| (k.clone(), resolve(template, values, v)))
+                        .filter(|(_, v)| !v.is_null())
                         .collect(),
                 ),
             }
         }
+        // `!Ref AWS::NoValue` removes the property or list item it stands for.
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| (k.clone(), resolve(template, values, v)))
+                .filter(|(_, v)| !v.is_null())
                 .collect(),
         ),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| resolve(template, values, v)).collect())
-        }
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| resolve(template, values, v))
+                .filter(|v| !v.is_null())
+                .collect(),
+        ),
         Value::Number(n) => Value::String(n.to_string()),
         Value::Bool(b) => Value::String(b.to_string()),
         other => other.clone(),
@@ -388,8 +531,8 @@ fn substitute(text: &str, value: impl Fn(&str) -> String) -> String {
 /// The local values of CloudFormation's pseudo parameters.
 fn pseudo(name: &str) -> Option<&'static str> {
     match name {
-        "AWS::Region" => Some("us-east-1"),
-        "AWS::AccountId" => Some("000000000000"),
+        "AWS::Region" => Some(REGION),
+        "AWS::AccountId" => Some(ACCOUNT_ID),
         "AWS::Partition" => Some("aws"),
         "AWS::URLSuffix" => Some("amazonaws.com"),
         "AWS::StackName" => Some("todo-local"),

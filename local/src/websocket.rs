@@ -33,12 +33,10 @@ use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use crate::gateway::InvocationObserver;
+use crate::iam::policy::arn_matches;
+use crate::iam::{Gate, Request};
 use crate::runtime::{FunctionHost, Outcome};
-use crate::template::Template;
-
-/// The API id and account the local events name.
-const API_ID: &str = "local";
-const ACCOUNT: &str = "123456789012";
+use crate::template::{ACCOUNT_ID as ACCOUNT, LOCAL_API_ID as API_ID, REGION, Template};
 /// API Gateway's limit on one WebSocket message (and so on a `PostToConnection`).
 pub const MESSAGE_LIMIT_BYTES: usize = 128 * 1024;
 
@@ -167,6 +165,8 @@ pub struct WebSocketServer {
     /// `ws://host:port` (the stage is appended to it).
     pub origin: String,
     open: Mutex<HashMap<String, Open>>,
+    /// Who may call the Management API (`execute-api:ManageConnections`).
+    gate: Gate,
 }
 
 fn now_millis() -> i64 {
@@ -241,7 +241,30 @@ impl WebSocketServer {
             on_invocation,
             origin,
             open: Mutex::new(HashMap::new()),
+            gate: Gate::default(),
         }
+    }
+
+    /// Who may manage connections: from now on each call is checked against the caller's role.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// IAM's check of a Management API call: `execute-api:ManageConnections` on
+    /// `arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/@connections/<id>`
+    /// (API Gateway developer guide, "Use @connections commands in your backend service").
+    fn manage(&self, headers: &HeaderMap, method: &str, id: &str) -> Result<(), Response> {
+        let arn = format!(
+            "arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{}/{method}/@connections/{id}",
+            self.api.stage
+        );
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+        self.gate
+            .check(
+                authorization,
+                &[Request::new("execute-api:ManageConnections", arn)],
+            )
+            .map_err(|refusal| error(StatusCode::FORBIDDEN, refusal.kind(), &refusal.to_string()))
     }
 
     /// The URL clients connect to.
@@ -441,20 +464,6 @@ fn resources(v: &Value) -> Vec<String> {
     }
 }
 
-/// Whether an IAM resource pattern (`*` and `?` wildcards) covers `arn`.
-fn arn_matches(pattern: &str, arn: &str) -> bool {
-    fn go(p: &[u8], a: &[u8]) -> bool {
-        match (p.first(), a.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
-            (Some(x), Some(y)) if x == y => go(&p[1..], &a[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), arn.as_bytes())
-}
-
 /// An error of the Management API, as the SDK reads it (`x-amzn-errortype`).
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     (
@@ -487,15 +496,23 @@ pub async fn serve(listener: tokio::net::TcpListener, server: Arc<WebSocketServe
 async fn post_to_connection(
     State(server): State<Arc<WebSocketServer>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Err(refused) = server.manage(&headers, "POST", &id) {
+        return refused;
+    }
     server.post(&id, &body)
 }
 
 async fn get_connection(
     State(server): State<Arc<WebSocketServer>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Err(refused) = server.manage(&headers, "GET", &id) {
+        return refused;
+    }
     let open = server.open.lock().unwrap_or_else(|p| p.into_inner());
     match open.get(&id) {
         Some(c) => axum::Json(json!({
@@ -511,7 +528,11 @@ async fn get_connection(
 async fn delete_connection(
     State(server): State<Arc<WebSocketServer>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Err(refused) = server.manage(&headers, "DELETE", &id) {
+        return refused;
+    }
     let open = server.open.lock().unwrap_or_else(|p| p.into_inner());
     match open.get(&id) {
         Some(c) => {

@@ -21,7 +21,39 @@ impl DataDir {
 
 impl Drop for DataDir {
     fn drop(&mut self) {
+        collect_ledger(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Keeps the run's IAM ledger in `TODO_IAM_LEDGERS` when set (the test command sets it), so
+/// `todo-local iam-report --ledgers` judges the grants against every request the suite made.
+/// A test that is refused on purpose (a role with a statement removed) runs on a template of
+/// its own, whose ledger is not collected: see [`DataDir::refused_on_purpose`].
+fn collect_ledger(data: &std::path::Path) {
+    let Some(dir) = std::env::var_os("TODO_IAM_LEDGERS") else {
+        return;
+    };
+    if data.join(REFUSED_ON_PURPOSE).exists() {
+        return;
+    }
+    let name = data
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let _ = std::fs::copy(
+        data.join("iam/ledger.json"),
+        PathBuf::from(dir).join(format!("{name}.json")),
+    );
+}
+
+const REFUSED_ON_PURPOSE: &str = "refused-on-purpose";
+
+impl DataDir {
+    /// This run's refusals are the point of its test: its ledger stays out of the report.
+    pub fn refused_on_purpose(&self) {
+        let _ = std::fs::create_dir_all(&self.0);
+        let _ = std::fs::write(self.0.join(REFUSED_ON_PURPOSE), "");
     }
 }
 
@@ -59,6 +91,7 @@ pub async fn start_with(
         print_invocations: false,
         schedule_every: Some(std::time::Duration::from_secs(1)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
+        enforce_iam: true,
     };
     LocalCloud::start(template, &config).await
 }

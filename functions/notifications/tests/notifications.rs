@@ -597,6 +597,7 @@ mod settings_and_email {
         let drain = ChannelConsumer {
             store: &store,
             sender: &email,
+            max_backoff: todo_notifications::channels::MAX_BACKOFF,
         };
         // Quiet from an hour ago until two hours from now, on a UTC clock.
         let clock = |hours: i64| {
@@ -695,6 +696,7 @@ mod settings_and_email {
         let drain = ChannelConsumer {
             store: &store,
             sender: &email,
+            max_backoff: todo_notifications::channels::MAX_BACKOFF,
         };
         let clock = |hours: i64| {
             (chrono::Utc::now() + chrono::Duration::hours(hours))

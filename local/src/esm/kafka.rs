@@ -1,6 +1,9 @@
 //! The MSK mapping: per partition, in offset order, batches of the configured size (waiting up
 //! to the batching window), partial batch failures in the Kafka shape (commit up to the first
-//! failed record and retry from it), MaximumRetryAttempts and MaximumRecordAgeInSeconds, then the failed records to the
+//! failed record and retry from it), MaximumRetryAttempts (capped at 10 when infinite with an
+//! on-failure destination, as Lambda caps it: `properties::kafka_retries`),
+//! MaximumRecordAgeInSeconds and BisectBatchOnFunctionError (a function error halves the next
+//! batch, down to one record; each retry counts), then the failed records to the
 //! on-failure topic with the failure's metadata in headers. Committed offsets are kept on disk,
 //! per consumer group and partition, so a restart resumes where it stopped.
 //!
@@ -32,6 +35,8 @@ pub struct KafkaMapping {
     pub window: Duration,
     pub max_retries: u32,
     pub max_record_age: Option<Duration>,
+    /// `BisectBatchOnFunctionError`.
+    pub bisect: bool,
     /// `kafka://<topic>` destination, if any.
     pub dead_letter: Option<String>,
     /// `StartingPosition: LATEST`: a group with no committed offset starts at the log's end
@@ -40,6 +45,8 @@ pub struct KafkaMapping {
     /// The consumer group's committed offsets: `<offsets_dir>/<topic>-<partition>`.
     pub offsets_dir: PathBuf,
     attempts: HashMap<(i32, i64), u32>,
+    /// The batch size after a bisection (each worker holds one partition).
+    limit: Option<usize>,
     /// When each partition's committed offset was last checked against the log's end.
     checked: HashMap<i32, std::time::Instant>,
 }
@@ -72,8 +79,9 @@ impl KafkaMapping {
             topic: p["Topics"][0].as_str()?.to_string(),
             batch_size: batching.batch_size,
             window: batching.window,
-            max_retries: batching.max_retries,
+            max_retries: super::properties::kafka_retries(p),
             max_record_age: batching.max_record_age,
+            bisect: p["BisectBatchOnFunctionError"].as_bool().unwrap_or(false),
             dead_letter: p["DestinationConfig"]["OnFailure"]["Destination"]
                 .as_str()
                 .and_then(|d| d.strip_prefix("kafka://"))
@@ -82,6 +90,7 @@ impl KafkaMapping {
             from_latest: p["StartingPosition"].as_str() == Some("LATEST"),
             group,
             attempts: HashMap::new(),
+            limit: None,
             checked: HashMap::new(),
         })
     }
@@ -235,7 +244,7 @@ impl KafkaMapping {
             Ok((records, _)) => records
                 .into_iter()
                 .filter(|r| r.offset >= next)
-                .take(self.batch_size)
+                .take(self.limit.unwrap_or(self.batch_size))
                 .collect(),
             Err(_) => Vec::new(),
         };
@@ -260,6 +269,7 @@ impl KafkaMapping {
             _ => batch.iter().map(|r| r.offset).collect(),
         };
         let Some(&first) = failed.iter().min() else {
+            self.limit = None;
             self.commit(partition, last + 1);
             return batch.len();
         };
@@ -275,9 +285,15 @@ impl KafkaMapping {
             })
         });
         if *attempts <= self.max_retries && !expired {
+            // "If the function returns an error, split the batch in two and retry" (the retry
+            // counts, as on the stream mapping).
+            if self.bisect && !matches!(invocation.outcome, Outcome::Ok(_)) && batch.len() > 1 {
+                self.limit = Some(batch.len().div_ceil(2));
+            }
             return batch.iter().filter(|r| r.offset < first).count();
         }
         self.attempts.remove(&(partition, first));
+        self.limit = None;
         let reason = match &invocation.outcome {
             _ if expired => "older than MaximumRecordAgeInSeconds".to_string(),
             Outcome::Ok(_) => "reported as a batch item failure".to_string(),

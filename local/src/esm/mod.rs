@@ -3,6 +3,7 @@
 
 pub mod filter;
 pub mod kafka;
+pub mod properties;
 pub mod schedule;
 pub mod streams;
 
@@ -14,7 +15,8 @@ use serde_json::Value;
 pub(crate) struct Batching {
     pub batch_size: usize,
     pub window: Duration,
-    /// `MaximumRetryAttempts`; absent or -1 means retry until the record expires.
+    /// `MaximumRetryAttempts`; absent or -1 means retry until the record expires (a Kafka
+    /// mapping caps that: `properties::kafka_retries`).
     pub max_retries: u32,
     /// `MaximumRecordAgeInSeconds`: a failing record older than this is sent to the on-failure
     /// destination whatever its retries (absent or -1: no limit). Kafka mappings apply it.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::runtime::FunctionHost;
+use crate::runtime::{FunctionHost, Outcome};
 
 /// The rate of a `ScheduleV2`/`Schedule` event (`rate(N minute[s]|second[s]|hour[s])`).
 pub fn rate_of(event: &Value) -> Option<Duration> {
@@ -36,20 +36,66 @@ pub fn scheduled_event(event: &Value) -> String {
         .to_string()
 }
 
-/// Invokes `host` every `every` until the process ends.
+/// How long Lambda's asynchronous queue waits before retrying an event the function failed:
+/// "if you invoke a function asynchronously and it returns an error, Lambda executes the
+/// function up to two more times" (Lambda API reference, Invoke), a minute after the first
+/// attempt and two after the second (Lambda developer guide, "Error handling and automatic
+/// retries in Lambda").
+pub const ASYNC_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
+
+/// Invokes `host` every `every` until the process ends. EventBridge Scheduler invokes Lambda
+/// asynchronously, so a run the function fails is retried by Lambda's queue (twice, after a
+/// minute and two more) while the schedule goes on.
 pub async fn run(
     event: Value,
     host: Arc<FunctionHost>,
     every: Duration,
     observe: crate::gateway::InvocationObserver,
 ) {
+    run_with_retries(event, host, every, observe, ASYNC_RETRY_DELAYS).await
+}
+
+async fn run_with_retries(
+    event: Value,
+    host: Arc<FunctionHost>,
+    every: Duration,
+    observe: crate::gateway::InvocationObserver,
+    retries: [Duration; 2],
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let invocation = host.invoke(scheduled_event(&event).into_bytes()).await;
+        let payload = scheduled_event(&event).into_bytes();
+        let invocation = host.invoke(payload.clone()).await;
         observe(host.name(), "schedule", &invocation);
+        if failed(&invocation.outcome) {
+            let (host, observe) = (Arc::clone(&host), Arc::clone(&observe));
+            tokio::spawn(async move {
+                for (i, delay) in retries.iter().enumerate() {
+                    tokio::time::sleep(*delay).await;
+                    let retried = host.invoke(payload.clone()).await;
+                    observe(
+                        host.name(),
+                        &format!("schedule (async retry {})", i + 1),
+                        &retried,
+                    );
+                    if !failed(&retried.outcome) {
+                        break;
+                    }
+                }
+            });
+        }
     }
+}
+
+/// Whether Lambda's asynchronous queue retries the event: a function error, a crash or a
+/// timeout (a throttled event waits in the queue; locally the invocation waits instead).
+fn failed(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::FunctionError(_) | Outcome::Crashed(_) | Outcome::TimedOut
+    )
 }
 
 #[cfg(test)]
@@ -83,6 +129,34 @@ mod tests {
             sent, sample,
             "events/schedule/ is what the deployed schedule sends"
         );
+    }
+
+    /// A scheduled run the function fails is retried twice by Lambda's asynchronous queue,
+    /// and no more; the schedule itself goes on.
+    #[tokio::test]
+    async fn a_failed_run_is_retried_twice_as_asynchronous_invocations_are() {
+        // A binary that cannot start: every invocation crashes.
+        let host = FunctionHost::with_environments(
+            crate::runtime::FunctionSpec {
+                name: "Broken".into(),
+                binary: std::path::PathBuf::from("/nonexistent/bootstrap"),
+                env: Vec::new(),
+                timeout: Duration::from_secs(2),
+                quiet: true,
+            },
+            1,
+        );
+        let observe: crate::gateway::InvocationObserver = Arc::new(|_, _, _| {});
+        let schedule = tokio::spawn(run_with_retries(
+            json!({"Properties": {"Input": "{}"}}),
+            Arc::clone(&host),
+            Duration::from_secs(3600),
+            observe,
+            [Duration::from_millis(20), Duration::from_millis(20)],
+        ));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        schedule.abort();
+        assert_eq!(host.invocations(), 3, "the run and two retries");
     }
 
     #[test]

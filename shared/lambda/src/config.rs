@@ -49,17 +49,35 @@ fn signing_key(key: String) -> Result<Vec<u8>, ConfigError> {
 /// How long one sweep invocation keeps sweeping (`SWEEP_WINDOW_SECONDS`, default 20: sweeps at
 /// 0, 10 and 20 s of each minute; 0 sweeps once, for the local cloud's faster schedule).
 pub fn sweep_window() -> Result<std::time::Duration, ConfigError> {
-    match std::env::var("SWEEP_WINDOW_SECONDS") {
-        Err(_) => Ok(std::time::Duration::from_secs(20)),
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map(std::time::Duration::from_secs)
-            .map_err(|_| ConfigError::Invalid {
-                name: "SWEEP_WINDOW_SECONDS",
-                reason: "a whole number of seconds".to_string(),
-            }),
+    seconds("SWEEP_WINDOW_SECONDS", 20, 0..=u64::MAX)
+}
+
+/// The longest a sending channel waits before trying a failing far end again
+/// (`CHANNEL_MAX_BACKOFF_SECONDS`, default 60; the wait doubles from a second up to it).
+pub fn channel_max_backoff() -> Result<std::time::Duration, ConfigError> {
+    seconds("CHANNEL_MAX_BACKOFF_SECONDS", 60, 1..=840)
+}
+
+/// A whole number of seconds from `name`, `default` when unset, within `range`.
+fn seconds(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<std::time::Duration, ConfigError> {
+    let value = match std::env::var(name) {
+        Err(_) => default,
+        Ok(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+            name,
+            reason: "a whole number of seconds".to_string(),
+        })?,
+    };
+    if !range.contains(&value) {
+        return Err(ConfigError::Invalid {
+            name,
+            reason: format!("{}-{} seconds", range.start(), range.end()),
+        });
     }
+    Ok(std::time::Duration::from_secs(value))
 }
 
 #[cfg(test)]

@@ -114,7 +114,13 @@ pub trait Sender {
 pub struct ChannelConsumer<'a, S, D> {
     pub store: &'a S,
     pub sender: &'a D,
+    /// The longest wait between tries of a failing far end (the backoff doubles from a second
+    /// up to it; `CHANNEL_MAX_BACKOFF_SECONDS`, default [`MAX_BACKOFF`]).
+    pub max_backoff: Duration,
 }
+
+/// The default longest wait between tries of a failing far end.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Time a channel keeps to answer its mapping, and the most one batch may take (the
 /// functions' timeout is 60 s).
@@ -128,7 +134,12 @@ pub async fn deliver_batch<S: Deliveries + Parking + Sync, D: Sender + Sync>(
     batch: KafkaEvent,
     deadline: tokio::time::Instant,
 ) -> KafkaBatchResponse {
-    consume(&ChannelConsumer { store, sender }, &batch, deadline).await
+    let consumer = ChannelConsumer {
+        store,
+        sender,
+        max_backoff: MAX_BACKOFF,
+    };
+    consume(&consumer, &batch, deadline).await
 }
 
 /// What a channel function does when invoked: a batch from its MSK mapping, or its
@@ -192,7 +203,13 @@ pub async fn serve<S: Deliveries + Parking + Sync, D: Sender + Sync>(
     store: &'static S,
     sender: &'static D,
 ) -> Result<(), lambda_runtime::Error> {
-    serve_channel(Box::leak(Box::new(ChannelConsumer { store, sender }))).await
+    let max_backoff = todo_lambda::config::channel_max_backoff()?;
+    serve_channel(Box::leak(Box::new(ChannelConsumer {
+        store,
+        sender,
+        max_backoff,
+    })))
+    .await
 }
 
 /// Where one reminder stands on a channel after going through it.
@@ -424,7 +441,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         let now = Timestamp::now();
         let mut delivery = Delivery::attempt(D::CHANNEL, destination, previous, outcome, now);
         if transient.is_some() {
-            let wait = backoff(delivery.attempts).max(after.unwrap_or_default());
+            let wait = backoff(delivery.attempts, self.max_backoff).max(after.unwrap_or_default());
             delivery.next_attempt_at = Some(now.after(wait));
         }
         self.store
@@ -442,10 +459,10 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
 }
 
 /// How long to wait before attempt `attempts + 1` after `attempts` transient failures: 1 s,
-/// doubling, at most a minute.
-fn backoff(attempts: u32) -> std::time::Duration {
-    let exponent = attempts.saturating_sub(1).min(6);
-    std::time::Duration::from_secs(1 << exponent).min(std::time::Duration::from_secs(60))
+/// doubling, at most `max` (a minute by default).
+fn backoff(attempts: u32, max: Duration) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(16);
+    Duration::from_secs(1 << exponent).min(max)
 }
 
 #[cfg(test)]
@@ -454,9 +471,10 @@ mod tests {
 
     #[test]
     fn the_backoff_doubles_from_a_second_to_a_minute() {
-        let secs: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
+        let secs: Vec<u64> = (1..=9).map(|a| backoff(a, MAX_BACKOFF).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
-        assert_eq!(backoff(0).as_secs(), 1);
-        assert_eq!(backoff(u32::MAX).as_secs(), 60);
+        assert_eq!(backoff(0, MAX_BACKOFF).as_secs(), 1);
+        assert_eq!(backoff(u32::MAX, MAX_BACKOFF).as_secs(), 60);
+        assert_eq!(backoff(5, Duration::from_secs(2)).as_secs(), 2);
     }
 }
