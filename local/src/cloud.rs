@@ -500,36 +500,34 @@ fn environment(
             other => Some((k.clone(), other.to_string())),
         })
         .collect();
-    env.push((
-        "AWS_ACCESS_KEY_ID".into(),
-        credentials.access_key_id.clone(),
-    ));
-    env.push((
-        "AWS_SECRET_ACCESS_KEY".into(),
-        credentials.secret_access_key.clone(),
-    ));
-    env.push((
-        "AWS_SESSION_TOKEN".into(),
-        credentials.session_token.clone(),
-    ));
-    env.push((
-        "AWS_ENDPOINT_URL_SESV2".into(),
-        endpoints.ses.url().to_string(),
-    ));
-    if let Some(url) = endpoints.management {
-        env.push((
-            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI".into(),
-            url.to_string(),
-        ));
-    }
-    env.push((
-        "AWS_ENDPOINT_URL_DYNAMODB".into(),
-        endpoints.dynamo.endpoint(),
-    ));
-    env.push((
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
-        endpoints.secrets.url().to_string(),
-    ));
+    let aws = [
+        ("AWS_ACCESS_KEY_ID", Some(credentials.access_key_id.clone())),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            Some(credentials.secret_access_key.clone()),
+        ),
+        ("AWS_SESSION_TOKEN", Some(credentials.session_token.clone())),
+        (
+            "AWS_ENDPOINT_URL_SESV2",
+            Some(endpoints.ses.url().to_string()),
+        ),
+        (
+            "AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI",
+            endpoints.management.map(str::to_string),
+        ),
+        (
+            "AWS_ENDPOINT_URL_DYNAMODB",
+            Some(endpoints.dynamo.endpoint()),
+        ),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            Some(endpoints.secrets.url().to_string()),
+        ),
+    ];
+    env.extend(
+        aws.into_iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value?))),
+    );
     let level = parameters
         .get("LogLevel")
         .cloned()

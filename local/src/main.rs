@@ -122,7 +122,8 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// Prints the least-privilege report of the data folder's run, or of every run whose ledger is
-/// in `--ledgers DIR` (the test command collects them there); fails when it needs attention.
+/// in `--ledgers DIR` (the test command collects them there; the newest run's roles are
+/// judged); fails when it needs attention.
 fn iam_report(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     match &args.ledgers {
@@ -133,7 +134,10 @@ fn iam_report(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                     files.push(path);
                 }
             }
-            files.sort();
+            // The newest run's roles are the ones judged (the template as it is now).
+            files.sort_by_key(|p| {
+                std::cmp::Reverse(std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            });
         }
         None => files.push(args.data.join("iam/ledger.json")),
     }

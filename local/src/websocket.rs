@@ -253,7 +253,8 @@ impl WebSocketServer {
     /// IAM's check of a Management API call: `execute-api:ManageConnections` on
     /// `arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/@connections/<id>`
     /// (API Gateway developer guide, "Use @connections commands in your backend service").
-    fn manage(&self, headers: &HeaderMap, method: &str, id: &str) -> Result<(), Response> {
+    /// The refusal, if the caller may not.
+    fn refused(&self, headers: &HeaderMap, method: &str, id: &str) -> Option<Response> {
         let arn = format!(
             "arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{}/{method}/@connections/{id}",
             self.api.stage
@@ -264,7 +265,8 @@ impl WebSocketServer {
                 authorization,
                 &[Request::new("execute-api:ManageConnections", arn)],
             )
-            .map_err(|refusal| error(StatusCode::FORBIDDEN, refusal.kind(), &refusal.to_string()))
+            .err()
+            .map(|refusal| error(StatusCode::FORBIDDEN, refusal.kind(), &refusal.to_string()))
     }
 
     /// The URL clients connect to.
@@ -499,7 +501,7 @@ async fn post_to_connection(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(refused) = server.manage(&headers, "POST", &id) {
+    if let Some(refused) = server.refused(&headers, "POST", &id) {
         return refused;
     }
     server.post(&id, &body)
@@ -510,7 +512,7 @@ async fn get_connection(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = server.manage(&headers, "GET", &id) {
+    if let Some(refused) = server.refused(&headers, "GET", &id) {
         return refused;
     }
     let open = server.open.lock().unwrap_or_else(|p| p.into_inner());
@@ -530,7 +532,7 @@ async fn delete_connection(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = server.manage(&headers, "DELETE", &id) {
+    if let Some(refused) = server.refused(&headers, "DELETE", &id) {
         return refused;
     }
     let open = server.open.lock().unwrap_or_else(|p| p.into_inner());

@@ -306,9 +306,10 @@ async fn a_statement_the_local_cloud_cannot_evaluate_stops_the_start() {
 
 /// The e-mail channel's grants that reached main missing: under enforcement a reminder in
 /// quiet hours is parked (PutItem), the drain reads what is due from the parked index (Query)
-/// and, when the quiet hours end, sends it and unparks it (DeleteItem).
+/// and, when the quiet hours end, sends it and unparks it (DeleteItem). The push channel,
+/// which honours quiet hours too, does the same.
 #[tokio::test]
-async fn e_mail_parks_in_quiet_hours_and_drains_under_enforcement() {
+async fn e_mail_and_push_park_in_quiet_hours_and_drain_under_enforcement() {
     // Quiet hours end at the next minute of the clock; too near it, wait for the one after.
     if chrono::Utc::now()
         .format("%S")
@@ -335,24 +336,36 @@ async fn e_mail_parks_in_quiet_hours_and_drains_under_enforcement() {
         .call("PUT", "/settings/notifications", Some(settings), None)
         .await;
     assert_eq!(stored.status, 200, "{}", stored.body);
+    let key = alice.get("/push/vapid-public-key").await.body["key"].clone();
+    let device = cloud.push.subscribe(key.as_str().unwrap());
+    let subscribed = alice
+        .call("POST", "/push-subscriptions", Some(device), None)
+        .await;
+    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
     alice
         .create(json!({"title": "After the quiet", "reminders": [{"at": in_seconds(1)}]}))
         .await;
-    let held = eventually("the e-mail parked", || async {
-        let items = alice.items_once("/notifications", 1).await;
-        items[0]["deliveries"]
-            .as_array()
-            .and_then(|d| d.iter().find(|d| d["channel"] == "email").cloned())
-    })
-    .await;
-    assert_eq!(held["status"], "deferred", "{held}");
+    for channel in ["email", "push"] {
+        let held = eventually(&format!("the {channel} delivery parked"), || async {
+            let items = alice.items_once("/notifications", 1).await;
+            items[0]["deliveries"]
+                .as_array()
+                .and_then(|d| d.iter().find(|d| d["channel"] == channel).cloned())
+        })
+        .await;
+        assert_eq!(held["status"], "deferred", "{held}");
+    }
     assert!(
         cloud.ses.sent().is_empty(),
         "nothing e-mailed in quiet hours"
     );
-    // The quiet hours end within 75 s; the drain runs every second.
+    assert!(
+        cloud.push.received().is_empty(),
+        "nothing pushed in quiet hours"
+    );
+    // The quiet hours end within 75 s; the drains run every second.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(100);
-    while cloud.ses.sent().is_empty() {
+    while cloud.ses.sent().is_empty() || cloud.push.received().is_empty() {
         assert!(tokio::time::Instant::now() < deadline, "never drained");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -361,7 +374,8 @@ async fn e_mail_parks_in_quiet_hours_and_drains_under_enforcement() {
     assert_eq!(sent[0].to, ["alice@example.com"]);
     let denied = cloud.iam.ledger().denied;
     assert!(denied.is_empty(), "{denied:?}");
-    // The reminder was unparked: it is not sent again.
+    // Both were unparked: neither is sent again.
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(cloud.ses.sent().len(), 1);
+    assert_eq!(cloud.push.received().len(), 1);
 }

@@ -127,12 +127,12 @@ pub fn check(function: &str, event: &str, kind: &str, p: &Value) -> Result<(), P
                 )));
             }
         }
-        if let Some(types) = p.get("FunctionResponseTypes") {
-            if types != &serde_json::json!(["ReportBatchItemFailures"]) {
-                return Err(fail(format!(
-                    "FunctionResponseTypes {types} (only [ReportBatchItemFailures] exists)"
-                )));
-            }
+        if let Some(types) = p.get("FunctionResponseTypes")
+            && types != &serde_json::json!(["ReportBatchItemFailures"])
+        {
+            return Err(fail(format!(
+                "FunctionResponseTypes {types} (only [ReportBatchItemFailures] exists)"
+            )));
         }
         if let Some(b) = p.get("BisectBatchOnFunctionError")
             && b.as_str() != Some("true")

@@ -183,17 +183,15 @@ fn explanation(template_text: &str, function: &str, s: &Statement) -> Option<Str
     let at = block
         .iter()
         .position(|l| l.trim_start().trim_start_matches("- ") == anchor)?;
-    block[..at]
+    let comments: Vec<&str> = block[..at]
         .iter()
         .rev()
         .take_while(|l| l.trim_start().starts_with('#'))
-        .find_map(|l| {
-            let text = l.trim_start().trim_start_matches('#').trim();
-            let lower = text.to_ascii_lowercase();
-            lower
-                .find(EXPLAINED)
-                .map(|i| text[i + EXPLAINED.len()..].trim().to_string())
-        })
+        .map(|l| l.trim_start().trim_start_matches('#').trim())
+        .collect();
+    let text = comments.into_iter().rev().collect::<Vec<_>>().join(" ");
+    let at = text.to_ascii_lowercase().find(EXPLAINED)?;
+    Some(text[at + EXPLAINED.len()..].trim().to_string())
 }
 
 /// The policy template a statement came from (`F Policies[1] (Name).Statement[0]`).

@@ -64,17 +64,17 @@ fn managed_policy(name: &str) -> Option<Vec<Value>> {
             "dynamodb:GetShardIterator",
             "dynamodb:ListStreams",
         ]),
-        "AWSLambdaMSKExecutionRole" => with_logs(&[
-            "kafka:DescribeCluster",
-            "kafka:DescribeClusterV2",
-            "kafka:GetBootstrapBrokers",
-            "ec2:CreateNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeVpcs",
-            "ec2:DeleteNetworkInterface",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeSecurityGroups",
-        ]),
+        "AWSLambdaMSKExecutionRole" => with_logs(
+            &[
+                &[
+                    "kafka:DescribeCluster",
+                    "kafka:DescribeClusterV2",
+                    "kafka:GetBootstrapBrokers",
+                ][..],
+                &super::triggers::MSK_NETWORK_ACTIONS[..],
+            ]
+            .concat(),
+        ),
         "AWSLambdaVPCAccessExecutionRole" => with_logs(&[
             "ec2:CreateNetworkInterface",
             "ec2:DescribeNetworkInterfaces",

@@ -18,6 +18,16 @@ use serde_json::Value;
 
 use super::policy::Request;
 
+/// What Lambda does in the cluster's VPC to reach its brokers (in `AWSLambdaMSKExecutionRole`).
+pub const MSK_NETWORK_ACTIONS: [&str; 6] = [
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeVpcs",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",
+];
+
 /// The cluster part of an MSK ARN (`<name>/<uuid>`), for its topic and group ARNs.
 fn cluster_path(cluster_arn: &str) -> Option<(&str, &str)> {
     let (prefix, path) = cluster_arn.split_once(":cluster/")?;
@@ -48,16 +58,9 @@ pub fn msk_mapping(properties: &Value) -> Vec<Request> {
         .map(|a| Request::new(a, cluster))
         .collect();
     needs.extend(
-        [
-            "ec2:CreateNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DescribeVpcs",
-            "ec2:DeleteNetworkInterface",
-            "ec2:DescribeSubnets",
-            "ec2:DescribeSecurityGroups",
-        ]
-        .into_iter()
-        .map(|a| Request::new(a, "*")),
+        MSK_NETWORK_ACTIONS
+            .into_iter()
+            .map(|a| Request::new(a, "*")),
     );
     let access = properties["SourceAccessConfigurations"]
         .as_array()
