@@ -349,6 +349,12 @@ mod tests {
             ("issued in the future", with("iat", json!(now + 60))),
             ("iat as text", with("iat", json!((now + 60).to_string()))),
             ("iat as an object", with("iat", json!({"a": 1}))),
+            // A subject that is not a string would reach the function as the string of its
+            // JSON: 12345 as "12345", the owner whose subject is that string.
+            ("sub as a number", with("sub", json!(12345))),
+            ("sub as a boolean", with("sub", json!(true))),
+            ("sub as an array", with("sub", json!(["alice"]))),
+            ("sub as an object", with("sub", json!({"id": "alice"}))),
         ] {
             assert!(
                 matches!(

@@ -208,3 +208,52 @@ fn to_http(bytes: &[u8]) -> Response {
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Template;
+
+    /// The gateway on 127.0.0.1 with the template's routes and no function behind them (a
+    /// request the authorizer admits then answers 500); its URL and issuer.
+    async fn gateway(name: &str) -> (String, Arc<LocalAuthorizer>, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("todo-local-gateway-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let auth = Arc::new(LocalAuthorizer::load_or_create(&dir, "http://127.0.0.1:1").unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let gateway = Arc::new(Gateway {
+            routes: Template::workspace().unwrap().http_routes(),
+            hosts: HashMap::new(),
+            auth: Arc::clone(&auth),
+            on_invocation: Arc::new(|_, _, _| {}),
+        });
+        tokio::spawn(serve(listener, gateway));
+        (url, auth, dir)
+    }
+
+    #[tokio::test]
+    async fn a_subject_that_is_not_a_string_is_unauthorized() {
+        let (url, auth, dir) = gateway("sub").await;
+        let client = reqwest::Client::new();
+        let now = todo_schema::Timestamp::now().epoch_seconds();
+        let get = |sub: Value| {
+            let token = auth.sign(&json!({
+                "sub": sub, "iss": auth.issuer(), "aud": crate::auth::AUDIENCE, "exp": now + 60,
+            }));
+            client.get(format!("{url}/tasks")).bearer_auth(token).send()
+        };
+        for sub in [json!(12345), json!(true)] {
+            let answer = get(sub.clone()).await.unwrap();
+            assert_eq!(answer.status(), 401, "sub {sub}");
+            assert_eq!(
+                answer.json::<Value>().await.unwrap(),
+                json!({"message": "Unauthorized"})
+            );
+        }
+        // The same subject as a string passes the authorizer (and finds no function here).
+        assert_eq!(get(json!("12345")).await.unwrap().status(), 500);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

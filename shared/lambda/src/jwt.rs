@@ -7,6 +7,11 @@
 //! a key of the issuer's JWKS; `iss` must be the issuer; `aud` must be one of the audiences, or,
 //! only when there is no `aud`, `client_id` must be (Cognito access tokens carry `client_id`);
 //! `exp` after now; `nbf` and `iat` before it. Claims that are JSON `null` carry no value.
+//!
+//! One rule of ours on top: a `sub` that is present must be a JSON string. RFC 7519 §4.1.2
+//! makes it a StringOrURI, and the HTTP API hands claims to functions as strings, so a
+//! numeric `12345` would reach them as `"12345"` and act as the user whose subject is that
+//! string. Both authorizers refuse such a token, through this one check.
 
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -99,6 +104,10 @@ pub fn verify(token: &str, jwks: &JwkSet, rules: &Rules) -> Result<Map<String, V
         return Err(JwtError::Invalid(
             "neither aud nor client_id is an accepted audience".into(),
         ));
+    }
+    match claims.get("sub") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(_) => return Err(JwtError::Invalid("sub is not a string".into())),
     }
     match claims.get("iat") {
         None | Some(Value::Null) => {}
