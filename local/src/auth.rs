@@ -178,7 +178,13 @@ impl LocalAuthorizer {
     /// A token with exactly these claims, signed with the issuer's key: for tests that
     /// present tokens an identity provider should never issue.
     pub fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
+        self.sign_with(Algorithm::RS256, claims)
+    }
+
+    /// [`Self::sign`] with another algorithm of the same RSA key (RS384, RS512): a signature
+    /// the published key set, which declares RS256, does not vouch for.
+    pub fn sign_with(&self, alg: Algorithm, claims: &Value) -> String {
+        let mut header = Header::new(alg);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap_or_default()
     }
@@ -378,6 +384,22 @@ mod tests {
             auth.verify(Some(&no_kid)),
             Err(AuthError::Invalid(_))
         ));
+
+        // The same key with another RSA algorithm than the RS256 its JWK declares: refused.
+        // A key that declares none verifies any of them.
+        for alg in [Algorithm::RS384, Algorithm::RS512] {
+            let token = auth.sign_with(alg, &good);
+            assert!(
+                matches!(auth.verify(Some(&token)), Err(AuthError::Invalid(_))),
+                "{alg:?}"
+            );
+            let mut undeclared = auth.jwks.clone();
+            undeclared.keys[0].common.key_algorithm = None;
+            assert!(
+                verify(&token, &undeclared, &auth.rules()).is_ok(),
+                "{alg:?}"
+            );
+        }
 
         let claims = auth
             .verify(Some(&auth.sign(&with("sub", Value::Null))))
