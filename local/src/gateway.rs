@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use crate::apigw::{HttpRequest, event};
+use crate::apigw::{HttpRequest, event, query_pairs};
 use crate::auth::LocalAuthorizer;
 use crate::runtime::{FunctionHost, Invocation, Outcome};
 use crate::template::HttpRoute;
@@ -81,18 +81,7 @@ async fn handle(
     let Some(host) = g.hosts.get(&route.function) else {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
-    let query: Vec<(String, String)> = uri
-        .query()
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (decode(k), decode(v))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = uri.query().map(query_pairs).unwrap_or_default();
     let mut header_map = serde_json::Map::new();
     for (name, value) in &headers {
         let value = value.to_str().unwrap_or_default().to_string();
@@ -112,6 +101,7 @@ async fn handle(
         method: method.as_str(),
         path: &path,
         query: &query,
+        raw_query: uri.query(),
         headers: Value::Object(header_map),
         body,
         route_key: &route.key(),
@@ -135,28 +125,6 @@ async fn handle(
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(
-                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                16,
-            )
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A payload 2.0 response (`statusCode`, `headers`, `cookies`, `body`, `isBase64Encoded`) as HTTP.
