@@ -24,6 +24,7 @@ pub async fn local_cloud(name: &str, schedule_every: Duration) -> (LocalCloud, P
         print_invocations: false,
         schedule_every: Some(schedule_every),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
+        max_connections: todo_local::connections::default_max_connections(),
     };
     let template = Template::workspace().expect("template.yaml");
     let cloud = LocalCloud::start(&template, &config)

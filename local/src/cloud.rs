@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::artifacts::Artifacts;
 use crate::auth::LocalAuthorizer;
+use crate::connections::Limits;
 use crate::dynamodb::{DynamoError, EmbeddedDynamo};
 use crate::esm::kafka::KafkaMapping;
 use crate::esm::schedule;
@@ -40,6 +41,9 @@ pub struct CloudConfig {
     /// How many execution environments a function without `ReservedConcurrentExecutions` may
     /// run at once (Lambda's own limit is the account's concurrency).
     pub concurrency: usize,
+    /// How many client connections each API (HTTP, WebSocket) holds open at once
+    /// (`connections::default_max_connections` unless told).
+    pub max_connections: usize,
 }
 
 /// The default number of execution environments per function.
@@ -216,7 +220,11 @@ impl LocalCloud {
             on_invocation: Arc::clone(&observe),
         });
         let mut tasks = vec![
-            tokio::spawn(gateway::serve(listener, gateway)),
+            tokio::spawn(gateway::serve(
+                listener,
+                gateway,
+                Limits::new(config.max_connections),
+            )),
             tokio::spawn(crate::auth::serve_issuer(
                 issuer_listener,
                 Arc::clone(&auth),
@@ -231,7 +239,11 @@ impl LocalCloud {
                 origin,
             ));
             websocket_url = Some(server.url());
-            tasks.push(tokio::spawn(crate::websocket::serve(listener, server)));
+            tasks.push(tokio::spawn(crate::websocket::serve(
+                listener,
+                server,
+                Limits::new(config.max_connections),
+            )));
         }
         tasks.extend(start_mappings(template, config, &hosts, &dynamo, &kafka, &observe).await?);
         Ok(Self {

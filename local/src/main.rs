@@ -11,7 +11,7 @@ use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--packaged DIR]\n       todo-local token USER [--groups G1,G2] [--data DIR]";
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--max-connections N] [--packaged DIR]\n       todo-local token USER [--groups G1,G2] [--data DIR]";
 
 struct Args {
     data: PathBuf,
@@ -22,6 +22,8 @@ struct Args {
     groups: Vec<String>,
     schedule_every: Option<std::time::Duration>,
     concurrency: usize,
+    /// Client connections each API holds open at once.
+    max_connections: usize,
     /// `sam build`'s output folder to run instead of the workspace binaries.
     packaged: Option<PathBuf>,
 }
@@ -35,6 +37,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         groups: Vec::new(),
         schedule_every: Some(std::time::Duration::from_secs(5)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
+        max_connections: todo_local::connections::default_max_connections(),
         packaged: None,
     };
     while let Some(arg) = args.next() {
@@ -60,6 +63,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|n| *n >= 1)
                     .ok_or("--concurrency needs a whole number from 1")?;
+            }
+            "--max-connections" => {
+                parsed.max_connections = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or("--max-connections needs a whole number from 1")?;
             }
             "--packaged" => {
                 parsed.packaged = Some(
@@ -134,6 +144,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         print_invocations: true,
         schedule_every: args.schedule_every,
         concurrency: args.concurrency,
+        max_connections: args.max_connections,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
     let token = cloud.auth.token("alice", 24);
