@@ -25,6 +25,7 @@ pub async fn local_cloud(name: &str, schedule_every: Duration) -> (LocalCloud, P
         schedule_every: Some(schedule_every),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
         enforce_iam: true,
+        max_connections: todo_local::connections::default_max_connections(),
     };
     let template = Template::workspace().expect("template.yaml");
     let cloud = LocalCloud::start(&template, &config)

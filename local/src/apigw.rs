@@ -59,6 +59,7 @@ pub struct Call {
     claims: serde_json::Map<String, Value>,
     headers: serde_json::Map<String, Value>,
     query: Vec<(String, String)>,
+    raw_query: Option<String>,
     body: Option<String>,
 }
 
@@ -70,6 +71,7 @@ pub fn call(method: &'static str, path: impl Into<String>) -> Call {
         claims: serde_json::Map::new(),
         headers: serde_json::Map::new(),
         query: Vec::new(),
+        raw_query: None,
         body: None,
     }
 }
@@ -99,6 +101,14 @@ impl Call {
 
     pub fn query(mut self, name: &str, value: &str) -> Self {
         self.query.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The query string exactly as a client sent it (percent-encoded bytes that need not be
+    /// UTF-8), instead of [`Self::query`]'s pairs.
+    pub fn raw_query(mut self, raw: &str) -> Self {
+        self.query = query_pairs(raw);
+        self.raw_query = Some(raw.to_string());
         self
     }
 
@@ -150,6 +160,7 @@ impl Call {
             method: self.method,
             path: &self.path,
             query: &self.query,
+            raw_query: self.raw_query.as_deref(),
             headers: Value::Object(self.headers.clone()),
             body: self.body.as_deref().map(|b| (b.to_string(), false)),
             route_key: &route_key,
@@ -167,8 +178,11 @@ impl Call {
 pub struct HttpRequest<'a> {
     pub method: &'a str,
     pub path: &'a str,
-    /// Query parameters in order, repeated names kept.
+    /// Query parameters in order, repeated names kept, decoded.
     pub query: &'a [(String, String)],
+    /// The query string as the client sent it, when there is one: API Gateway passes it
+    /// verbatim as `rawQueryString` (which lambda_http reads); else it is encoded from `query`.
+    pub raw_query: Option<&'a str>,
     /// Header names in lower case to values (repeated headers joined with commas).
     pub headers: Value,
     /// The body, and whether it is base64 (binary).
@@ -180,20 +194,36 @@ pub struct HttpRequest<'a> {
     pub claims: Option<Value>,
 }
 
+/// A raw query string's parameters in order, decoded; what is not UTF-8 decoded lossily
+/// (the function reads the raw string, and refuses it).
+pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| todo_lambda::http::percent_decode(s).unwrap_or_else(|lossy| lossy);
+    raw.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
 /// The HTTP API payload 2.0 event for a request.
 pub fn event(r: &HttpRequest<'_>) -> Value {
-    let raw_query = r
-        .query
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                todo_lambda::http::percent_encode(k),
-                todo_lambda::http::percent_encode(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
+    let raw_query = match r.raw_query {
+        Some(raw) => raw.to_string(),
+        None => r
+            .query
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    todo_lambda::http::percent_encode(k),
+                    todo_lambda::http::percent_encode(v)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&"),
+    };
     let mut query_parameters = serde_json::Map::new();
     for (k, v) in r.query {
         let joined = match query_parameters.get(k).and_then(Value::as_str) {

@@ -178,7 +178,13 @@ impl LocalAuthorizer {
     /// A token with exactly these claims, signed with the issuer's key: for tests that
     /// present tokens an identity provider should never issue.
     pub fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::RS256);
+        self.sign_with(Algorithm::RS256, claims)
+    }
+
+    /// [`Self::sign`] with another algorithm of the same RSA key (RS384, RS512): a signature
+    /// the published key set, which declares RS256, does not vouch for.
+    pub fn sign_with(&self, alg: Algorithm, claims: &Value) -> String {
+        let mut header = Header::new(alg);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap_or_default()
     }
@@ -349,6 +355,12 @@ mod tests {
             ("issued in the future", with("iat", json!(now + 60))),
             ("iat as text", with("iat", json!((now + 60).to_string()))),
             ("iat as an object", with("iat", json!({"a": 1}))),
+            // A subject that is not a string would reach the function as the string of its
+            // JSON: 12345 as "12345", the owner whose subject is that string.
+            ("sub as a number", with("sub", json!(12345))),
+            ("sub as a boolean", with("sub", json!(true))),
+            ("sub as an array", with("sub", json!(["alice"]))),
+            ("sub as an object", with("sub", json!({"id": "alice"}))),
         ] {
             assert!(
                 matches!(
@@ -372,6 +384,22 @@ mod tests {
             auth.verify(Some(&no_kid)),
             Err(AuthError::Invalid(_))
         ));
+
+        // The same key with another RSA algorithm than the RS256 its JWK declares: refused.
+        // A key that declares none verifies any of them.
+        for alg in [Algorithm::RS384, Algorithm::RS512] {
+            let token = auth.sign_with(alg, &good);
+            assert!(
+                matches!(auth.verify(Some(&token)), Err(AuthError::Invalid(_))),
+                "{alg:?}"
+            );
+            let mut undeclared = auth.jwks.clone();
+            undeclared.keys[0].common.key_algorithm = None;
+            assert!(
+                verify(&token, &undeclared, &auth.rules()).is_ok(),
+                "{alg:?}"
+            );
+        }
 
         let claims = auth
             .verify(Some(&auth.sign(&with("sub", Value::Null))))

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::artifacts::Artifacts;
 use crate::auth::LocalAuthorizer;
+use crate::connections::Limits;
 use crate::dynamodb::{DynamoError, EmbeddedDynamo};
 use crate::esm::kafka::KafkaMapping;
 use crate::esm::schedule;
@@ -44,6 +45,9 @@ pub struct CloudConfig {
     /// Refuse what a function's role does not allow (`false`: `--no-iam`, for debugging:
     /// refusals are recorded and printed but let through).
     pub enforce_iam: bool,
+    /// How many client connections each API (HTTP, WebSocket) holds open at once
+    /// (`connections::default_max_connections` unless told).
+    pub max_connections: usize,
 }
 
 /// The default number of execution environments per function.
@@ -244,7 +248,11 @@ impl LocalCloud {
             on_invocation: Arc::clone(&observe),
         });
         let mut tasks = vec![
-            tokio::spawn(gateway::serve(listener, gateway)),
+            tokio::spawn(gateway::serve(
+                listener,
+                gateway,
+                Limits::new(config.max_connections),
+            )),
             tokio::spawn(crate::auth::serve_issuer(
                 issuer_listener,
                 Arc::clone(&auth),
@@ -260,7 +268,11 @@ impl LocalCloud {
             ));
             server.gate().set(Arc::clone(&iam));
             websocket_url = Some(server.url());
-            tasks.push(tokio::spawn(crate::websocket::serve(listener, server)));
+            tasks.push(tokio::spawn(crate::websocket::serve(
+                listener,
+                server,
+                Limits::new(config.max_connections),
+            )));
         }
         let mut disabled_mappings = Vec::new();
         let mappings = Mappings {

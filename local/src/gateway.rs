@@ -13,8 +13,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use crate::apigw::{HttpRequest, event};
+use crate::apigw::{HttpRequest, event, query_pairs};
 use crate::auth::LocalAuthorizer;
+use crate::connections::Limits;
 use crate::runtime::{FunctionHost, Invocation, Outcome};
 use crate::template::HttpRoute;
 
@@ -35,13 +36,13 @@ pub struct Gateway {
 /// never reaches a function; the gateway answers it in its own `{"message": ...}` shape.
 pub const BODY_LIMIT_BYTES: usize = 6 * 1024 * 1024;
 
-/// Serves the gateway on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>) {
+/// Serves the gateway on `listener` within `limits` until the process ends.
+pub async fn serve(listener: tokio::net::TcpListener, gateway: Arc<Gateway>, limits: Limits) {
     let app = Router::new()
         .fallback(handle)
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(gateway);
-    let _ = axum::serve(listener, app).await;
+    crate::connections::serve(listener, app, limits).await;
 }
 
 fn message(status: StatusCode, text: &str) -> Response {
@@ -81,18 +82,7 @@ async fn handle(
     let Some(host) = g.hosts.get(&route.function) else {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
-    let query: Vec<(String, String)> = uri
-        .query()
-        .map(|q| {
-            q.split('&')
-                .filter(|p| !p.is_empty())
-                .map(|p| {
-                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                    (decode(k), decode(v))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let query = uri.query().map(query_pairs).unwrap_or_default();
     let mut header_map = serde_json::Map::new();
     for (name, value) in &headers {
         let value = value.to_str().unwrap_or_default().to_string();
@@ -112,6 +102,7 @@ async fn handle(
         method: method.as_str(),
         path: &path,
         query: &query,
+        raw_query: uri.query(),
         headers: Value::Object(header_map),
         body,
         route_key: &route.key(),
@@ -135,28 +126,6 @@ async fn handle(
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
     }
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(
-                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                16,
-            )
-        {
-            out.push(b);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A payload 2.0 response (`statusCode`, `headers`, `cookies`, `body`, `isBase64Encoded`) as HTTP.
@@ -207,4 +176,121 @@ fn to_http(bytes: &[u8]) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::template::Template;
+
+    /// The gateway on 127.0.0.1 with the template's routes and no function behind them (a
+    /// request the authorizer admits then answers 500); its URL and issuer.
+    async fn gateway(
+        name: &str,
+        limits: Limits,
+    ) -> (String, Arc<LocalAuthorizer>, std::path::PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("todo-local-gateway-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let auth = Arc::new(LocalAuthorizer::load_or_create(&dir, "http://127.0.0.1:1").unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let gateway = Arc::new(Gateway {
+            routes: Template::workspace().unwrap().http_routes(),
+            hosts: HashMap::new(),
+            auth: Arc::clone(&auth),
+            on_invocation: Arc::new(|_, _, _| {}),
+        });
+        tokio::spawn(serve(listener, gateway, limits));
+        (url, auth, dir)
+    }
+
+    #[tokio::test]
+    async fn a_subject_that_is_not_a_string_is_unauthorized() {
+        let (url, auth, dir) = gateway("sub", Limits::new(16)).await;
+        let client = reqwest::Client::new();
+        let now = todo_schema::Timestamp::now().epoch_seconds();
+        let get = |sub: Value| {
+            let token = auth.sign(&json!({
+                "sub": sub, "iss": auth.issuer(), "aud": crate::auth::AUDIENCE, "exp": now + 60,
+            }));
+            client.get(format!("{url}/tasks")).bearer_auth(token).send()
+        };
+        for sub in [json!(12345), json!(true)] {
+            let answer = get(sub.clone()).await.unwrap();
+            assert_eq!(answer.status(), 401, "sub {sub}");
+            assert_eq!(
+                answer.json::<Value>().await.unwrap(),
+                json!({"message": "Unauthorized"})
+            );
+        }
+        // The same subject as a string passes the authorizer (and finds no function here).
+        assert_eq!(get(json!("12345")).await.unwrap().status(), 500);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Found by an outside tester: 19,680 idle connections from one client exhausted the
+    /// process's file descriptors. Beyond the cap a request is answered 503 at once; an idle
+    /// connection is closed after the idle timeout (shortened here), before or between
+    /// requests, and its place serves again.
+    #[tokio::test]
+    async fn idle_connections_are_capped_and_closed_after_the_idle_timeout() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let idle_timeout = Duration::from_millis(1500);
+        let limits = Limits {
+            max_connections: 4,
+            idle_timeout,
+        };
+        let (url, _auth, dir) = gateway("idle", limits).await;
+        let addr = url.trim_start_matches("http://").to_string();
+        let opened = std::time::Instant::now();
+        let mut idle = Vec::new();
+        for _ in 0..3 {
+            idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+        }
+        // The fourth serves one request, then waits on the same connection.
+        let mut between = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        between
+            .write_all(b"GET /tasks HTTP/1.1\r\nhost: local\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = vec![0; 4096];
+        let n = between.read(&mut answer).await.unwrap();
+        assert!(
+            answer[..n].starts_with(b"HTTP/1.1 401"),
+            "{}",
+            String::from_utf8_lossy(&answer[..n])
+        );
+
+        let client = reqwest::Client::new();
+        let request = || {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                client.get(format!("{url}/tasks")).send(),
+            )
+        };
+        let refused = request().await.expect("refused at once").unwrap();
+        assert_eq!(refused.status(), 503);
+        assert_eq!(
+            refused.json::<Value>().await.unwrap(),
+            json!({"message": "Service Unavailable"})
+        );
+        assert!(
+            opened.elapsed() < idle_timeout,
+            "the refusal came before any idle connection was closed"
+        );
+
+        for mut stream in idle.into_iter().chain([between]) {
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+                .await
+                .expect("closed by the server");
+            assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        }
+        assert!(opened.elapsed() >= idle_timeout, "{:?}", opened.elapsed());
+        let served = request().await.expect("served").unwrap();
+        assert_eq!(served.status(), 401, "a request is served again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -8,6 +8,7 @@ pub mod apigw;
 pub mod artifacts;
 pub mod auth;
 pub mod cloud;
+pub mod connections;
 pub mod custom_resources;
 pub mod dynamodb;
 pub mod esm;

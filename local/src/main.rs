@@ -14,7 +14,7 @@ use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--packaged DIR] [--no-iam]\n       todo-local token USER [--groups G1,G2] [--data DIR]\n       todo-local iam-report [--data DIR | --ledgers DIR]";
+const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--max-connections N] [--packaged DIR] [--no-iam]\n       todo-local token USER [--groups G1,G2] [--data DIR]\n       todo-local iam-report [--data DIR | --ledgers DIR]";
 
 struct Args {
     data: PathBuf,
@@ -25,6 +25,8 @@ struct Args {
     groups: Vec<String>,
     schedule_every: Option<std::time::Duration>,
     concurrency: usize,
+    /// Client connections each API holds open at once.
+    max_connections: usize,
     /// `sam build`'s output folder to run instead of the workspace binaries.
     packaged: Option<PathBuf>,
     /// Let refused requests through (recorded).
@@ -44,6 +46,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         groups: Vec::new(),
         schedule_every: Some(std::time::Duration::from_secs(5)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
+        max_connections: todo_local::connections::default_max_connections(),
         packaged: None,
         no_iam: false,
         iam_report: false,
@@ -77,6 +80,13 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .and_then(|n| n.parse().ok())
                     .filter(|n| *n >= 1)
                     .ok_or("--concurrency needs a whole number from 1")?;
+            }
+            "--max-connections" => {
+                parsed.max_connections = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| *n >= 1)
+                    .ok_or("--max-connections needs a whole number from 1")?;
             }
             "--packaged" => {
                 parsed.packaged = Some(
@@ -193,6 +203,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         schedule_every: args.schedule_every,
         concurrency: args.concurrency,
         enforce_iam: !args.no_iam,
+        max_connections: args.max_connections,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
     let token = cloud.auth.token("alice", 24);

@@ -14,16 +14,18 @@
 //!   `$default`; with neither, the client gets `{"message": "Forbidden", ...}`. A route with a
 //!   route response (two-way) sends the integration's body back.
 //! - Closing (either side) invokes `$disconnect` with the DISCONNECT event, authorizer context
-//!   included.
+//!   included. A connection without a frame from its client for 10 minutes (the API's idle
+//!   connection timeout) is closed by the server, and so is forgotten.
 //! - `PostToConnection` on a connection that is not open is `410 GoneException`; over 128 KB is
 //!   `413 PayloadTooLargeException`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +34,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
+use crate::connections::Limits;
 use crate::gateway::InvocationObserver;
 use crate::iam::policy::arn_matches;
 use crate::iam::{Gate, Request};
@@ -39,6 +42,8 @@ use crate::runtime::{FunctionHost, Outcome};
 use crate::template::{ACCOUNT_ID as ACCOUNT, LOCAL_API_ID as API_ID, REGION, Template};
 /// API Gateway's limit on one WebSocket message (and so on a `PostToConnection`).
 pub const MESSAGE_LIMIT_BYTES: usize = 128 * 1024;
+/// How long a closing connection's last frames may take to leave.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// A route of the WebSocket API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +169,8 @@ pub struct WebSocketServer {
     pub on_invocation: InvocationObserver,
     /// `ws://host:port` (the stage is appended to it).
     pub origin: String,
+    /// A WebSocket with no frame from its client for this long is closed.
+    pub idle_timeout: Duration,
     open: Mutex<HashMap<String, Open>>,
     /// Who may call the Management API (`execute-api:ManageConnections`).
     gate: Gate,
@@ -240,6 +247,7 @@ impl WebSocketServer {
             hosts,
             on_invocation,
             origin,
+            idle_timeout: crate::connections::WEBSOCKET_IDLE_TIMEOUT,
             open: Mutex::new(HashMap::new()),
             gate: Gate::default(),
         }
@@ -267,6 +275,16 @@ impl WebSocketServer {
             )
             .err()
             .map(|refusal| error(StatusCode::FORBIDDEN, refusal.kind(), &refusal.to_string()))
+    }
+
+    /// Forgets a connection that closed. A crowd that left gives its memory back: the map is
+    /// shrunk once it is mostly empty.
+    fn forget(&self, id: &str) {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        open.remove(id);
+        if open.capacity() > 64 && open.len() < open.capacity() / 4 {
+            open.shrink_to_fit();
+        }
     }
 
     /// The URL clients connect to.
@@ -479,8 +497,13 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Serves the WebSocket API and its Management API on `listener` until the process ends.
-pub async fn serve(listener: tokio::net::TcpListener, server: Arc<WebSocketServer>) {
+/// Serves the WebSocket API and its Management API on `listener` within `limits` (an open
+/// WebSocket holds its place; its idle timeout is the server's) until the process ends.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    server: Arc<WebSocketServer>,
+    limits: Limits,
+) {
     let stage = server.api.stage.clone();
     let app = Router::new()
         .route(&format!("/{stage}"), get(upgrade))
@@ -492,7 +515,7 @@ pub async fn serve(listener: tokio::net::TcpListener, server: Arc<WebSocketServe
                 .delete(delete_connection),
         )
         .with_state(server);
-    let _ = axum::serve(listener, app).await;
+    crate::connections::serve(listener, app, limits).await;
 }
 
 async fn post_to_connection(
@@ -596,7 +619,7 @@ async fn connection(server: Arc<WebSocketServer>, session: Session, socket: WebS
                     .to_string(),
             },
         );
-    let writer = tokio::spawn(async move {
+    let mut writer = tokio::spawn(async move {
         while let Some(m) = outgoing.recv().await {
             let close = matches!(m, Message::Close(_));
             if sink.send(m).await.is_err() || close {
@@ -605,7 +628,20 @@ async fn connection(server: Arc<WebSocketServer>, session: Session, socket: WebS
         }
         let _ = sink.close().await;
     });
-    while let Some(Ok(frame)) = stream.next().await {
+    let mut close = None;
+    loop {
+        let frame = match tokio::time::timeout(server.idle_timeout, stream.next()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(_) => break,
+            Err(_) => {
+                // 1001, going away: the code of an endpoint that leaves (RFC 6455 §7.4.1).
+                close = Some(CloseFrame {
+                    code: 1001,
+                    reason: "Idle timeout".into(),
+                });
+                break;
+            }
+        };
         let text = match frame {
             Message::Text(t) => t.to_string(),
             Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -616,14 +652,149 @@ async fn connection(server: Arc<WebSocketServer>, session: Session, socket: WebS
             let _ = send.send(Message::Text(reply.into()));
         }
     }
-    server
-        .open
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&session.id);
-    let _ = send.send(Message::Close(None));
-    let _ = writer.await;
+    server.forget(&session.id);
+    let _ = send.send(Message::Close(close));
+    // A client that reads nothing must not keep the writer (and its socket) forever.
+    if tokio::time::timeout(CLOSE_GRACE, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
     let _ = server
         .route("$disconnect", "DISCONNECT", &session, None)
         .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::{self, Message as Frame};
+
+    use super::*;
+
+    fn bare_api() -> WebSocketApi {
+        WebSocketApi {
+            stage: "live".into(),
+            authorizer: None,
+            routes: HashMap::new(),
+        }
+    }
+
+    /// A server with no authorizer and no routes (nothing to invoke) on 127.0.0.1.
+    async fn server(max_connections: usize, idle_timeout: Duration) -> Arc<WebSocketServer> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("ws://{}", listener.local_addr().unwrap());
+        let mut server =
+            WebSocketServer::new(bare_api(), HashMap::new(), Arc::new(|_, _, _| {}), origin);
+        server.idle_timeout = idle_timeout;
+        let server = Arc::new(server);
+        tokio::spawn(serve(
+            listener,
+            Arc::clone(&server),
+            Limits::new(max_connections),
+        ));
+        server
+    }
+
+    fn open(server: &WebSocketServer) -> usize {
+        server.open.lock().unwrap().len()
+    }
+
+    /// Found by an outside tester: idle connections were kept with no cap or timeout. A
+    /// WebSocket without a frame from its client for the idle timeout (shortened here) is
+    /// closed (1001) and forgotten, one that talks stays; beyond the cap a connection is
+    /// refused at once with a 503, and a place freed serves again.
+    #[tokio::test]
+    async fn idle_websockets_are_closed_capped_and_forgotten() {
+        let idle = Duration::from_millis(1500);
+        let server = server(2, idle).await;
+        let url = server.url();
+        let (mut quiet, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        let (mut talker, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        let opened = Instant::now();
+        let third = tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio_tungstenite::connect_async(url.as_str()),
+        )
+        .await
+        .expect("refused at once");
+        match third {
+            Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+            other => panic!("{other:?}"),
+        }
+
+        let talking = async {
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                talker.send(Frame::Text("{}".into())).await.unwrap();
+                assert!(matches!(talker.next().await, Some(Ok(Frame::Text(_)))));
+            }
+        };
+        let closed = async {
+            loop {
+                match quiet.next().await {
+                    Some(Ok(Frame::Close(frame))) => return frame,
+                    None | Some(Err(_)) => return None,
+                    Some(Ok(_)) => {}
+                }
+            }
+        };
+        let ((), closed) = tokio::join!(talking, closed);
+        let frame = closed.expect("a close frame");
+        assert_eq!(frame.code, CloseCode::Away);
+        assert!(opened.elapsed() >= idle, "{:?}", opened.elapsed());
+        assert_eq!(
+            open(&server),
+            1,
+            "the quiet one is forgotten, the talker stays"
+        );
+
+        let (mut again, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .expect("its place serves again");
+        talker.close(None).await.unwrap();
+        again.close(None).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while open(&server) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(open(&server), 0, "every client that left is forgotten");
+    }
+
+    #[test]
+    fn a_crowd_that_left_gives_its_memory_back() {
+        let server = WebSocketServer::new(
+            bare_api(),
+            HashMap::new(),
+            Arc::new(|_, _, _| {}),
+            "ws://127.0.0.1:1".into(),
+        );
+        let (send, _outgoing) = mpsc::unbounded_channel();
+        for i in 0..20_000 {
+            server.open.lock().unwrap().insert(
+                i.to_string(),
+                Open {
+                    send: send.clone(),
+                    connected_at: 0,
+                    user_agent: String::new(),
+                },
+            );
+        }
+        for i in 0..20_000 {
+            server.forget(&i.to_string());
+        }
+        let open = server.open.lock().unwrap();
+        assert!(
+            open.is_empty() && open.capacity() <= 128,
+            "{}",
+            open.capacity()
+        );
+    }
 }

@@ -5,7 +5,19 @@ use crate::problem::FieldError;
 use crate::recurrence::Recurrence;
 use crate::task::{Reminder, Task};
 
-/// Trims a title and checks it is present, short enough and free of control characters.
+/// Whether a title may not hold `c`: a control character, a line or paragraph separator
+/// (U+2028, U+2029), or a bidirectional embedding, override or isolate (U+202A to U+202E,
+/// U+2066 to U+2069). A title is one line of text that other software shows (an e-mail's
+/// subject, a push notification): a separator breaks that line, and a bidi control reorders
+/// what follows it, so `Invoice\u{202E}fdp.exe` reads as `Invoiceexe.pdf`. Titles stored
+/// before this rule may still hold them: whoever shows a title replaces them.
+pub fn not_in_a_title(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Trims a title and checks it is present, short enough and one line of plain text (see
+/// [`not_in_a_title`]).
 pub fn title(raw: &str) -> Result<String, FieldError> {
     let t = raw.trim();
     if t.is_empty() {
@@ -22,11 +34,12 @@ pub fn title(raw: &str) -> Result<String, FieldError> {
             format!("title must be at most {TITLE_MAX_CHARS} characters"),
         ));
     }
-    if t.chars().any(char::is_control) {
+    if t.chars().any(not_in_a_title) {
         return Err(FieldError::new(
             "title",
             "invalid",
-            "title must not contain control characters",
+            "title must not contain control characters, line or paragraph separators (U+2028, \
+             U+2029) or bidirectional controls (U+202A to U+202E, U+2066 to U+2069)",
         ));
     }
     Ok(t.to_string())
@@ -167,4 +180,28 @@ pub fn cross_field(task: &Task) -> Vec<FieldError> {
         (None, _) => {}
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_one_line_without_bidirectional_controls() {
+        for c in [
+            '\n', '\r', '\u{7}', '\u{85}', '\u{2028}', '\u{2029}', '\u{202A}', '\u{202B}',
+            '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+        ] {
+            let e = title(&format!("Pay invoice{c}fdp.exe")).unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.code.as_str()),
+                ("title", "invalid"),
+                "{c:?}"
+            );
+        }
+        // Right-to-left text itself, marks and joiners stay titles.
+        for ok in ["שלום עולם", "مرحبا", "a\u{200F}b", "👩\u{200D}💻 ship it"] {
+            assert_eq!(title(ok).as_deref(), Ok(ok));
+        }
+    }
 }

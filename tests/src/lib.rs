@@ -92,6 +92,7 @@ pub async fn start_with(
         schedule_every: Some(std::time::Duration::from_secs(1)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
         enforce_iam: true,
+        max_connections: todo_local::connections::default_max_connections(),
     };
     LocalCloud::start(template, &config).await
 }

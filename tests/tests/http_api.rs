@@ -76,3 +76,22 @@ async fn tasks_and_tokens_survive_a_restart() {
     );
     assert_eq!(read.body["title"], "Persist me");
 }
+
+/// Found by an outside tester: `q=%FF%FE` answered 200 with an empty list. The gateway passes
+/// the query string as sent (`rawQueryString`), and the function names the parameter.
+#[tokio::test]
+async fn a_query_value_that_is_not_utf8_is_a_400_through_the_gateway() {
+    let data = DataDir::new("query-utf8");
+    let cloud = start(&data).await;
+    let alice = Api::new(&cloud, "alice");
+    alice.create(json!({"title": "Água plants"})).await;
+    let refused = alice.get("/tasks?q=%FF%FE").await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.headers["content-type"], "application/problem+json");
+    assert_eq!(
+        refused.body["detail"],
+        "query parameter q: not UTF-8 once percent-decoded"
+    );
+    let found = alice.get("/tasks?q=%C3%81gua").await;
+    assert_eq!(found.body["items"].as_array().map(Vec::len), Some(1));
+}

@@ -129,6 +129,15 @@ async fn the_authorizer_admits_the_http_apis_tokens_and_nothing_else() {
     let other_aud =
         auth.sign(&json!({"sub": "a", "iss": rules.issuer, "aud": "other", "exp": now + 60}));
     let no_sub = auth.sign(&json!({"iss": rules.issuer, "aud": AUDIENCE, "exp": now + 60}));
+    let sub_as = |sub: Value| {
+        auth.sign(&json!({"sub": sub, "iss": rules.issuer, "aud": AUDIENCE, "exp": now + 60}))
+    };
+    let (numeric_sub, boolean_sub) = (sub_as(json!(12345)), sub_as(json!(true)));
+    // The issuer's key, but not the algorithm its JWK declares (RS256).
+    let rs512 = auth.sign_with(
+        jsonwebtoken::Algorithm::RS512,
+        &json!({"sub": "user-alice", "iss": rules.issuer, "aud": AUDIENCE, "exp": now + 60}),
+    );
     for (why, event) in [
         (
             "sample",
@@ -138,6 +147,9 @@ async fn the_authorizer_admits_the_http_apis_tokens_and_nothing_else() {
         ("empty query token", with_token(None, Some(""))),
         ("other audience", with_token(None, Some(&other_aud))),
         ("no subject", with_token(Some(&no_sub), None)),
+        ("numeric subject", with_token(Some(&numeric_sub), None)),
+        ("boolean subject", with_token(None, Some(&boolean_sub))),
+        ("RS512 with an RS256 key", with_token(None, Some(&rs512))),
         (
             "basic",
             with_token(Some("Basic dXNlcjpwYXNz"), Some(&token)),

@@ -62,6 +62,40 @@ async fn validation_errors_list_every_field() {
     );
 }
 
+/// Found by an outside tester: line separators and bidi overrides went verbatim into the
+/// reminder e-mail's subject. They are refused on create and on update, naming the title.
+#[tokio::test]
+async fn a_title_with_a_line_separator_or_bidi_control_is_refused() {
+    let h = Harness::new().await;
+    let id = id_of(&h.create(ALICE, json!({"title": "Pay invoice"})).await);
+    for title in [
+        "Pay\u{2028}Bcc: x",
+        "Pay\u{2029}x",
+        "Invoice\u{202E}fdp.exe",
+        "a\u{202A}b",
+        "a\u{2066}b\u{2069}",
+    ] {
+        let created = call("POST", "/tasks")
+            .json(json!({"title": title}))
+            .send(&h)
+            .await;
+        let patched = call("PATCH", format!("/tasks/{id}"))
+            .raw(
+                "application/merge-patch+json",
+                &json!({"title": title}).to_string(),
+            )
+            .send(&h)
+            .await;
+        for reply in [created, patched] {
+            assert_eq!(reply.status, 422, "{title:?}: {}", reply.body);
+            assert_eq!(reply.error_fields(), ["title"], "{title:?}");
+            assert_eq!(reply.body["errors"][0]["code"], "invalid");
+        }
+    }
+    let unchanged = call("GET", format!("/tasks/{id}")).send(&h).await;
+    assert_eq!(unchanged.body["title"], "Pay invoice");
+}
+
 #[tokio::test]
 async fn bad_bodies_get_clear_4xx_problems() {
     let h = Harness::new().await;

@@ -358,6 +358,27 @@ async fn bad_list_parameters_are_400_and_no_claims_401() {
     assert_eq!(call("GET", "/tasks").anonymous().send(&h).await.status, 401);
 }
 
+/// Found by an outside tester: `q=%FF%FE` decodes to bytes that are not UTF-8, which were read
+/// as two U+FFFD and answered with an empty page.
+#[tokio::test]
+async fn a_query_value_that_is_not_utf8_is_400_naming_it() {
+    let h = Harness::new().await;
+    h.create(ALICE, json!({"title": "Buy milk"})).await;
+    for raw in ["q=%FF%FE", "tag=home&q=%C3"] {
+        let reply = call("GET", "/tasks").raw_query(raw).send(&h).await;
+        assert_eq!(reply.status, 400, "{raw}: {}", reply.body);
+        assert_eq!(
+            reply.body["detail"], "query parameter q: not UTF-8 once percent-decoded",
+            "{raw}"
+        );
+    }
+    let found = call("GET", "/tasks")
+        .raw_query("q=m%C3%ADlk+")
+        .send(&h)
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+}
+
 /// Found by an outside tester: a title sorts before its own extensions, whatever follows.
 #[tokio::test]
 async fn a_title_sorts_before_its_extensions() {

@@ -125,6 +125,37 @@ fn join_path(parent: &str, name: &str) -> String {
     }
 }
 
+/// The request's query parameters; a 400 naming the first one whose name or value does not
+/// percent-decode to UTF-8. Every route reads its parameters through here.
+///
+/// lambda_http decodes the event's `rawQueryString` lossily (bytes that are not UTF-8 become
+/// U+FFFD), so `q=%FF%FE` would search for two replacement characters and answer an empty
+/// page: an answer to a question the client did not ask. The raw query is in the URI.
+pub fn query(req: &Request) -> Result<QueryMap, Problem> {
+    let raw = req.uri().query().unwrap_or_default();
+    for pair in raw.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded_name = percent_decode(name);
+        if decoded_name.is_err() || percent_decode(value).is_err() {
+            let name = decoded_name.unwrap_or_else(|lossy| lossy);
+            return Err(Problem::bad_request(format!(
+                "query parameter {name}: not UTF-8 once percent-decoded"
+            )));
+        }
+    }
+    #[allow(clippy::disallowed_methods)]
+    Ok(req.query_string_parameters())
+}
+
+/// A query-string name or value decoded as forms encode it (`+` a space, `%XX` a byte; a `%`
+/// not followed by two hex digits is itself); when the bytes are not UTF-8, the error holds
+/// them decoded lossily.
+pub fn percent_decode(raw: &str) -> Result<String, String> {
+    let spaced = raw.replace('+', " ");
+    let bytes: Vec<u8> = percent_encoding::percent_decode_str(&spaced).collect();
+    String::from_utf8(bytes).map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Refuses a query parameter outside `known`, naming it: a typo is an error, not a no-op.
 pub fn only_known(params: &QueryMap, known: &[&str]) -> Result<(), Problem> {
     match params.iter().map(|(k, _)| k).find(|k| !known.contains(k)) {
@@ -345,6 +376,38 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    fn with_query(raw: &str) -> Request {
+        let mut event: serde_json::Value = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/http/list-tasks.json"
+        )))
+        .unwrap();
+        event["rawQueryString"] = serde_json::json!(raw);
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    }
+
+    #[test]
+    fn query_values_that_are_not_utf8_are_400_naming_the_parameter() {
+        for (raw, name) in [
+            ("q=%FF%FE", "q"),
+            ("limit=5&tag=%C3", "tag"),
+            ("q=ok&q=%E2%82", "q"),
+            ("%FF=1", "\u{FFFD}"),
+        ] {
+            let p = query(&with_query(raw)).unwrap_err();
+            assert_eq!(p.status, 400, "{raw}");
+            assert_eq!(
+                p.detail.as_deref(),
+                Some(format!("query parameter {name}: not UTF-8 once percent-decoded").as_str()),
+                "{raw}"
+            );
+        }
+        let params = query(&with_query("q=%C3%81gua+plants&x=%zz&empty=")).unwrap();
+        assert_eq!(params.first("q"), Some("Água plants"));
+        assert_eq!(params.first("x"), Some("%zz"), "a stray % is itself");
+        assert_eq!(params.first("empty"), Some(""));
     }
 
     #[test]

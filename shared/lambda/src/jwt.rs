@@ -7,8 +7,17 @@
 //! a key of the issuer's JWKS; `iss` must be the issuer; `aud` must be one of the audiences, or,
 //! only when there is no `aud`, `client_id` must be (Cognito access tokens carry `client_id`);
 //! `exp` after now; `nbf` and `iat` before it. Claims that are JSON `null` carry no value.
+//!
+//! A key of the set that declares its algorithm (`alg`, RFC 7517 §4.4) verifies only tokens
+//! whose header names that algorithm: an issuer that signs RS256 does not vouch for an RS512
+//! signature with the same key.
+//!
+//! One rule of ours on top: a `sub` that is present must be a JSON string. RFC 7519 §4.1.2
+//! makes it a StringOrURI, and the HTTP API hands claims to functions as strings, so a
+//! numeric `12345` would reach them as `"12345"` and act as the user whose subject is that
+//! string. Both authorizers refuse such a token, through this one check.
 
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Map, Value};
 
@@ -32,6 +41,8 @@ pub enum JwtError {
     UnknownKey,
     #[error("algorithm {0:?} is not RSA-based")]
     Algorithm(Algorithm),
+    #[error("algorithm {token:?} is not the {key} its key declares")]
+    KeyAlgorithm { token: Algorithm, key: KeyAlgorithm },
     #[error("invalid token: {0}")]
     Invalid(String),
 }
@@ -76,6 +87,14 @@ pub fn verify(token: &str, jwks: &JwkSet, rules: &Rules) -> Result<Map<String, V
         .kid
         .ok_or_else(|| JwtError::Malformed("no kid in the header".into()))?;
     let jwk = jwks.find(&kid).ok_or(JwtError::UnknownKey)?;
+    if let Some(key) = jwk.common.key_algorithm
+        && key != KeyAlgorithm::from(header.alg)
+    {
+        return Err(JwtError::KeyAlgorithm {
+            token: header.alg,
+            key,
+        });
+    }
     let key = DecodingKey::from_jwk(jwk).map_err(|e| JwtError::Invalid(e.to_string()))?;
     let mut validation = Validation::new(header.alg);
     validation.leeway = 0;
@@ -99,6 +118,10 @@ pub fn verify(token: &str, jwks: &JwkSet, rules: &Rules) -> Result<Map<String, V
         return Err(JwtError::Invalid(
             "neither aud nor client_id is an accepted audience".into(),
         ));
+    }
+    match claims.get("sub") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(_) => return Err(JwtError::Invalid("sub is not a string".into())),
     }
     match claims.get("iat") {
         None | Some(Value::Null) => {}

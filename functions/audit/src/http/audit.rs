@@ -1,8 +1,8 @@
 //! `GET /audit?from=&to=`.
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, respond};
+use todo_lambda::http::{caller, json_response, paging, query, respond};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
@@ -25,7 +25,7 @@ async fn run<S: ReadEntries>(
     req: Request,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    let params = req.query_string_parameters();
+    let params = query(&req)?;
     let (limit, cursor) = paging(&params, &["from", "to", "limit", "cursor"])?;
     let Range { from, to } = Range::of(&params, Timestamp::now(), None)?;
     // Bound to the parameters as given: a default `to` (now) moves between pages.

@@ -5,9 +5,9 @@
 //! when more follow, a `Link: <...>; rel="next"` header naming the rest (the same route with a
 //! signed `cursor`). A client follows the links until there is none.
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, paging, percent_encode, respond};
+use todo_lambda::http::{caller, paging, percent_encode, query, respond};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
@@ -40,7 +40,7 @@ async fn run<S: ReadEntries>(
     now: Timestamp,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    let params = req.query_string_parameters();
+    let params = query(&req)?;
     let (_, cursor) = paging(&params, &["from", "to", "cursor"])?;
     let Range { from, to } = Range::of(&params, now, None)?;
     let given = |name| params.first(name).unwrap_or("-").to_string();

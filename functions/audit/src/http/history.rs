@@ -1,8 +1,8 @@
 //! `GET /tasks/{id}/history`.
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, path_param, respond};
+use todo_lambda::http::{caller, json_response, paging, path_param, query, respond};
 use todo_schema::{Problem, TaskId};
 
 use super::STORE;
@@ -26,7 +26,7 @@ async fn run<S: ReadEntries>(
     let caller = caller(&req)?;
     let id: TaskId =
         path_param(&req, "id").ok_or_else(|| Problem::not_found("no task with this id"))?;
-    let params = req.query_string_parameters();
+    let params = query(&req)?;
     let (limit, cursor) = paging(&params, &["limit", "cursor"])?;
     let scope = Scope::new("history", 1).part(&caller.sub).part(id);
     let from = cursors.start(&scope, cursor)?;

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use todo_lambda::admin::AdminPolicy;
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{Page, json_response, only_known, page_limit, respond, single};
+use todo_lambda::http::{Page, json_response, only_known, page_limit, query, respond, single};
 use todo_schema::event::EventType;
 use todo_schema::{Actor, Problem, TaskId, Timestamp};
 
@@ -59,7 +59,7 @@ async fn run<S: SearchEntries>(
     now: Timestamp,
 ) -> Result<Response<Body>, Problem> {
     let admin = admins.admit(&req)?;
-    let params = req.query_string_parameters();
+    let params = query(&req)?;
     only_known(&params, &PARAMS)?;
     let limit = page_limit(&params)?;
     let actor = match (single(&params, "actor")?, single(&params, "actor_kind")?) {

@@ -13,6 +13,7 @@ use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use todo_schema::notification::{Channel, Notification};
+use todo_schema::validation::not_in_a_title;
 
 use super::{Destinations, SendError, Sender};
 use crate::store::Settings;
@@ -27,11 +28,13 @@ pub struct Composed {
 
 /// The e-mail for `n`, linking to `link` (the task's page).
 pub fn compose(n: &Notification, link: &str) -> Composed {
-    // A subject is one line: a title's control characters never reach a header.
+    // A subject is one line that reads as written: what a title may not hold (control
+    // characters, line separators, bidi controls) never reaches it, even from a title stored
+    // before the rule (validate on write, read leniently).
     let title: String = n
         .title
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if not_in_a_title(c) { ' ' } else { c })
         .collect();
     let when = match &n.due {
         Some(due) => {
@@ -256,5 +259,21 @@ mod tests {
             mail.html
                 .contains("href=\"https://app/t/1?a=1&amp;b=&quot;2&quot;\"")
         );
+    }
+
+    /// Found by an outside tester: titles stored before the title rule may hold line
+    /// separators and bidi controls; the subject gets a space in their place.
+    #[test]
+    fn a_stored_titles_separators_and_bidi_controls_never_reach_the_subject() {
+        let title = "Pay\u{2028}Bcc: x\u{2029}invoice\u{202E}fdp.exe\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}";
+        let mail = compose(&notification(title, None), "l");
+        assert_eq!(
+            mail.subject,
+            format!("Reminder: Pay Bcc: x invoice fdp.exe{}", " ".repeat(8))
+        );
+        // Nor the bodies.
+        for c in title.chars().filter(|c| !c.is_ascii()) {
+            assert!(!mail.text.contains(c) && !mail.html.contains(c), "{c:?}");
+        }
     }
 }

@@ -27,7 +27,7 @@ pub mod email;
 mod http_delivery;
 pub mod in_app;
 pub mod parked;
-mod public_dns;
+pub mod public_dns;
 pub mod push;
 pub mod user_webhooks;
 pub mod webhook;

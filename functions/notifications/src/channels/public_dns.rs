@@ -3,6 +3,10 @@
 //! loopback, link-local or metadata address is never connected to. The function runs in the
 //! VPC beside the Kafka brokers and the instance metadata service; a user's URL must reach
 //! neither.
+//!
+//! A name that resolves only to such addresses is [`NotPublic`], told apart from a name that
+//! does not resolve (which may be a passing DNS failure): every later attempt would find the
+//! same addresses, so a delivery to it fails for good instead of retrying for a day.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -16,16 +20,46 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .filter(|a| is_public(a.ip()))
-                .collect();
-            if found.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
-            }
-            Ok(Box::new(found.into_iter()) as Addrs)
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(Box::new(keep_public(&host, found)?.into_iter()) as Addrs)
         })
     }
+}
+
+/// A name that resolves, but to no public address.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{host} resolves only to addresses that are not public (private, loopback, link-local or reserved)"
+)]
+pub struct NotPublic {
+    pub host: String,
+}
+
+/// The public ones of the addresses `host` resolved to; [`NotPublic`] when there are none.
+pub fn keep_public(
+    host: &str,
+    found: impl IntoIterator<Item = SocketAddr>,
+) -> Result<Vec<SocketAddr>, NotPublic> {
+    let public: Vec<SocketAddr> = found.into_iter().filter(|a| is_public(a.ip())).collect();
+    if public.is_empty() {
+        return Err(NotPublic {
+            host: host.to_string(),
+        });
+    }
+    Ok(public)
+}
+
+/// The [`NotPublic`] behind a request that failed, if that is why: the HTTP client wraps the
+/// resolver's error in its own.
+pub fn not_public(error: &reqwest::Error) -> Option<&NotPublic> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = cause {
+        if let Some(found) = e.downcast_ref::<NotPublic>() {
+            return Some(found);
+        }
+        cause = e.source();
+    }
+    None
 }
 
 /// Whether an address is on the public internet: not private (RFC 1918, unique local),
@@ -119,9 +153,21 @@ mod tests {
             .await
             .err()
             .expect("localhost is loopback");
-        assert!(
-            refused.to_string().contains("no public address"),
-            "{refused}"
+        assert!(refused.downcast_ref::<NotPublic>().is_some(), "{refused}");
+    }
+
+    #[test]
+    fn only_inside_addresses_is_not_public_and_any_public_one_is_kept() {
+        let at = |ip: &str| SocketAddr::new(ip.parse().unwrap(), 0);
+        assert_eq!(
+            keep_public("hooks.example.net", [at("10.0.0.7"), at("169.254.169.254")]),
+            Err(NotPublic {
+                host: "hooks.example.net".into()
+            })
+        );
+        assert_eq!(
+            keep_public("hooks.example.net", [at("127.0.0.1"), at("93.184.215.14")]),
+            Ok(vec![at("93.184.215.14")])
         );
     }
 }

@@ -11,7 +11,8 @@
 //! `store::Parking`) until its retry is due: the function's schedule sends it then. A retry
 //! waits a minute after the first failure, doubling to an hour (or the far end's
 //! `Retry-After`), for up to [`GIVE_UP_AFTER_HOURS`] hours; then the log says `failed`. What an
-//! answer means is `http_delivery`'s, as for every channel that POSTs.
+//! answer means is `http_delivery`'s, as for every channel that POSTs; a URL whose name
+//! resolves only to addresses that are not public is `failed` at once, with that reason.
 //!
 //! The body is the notification JSON for a reminder (as the operator's webhook gets it) and the
 //! CloudEvents envelope for a task event; `X-Todo-Delivery` is the event id (the same on every
@@ -34,7 +35,7 @@ use todo_schema::{EventEnvelope, Timestamp};
 use uuid::Uuid;
 
 use super::parked::DrainReport;
-use super::public_dns::PublicOnly;
+use super::public_dns::{PublicOnly, not_public};
 use super::{SendError, http_delivery};
 use crate::store::{Parking, UserWebhooks, WebhookLog};
 
@@ -66,11 +67,29 @@ pub struct UserWebhookChannel<'a, S> {
 /// The client every user webhook is sent with: a short timeout, no redirects (a 3xx is the
 /// owner's to fix), and DNS answers limited to public addresses.
 pub fn client() -> reqwest::Result<reqwest::Client> {
+    client_resolving_with(Arc::new(PublicOnly))
+}
+
+/// [`client`] with another resolver in place of [`PublicOnly`]: for tests that stand in for
+/// DNS (answering with [`super::public_dns::keep_public`], as it does).
+pub fn client_resolving_with<R: reqwest::dns::Resolve + 'static>(
+    resolver: Arc<R>,
+) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(PublicOnly))
+        .dns_resolver(resolver)
         .build()
+}
+
+/// What a delivery that got no answer means: final when its name resolves only inside a
+/// network (every attempt would find the same addresses), else what it means for every
+/// channel that POSTs.
+fn unanswered(error: reqwest::Error) -> SendError {
+    match not_public(&error) {
+        Some(refused) => SendError::Permanent(format!("webhook not reached: {refused}")),
+        None => http_delivery::unanswered("webhook", TIMEOUT, error),
+    }
 }
 
 /// Whether `hook` wants `event`.
@@ -217,7 +236,7 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
                 Some(response.status().as_u16()),
                 http_delivery::answered("webhook", response.status(), response.headers()),
             ),
-            Err(e) => (None, Err(http_delivery::unanswered("webhook", TIMEOUT, e))),
+            Err(e) => (None, Err(unanswered(e))),
         }
     }
 
@@ -408,6 +427,34 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> EventConsumer for UserWebhoo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by an outside tester: a webhook whose name resolves only to inside addresses was
+    /// logged `retrying` for a day.
+    #[tokio::test]
+    async fn a_name_that_resolves_only_inside_is_a_final_failure_saying_so() {
+        let error = client()
+            .unwrap()
+            .post("https://localhost/hook")
+            .send()
+            .await
+            .unwrap_err();
+        match unanswered(error) {
+            SendError::Permanent(reason) => assert_eq!(
+                reason,
+                "webhook not reached: localhost resolves only to addresses that are not public \
+                 (private, loopback, link-local or reserved)"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // A name that does not resolve at all may be DNS failing for a moment: retried.
+        let error = client()
+            .unwrap()
+            .post("https://no-such-name.invalid/hook")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(unanswered(error), SendError::Transient(_)));
+    }
 
     #[test]
     fn the_backoff_doubles_from_a_minute_to_an_hour() {

@@ -1,8 +1,8 @@
 //! `GET /notifications?unread=true&limit=&cursor=`.
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, respond, single};
+use todo_lambda::http::{caller, json_response, paging, query, respond, single};
 use todo_schema::Problem;
 
 use super::STORE;
@@ -25,7 +25,7 @@ async fn run<S: ReadInbox>(
     req: Request,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    let params = req.query_string_parameters();
+    let params = query(&req)?;
     let (limit, cursor) = paging(&params, &KNOWN)?;
     let unread = match single(&params, "unread")? {
         None | Some("false") => false,

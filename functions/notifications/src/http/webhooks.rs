@@ -5,10 +5,10 @@
 //! it (a leaked list must not let anyone forge deliveries). Another user's webhook is a 404,
 //! like a missing one.
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
 use todo_lambda::http::{
-    caller, empty_response, json_body, json_response, paging, path_param, respond,
+    caller, empty_response, json_body, json_response, paging, path_param, query, respond,
 };
 use todo_schema::user_webhook::{NewWebhook, UserWebhook, WEBHOOKS_MAX};
 use todo_schema::{Problem, Timestamp};
@@ -96,7 +96,7 @@ pub async fn list_webhooks<S: UserWebhooks>(store: &S, req: Request) -> Response
 
 async fn list<S: UserWebhooks>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    if let Some(unknown) = req.query_string_parameters().iter().next() {
+    if let Some(unknown) = query(&req)?.iter().next() {
         return Err(Problem::bad_request(format!(
             "unknown query parameter {}",
             unknown.0
@@ -151,7 +151,7 @@ async fn deliveries<S: UserWebhooks + WebhookLog>(
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let id: Uuid = path_param(&req, "id").ok_or_else(not_found)?;
-    let params = req.query_string_parameters();
+    let params = query(&req)?;
     let (limit, cursor) = paging(&params, &KNOWN)?;
     if store
         .webhook(&caller.sub, id)

@@ -6,7 +6,10 @@ use todo_lambda::cursor::CursorCodec;
 use todo_local::apigw::{ALICE, BOB, call, read};
 use todo_local::webhook::{Received, WebhookReceiver};
 use todo_notifications::channels::ChannelFunction;
-use todo_notifications::channels::user_webhooks::{UserWebhookChannel, client};
+use todo_notifications::channels::public_dns::keep_public;
+use todo_notifications::channels::user_webhooks::{
+    UserWebhookChannel, client, client_resolving_with,
+};
 use todo_notifications::http::webhooks::{
     create_webhook, delete_webhook, list_deliveries, list_webhooks,
 };
@@ -548,6 +551,65 @@ async fn retries_end_after_a_day_and_refusals_at_once() {
             .unwrap()
             .starts_with("url refused"),
         "{entry}"
+    );
+}
+
+/// A DNS that answers an address inside the network for every name (as a name rebound to the
+/// VPC would), kept to public ones as the channel's resolver keeps them.
+struct InsideDns;
+
+impl reqwest::dns::Resolve for InsideDns {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let answer = [std::net::SocketAddr::from(([10, 0, 0, 7], 443))];
+        let found = keep_public(name.as_str(), answer);
+        Box::pin(async move { Ok(Box::new(found?.into_iter()) as reqwest::dns::Addrs) })
+    }
+}
+
+/// Found by an outside tester: a webhook whose name resolves only to inside addresses was
+/// logged `retrying` for a day; it is `failed` at once, saying why, and never parked.
+#[tokio::test]
+async fn a_webhook_whose_name_resolves_only_inside_fails_at_once_saying_why() {
+    let (_engine, store) = inbox().await;
+    let hook = register(
+        &store,
+        &[],
+        ALICE,
+        json!({"url": "https://hooks.example.net/alice"}),
+    )
+    .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let id = hook.body["id"].as_str().unwrap().to_string();
+    let channel = UserWebhookChannel {
+        store: &store,
+        client: client_resolving_with(std::sync::Arc::new(InsideDns)).unwrap(),
+        private_origins: vec![],
+    };
+    let failed = channel
+        .batch(msk(vec![encoded(&reminder(ALICE, "inside"))]), later())
+        .await;
+    assert!(failed.batch_item_failures.is_empty());
+    let entries = log(&store, ALICE, &id).await;
+    let entry = &entries.body["items"][0];
+    assert_eq!(
+        (
+            entry["status"].clone(),
+            entry["attempts"].clone(),
+            entry["next_attempt_at"].clone()
+        ),
+        (json!("failed"), json!(1), Value::Null),
+        "{entry}"
+    );
+    assert_eq!(
+        entry["last_error"],
+        "webhook not reached: hooks.example.net resolves only to addresses that are not public \
+         (private, loopback, link-local or reserved)"
+    );
+    let report = channel.drain(in_minutes(24 * 60), later()).await.unwrap();
+    assert_eq!(
+        (report.settled, report.parked_again),
+        (0, 0),
+        "nothing parked"
     );
 }
 

@@ -14,10 +14,10 @@
 //! a deletion whose tombstone has expired, so it is refused with 410 and the client syncs from
 //! the start.
 
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, only_known, page_limit, single};
+use todo_lambda::http::{caller, json_response, only_known, page_limit, query, single};
 use todo_schema::{Problem, Task, TaskId, Timestamp};
 
 use super::{respond, store_problem};
@@ -80,7 +80,7 @@ async fn run<S: TaskChanges>(
     now: Timestamp,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    let params = req.query_string_parameters();
+    let params = query(&req)?;
     only_known(&params, &["since", "limit"])?;
     let limit = page_limit(&params)?;
     let scope = scope(&caller.sub);

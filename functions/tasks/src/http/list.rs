@@ -1,7 +1,7 @@
 //! `GET /tasks`.
 
-use lambda_http::{Body, Request, RequestExt, Response};
-use todo_lambda::http::{caller, json_response};
+use lambda_http::{Body, Request, Response};
+use todo_lambda::http::{caller, json_response, query};
 use todo_schema::{Problem, Timestamp};
 
 use super::list_query::{parse, scope};
@@ -24,7 +24,8 @@ async fn run<S: ListTasks>(
     req: Request,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    let (query, cursor) = parse(&req.query_string_parameters())?;
+    let params = query(&req)?;
+    let (query, cursor) = parse(&params)?;
     let scope = scope(&caller.sub, &query);
     let start = cursors.start(&scope, cursor.as_deref())?;
     let page = store

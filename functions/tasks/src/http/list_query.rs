@@ -199,7 +199,6 @@ mod tests {
     /// Through the event API Gateway sends: lambda_http reads its `rawQueryString`.
     #[test]
     fn values_read_as_api_gateway_delivers_them() {
-        use lambda_http::RequestExt;
         let fixture = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../events/http/list-tasks.json"
@@ -208,7 +207,7 @@ mod tests {
             serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
         let parsed = |event: &serde_json::Value| {
             let req = lambda_http::request::from_str(&event.to_string()).unwrap();
-            parse(&req.query_string_parameters())
+            parse(&todo_lambda::http::query(&req)?)
         };
         // API Gateway's own rendering of a repeated parameter is "1,2" in
         // queryStringParameters; the raw query string is what is read.
