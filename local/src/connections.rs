@@ -17,7 +17,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -82,6 +85,9 @@ pub fn default_max_connections() -> usize {
 
 /// Serves `app` on `listener` within `limits` until the process ends.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits) {
+    let app = app.layer(axum::middleware::from_fn(
+        move |request: Request, next: Next| body_deadline(request, next, limits.idle_timeout),
+    ));
     let places = Arc::new(Semaphore::new(limits.max_connections));
     loop {
         let stream = match listener.accept().await {
@@ -115,6 +121,40 @@ async fn serve_connection(io: Held, app: Router, idle_timeout: Duration) {
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(app))
         .with_upgrades()
         .await;
+}
+
+/// The most a request body may hold before the handler sees it: API Gateway's 10 MB payload
+/// quota; each API refuses less on its own terms (the HTTP API's Lambda integrations 6 MB,
+/// a `PostToConnection` 128 KB).
+const BODY_BUFFER_LIMIT: usize = 10 * 1024 * 1024;
+
+/// A request whose body has not fully arrived within `within` is answered `408` and its
+/// connection closed: a client that sends the head and stalls in the body (the idle timeout
+/// covers only waiting for a head) would otherwise hold its place for ever, and enough of
+/// them would take every place (an outside tester held the cap with 1,100 unfinished bodies).
+async fn body_deadline(request: Request, next: Next, within: Duration) -> Response {
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(within, axum::body::to_bytes(body, BODY_BUFFER_LIMIT)).await {
+        Ok(Ok(bytes)) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Ok(Err(_)) => closing(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        Err(_) => closing(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
+    }
+}
+
+/// An API Gateway-style `{"message"}` answer after which the connection is closed.
+fn closing(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [
+            ("content-type", "application/json"),
+            ("connection", "close"),
+        ],
+        format!(r#"{{"message":"{message}"}}"#),
+    )
+        .into_response()
 }
 
 /// Answers one request 503 and closes the connection.

@@ -175,7 +175,8 @@ impl EmbeddedDynamo {
 }
 
 /// The SDK configuration of a local endpoint (this engine, its Streams API, the local
-/// Secrets Manager): `us-east-1`, dummy credentials, that endpoint for every service.
+/// Secrets Manager): `us-east-1`, the operator's credentials (the local account's
+/// administrator), that endpoint for every service.
 pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
     let operator = aws_sdk_dynamodb::config::Credentials::new(
         crate::iam::OPERATOR_ACCESS_KEY,

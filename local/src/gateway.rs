@@ -293,4 +293,41 @@ mod tests {
         assert_eq!(served.status(), 401, "a request is served again");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    /// From the outside test: a client that sends a request's head and stalls in its body
+    /// held its place for ever (1,100 of them took every place). The body must arrive within
+    /// the idle timeout, or the request is answered 408 and the connection closed.
+    #[tokio::test]
+    async fn a_body_that_stalls_is_answered_408_and_its_connection_closed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let idle_timeout = Duration::from_millis(1000);
+        let limits = Limits {
+            max_connections: 2,
+            idle_timeout,
+        };
+        let (url, _auth, dir) = gateway("stall", limits).await;
+        let addr = url.trim_start_matches("http://").to_string();
+        let mut stalled = Vec::new();
+        for _ in 0..2 {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            s.write_all(b"POST /tasks HTTP/1.1\r\nhost: local\r\ncontent-length: 100\r\ncontent-type: application/json\r\n\r\n{")
+                .await
+                .unwrap();
+            stalled.push(s);
+        }
+        let opened = std::time::Instant::now();
+        for mut s in stalled {
+            let mut answer = Vec::new();
+            tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut answer))
+                .await
+                .expect("answered and closed")
+                .unwrap();
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        }
+        assert!(opened.elapsed() < Duration::from_secs(5));
+        let served = reqwest::get(format!("{url}/tasks")).await.unwrap();
+        assert_eq!(served.status(), 401, "the places are free again");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
