@@ -151,6 +151,17 @@ impl Api {
         }
     }
 
+    /// Subscribes a device of the local push service with the server's VAPID key, as a
+    /// browser would.
+    pub async fn subscribe_a_device(&self, cloud: &LocalCloud) {
+        let key = self.get("/push/vapid-public-key").await.body["key"].clone();
+        let device = cloud.push.subscribe(key.as_str().expect("a VAPID key"));
+        let subscribed = self
+            .call("POST", "/push-subscriptions", Some(device), None)
+            .await;
+        assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+    }
+
     /// A request as this user, to shape by hand (headers, raw bodies).
     pub fn request(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("an HTTP method");

@@ -336,12 +336,7 @@ async fn e_mail_and_push_park_in_quiet_hours_and_drain_under_enforcement() {
         .call("PUT", "/settings/notifications", Some(settings), None)
         .await;
     assert_eq!(stored.status, 200, "{}", stored.body);
-    let key = alice.get("/push/vapid-public-key").await.body["key"].clone();
-    let device = cloud.push.subscribe(key.as_str().unwrap());
-    let subscribed = alice
-        .call("POST", "/push-subscriptions", Some(device), None)
-        .await;
-    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+    alice.subscribe_a_device(&cloud).await;
     alice
         .create(json!({"title": "After the quiet", "reminders": [{"at": in_seconds(1)}]}))
         .await;

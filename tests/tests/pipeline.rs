@@ -116,12 +116,7 @@ async fn a_reminder_reaches_every_channel_its_owner_enabled_once_each() {
         on["email"]
     );
     // A device subscribes with the server's VAPID key, as a browser would.
-    let key = alice.get("/push/vapid-public-key").await.body["key"].clone();
-    let device = cloud.push.subscribe(key.as_str().unwrap());
-    let subscribed = alice
-        .call("POST", "/push-subscriptions", Some(device), None)
-        .await;
-    assert_eq!(subscribed.status, 201, "{}", subscribed.body);
+    alice.subscribe_a_device(&cloud).await;
 
     cloud.ses.far_end().answer(503);
     alice
