@@ -278,3 +278,58 @@ async fn a_users_own_webhook_and_quiet_hours_through_the_local_cloud() {
         "nothing twice"
     );
 }
+
+/// A user's webhook that fails is never held on the partition: the delivery is logged
+/// `retrying`, the event parked, and the function's schedule sends it again a minute later;
+/// once it is delivered the parked event is taken away (so it is sent once more, not twice).
+#[tokio::test]
+async fn a_users_webhook_that_fails_is_parked_and_sent_again_a_minute_later() {
+    let data = DataDir::new("user-webhook-retry");
+    let cloud = start(&data).await;
+    let alice = Api::new(&cloud, "alice");
+    let origin = cloud.webhook.url().trim_end_matches("/hook").to_string();
+    cloud.webhook.answer(503);
+    let hook = alice
+        .call(
+            "POST",
+            "/webhooks",
+            Some(json!({"url": format!("{origin}/later"), "task_events": true})),
+            None,
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+    let log = format!("/webhooks/{}/deliveries", hook.body["id"].as_str().unwrap());
+    alice.create(json!({"title": "Try again"})).await;
+    let retrying = eventually("the delivery logged as retrying", || async {
+        let entries = alice.get(&log).await.body["items"].as_array().cloned()?;
+        entries
+            .first()
+            .filter(|e| e["status"] == "retrying")
+            .cloned()
+    })
+    .await;
+    assert!(retrying["next_attempt_at"].is_string(), "{retrying}");
+    cloud.webhook.answer(200);
+    // The first retry is a minute after the failure.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(100);
+    let delivered = loop {
+        let entries = alice.get(&log).await.body["items"].as_array().cloned();
+        if let Some(e) = entries
+            .and_then(|e| e.first().cloned())
+            .filter(|e| e["status"] == "delivered")
+        {
+            break e;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never sent again");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert_eq!(delivered["attempts"], 2, "{delivered}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let answered = cloud
+        .webhook
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/later" && r.status < 300)
+        .count();
+    assert_eq!(answered, 1, "delivered once, then unparked");
+}
