@@ -25,8 +25,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Value, json};
-use web_push_native::jwt_simple::algorithms::{ECDSAP256PublicKeyLike, ES256PublicKey};
-use web_push_native::jwt_simple::claims::NoCustomClaims;
 use web_push_native::{Auth, p256};
 
 use crate::far_end::FarEnd;
@@ -195,6 +193,14 @@ fn vapid_parameters(headers: &HeaderMap) -> Option<(String, String)> {
     Some((token?, key?))
 }
 
+/// The claims of a VAPID JWT this service checks; `aud` may be one string or a list.
+#[derive(serde::Deserialize)]
+struct VapidClaims {
+    aud: Option<Value>,
+    exp: Option<u64>,
+    sub: Option<String>,
+}
+
 /// Why a delivery's VAPID signature is refused, if it is.
 fn check_vapid(
     shared: &Shared,
@@ -217,24 +223,34 @@ fn check_vapid(
     let public = URL_SAFE_NO_PAD
         .decode(&key)
         .ok()
-        .and_then(|k| ES256PublicKey::from_bytes(&k).ok())
+        .filter(|k| p256::PublicKey::from_sec1_bytes(k).is_ok())
         .ok_or_else(|| unauthorized("k is not a P-256 public key"))?;
-    let claims = public
-        .verify_token::<NoCustomClaims>(&token, None)
-        .map_err(|e| unauthorized(&format!("the JWT does not verify: {e}")))?;
-    let audience_ok = claims
-        .audiences
-        .map(|a| a.into_set())
-        .is_some_and(|set| set.contains(&shared.origin));
+    // The signature only: the claims are checked below, each with its own answer.
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<VapidClaims>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_ec_der(&public),
+        &validation,
+    )
+    .map_err(|e| unauthorized(&format!("the JWT does not verify: {e}")))?
+    .claims;
+    let audience_ok = match &claims.aud {
+        Some(Value::String(one)) => *one == shared.origin,
+        Some(Value::Array(many)) => many.iter().any(|a| *a == *shared.origin),
+        _ => false,
+    };
     if !audience_ok {
         return Err(unauthorized(&format!("aud must be {}", shared.origin)));
     }
     let now = chrono::Utc::now().timestamp() as u64;
-    match claims.expires_at.map(|e| e.as_secs()) {
+    match claims.exp {
         Some(exp) if exp > now && exp <= now + 24 * 60 * 60 => {}
         _ => return Err(unauthorized("exp must lie within the next 24 hours")),
     }
-    let subject = claims.subject.unwrap_or_default();
+    let subject = claims.sub.unwrap_or_default();
     if !(subject.starts_with("mailto:") || subject.starts_with("https:")) {
         return Err(unauthorized("sub must be a mailto: or https: contact"));
     }

@@ -13,10 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::push::PushSubscription;
-use web_push_native::jwt_simple::algorithms::{
-    ECDSAP256KeyPairLike, ECDSAP256PublicKeyLike, ES256KeyPair,
-};
-use web_push_native::jwt_simple::claims::Claims;
+use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
 use super::{Destinations, SendError, Sender, http_delivery};
@@ -30,24 +27,57 @@ pub const TTL: Duration = Duration::from_secs(6 * 60 * 60);
 /// The application server's VAPID key pair, derived from the stack's secret: the stack can
 /// generate a random string but not an EC key, so the P-256 scalar is SHA-256 of the secret
 /// (one in 2^128 secrets would give no valid scalar: refused, never silently replaced).
-pub fn vapid_key_pair(secret: &str) -> Result<ES256KeyPair, String> {
+/// Signed with jsonwebtoken (ES256), the one JWT library of the workspace.
+pub struct VapidKey {
+    signing: jsonwebtoken::EncodingKey,
+    /// The uncompressed SEC1 point (65 bytes).
+    public: Vec<u8>,
+}
+
+impl std::fmt::Debug for VapidKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "VapidKey({})", vapid_public_key(self))
+    }
+}
+
+pub fn vapid_key_pair(secret: &str) -> Result<VapidKey, String> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
     use sha2::Digest;
     let scalar = sha2::Sha256::digest(format!("serverless-todo VAPID\n{secret}").as_bytes());
-    ES256KeyPair::from_bytes(&scalar).map_err(|e| format!("VAPID key: {e}"))
+    let private = p256::SecretKey::from_slice(&scalar).map_err(|e| format!("VAPID key: {e}"))?;
+    let public = private.public_key().to_encoded_point(false);
+    let pkcs8 = EcdsaKeyPair::from_private_key_and_public_key(
+        &ECDSA_P256_SHA256_FIXED_SIGNING,
+        &scalar,
+        public.as_bytes(),
+    )
+    .map_err(|e| format!("VAPID key: {e}"))?
+    .to_pkcs8v1()
+    .map_err(|e| format!("VAPID key: {e}"))?;
+    Ok(VapidKey {
+        signing: jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()),
+        public: public.as_bytes().to_vec(),
+    })
 }
 
 /// The public key browsers subscribe with (`applicationServerKey`): uncompressed, base64url.
-pub fn vapid_public_key(pair: &ES256KeyPair) -> String {
-    URL_SAFE_NO_PAD.encode(pair.public_key().public_key().to_bytes_uncompressed())
+pub fn vapid_public_key(pair: &VapidKey) -> String {
+    URL_SAFE_NO_PAD.encode(&pair.public)
+}
+
+/// The claims of a VAPID JWT (RFC 8292 section 2): issued now, valid from now for 12 hours.
+#[derive(serde::Serialize)]
+struct VapidClaims<'a> {
+    aud: &'a str,
+    sub: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
 }
 
 /// The RFC 8292 `Authorization` header for `endpoint`: a JWT whose audience is the endpoint's
 /// origin (scheme, host and any port), valid for 12 hours, and the public key.
-pub fn vapid_header(
-    pair: &ES256KeyPair,
-    endpoint: &http::Uri,
-    subject: &str,
-) -> Result<String, String> {
+pub fn vapid_header(pair: &VapidKey, endpoint: &http::Uri, subject: &str) -> Result<String, String> {
     let (Some(scheme), Some(host)) = (endpoint.scheme_str(), endpoint.host()) else {
         return Err("the endpoint is not an absolute URL".into());
     };
@@ -55,17 +85,24 @@ pub fn vapid_header(
         Some(port) => format!("{scheme}://{host}:{port}"),
         None => format!("{scheme}://{host}"),
     };
-    let claims = Claims::create(Duration::from_secs(12 * 60 * 60).into())
-        .with_audience(origin)
-        .with_subject(subject);
-    let token = pair.sign(claims).map_err(|e| format!("VAPID: {e}"))?;
+    let now = chrono::Utc::now().timestamp();
+    let claims = VapidClaims {
+        aud: &origin,
+        sub: subject,
+        iat: now,
+        nbf: now,
+        exp: now + 12 * 60 * 60,
+    };
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    let token = jsonwebtoken::encode(&header, &claims, &pair.signing)
+        .map_err(|e| format!("VAPID: {e}"))?;
     Ok(format!("vapid t={token}, k={}", vapid_public_key(pair)))
 }
 
 /// The push channel's sender.
 pub struct Push<'a, S> {
     pub http: reqwest::Client,
-    pub vapid: ES256KeyPair,
+    pub vapid: VapidKey,
     /// `VAPID_SUBJECT`: a `mailto:` or `https:` contact for push services.
     pub subject: String,
     pub store: &'a S,
@@ -197,16 +234,20 @@ mod tests {
             .and_then(|r| r.split_once(", k="))
             .unwrap();
         assert_eq!(key, vapid_public_key(&a));
-        use web_push_native::jwt_simple::algorithms::ECDSAP256PublicKeyLike;
-        let claims = a
-            .public_key()
-            .verify_token::<web_push_native::jwt_simple::claims::NoCustomClaims>(token, None)
-            .unwrap();
+        let public = URL_SAFE_NO_PAD.decode(key).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&["http://127.0.0.1:4000"]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(
+            token,
+            &jsonwebtoken::DecodingKey::from_ec_der(&public),
+            &validation,
+        )
+        .unwrap()
+        .claims;
         assert_eq!(
-            claims.audiences.unwrap().into_set(),
-            ["http://127.0.0.1:4000".to_string()].into(),
+            claims["aud"], "http://127.0.0.1:4000",
             "the origin, port included (RFC 8292 section 2)"
         );
-        assert_eq!(claims.subject.as_deref(), Some("mailto:ops@example.com"));
+        assert_eq!(claims["sub"], "mailto:ops@example.com");
     }
 }
