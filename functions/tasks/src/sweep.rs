@@ -8,7 +8,8 @@
 //! [`EVERY`] after, up to its window. The deployed window is 20 s (sweeps at 0, 10 and 20 s):
 //! the longest wait for a reminder is the 40 s from the last sweep of one minute to the first of
 //! the next, well inside the 60 s promise, while the function is billed about 20 s a minute
-//! instead of 55 (README, "Pipeline": the cost of each choice).
+//! instead of 55 (docs/pipeline.md, "Latency and what it costs": the cost of each
+//! choice).
 //!
 //! One user's data never stops another's reminders: an item of the index that cannot be read is
 //! set aside (taken out of the index, logged as an error), and a shard that cannot be queried or

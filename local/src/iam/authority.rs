@@ -3,7 +3,7 @@
 //!
 //! Every function runs with credentials of its own (`ASIA...` access key ids, as Lambda's
 //! temporary credentials are), so each request it signs says which function sent it. The
-//! operator's credentials (`local`, what the README exports for `todo-admin`, and what the
+//! operator's credentials (`local`, what docs/local-cloud.md exports for `todo-admin`, and what the
 //! tests' own clients sign with) are the account's administrator: allowed everything, as an
 //! administrator's are. Any other key is refused as AWS refuses an unknown one.
 //!
