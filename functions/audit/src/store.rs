@@ -25,7 +25,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use todo_lambda::cursor::StartKey;
+use todo_lambda::cursor::{Paged, StartKey};
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::TableError;
 use todo_schema::audit::AuditEntry;
@@ -53,11 +53,7 @@ pub struct AuditStore {
 }
 
 /// One page of entries.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EntryPage {
-    pub entries: Vec<AuditEntry>,
-    pub next: Option<StartKey>,
-}
+pub type EntryPage = Paged<AuditEntry>;
 
 /// Writes entries (consumer).
 pub trait AppendEntries {
@@ -195,7 +191,10 @@ fn page(
         .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
         .collect::<Result<_, _>>()?;
     let next = last.map(start_key_of);
-    Ok(EntryPage { entries, next })
+    Ok(EntryPage {
+        items: entries,
+        next,
+    })
 }
 
 impl AuditStore {
@@ -415,7 +414,7 @@ impl SearchEntries for AuditStore {
                 .await
                 .map_err(TableError::of)?;
             let got = page(out.items.unwrap_or_default(), None)?;
-            entries.extend(got.entries);
+            entries.extend(got.items);
             key = out.last_evaluated_key.map(start_key_of);
             let walking = matches!(plan, Plan::Days { .. });
             if key.is_none() {

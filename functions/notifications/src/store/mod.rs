@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use todo_lambda::cursor::StartKey;
+use todo_lambda::cursor::{Paged, StartKey};
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::{Failure, TableError, classify};
 use todo_schema::Timestamp;
@@ -61,11 +61,7 @@ fn delivery_attribute(channel: Channel, destination: &str) -> String {
 const DELIVERY_PREFIX: &str = "dlv#";
 
 /// One page of notifications.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NotificationPage {
-    pub items: Vec<Notification>,
-    pub next: Option<StartKey>,
-}
+pub type NotificationPage = Paged<Notification>;
 
 /// The in-app channel's operation.
 pub trait WriteInbox {

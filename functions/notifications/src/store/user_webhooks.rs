@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use todo_lambda::cursor::StartKey;
+use todo_lambda::cursor::{Paged, StartKey};
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 use todo_lambda::table::TableError;
 use todo_schema::user_webhook::{UserWebhook, WEBHOOKS_MAX, WebhookDelivery};
@@ -36,11 +36,7 @@ pub enum Registered {
 }
 
 /// One page of a webhook's log.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogPage {
-    pub items: Vec<WebhookDelivery>,
-    pub next: Option<StartKey>,
-}
+pub type LogPage = Paged<WebhookDelivery>;
 
 /// The webhook routes' and the user-webhook channel's operations.
 pub trait UserWebhooks {
