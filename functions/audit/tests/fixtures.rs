@@ -64,11 +64,7 @@ async fn sample_batches_are_audited_once_with_the_poison_record_reported() {
         .parse()
         .unwrap();
     let history = store.history(&owner, task, 100, None).await.unwrap();
-    let ops: Vec<_> = history
-        .items
-        .iter()
-        .map(|e| e.operation.as_str())
-        .collect();
+    let ops: Vec<_> = history.items.iter().map(|e| e.operation.as_str()).collect();
     assert_eq!(
         ops,
         [

@@ -92,9 +92,8 @@ impl CursorCodec {
     }
 
     /// The process's codec, keyed by the secret `CURSOR_SIGNING_KEY_SECRET_ARN` names.
-    pub async fn from_secret() -> Result<&'static Self, crate::config::ConfigError> {
-        let key = crate::config::cursor_signing_key().await?;
-        Ok(Box::leak(Box::new(Self::new(key))))
+    pub async fn from_secret() -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(crate::config::cursor_signing_key().await?))
     }
 
     /// Where a page within `scope` starts: the cursor's key, or the beginning without one.
