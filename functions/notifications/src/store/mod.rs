@@ -20,13 +20,12 @@
 //! in-app channel alone sets `unread_pk`, once: a redelivery after the user read it does not
 //! make it unread again.
 
-use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 use todo_lambda::cursor::{Paged, StartKey};
-use todo_lambda::dynamodb::{start_key_item, start_key_of};
-use todo_lambda::table::{Failure, TableError, classify};
+use todo_lambda::dynamodb::{Expr, key, put, query_page, s, user_pk};
+use todo_lambda::table::{Failure, Item, TableError, classify};
 use todo_schema::Timestamp;
 use todo_schema::notification::{Channel, Delivery, Notification};
 use todo_schema::push::{PushSubscription, SUBSCRIPTIONS_MAX};
@@ -167,18 +166,11 @@ pub struct InboxStore {
     table: String,
 }
 
-pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
+fn note_key(owner: &str, id: Uuid) -> Item {
+    key(user_pk(owner), format!("NOTE#{id}"))
 }
 
-fn key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s(format!("NOTE#{id}"))),
-    ])
-}
-
-fn decode(item: HashMap<String, AttributeValue>) -> Result<Notification, TableError> {
+fn decode(item: Item) -> Result<Notification, TableError> {
     let mut deliveries: Vec<Delivery> = item
         .iter()
         .filter(|(name, _)| name.starts_with(DELIVERY_PREFIX))
@@ -191,39 +183,15 @@ fn decode(item: HashMap<String, AttributeValue>) -> Result<Notification, TableEr
     Ok(n)
 }
 
-/// An update expression being built: its `SET` clauses, names and values.
-#[derive(Default)]
-struct Update {
-    sets: Vec<String>,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl Update {
-    /// `SET` clauses writing the notification's content (not its key, never `read_at`).
-    fn content(n: &Notification) -> Result<Self, TableError> {
-        let mut fresh = n.clone();
-        fresh.read_at = None;
-        fresh.deliveries.clear();
-        let item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(&fresh).map_err(TableError::corrupt)?;
-        let mut update = Self::default();
-        for (i, (name, value)) in item.into_iter().enumerate() {
-            update.set(&format!("c{i}"), name, value);
-        }
-        Ok(update)
-    }
-
-    /// Adds `SET #<alias> = :<alias>` for the attribute `name`.
-    fn set(&mut self, alias: &str, name: String, value: AttributeValue) {
-        self.sets.push(format!("#{alias} = :{alias}"));
-        self.names.insert(format!("#{alias}"), name);
-        self.values.insert(format!(":{alias}"), value);
-    }
-
-    fn expression(&self) -> String {
-        format!("SET {}", self.sets.join(", "))
-    }
+/// An update writing the notification's content (not its key, never `read_at`).
+fn content(n: &Notification) -> Result<Expr, TableError> {
+    let mut fresh = n.clone();
+    fresh.read_at = None;
+    fresh.deliveries.clear();
+    let item: Item = serde_dynamo::to_item(&fresh).map_err(TableError::corrupt)?;
+    let mut update = Expr::default();
+    update.apply(item.into_iter().map(|(name, value)| (name, Some(value))));
+    Ok(update)
 }
 
 impl InboxStore {
@@ -238,7 +206,7 @@ impl InboxStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
+            .expression_attribute_values(":pk", s(user_pk(owner)))
             .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
             .send()
@@ -254,7 +222,7 @@ impl InboxStore {
     /// The item at `key`, read consistently, if there is one.
     async fn one<T: serde::de::DeserializeOwned>(
         &self,
-        key: HashMap<String, AttributeValue>,
+        key: Item,
     ) -> Result<Option<T>, TableError> {
         let out = self
             .client
@@ -281,23 +249,25 @@ impl InboxStore {
 
 impl WriteInbox for InboxStore {
     async fn place(&self, n: &Notification) -> Result<Placed, TableError> {
-        let mut update = Update::content(n)?;
+        let mut update = content(n)?;
         let delivered = Delivery::attempt(Channel::InApp, "inbox", None, Ok(()), Timestamp::now());
-        update.set("unread", "unread_pk".into(), s(format!("USER#{}", n.owner)));
+        update.set("unread_pk", s(user_pk(&n.owner)));
+        let placed = delivery_attribute(Channel::InApp, "inbox");
         update.set(
-            "placed",
-            delivery_attribute(Channel::InApp, "inbox"),
+            &placed,
             serde_dynamo::to_attribute_value(&delivered).map_err(TableError::corrupt)?,
         );
+        update.require_absent(&placed);
+        update.require_absent("read_at");
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(&n.owner, n.id)))
-            .update_expression(update.expression())
-            .condition_expression("attribute_not_exists(#placed) AND attribute_not_exists(read_at)")
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
+            .set_key(Some(note_key(&n.owner, n.id)))
+            .update_expression(update.update_expression())
+            .set_condition_expression(update.condition_expression())
+            .set_expression_attribute_names(update.names())
+            .set_expression_attribute_values(update.values())
             .send()
             .await;
         match result {
@@ -320,7 +290,7 @@ impl Deliveries for InboxStore {
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(&n.owner, n.id)))
+            .set_key(Some(note_key(&n.owner, n.id)))
             .consistent_read(true)
             .send()
             .await
@@ -337,19 +307,18 @@ impl Deliveries for InboxStore {
     }
 
     async fn record(&self, n: &Notification, delivery: &Delivery) -> Result<(), TableError> {
-        let mut update = Update::content(n)?;
+        let mut update = content(n)?;
         update.set(
-            "d",
-            delivery_attribute(delivery.channel, &delivery.destination),
+            &delivery_attribute(delivery.channel, &delivery.destination),
             serde_dynamo::to_attribute_value(delivery).map_err(TableError::corrupt)?,
         );
         self.client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(&n.owner, n.id)))
-            .update_expression(update.expression())
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
+            .set_key(Some(note_key(&n.owner, n.id)))
+            .update_expression(update.update_expression())
+            .set_expression_attribute_names(update.names())
+            .set_expression_attribute_values(update.values())
             .send()
             .await
             .map(|_| ())
@@ -357,11 +326,8 @@ impl Deliveries for InboxStore {
     }
 }
 
-fn settings_key(owner: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s("SETTINGS")),
-    ])
+fn settings_key(owner: &str) -> Item {
+    key(user_pk(owner), "SETTINGS")
 }
 
 impl Settings for InboxStore {
@@ -391,28 +357,17 @@ impl Settings for InboxStore {
             "settings".into(),
             serde_dynamo::to_attribute_value(settings).map_err(TableError::corrupt)?,
         );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(TableError::of)
+        put(&self.client, &self.table, item).await
     }
 }
 
-fn push_key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s(format!("PUSH#{id}"))),
-    ])
+fn push_key(owner: &str, id: Uuid) -> Item {
+    key(user_pk(owner), format!("PUSH#{id}"))
 }
 
 impl PushSubscriptions for InboxStore {
     async fn subscribe(&self, subscription: &PushSubscription) -> Result<Subscribed, TableError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(subscription).map_err(TableError::corrupt)?;
+        let mut item: Item = serde_dynamo::to_item(subscription).map_err(TableError::corrupt)?;
         item.extend(push_key(&subscription.owner, subscription.id));
         // The same endpoint again replaces its keys (no new device, the count unchanged);
         // a new one is added with the count. Twice, for a device subscribed by two requests
@@ -480,29 +435,17 @@ impl ReadInbox for InboxStore {
         } else {
             (None, "pk")
         };
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .set_index_name(index.map(str::to_string))
             .key_condition_expression("#pk = :pk AND begins_with(sk, :note)")
             .expression_attribute_names("#pk", pk_attr)
-            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
+            .expression_attribute_values(":pk", s(user_pk(owner)))
             .expression_attribute_values(":note", s("NOTE#"))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start.map(start_key_item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        let next = out.last_evaluated_key.map(start_key_of);
-        Ok(NotificationPage { items, next })
+            .scan_index_forward(false);
+        query_page(query, limit, start, decode).await
     }
 
     async fn mark_read(
@@ -515,7 +458,7 @@ impl ReadInbox for InboxStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(owner, id)))
+            .set_key(Some(note_key(owner, id)))
             .update_expression("SET read_at = if_not_exists(read_at, :at) REMOVE unread_pk")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":at", s(at.to_string()))

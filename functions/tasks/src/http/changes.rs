@@ -123,7 +123,7 @@ pub async fn task_changes<S: TaskChanges>(
     Ok(json_response(
         200,
         &Answer {
-            changes: page.changes.into_iter().map(WireChange::from).collect(),
+            changes: page.items.into_iter().map(WireChange::from).collect(),
             next_since: tokens.seal(scope.as_str(), &next),
             has_more,
         },

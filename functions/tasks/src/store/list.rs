@@ -11,12 +11,12 @@
 use todo_schema::{Priority, Status, Task, Timestamp};
 
 use super::errors::{classify, into_store_error};
-use super::expr::Expr;
 use super::item::{
     INDEX_BY_DUE, INDEX_BY_PRIORITY, INDEX_BY_TITLE, INDEX_BY_UPDATED, Item, s, task_from_item,
     user_pk,
 };
 use super::{DynamoTaskStore, ListTasks, StoreError};
+use todo_lambda::dynamodb::Expr;
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 
 /// The most Queries one filtered page may cost.
