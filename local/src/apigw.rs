@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
+use todo_lambda::http::IntoResponse;
 
 use crate::template::Template;
 
@@ -271,7 +272,10 @@ pub fn event(r: &HttpRequest<'_>) -> Value {
     })
 }
 
-pub fn read(response: Response<Body>) -> Reply {
+/// A handler's answer as a test reads it: a response, or the `Result` a handler returns (its
+/// problem as the problem+json response `todo_lambda::http::serve` would send).
+pub fn read(answer: impl IntoResponse) -> Reply {
+    let response: Response<Body> = answer.into_response();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let bytes = response.body().as_ref().to_vec();

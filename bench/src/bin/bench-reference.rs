@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
-    let client = &*Box::leak(Box::new(aws_sdk_dynamodb::Client::new(&config)));
-    let table: &'static str = Box::leak(std::env::var("TASKS_TABLE")?.into_boxed_str());
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let table = std::env::var("TASKS_TABLE")?;
+    let (client, table) = (&client, table.as_str());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let key = |name: &str| {
             AttributeValue::S(event.payload[name].as_str().unwrap_or_default().to_string())

@@ -25,9 +25,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use todo_lambda::cursor::StartKey;
-use todo_lambda::dynamodb::{start_key_item, start_key_of};
-use todo_lambda::table::TableError;
+use todo_lambda::cursor::{Paged, StartKey};
+use todo_lambda::dynamodb::{n, page, query_page, s, start_key_item, user_pk};
+use todo_lambda::table::{Item, TableError};
 use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
 
@@ -53,11 +53,7 @@ pub struct AuditStore {
 }
 
 /// One page of entries.
-#[derive(Clone, Debug, PartialEq)]
-pub struct EntryPage {
-    pub entries: Vec<AuditEntry>,
-    pub next: Option<StartKey>,
-}
+pub type EntryPage = Paged<AuditEntry>;
 
 /// Writes entries (consumer).
 pub trait AppendEntries {
@@ -133,12 +129,8 @@ pub trait SearchEntries {
     ) -> impl Future<Output = Result<SearchPage, TableError>> + Send;
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
 fn history_pk(owner: &str, task: TaskId) -> String {
-    format!("USER#{owner}#TASK#{task}")
+    format!("{}#TASK#{task}", user_pk(owner))
 }
 
 /// The day partition an instant falls in.
@@ -169,7 +161,7 @@ fn item(
         "sk".into(),
         s(format!("V#{:020}#{}", entry.version, entry.event_id)),
     );
-    item.insert("owner_pk".into(), s(format!("USER#{}", entry.owner)));
+    item.insert("owner_pk".into(), s(user_pk(&entry.owner)));
     item.insert(
         "owner_sk".into(),
         s(format!("{}#{}", entry.time, entry.event_id)),
@@ -181,21 +173,13 @@ fn item(
     item.insert("day_pk".into(), s(day));
     if let Some(keep) = retention {
         let expires = entry.time.after(keep).epoch_seconds();
-        item.insert("ttl".into(), AttributeValue::N(expires.to_string()));
+        item.insert("ttl".into(), n(expires));
     }
     Ok(item)
 }
 
-fn page(
-    items: Vec<HashMap<String, AttributeValue>>,
-    last: Option<HashMap<String, AttributeValue>>,
-) -> Result<EntryPage, TableError> {
-    let entries = items
-        .into_iter()
-        .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
-        .collect::<Result<_, _>>()?;
-    let next = last.map(start_key_of);
-    Ok(EntryPage { entries, next })
+fn entry_of(item: Item) -> Result<AuditEntry, TableError> {
+    serde_dynamo::from_item(item).map_err(TableError::corrupt)
 }
 
 impl AuditStore {
@@ -206,14 +190,7 @@ impl AuditStore {
         limit: i32,
         start: Option<StartKey>,
     ) -> Result<EntryPage, TableError> {
-        let out = query
-            .table_name(&self.table)
-            .limit(limit)
-            .set_exclusive_start_key(start.map(start_key_item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        page(out.items.unwrap_or_default(), out.last_evaluated_key)
+        query_page(query.table_name(&self.table), limit, start, entry_of).await
     }
 
     /// A store over `table` that keeps entries forever.
@@ -315,7 +292,7 @@ impl ReadEntries for AuditStore {
             .query()
             .index_name(INDEX_BY_OWNER)
             .key_condition_expression("owner_pk = :o AND owner_sk BETWEEN :from AND :to")
-            .expression_attribute_values(":o", s(format!("USER#{owner}")))
+            .expression_attribute_values(":o", s(user_pk(owner)))
             .expression_attribute_values(":from", s(from.to_string()))
             // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
             .expression_attribute_values(":to", s(format!("{to}~")));
@@ -414,9 +391,9 @@ impl SearchEntries for AuditStore {
                 .send()
                 .await
                 .map_err(TableError::of)?;
-            let got = page(out.items.unwrap_or_default(), None)?;
-            entries.extend(got.entries);
-            key = out.last_evaluated_key.map(start_key_of);
+            let got = page(out, entry_of)?;
+            entries.extend(got.items);
+            key = got.next;
             let walking = matches!(plan, Plan::Days { .. });
             if key.is_none() {
                 match day.succ_opt() {

@@ -7,13 +7,13 @@ use todo_lambda::config::ConfigError;
 use crate::store::AuditStore;
 
 /// The audit table from `AUDIT_TABLE`.
-pub async fn store() -> Result<&'static AuditStore, ConfigError> {
+pub async fn store() -> Result<AuditStore, ConfigError> {
     todo_lambda::wiring::table_store("AUDIT_TABLE", AuditStore::new).await
 }
 
 /// The audit table for writing: entries expire `AUDIT_RETENTION_DAYS` (1 or more) after their
 /// time.
-pub async fn writer() -> Result<&'static AuditStore, ConfigError> {
+pub async fn writer() -> Result<AuditStore, ConfigError> {
     let days = retention_days()?;
     todo_lambda::wiring::table_store("AUDIT_TABLE", move |client, table| {
         AuditStore::new(client, table).with_retention(Duration::from_secs(days * 86_400))

@@ -11,6 +11,7 @@ use todo_audit::http::search::admin_audit;
 use todo_audit::store::{AppendEntries, AuditStore};
 use todo_lambda::admin::AdminPolicy;
 use todo_lambda::cursor::CursorCodec;
+use todo_lambda::http::IntoResponse;
 use todo_local::apigw::{ALICE, BOB, Call, Reply, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_schema::audit::AuditEntry;
@@ -414,7 +415,9 @@ async fn a_users_export_is_their_entries_as_json_lines_in_linked_parts() {
             let (k, v) = pair.split_once('=').unwrap();
             c = c.query(k, v);
         }
-        let response = audit_export(&w.audit, &w.cursors, c.request(), w.now).await;
+        let response = audit_export(&w.audit, &w.cursors, c.request(), w.now)
+            .await
+            .into_response();
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "application/jsonl");
         next = response.headers().get("link").map(|l| {

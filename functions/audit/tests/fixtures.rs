@@ -64,11 +64,7 @@ async fn sample_batches_are_audited_once_with_the_poison_record_reported() {
         .parse()
         .unwrap();
     let history = store.history(&owner, task, 100, None).await.unwrap();
-    let ops: Vec<_> = history
-        .entries
-        .iter()
-        .map(|e| e.operation.as_str())
-        .collect();
+    let ops: Vec<_> = history.items.iter().map(|e| e.operation.as_str()).collect();
     assert_eq!(
         ops,
         [
@@ -87,6 +83,7 @@ async fn the_sample_http_events_run_through_the_read_handlers() {
     use todo_audit::http::search::admin_audit;
     use todo_audit::http::{audit::audit_log, history::task_history};
     use todo_lambda::cursor::CursorCodec;
+    use todo_lambda::http::IntoResponse;
     let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
     let store = AuditStore::new(engine.client().await, "AuditTable");
     let cursors = CursorCodec::new(b"fixture-test-signing-key-0123456789".to_vec());
@@ -110,7 +107,9 @@ async fn the_sample_http_events_run_through_the_read_handlers() {
     assert_eq!(log.status, 200, "{}", log.body);
 
     let now = todo_schema::Timestamp::now();
-    let export = audit_export(&store, &cursors, request("audit-export.json"), now).await;
+    let export = audit_export(&store, &cursors, request("audit-export.json"), now)
+        .await
+        .into_response();
     assert_eq!(export.status(), 200);
     assert_eq!(export.headers()["content-type"], "application/jsonl");
     let admins = todo_lambda::admin::AdminPolicy {

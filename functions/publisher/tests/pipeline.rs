@@ -129,13 +129,9 @@ async fn a_change_travels_table_stream_publisher_broker_consumer_audit() {
     .await;
     assert!(response.batch_item_failures.is_empty());
     let history = audit.history("u1", task.id, 10, None).await.unwrap();
-    let ops: Vec<_> = history
-        .entries
-        .iter()
-        .map(|e| e.operation.as_str())
-        .collect();
+    let ops: Vec<_> = history.items.iter().map(|e| e.operation.as_str()).collect();
     assert_eq!(ops, ["task.created", "task.updated", "task.completed"]);
-    let update = &history.entries[1];
+    let update = &history.items[1];
     assert_eq!(update.before.as_ref().unwrap().title, "Plan trip");
     assert_eq!(update.after.as_ref().unwrap().title, "Plan the trip");
     assert_eq!(update.after.as_ref().unwrap().version, 2);

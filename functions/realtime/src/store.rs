@@ -9,12 +9,11 @@
 //! function error, a dropped invocation) expires by TTL soon after; the consumer also removes
 //! any connection that answers 410 Gone.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use todo_lambda::table::TableError;
+use todo_lambda::dynamodb::{key, n, put, s, user_pk};
+use todo_lambda::table::{Item, TableError};
 use todo_schema::Timestamp;
 
 /// The longest a WebSocket connection lives on API Gateway (its quota: 2 hours), plus a margin:
@@ -72,32 +71,18 @@ impl DynamoConnections {
     }
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn key(user: &str, id: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{user}"))),
-        ("sk".to_string(), s(format!("CONN#{id}"))),
-    ])
+fn connection_key(user: &str, id: &str) -> Item {
+    key(user_pk(user), format!("CONN#{id}"))
 }
 
 impl AddConnection for DynamoConnections {
     async fn add(&self, c: &Connection) -> Result<(), TableError> {
-        let mut item = key(&c.user, &c.id);
+        let mut item = connection_key(&c.user, &c.id);
         item.insert("connection_id".into(), s(&c.id));
         item.insert("connected_at".into(), s(c.connected_at.to_string()));
         let expires = c.connected_at.after(CONNECTION_TTL).epoch_seconds();
-        item.insert("ttl".into(), AttributeValue::N(expires.to_string()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        Ok(())
+        item.insert("ttl".into(), n(expires));
+        put(&self.client, &self.table, item).await
     }
 }
 
@@ -106,7 +91,7 @@ impl RemoveConnection for DynamoConnections {
         self.client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(user, id)))
+            .set_key(Some(connection_key(user, id)))
             .send()
             .await
             .map_err(TableError::of)?;
@@ -123,7 +108,7 @@ impl RemoveConnection for DynamoConnections {
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(user, id)))
+            .set_key(Some(connection_key(user, id)))
             .condition_expression("connected_at < :before")
             .expression_attribute_values(":before", s(before.to_string()))
             .send()
@@ -152,7 +137,7 @@ impl UserConnections for DynamoConnections {
                 .table_name(&self.table)
                 .consistent_read(true)
                 .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("USER#{user}")))
+                .expression_attribute_values(":pk", s(user_pk(user)))
                 .set_exclusive_start_key(start)
                 .send()
                 .await

@@ -5,6 +5,6 @@ use todo_lambda::config::ConfigError;
 use crate::store::DynamoTaskStore;
 
 /// The tasks table from `TASKS_TABLE`.
-pub async fn store() -> Result<&'static DynamoTaskStore, ConfigError> {
+pub async fn store() -> Result<DynamoTaskStore, ConfigError> {
     todo_lambda::wiring::table_store("TASKS_TABLE", DynamoTaskStore::new).await
 }

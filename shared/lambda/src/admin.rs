@@ -27,7 +27,7 @@ pub struct AdminPolicy {
 
 impl AdminPolicy {
     /// `ADMIN_GROUPS_CLAIM` (default `cognito:groups`) and `ADMIN_GROUP` (default `admin`).
-    pub fn from_env() -> &'static Self {
+    pub fn from_env() -> Self {
         let read = |name: &str, default: &str| {
             std::env::var(name)
                 .ok()
@@ -35,10 +35,10 @@ impl AdminPolicy {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| default.to_string())
         };
-        Box::leak(Box::new(Self {
+        Self {
             claim: read("ADMIN_GROUPS_CLAIM", "cognito:groups"),
             group: read("ADMIN_GROUP", "admin"),
-        }))
+        }
     }
 
     /// The caller when they are an administrator; 401 without a verified subject, 403 for

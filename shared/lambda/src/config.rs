@@ -19,14 +19,13 @@ pub fn required(name: &'static str) -> Result<String, ConfigError> {
 
 /// A comma-separated list (lower-cased, blanks dropped); empty when the variable is unset, as
 /// an optional parameter left at its default leaves it.
-pub fn list(name: &'static str) -> &'static [String] {
-    let items: Vec<String> = std::env::var(name)
+pub fn list(name: &'static str) -> Vec<String> {
+    std::env::var(name)
         .unwrap_or_default()
         .split(',')
         .map(|h| h.trim().to_ascii_lowercase())
         .filter(|h| !h.is_empty())
-        .collect();
-    Box::leak(items.into_boxed_slice())
+        .collect()
 }
 
 /// The key that signs list cursors, so a tampered cursor is refused: the secret named by

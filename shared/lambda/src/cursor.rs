@@ -11,12 +11,18 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use todo_schema::Problem;
 
-use crate::http::Page;
-
 type HmacSha256 = Hmac<Sha256>;
 
 /// Where a page starts: the string attributes of the last key the previous page read.
 pub type StartKey = HashMap<String, String>;
+
+/// One page as a store reads it: the items and, unless it is the last, where the next page
+/// starts (a table's key, or a richer position such as a search's day and key).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Paged<T, K = StartKey> {
+    pub items: Vec<T>,
+    pub next: Option<K>,
+}
 
 /// What a cursor is bound to: a route, the caller and every query parameter but the page size,
 /// as an explicit, versioned encoding. Each part is length-prefixed, so no value (a subject with
@@ -86,23 +92,13 @@ impl CursorCodec {
     }
 
     /// The process's codec, keyed by the secret `CURSOR_SIGNING_KEY_SECRET_ARN` names.
-    pub async fn from_secret() -> Result<&'static Self, crate::config::ConfigError> {
-        let key = crate::config::cursor_signing_key().await?;
-        Ok(Box::leak(Box::new(Self::new(key))))
+    pub async fn from_secret() -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(crate::config::cursor_signing_key().await?))
     }
 
     /// Where a page within `scope` starts: the cursor's key, or the beginning without one.
     pub fn start(&self, scope: &Scope, cursor: Option<&str>) -> Result<Option<StartKey>, Problem> {
         cursor.map(|c| self.decode(scope.as_str(), c)).transpose()
-    }
-
-    /// A page as every list route answers it: the items and, unless it is the last, the cursor
-    /// of the next page within the same scope.
-    pub fn page<T>(&self, scope: &Scope, items: Vec<T>, next: Option<StartKey>) -> Page<T> {
-        Page {
-            items,
-            next_cursor: next.map(|k| self.encode(scope.as_str(), k)),
-        }
     }
 
     /// A cursor for `key` within `scope`.

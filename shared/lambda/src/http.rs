@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use todo_schema::limits::{BODY_MAX_BYTES, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 use todo_schema::problem::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
 
+use crate::cursor::{CursorCodec, Paged, Scope, StartKey};
+
 /// Seconds a client should wait before retrying a 503.
 pub const RETRY_AFTER_SECONDS: u32 = 1;
 
@@ -241,16 +243,72 @@ pub struct Page<T> {
 }
 
 /// Serves HTTP API events with `handler` until the runtime stops the process.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+///
+/// A handler answers `Result<Response<Body>, Problem>` and leaves on its first failure with `?`;
+/// the problem becomes its problem+json response here, once, so no route maps its errors by hand.
+/// The handler may borrow what `main` owns (`serve(|req| handler(&store, req))`): nothing it
+/// uses has to live for ever.
+pub async fn serve<F, Fut, R>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(Request) -> Fut,
-    Fut: std::future::Future<Output = Response<Body>> + Send,
+    Fut: std::future::Future<Output = R> + Send,
+    R: IntoResponse,
 {
     lambda_http::run(lambda_http::service_fn(move |req: Request| {
         let response = handler(req);
-        async move { Ok::<_, lambda_http::Error>(response.await) }
+        async move { Ok::<_, lambda_http::Error>(response.await.into_response()) }
     }))
     .await
+}
+
+/// What a handler's answer becomes on the wire (axum's `IntoResponse`, synchronous: our bodies are
+/// in memory). A [`Problem`] answers for itself as problem+json, so a handler returns
+/// `Result<Response<Body>, Problem>` and [`serve`] (or a test) turns either side into the response.
+pub trait IntoResponse {
+    /// The response.
+    fn into_response(self) -> Response<Body>;
+}
+
+impl IntoResponse for Response<Body> {
+    fn into_response(self) -> Response<Body> {
+        self
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response<Body> {
+        problem_response(&self)
+    }
+}
+
+impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Ok(answer) => answer.into_response(),
+            Err(problem) => problem.into_response(),
+        }
+    }
+}
+
+/// One page of a list route, answered: `read` gets where the page starts (from `cursor`,
+/// refused unless it was issued for `scope`; `None` on the first page) and the answer carries the
+/// cursor of the page after it, within the same scope. Every list route pages through here, so a
+/// cursor means the same on all of them.
+pub async fn list_page<T: Serialize>(
+    cursors: &CursorCodec,
+    scope: &Scope,
+    cursor: Option<&str>,
+    read: impl AsyncFnOnce(Option<StartKey>) -> Result<Paged<T>, Problem>,
+) -> Result<Response<Body>, Problem> {
+    let start = cursors.start(scope, cursor)?;
+    let page = read(start).await?;
+    Ok(json_response(
+        200,
+        &Page {
+            items: page.items,
+            next_cursor: page.next.map(|key| cursors.encode(scope.as_str(), key)),
+        },
+    ))
 }
 
 /// A JSON response with the given status.
@@ -266,11 +324,6 @@ pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response<Body> {
             problem_response(&Problem::internal("the response could not be produced"))
         }
     }
-}
-
-/// A handler's result as the response: the problem, if any, as problem+json.
-pub fn respond(result: Result<Response<Body>, Problem>) -> Response<Body> {
-    result.unwrap_or_else(|p| problem_response(&p))
 }
 
 /// A problem+json response; 503s carry `Retry-After`.
@@ -418,7 +471,7 @@ mod tests {
 
     #[test]
     fn service_unavailable_carries_retry_after() {
-        let r = problem_response(&Problem::service_unavailable("throttled"));
+        let r = Problem::service_unavailable("throttled").into_response();
         assert_eq!(r.status(), 503);
         assert_eq!(r.headers()["retry-after"], "1");
         assert_eq!(r.headers()["content-type"], PROBLEM_CONTENT_TYPE);

@@ -16,6 +16,7 @@ const BUDGET: Duration = Duration::from_secs(50);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::writer().await?;
+    let store = &store;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KafkaEvent>| async move {
             let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);

@@ -12,5 +12,5 @@ use todo_schema::Timestamp;
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
     let cursors = CursorCodec::from_secret().await?;
-    serve(|req| audit_export(store, cursors, req, Timestamp::now())).await
+    serve(|req| audit_export(&store, &cursors, req, Timestamp::now())).await
 }

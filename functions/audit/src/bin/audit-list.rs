@@ -10,5 +10,5 @@ use todo_lambda::http::serve;
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
     let cursors = CursorCodec::from_secret().await?;
-    serve(|req| audit_log(store, cursors, req)).await
+    serve(|req| audit_log(&store, &cursors, req)).await
 }

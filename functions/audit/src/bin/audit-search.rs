@@ -14,5 +14,5 @@ async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
     let cursors = CursorCodec::from_secret().await?;
     let admins = AdminPolicy::from_env();
-    serve(|req| admin_audit(store, cursors, admins, req, Timestamp::now())).await
+    serve(|req| admin_audit(&store, &cursors, &admins, req, Timestamp::now())).await
 }

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, query, respond};
+use todo_lambda::http::{caller, list_page, paging, query};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
@@ -12,14 +12,6 @@ use crate::store::ReadEntries;
 /// The caller's audit entries between `from` and `to` (RFC 3339, inclusive; default: all time
 /// up to now), oldest first.
 pub async fn audit_log<S: ReadEntries>(
-    store: &S,
-    cursors: &CursorCodec,
-    req: Request,
-) -> Response<Body> {
-    respond(run(store, cursors, req).await)
-}
-
-async fn run<S: ReadEntries>(
     store: &S,
     cursors: &CursorCodec,
     req: Request,
@@ -33,13 +25,11 @@ async fn run<S: ReadEntries>(
         .part(&caller.sub)
         .part(params.first("from").unwrap_or("-"))
         .part(params.first("to").unwrap_or("-"));
-    let start = cursors.start(&scope, cursor)?;
-    let entries = store
-        .between(&caller.sub, from, to, limit as i32, start)
-        .await
-        .map_err(|e| e.problem(STORE))?;
-    Ok(json_response(
-        200,
-        &cursors.page(&scope, entries.entries, entries.next),
-    ))
+    list_page(cursors, &scope, cursor, async |start| {
+        store
+            .between(&caller.sub, from, to, limit as i32, start)
+            .await
+            .map_err(|e| e.problem(STORE))
+    })
+    .await
 }

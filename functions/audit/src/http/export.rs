@@ -7,7 +7,7 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, paging, percent_encode, query, respond};
+use todo_lambda::http::{caller, paging, percent_encode, query};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
@@ -29,15 +29,6 @@ pub async fn audit_export<S: ReadEntries>(
     cursors: &CursorCodec,
     req: Request,
     now: Timestamp,
-) -> Response<Body> {
-    respond(run(store, cursors, req, now).await)
-}
-
-async fn run<S: ReadEntries>(
-    store: &S,
-    cursors: &CursorCodec,
-    req: Request,
-    now: Timestamp,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let params = query(&req)?;
@@ -55,7 +46,7 @@ async fn run<S: ReadEntries>(
             .between(&caller.sub, from, to, EXPORT_BATCH, start)
             .await
             .map_err(|e| e.problem(STORE))?;
-        for entry in &page.entries {
+        for entry in &page.items {
             serde_json::to_writer(&mut body, entry)
                 .map_err(|_| Problem::internal("the export could not be produced"))?;
             body.push(b'\n');

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, path_param, query, respond};
+use todo_lambda::http::{caller, list_page, paging, path_param, query};
 use todo_schema::{Problem, TaskId};
 
 use super::STORE;
@@ -14,14 +14,6 @@ pub async fn task_history<S: ReadEntries>(
     store: &S,
     cursors: &CursorCodec,
     req: Request,
-) -> Response<Body> {
-    respond(run(store, cursors, req).await)
-}
-
-async fn run<S: ReadEntries>(
-    store: &S,
-    cursors: &CursorCodec,
-    req: Request,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let id: TaskId =
@@ -29,20 +21,19 @@ async fn run<S: ReadEntries>(
     let params = query(&req)?;
     let (limit, cursor) = paging(&params, &["limit", "cursor"])?;
     let scope = Scope::new("history", 1).part(&caller.sub).part(id);
-    let from = cursors.start(&scope, cursor)?;
-    let first_page = from.is_none();
-    let entries = store
-        .history(&caller.sub, id, limit as i32, from)
-        .await
-        .map_err(|e| e.problem(STORE))?;
-    // A task with no history for the caller (another user's, or none at all) is a 404, as on
-    // every other task route; a task's history starts with its creation, so an owner's task has
-    // one as soon as the pipeline has audited it (usually well under a second).
-    if first_page && entries.entries.is_empty() {
-        return Err(Problem::not_found("no task with this id"));
-    }
-    Ok(json_response(
-        200,
-        &cursors.page(&scope, entries.entries, entries.next),
-    ))
+    list_page(cursors, &scope, cursor, async |start| {
+        let first_page = start.is_none();
+        let page = store
+            .history(&caller.sub, id, limit as i32, start)
+            .await
+            .map_err(|e| e.problem(STORE))?;
+        // A task with no history for the caller (another user's, or none at all) is a 404, as
+        // on every other task route; a task's history starts with its creation, so an owner's
+        // task has one as soon as the pipeline has audited it (usually well under a second).
+        if first_page && page.items.is_empty() {
+            return Err(Problem::not_found("no task with this id"));
+        }
+        Ok(page)
+    })
+    .await
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use lambda_http::{Body, Request, Response};
 use todo_lambda::admin::AdminPolicy;
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{Page, json_response, only_known, page_limit, query, respond, single};
+use todo_lambda::http::{Page, json_response, only_known, page_limit, query, single};
 use todo_schema::event::EventType;
 use todo_schema::{Actor, Problem, TaskId, Timestamp};
 
@@ -24,6 +24,10 @@ pub const DEFAULT_SPAN: Duration = Duration::from_secs(31 * 86_400);
 /// The widest range a search without `task` or `actor` may ask for (ten years): it walks the
 /// range a day at a time, and that walk stays bounded.
 pub const MAX_SPAN_DAYS: i64 = 3_660;
+
+fn bad(name: &str, what: &str) -> Problem {
+    Problem::bad_request(format!("query parameter {name}: {what}"))
+}
 
 const PARAMS: [&str; 8] = [
     "actor",
@@ -38,20 +42,6 @@ const PARAMS: [&str; 8] = [
 
 /// One page of the entries matching the query, oldest first (a task's in version order).
 pub async fn admin_audit<S: SearchEntries>(
-    store: &S,
-    cursors: &CursorCodec,
-    admins: &AdminPolicy,
-    req: Request,
-    now: Timestamp,
-) -> Response<Body> {
-    respond(run(store, cursors, admins, req, now).await)
-}
-
-fn bad(name: &str, what: &str) -> Problem {
-    Problem::bad_request(format!("query parameter {name}: {what}"))
-}
-
-async fn run<S: SearchEntries>(
     store: &S,
     cursors: &CursorCodec,
     admins: &AdminPolicy,

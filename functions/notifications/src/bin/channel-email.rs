@@ -15,7 +15,7 @@ use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = wiring::store().await?;
+    let store = &*Box::leak(Box::new(wiring::store().await?));
     let email = Email {
         client: aws_sdk_sesv2::Client::new(&todo_lambda::aws::sdk_config().await),
         sender: required("EMAIL_SENDER")?,

@@ -11,6 +11,7 @@ use todo_notifications::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let inbox = wiring::store().await?;
+    let inbox = &inbox;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KafkaEvent>| async move {
             let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);

@@ -15,7 +15,7 @@ use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = wiring::store().await?;
+    let store = &*Box::leak(Box::new(wiring::store().await?));
     let secret = todo_lambda::secrets::secret_string("VAPID_KEY_SECRET_ARN").await?;
     let push = Push {
         http: reqwest::Client::builder()

@@ -15,7 +15,7 @@ use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = wiring::store().await?;
+    let store = &*Box::leak(Box::new(wiring::store().await?));
     let channel = UserWebhookChannel {
         store,
         client: client()?,

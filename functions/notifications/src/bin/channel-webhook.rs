@@ -11,7 +11,7 @@ use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = wiring::store().await?;
+    let store = &*Box::leak(Box::new(wiring::store().await?));
     let url = required("WEBHOOK_URL")?;
     let secret = todo_lambda::secrets::secret_string("WEBHOOK_SECRET_ARN")
         .await?

@@ -9,5 +9,5 @@ use todo_notifications::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    serve(|req| mark_read(store, req)).await
+    serve(|req| mark_read(&store, req)).await
 }

@@ -11,6 +11,6 @@ use todo_notifications::http::push;
 async fn main() -> Result<(), Error> {
     todo_lambda::init_tracing();
     let secret = todo_lambda::secrets::secret_string("VAPID_KEY_SECRET_ARN").await?;
-    let key: &'static str = Box::leak(vapid_public_key(&vapid_key_pair(&secret)?).into_boxed_str());
-    serve(move |req| push::vapid_public_key(key, req)).await
+    let key = vapid_public_key(&vapid_key_pair(&secret)?);
+    serve(|req| push::vapid_public_key(&key, req)).await
 }

@@ -13,5 +13,5 @@ async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
     required("PUSH_SERVICE_HOSTS")?;
     let hosts = list("PUSH_SERVICE_HOSTS");
-    serve(move |req| subscribe(store, hosts, req)).await
+    serve(|req| subscribe(&store, &hosts, req)).await
 }

@@ -9,5 +9,5 @@ use todo_notifications::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    serve(|req| put_settings(store, req)).await
+    serve(|req| put_settings(&store, req)).await
 }

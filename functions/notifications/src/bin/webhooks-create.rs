@@ -12,5 +12,5 @@ use todo_notifications::wiring;
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
     let origins = list("USER_WEBHOOK_PRIVATE_ORIGINS");
-    serve(move |req| create_webhook(store, origins, req)).await
+    serve(|req| create_webhook(&store, &origins, req)).await
 }

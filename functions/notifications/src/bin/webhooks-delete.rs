@@ -9,5 +9,5 @@ use todo_notifications::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    serve(|req| delete_webhook(store, req)).await
+    serve(|req| delete_webhook(&store, req)).await
 }

@@ -11,5 +11,5 @@ use todo_notifications::wiring;
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
     let cursors = CursorCodec::from_secret().await?;
-    serve(|req| list_deliveries(store, cursors, req)).await
+    serve(|req| list_deliveries(&store, &cursors, req)).await
 }

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, json_response, paging, query, respond, single};
+use todo_lambda::http::{caller, list_page, paging, query, single};
 use todo_schema::Problem;
 
 use super::STORE;
@@ -12,14 +12,6 @@ const KNOWN: [&str; 3] = ["unread", "limit", "cursor"];
 
 /// The caller's notifications, newest first; `unread=true` for unread ones only.
 pub async fn list_notifications<S: ReadInbox>(
-    store: &S,
-    cursors: &CursorCodec,
-    req: Request,
-) -> Response<Body> {
-    respond(run(store, cursors, req).await)
-}
-
-async fn run<S: ReadInbox>(
     store: &S,
     cursors: &CursorCodec,
     req: Request,
@@ -39,13 +31,11 @@ async fn run<S: ReadInbox>(
     let scope = Scope::new("notifications", 1)
         .part(&caller.sub)
         .part(unread);
-    let start = cursors.start(&scope, cursor)?;
-    let page = store
-        .list(&caller.sub, unread, limit as i32, start)
-        .await
-        .map_err(|e| e.problem(STORE))?;
-    Ok(json_response(
-        200,
-        &cursors.page(&scope, page.items, page.next),
-    ))
+    list_page(cursors, &scope, cursor, async |start| {
+        store
+            .list(&caller.sub, unread, limit as i32, start)
+            .await
+            .map_err(|e| e.problem(STORE))
+    })
+    .await
 }

@@ -3,7 +3,7 @@
 //! subscribes with (`applicationServerKey`).
 
 use lambda_http::{Body, Request, Response};
-use todo_lambda::http::{caller, empty_response, json_body, json_response, path_param, respond};
+use todo_lambda::http::{caller, empty_response, json_body, json_response, path_param};
 use todo_schema::push::{NewPushSubscription, PushSubscription, SUBSCRIPTIONS_MAX};
 use todo_schema::{FieldError, Problem, Timestamp};
 use uuid::Uuid;
@@ -32,14 +32,6 @@ impl<'a> From<&'a PushSubscription> for Shown<'a> {
 /// Stores the caller's subscription, for endpoints on `allowed_hosts` (201; subscribing the
 /// same endpoint again replaces its keys).
 pub async fn subscribe<S: PushSubscriptions>(
-    store: &S,
-    allowed_hosts: &[String],
-    req: Request,
-) -> Response<Body> {
-    respond(store_one(store, allowed_hosts, req).await)
-}
-
-async fn store_one<S: PushSubscriptions>(
     store: &S,
     allowed_hosts: &[String],
     req: Request,
@@ -90,11 +82,10 @@ fn on_the_curve(p256dh: &str) -> bool {
 }
 
 /// Removes one of the caller's subscriptions (204); another user's is a 404, like a missing one.
-pub async fn unsubscribe<S: PushSubscriptions>(store: &S, req: Request) -> Response<Body> {
-    respond(remove(store, req).await)
-}
-
-async fn remove<S: PushSubscriptions>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn unsubscribe<S: PushSubscriptions>(
+    store: &S,
+    req: Request,
+) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let not_found = || Problem::not_found("no push subscription with this id");
     let id: Uuid = path_param(&req, "id").ok_or_else(not_found)?;
@@ -110,6 +101,7 @@ async fn remove<S: PushSubscriptions>(store: &S, req: Request) -> Result<Respons
 }
 
 /// The VAPID public key (uncompressed P-256, base64url): a browser's `applicationServerKey`.
-pub async fn vapid_public_key(public_key: &str, req: Request) -> Response<Body> {
-    respond(caller(&req).map(|_| json_response(200, &serde_json::json!({"key": public_key}))))
+pub async fn vapid_public_key(public_key: &str, req: Request) -> Result<Response<Body>, Problem> {
+    caller(&req)?;
+    Ok(json_response(200, &serde_json::json!({"key": public_key})))
 }

@@ -1,7 +1,7 @@
 //! `POST /notifications/{id}/read`.
 
 use lambda_http::{Body, Request, Response};
-use todo_lambda::http::{caller, json_response, path_param, respond};
+use todo_lambda::http::{caller, json_response, path_param};
 use todo_schema::{Problem, Timestamp};
 use uuid::Uuid;
 
@@ -10,11 +10,7 @@ use crate::store::ReadInbox;
 
 /// Marks a notification read (idempotent: the first read time stays). Another user's
 /// notification is a 404, like a missing one.
-pub async fn mark_read<S: ReadInbox>(store: &S, req: Request) -> Response<Body> {
-    respond(run(store, req).await)
-}
-
-async fn run<S: ReadInbox>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn mark_read<S: ReadInbox>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let not_found = || Problem::not_found("no notification with this id");
     let id: Uuid = path_param(&req, "id").ok_or_else(not_found)?;

@@ -1,7 +1,7 @@
 //! `GET /settings/notifications` and `PUT /settings/notifications`: the caller's own settings.
 
 use lambda_http::{Body, Request, Response};
-use todo_lambda::http::{caller, json_body, json_response, respond};
+use todo_lambda::http::{caller, json_body, json_response};
 use todo_schema::Problem;
 use todo_schema::settings::NotificationSettings;
 
@@ -9,11 +9,7 @@ use super::STORE;
 use crate::store::Settings;
 
 /// The caller's settings (the defaults until they set some).
-pub async fn get_settings<S: Settings>(store: &S, req: Request) -> Response<Body> {
-    respond(read(store, req).await)
-}
-
-async fn read<S: Settings>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn get_settings<S: Settings>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let settings = store
         .settings(&caller.sub)
@@ -23,11 +19,7 @@ async fn read<S: Settings>(store: &S, req: Request) -> Result<Response<Body>, Pr
 }
 
 /// Replaces the caller's settings, after validating all of them (a 422 names each bad field).
-pub async fn put_settings<S: Settings>(store: &S, req: Request) -> Response<Body> {
-    respond(write(store, req).await)
-}
-
-async fn write<S: Settings>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn put_settings<S: Settings>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let settings: NotificationSettings = json_body(&req, &["application/json"])?;
     let problems = settings.problems();

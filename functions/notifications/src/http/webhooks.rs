@@ -8,7 +8,7 @@
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
 use todo_lambda::http::{
-    caller, empty_response, json_body, json_response, paging, path_param, query, respond,
+    caller, empty_response, json_body, json_response, list_page, paging, path_param, query,
 };
 use todo_schema::user_webhook::{NewWebhook, UserWebhook, WEBHOOKS_MAX};
 use todo_schema::{Problem, Timestamp};
@@ -50,17 +50,13 @@ fn new_secret() -> Result<String, Problem> {
     Ok(format!("whsec_{}", hex::encode(bytes)))
 }
 
+fn not_found() -> Problem {
+    Problem::not_found("no webhook with this id")
+}
+
 /// Registers a webhook for the caller (201, its secret shown this once), for public https URLs
 /// and the operator's `private_origins`.
 pub async fn create_webhook<S: UserWebhooks>(
-    store: &S,
-    private_origins: &[String],
-    req: Request,
-) -> Response<Body> {
-    respond(create(store, private_origins, req).await)
-}
-
-async fn create<S: UserWebhooks>(
     store: &S,
     private_origins: &[String],
     req: Request,
@@ -90,11 +86,10 @@ async fn create<S: UserWebhooks>(
 }
 
 /// The caller's webhooks, oldest first (`{"items": [...]}`; at most a handful, so one page).
-pub async fn list_webhooks<S: UserWebhooks>(store: &S, req: Request) -> Response<Body> {
-    respond(list(store, req).await)
-}
-
-async fn list<S: UserWebhooks>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn list_webhooks<S: UserWebhooks>(
+    store: &S,
+    req: Request,
+) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     if let Some(unknown) = query(&req)?.iter().next() {
         return Err(Problem::bad_request(format!(
@@ -111,15 +106,10 @@ async fn list<S: UserWebhooks>(store: &S, req: Request) -> Result<Response<Body>
 }
 
 /// Removes one of the caller's webhooks (204): nothing more is sent to it, retries included.
-pub async fn delete_webhook<S: UserWebhooks>(store: &S, req: Request) -> Response<Body> {
-    respond(remove(store, req).await)
-}
-
-fn not_found() -> Problem {
-    Problem::not_found("no webhook with this id")
-}
-
-async fn remove<S: UserWebhooks>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn delete_webhook<S: UserWebhooks>(
+    store: &S,
+    req: Request,
+) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let id: Uuid = path_param(&req, "id").ok_or_else(not_found)?;
     if store
@@ -140,14 +130,6 @@ pub async fn list_deliveries<S: UserWebhooks + WebhookLog>(
     store: &S,
     cursors: &CursorCodec,
     req: Request,
-) -> Response<Body> {
-    respond(deliveries(store, cursors, req).await)
-}
-
-async fn deliveries<S: UserWebhooks + WebhookLog>(
-    store: &S,
-    cursors: &CursorCodec,
-    req: Request,
 ) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let id: Uuid = path_param(&req, "id").ok_or_else(not_found)?;
@@ -164,13 +146,11 @@ async fn deliveries<S: UserWebhooks + WebhookLog>(
     let scope = Scope::new("webhook-deliveries", 1)
         .part(&caller.sub)
         .part(id);
-    let start = cursors.start(&scope, cursor)?;
-    let page = store
-        .entries(id, limit as i32, start)
-        .await
-        .map_err(|e| e.problem(STORE))?;
-    Ok(json_response(
-        200,
-        &cursors.page(&scope, page.items, page.next),
-    ))
+    list_page(cursors, &scope, cursor, async |start| {
+        store
+            .entries(id, limit as i32, start)
+            .await
+            .map_err(|e| e.problem(STORE))
+    })
+    .await
 }

@@ -6,19 +6,16 @@
 //! Transactions on one owner's count at the same moment conflict; the loser tries again after a
 //! random pause, a few times, then says so ([`Added::Busy`]).
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::{
     TransactWriteItemsError, TransactWriteItemsOutput,
 };
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
-use todo_lambda::table::{Failure, TableError, classify};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use todo_lambda::dynamodb::{key, n, user_pk};
+use todo_lambda::table::{Failure, Item, TableError, classify};
 
-use super::{InboxStore, s};
-
-type Item = HashMap<String, AttributeValue>;
+use super::InboxStore;
 
 /// What adding a counted item came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,14 +40,7 @@ fn jitter() -> std::time::Duration {
 }
 
 fn count_key(owner: &str, count: &str) -> Item {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s(count)),
-    ])
-}
-
-fn number(n: i64) -> AttributeValue {
-    AttributeValue::N(n.to_string())
+    key(user_pk(owner), count)
 }
 
 /// What a transaction came to.
@@ -109,8 +99,8 @@ impl InboxStore {
                 .set_key(Some(count_key(owner, count)))
                 .update_expression("ADD n :one")
                 .condition_expression("attribute_not_exists(n) OR n < :max")
-                .expression_attribute_values(":one", number(1))
-                .expression_attribute_values(":max", number(max as i64))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":max", n(max))
                 .build()
                 .map_err(TableError::corrupt)?;
             let put = Put::builder()
@@ -154,7 +144,7 @@ impl InboxStore {
                 .table_name(&self.table)
                 .set_key(Some(count_key(owner, count)))
                 .update_expression("ADD n :minus")
-                .expression_attribute_values(":minus", number(-1))
+                .expression_attribute_values(":minus", n(-1))
                 .build()
                 .map_err(TableError::corrupt)?;
             let result = self

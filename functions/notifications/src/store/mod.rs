@@ -19,215 +19,37 @@
 //! content along with its own delivery (the same content: it comes from the same event). The
 //! in-app channel alone sets `unread_pk`, once: a redelivery after the user read it does not
 //! make it unread again.
+//!
+//! One module per kind of item: `notification_item` (a notification's key and content),
+//! `inbox` (placing it), `reads` (its owner's pages, marking read), `deliveries`, `settings`,
+//! `push_subscriptions`, `user_webhooks`, `parking`, and `counted` (the limits they share).
 
-use std::collections::HashMap;
-use std::future::Future;
-
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
-use todo_lambda::cursor::StartKey;
-use todo_lambda::dynamodb::{start_key_item, start_key_of};
-use todo_lambda::table::{Failure, TableError, classify};
-use todo_schema::Timestamp;
-use todo_schema::notification::{Channel, Delivery, Notification};
-use todo_schema::push::{PushSubscription, SUBSCRIPTIONS_MAX};
-use todo_schema::settings::NotificationSettings;
-use uuid::Uuid;
+use todo_lambda::dynamodb::{s, user_pk};
+use todo_lambda::table::{Item, TableError};
 
 mod counted;
+mod deliveries;
+mod inbox;
+mod notification_item;
 mod parking;
+mod push_subscriptions;
+mod reads;
+mod settings;
 mod user_webhooks;
 
-use counted::Added;
+pub use deliveries::Deliveries;
+pub use inbox::{Placed, WriteInbox};
 pub use parking::{INDEX_PARKED, Parked, ParkedPage, Parking};
+pub use push_subscriptions::{PushSubscriptions, Subscribed};
+pub use reads::{INDEX_UNREAD, NotificationPage, ReadInbox};
+pub use settings::Settings;
 pub use user_webhooks::{LOG_DAYS, LogPage, Registered, UserWebhooks, WebhookLog};
-
-/// The sparse index of unread notifications.
-pub const INDEX_UNREAD: &str = "unread";
-
-/// Whether the in-app channel placed a notification now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Placed {
-    /// Placed in the inbox now.
-    New,
-    /// Already placed (a redelivery).
-    Already,
-}
-
-/// The attribute holding a channel's delivery to a destination.
-fn delivery_attribute(channel: Channel, destination: &str) -> String {
-    format!("{DELIVERY_PREFIX}{}#{destination}", channel.as_str())
-}
-
-const DELIVERY_PREFIX: &str = "dlv#";
-
-/// One page of notifications.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NotificationPage {
-    pub items: Vec<Notification>,
-    pub next: Option<StartKey>,
-}
-
-/// The in-app channel's operation.
-pub trait WriteInbox {
-    /// Places a notification in the inbox once; a second placement changes nothing.
-    fn place(&self, n: &Notification) -> impl Future<Output = Result<Placed, TableError>> + Send;
-}
-
-/// The delivery channels' operations: one record per (notification, channel, destination).
-pub trait Deliveries {
-    /// Every recorded delivery of this notification on `channel`.
-    fn deliveries(
-        &self,
-        n: &Notification,
-        channel: Channel,
-    ) -> impl Future<Output = Result<Vec<Delivery>, TableError>> + Send;
-    /// Records a delivery, writing the notification's content too (whichever channel comes
-    /// first creates it).
-    fn record(
-        &self,
-        n: &Notification,
-        delivery: &Delivery,
-    ) -> impl Future<Output = Result<(), TableError>> + Send;
-}
-
-/// The settings routes' and the channels' operations.
-pub trait Settings {
-    /// The owner's settings (the defaults when they never set any).
-    fn settings(
-        &self,
-        owner: &str,
-    ) -> impl Future<Output = Result<NotificationSettings, TableError>> + Send;
-    /// Replaces the owner's settings.
-    fn put_settings(
-        &self,
-        owner: &str,
-        settings: &NotificationSettings,
-    ) -> impl Future<Output = Result<(), TableError>> + Send;
-}
-
-/// Whether a subscription was stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Subscribed {
-    /// Stored (new, or the same endpoint's keys replaced).
-    Stored,
-    /// The owner has the most subscriptions already.
-    TooMany,
-    /// Other subscriptions of the owner's kept changing at the same moment.
-    Busy,
-}
-
-/// The name of the owner's count of push subscriptions (see `counted`).
-const PUSH_COUNT: &str = "PUSHES";
-
-/// The push subscription routes' and the push channel's operations.
-pub trait PushSubscriptions {
-    /// Stores a subscription (replacing the owner's one at the same endpoint).
-    fn subscribe(
-        &self,
-        subscription: &PushSubscription,
-    ) -> impl Future<Output = Result<Subscribed, TableError>> + Send;
-    /// Removes one; `false` when the owner has no such subscription.
-    fn unsubscribe(
-        &self,
-        owner: &str,
-        id: Uuid,
-    ) -> impl Future<Output = Result<bool, TableError>> + Send;
-    /// One of the owner's subscriptions, if they have it.
-    fn subscription(
-        &self,
-        owner: &str,
-        id: Uuid,
-    ) -> impl Future<Output = Result<Option<PushSubscription>, TableError>> + Send;
-    /// The owner's subscriptions.
-    fn subscriptions(
-        &self,
-        owner: &str,
-    ) -> impl Future<Output = Result<Vec<PushSubscription>, TableError>> + Send;
-}
-
-/// The read API's operations.
-pub trait ReadInbox {
-    /// A page of the owner's notifications, newest first (only unread ones if asked).
-    fn list(
-        &self,
-        owner: &str,
-        unread_only: bool,
-        limit: i32,
-        start: Option<StartKey>,
-    ) -> impl Future<Output = Result<NotificationPage, TableError>> + Send;
-    /// Marks one read (idempotent); `None` when the owner has no such notification.
-    fn mark_read(
-        &self,
-        owner: &str,
-        id: Uuid,
-        at: Timestamp,
-    ) -> impl Future<Output = Result<Option<Notification>, TableError>> + Send;
-}
 
 /// The inbox table and its client.
 #[derive(Clone, Debug)]
 pub struct InboxStore {
     client: aws_sdk_dynamodb::Client,
     table: String,
-}
-
-pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s(format!("NOTE#{id}"))),
-    ])
-}
-
-fn decode(item: HashMap<String, AttributeValue>) -> Result<Notification, TableError> {
-    let mut deliveries: Vec<Delivery> = item
-        .iter()
-        .filter(|(name, _)| name.starts_with(DELIVERY_PREFIX))
-        .map(|(_, value)| serde_dynamo::from_attribute_value(value.clone()))
-        .collect::<Result<_, _>>()
-        .map_err(TableError::corrupt)?;
-    deliveries.sort_by(|a, b| (a.channel, &a.destination).cmp(&(b.channel, &b.destination)));
-    let mut n: Notification = serde_dynamo::from_item(item).map_err(TableError::corrupt)?;
-    n.deliveries = deliveries;
-    Ok(n)
-}
-
-/// An update expression being built: its `SET` clauses, names and values.
-#[derive(Default)]
-struct Update {
-    sets: Vec<String>,
-    names: HashMap<String, String>,
-    values: HashMap<String, AttributeValue>,
-}
-
-impl Update {
-    /// `SET` clauses writing the notification's content (not its key, never `read_at`).
-    fn content(n: &Notification) -> Result<Self, TableError> {
-        let mut fresh = n.clone();
-        fresh.read_at = None;
-        fresh.deliveries.clear();
-        let item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(&fresh).map_err(TableError::corrupt)?;
-        let mut update = Self::default();
-        for (i, (name, value)) in item.into_iter().enumerate() {
-            update.set(&format!("c{i}"), name, value);
-        }
-        Ok(update)
-    }
-
-    /// Adds `SET #<alias> = :<alias>` for the attribute `name`.
-    fn set(&mut self, alias: &str, name: String, value: AttributeValue) {
-        self.sets.push(format!("#{alias} = :{alias}"));
-        self.names.insert(format!("#{alias}"), name);
-        self.values.insert(format!(":{alias}"), value);
-    }
-
-    fn expression(&self) -> String {
-        format!("SET {}", self.sets.join(", "))
-    }
 }
 
 impl InboxStore {
@@ -242,7 +64,7 @@ impl InboxStore {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
+            .expression_attribute_values(":pk", s(user_pk(owner)))
             .expression_attribute_values(":prefix", s(prefix))
             .consistent_read(true)
             .send()
@@ -258,7 +80,7 @@ impl InboxStore {
     /// The item at `key`, read consistently, if there is one.
     async fn one<T: serde::de::DeserializeOwned>(
         &self,
-        key: HashMap<String, AttributeValue>,
+        key: Item,
     ) -> Result<Option<T>, TableError> {
         let out = self
             .client
@@ -279,259 +101,6 @@ impl InboxStore {
         Self {
             client,
             table: table.into(),
-        }
-    }
-}
-
-impl WriteInbox for InboxStore {
-    async fn place(&self, n: &Notification) -> Result<Placed, TableError> {
-        let mut update = Update::content(n)?;
-        let delivered = Delivery::attempt(Channel::InApp, "inbox", None, Ok(()), Timestamp::now());
-        update.set("unread", "unread_pk".into(), s(format!("USER#{}", n.owner)));
-        update.set(
-            "placed",
-            delivery_attribute(Channel::InApp, "inbox"),
-            serde_dynamo::to_attribute_value(&delivered).map_err(TableError::corrupt)?,
-        );
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&n.owner, n.id)))
-            .update_expression(update.expression())
-            .condition_expression("attribute_not_exists(#placed) AND attribute_not_exists(read_at)")
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Placed::New),
-            Err(e) => match classify(e) {
-                Failure::Condition(_) => Ok(Placed::Already),
-                other => Err(other.into()),
-            },
-        }
-    }
-}
-
-impl Deliveries for InboxStore {
-    async fn deliveries(
-        &self,
-        n: &Notification,
-        channel: Channel,
-    ) -> Result<Vec<Delivery>, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&n.owner, n.id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        let prefix = format!("{DELIVERY_PREFIX}{}#", channel.as_str());
-        out.item
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(name, _)| name.starts_with(&prefix))
-            .map(|(_, value)| {
-                serde_dynamo::from_attribute_value(value).map_err(TableError::corrupt)
-            })
-            .collect()
-    }
-
-    async fn record(&self, n: &Notification, delivery: &Delivery) -> Result<(), TableError> {
-        let mut update = Update::content(n)?;
-        update.set(
-            "d",
-            delivery_attribute(delivery.channel, &delivery.destination),
-            serde_dynamo::to_attribute_value(delivery).map_err(TableError::corrupt)?,
-        );
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(&n.owner, n.id)))
-            .update_expression(update.expression())
-            .set_expression_attribute_names(Some(update.names))
-            .set_expression_attribute_values(Some(update.values))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(TableError::of)
-    }
-}
-
-fn settings_key(owner: &str) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s("SETTINGS")),
-    ])
-}
-
-impl Settings for InboxStore {
-    async fn settings(&self, owner: &str) -> Result<NotificationSettings, TableError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(settings_key(owner)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        match out.item.and_then(|mut i| i.remove("settings")) {
-            Some(value) => serde_dynamo::from_attribute_value(value).map_err(TableError::corrupt),
-            None => Ok(NotificationSettings::default()),
-        }
-    }
-
-    async fn put_settings(
-        &self,
-        owner: &str,
-        settings: &NotificationSettings,
-    ) -> Result<(), TableError> {
-        let mut item = settings_key(owner);
-        item.insert(
-            "settings".into(),
-            serde_dynamo::to_attribute_value(settings).map_err(TableError::corrupt)?,
-        );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(TableError::of)
-    }
-}
-
-fn push_key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s(format!("PUSH#{id}"))),
-    ])
-}
-
-impl PushSubscriptions for InboxStore {
-    async fn subscribe(&self, subscription: &PushSubscription) -> Result<Subscribed, TableError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(subscription).map_err(TableError::corrupt)?;
-        item.extend(push_key(&subscription.owner, subscription.id));
-        // The same endpoint again replaces its keys (no new device, the count unchanged);
-        // a new one is added with the count. Twice, for a device subscribed by two requests
-        // at once: the loser of the add finds it there and replaces it.
-        for _ in 0..2 {
-            let replaced = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item.clone()))
-                .condition_expression("attribute_exists(pk)")
-                .send()
-                .await;
-            match replaced.map_err(classify) {
-                Ok(_) => return Ok(Subscribed::Stored),
-                Err(Failure::Condition(_)) => {}
-                Err(other) => return Err(other.into()),
-            }
-            match self
-                .add_counted(
-                    &subscription.owner,
-                    PUSH_COUNT,
-                    SUBSCRIPTIONS_MAX,
-                    item.clone(),
-                )
-                .await?
-            {
-                Added::Stored => return Ok(Subscribed::Stored),
-                Added::TooMany => return Ok(Subscribed::TooMany),
-                Added::Busy => return Ok(Subscribed::Busy),
-                Added::Exists => {}
-            }
-        }
-        Ok(Subscribed::Busy)
-    }
-
-    async fn unsubscribe(&self, owner: &str, id: Uuid) -> Result<bool, TableError> {
-        self.remove_counted(owner, PUSH_COUNT, push_key(owner, id))
-            .await
-    }
-
-    async fn subscription(
-        &self,
-        owner: &str,
-        id: Uuid,
-    ) -> Result<Option<PushSubscription>, TableError> {
-        self.one(push_key(owner, id)).await
-    }
-
-    async fn subscriptions(&self, owner: &str) -> Result<Vec<PushSubscription>, TableError> {
-        self.owned(owner, "PUSH#").await
-    }
-}
-
-impl ReadInbox for InboxStore {
-    async fn list(
-        &self,
-        owner: &str,
-        unread_only: bool,
-        limit: i32,
-        start: Option<StartKey>,
-    ) -> Result<NotificationPage, TableError> {
-        let (index, pk_attr) = if unread_only {
-            (Some(INDEX_UNREAD), "unread_pk")
-        } else {
-            (None, "pk")
-        };
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .set_index_name(index.map(str::to_string))
-            .key_condition_expression("#pk = :pk AND begins_with(sk, :note)")
-            .expression_attribute_names("#pk", pk_attr)
-            .expression_attribute_values(":pk", s(format!("USER#{owner}")))
-            .expression_attribute_values(":note", s("NOTE#"))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start.map(start_key_item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        let next = out.last_evaluated_key.map(start_key_of);
-        Ok(NotificationPage { items, next })
-    }
-
-    async fn mark_read(
-        &self,
-        owner: &str,
-        id: Uuid,
-        at: Timestamp,
-    ) -> Result<Option<Notification>, TableError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(owner, id)))
-            .update_expression("SET read_at = if_not_exists(read_at, :at) REMOVE unread_pk")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":at", s(at.to_string()))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => out.attributes.map(decode).transpose(),
-            Err(e) => match classify(e) {
-                Failure::Condition(_) => Ok(None),
-                other => Err(other.into()),
-            },
         }
     }
 }

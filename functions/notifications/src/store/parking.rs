@@ -11,20 +11,19 @@
 //! One index partition per channel holds every parked delivery of that channel: a partition
 //! serves about 3,000 reads a second, far above this product's minute of reminders.
 
-use std::collections::HashMap;
 use std::future::Future;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use todo_lambda::cursor::StartKey;
-use todo_lambda::dynamodb::{start_key_item, start_key_of};
-use todo_lambda::table::{Failure, TableError, classify};
+use todo_lambda::cursor::{Paged, StartKey};
+use todo_lambda::dynamodb::{key, put, query_page, s, user_of_pk, user_pk};
+use todo_lambda::table::{Failure, Item, TableError, classify};
 use todo_schema::Timestamp;
 use todo_schema::notification::Channel;
 use uuid::Uuid;
 
-use super::{InboxStore, s};
+use super::InboxStore;
 
 /// The sparse index of parked deliveries, by channel and due time.
 pub const INDEX_PARKED: &str = "parked";
@@ -39,11 +38,7 @@ pub struct Parked<T> {
 }
 
 /// One page of parked deliveries.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ParkedPage<T> {
-    pub items: Vec<Parked<T>>,
-    pub next: Option<StartKey>,
-}
+pub type ParkedPage<T> = Paged<Parked<T>>;
 
 /// The channels' deliveries for later: parked, found when due, and taken off.
 pub trait Parking {
@@ -73,14 +68,8 @@ pub trait Parking {
     ) -> impl Future<Output = Result<(), TableError>> + Send;
 }
 
-fn park_key(owner: &str, channel: Channel, id: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        (
-            "sk".to_string(),
-            s(format!("PARK#{}#{id}", channel.as_str())),
-        ),
-    ])
+fn park_key(owner: &str, channel: Channel, id: Uuid) -> Item {
+    key(user_pk(owner), format!("PARK#{}#{id}", channel.as_str()))
 }
 
 fn lane(channel: Channel) -> AttributeValue {
@@ -88,16 +77,13 @@ fn lane(channel: Channel) -> AttributeValue {
 }
 
 /// Reads one parked item back.
-fn decode<T: DeserializeOwned>(
-    mut item: HashMap<String, AttributeValue>,
-) -> Result<Parked<T>, TableError> {
+fn decode<T: DeserializeOwned>(mut item: Item) -> Result<Parked<T>, TableError> {
     let mut text = |name: &str| {
         item.remove(name)
             .and_then(|v| v.as_s().ok().cloned())
             .ok_or_else(|| TableError::corrupt(format!("a parked item without {name}")))
     };
-    let owner = text("pk")?
-        .strip_prefix("USER#")
+    let owner = user_of_pk(&text("pk")?)
         .map(str::to_string)
         .ok_or_else(|| TableError::corrupt("a parked item outside a user"))?;
     let id = text("sk")?
@@ -133,14 +119,7 @@ impl Parking for InboxStore {
         );
         item.insert("park_pk".into(), lane(channel));
         item.insert("park_at".into(), s(at.to_string()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(TableError::of)
+        put(&self.client, &self.table, item).await
     }
 
     async fn parked<T: DeserializeOwned + Send>(
@@ -150,29 +129,15 @@ impl Parking for InboxStore {
         limit: i32,
         start: Option<StartKey>,
     ) -> Result<ParkedPage<T>, TableError> {
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(INDEX_PARKED)
             .key_condition_expression("park_pk = :p AND park_at <= :due")
             .expression_attribute_values(":p", lane(channel))
-            .expression_attribute_values(":due", s(due_by.to_string()))
-            .limit(limit)
-            .set_exclusive_start_key(start.map(start_key_item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(decode)
-            .collect::<Result<_, _>>()?;
-        Ok(ParkedPage {
-            items,
-            next: out.last_evaluated_key.map(start_key_of),
-        })
+            .expression_attribute_values(":due", s(due_by.to_string()));
+        query_page(query, limit, start, decode).await
     }
 
     async fn unpark<T: Sync>(

@@ -6,18 +6,16 @@
 //! | the count | `USER#<owner>` | `HOOKS` | `n`: how many the owner has (see `counted`) |
 //! | a log entry | `HOOKLOG#<webhook id>` | `<event id>` | one event sent to it; ids are UUIDv7, so key order is time order; `ttl` expires it after [`LOG_DAYS`] |
 
-use std::collections::HashMap;
 use std::future::Future;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use todo_lambda::cursor::StartKey;
-use todo_lambda::dynamodb::{start_key_item, start_key_of};
-use todo_lambda::table::TableError;
+use todo_lambda::cursor::{Paged, StartKey};
+use todo_lambda::dynamodb::{key, n, put, query_page, s, user_pk};
+use todo_lambda::table::{Item, TableError};
 use todo_schema::user_webhook::{UserWebhook, WEBHOOKS_MAX, WebhookDelivery};
 use uuid::Uuid;
 
+use super::InboxStore;
 use super::counted::Added;
-use super::{InboxStore, s};
 
 /// The name of the owner's count of webhooks (see `counted`).
 const COUNT: &str = "HOOKS";
@@ -36,11 +34,7 @@ pub enum Registered {
 }
 
 /// One page of a webhook's log.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LogPage {
-    pub items: Vec<WebhookDelivery>,
-    pub next: Option<StartKey>,
-}
+pub type LogPage = Paged<WebhookDelivery>;
 
 /// The webhook routes' and the user-webhook channel's operations.
 pub trait UserWebhooks {
@@ -87,24 +81,21 @@ pub trait WebhookLog {
     ) -> impl Future<Output = Result<LogPage, TableError>> + Send;
 }
 
-fn hook_key(owner: &str, id: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("USER#{owner}"))),
-        ("sk".to_string(), s(format!("HOOK#{id}"))),
-    ])
+fn hook_key(owner: &str, id: Uuid) -> Item {
+    key(user_pk(owner), format!("HOOK#{id}"))
 }
 
-fn log_key(webhook: Uuid, event: Uuid) -> HashMap<String, AttributeValue> {
-    HashMap::from([
-        ("pk".to_string(), s(format!("HOOKLOG#{webhook}"))),
-        ("sk".to_string(), s(event.to_string())),
-    ])
+fn log_pk(webhook: Uuid) -> String {
+    format!("HOOKLOG#{webhook}")
+}
+
+fn log_key(webhook: Uuid, event: Uuid) -> Item {
+    key(log_pk(webhook), event.to_string())
 }
 
 impl UserWebhooks for InboxStore {
     async fn register(&self, hook: &UserWebhook) -> Result<Registered, TableError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(hook).map_err(TableError::corrupt)?;
+        let mut item: Item = serde_dynamo::to_item(hook).map_err(TableError::corrupt)?;
         item.extend(hook_key(&hook.owner, hook.id));
         Ok(
             match self
@@ -142,19 +133,11 @@ impl WebhookLog for InboxStore {
     }
 
     async fn log(&self, entry: &WebhookDelivery) -> Result<(), TableError> {
-        let mut item: HashMap<String, AttributeValue> =
-            serde_dynamo::to_item(entry).map_err(TableError::corrupt)?;
+        let mut item: Item = serde_dynamo::to_item(entry).map_err(TableError::corrupt)?;
         item.extend(log_key(entry.webhook_id, entry.event_id));
         let expires = entry.updated_at.epoch_seconds() + LOG_DAYS * 86_400;
-        item.insert("ttl".into(), AttributeValue::N(expires.to_string()));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(TableError::of)
+        item.insert("ttl".into(), n(expires));
+        put(&self.client, &self.table, item).await
     }
 
     async fn entries(
@@ -163,27 +146,16 @@ impl WebhookLog for InboxStore {
         limit: i32,
         start: Option<StartKey>,
     ) -> Result<LogPage, TableError> {
-        let out = self
+        let query = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("HOOKLOG#{webhook}")))
-            .scan_index_forward(false)
-            .limit(limit)
-            .set_exclusive_start_key(start.map(start_key_item))
-            .send()
-            .await
-            .map_err(TableError::of)?;
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| serde_dynamo::from_item(i).map_err(TableError::corrupt))
-            .collect::<Result<_, _>>()?;
-        Ok(LogPage {
-            items,
-            next: out.last_evaluated_key.map(start_key_of),
+            .expression_attribute_values(":pk", s(log_pk(webhook)))
+            .scan_index_forward(false);
+        query_page(query, limit, start, |i| {
+            serde_dynamo::from_item(i).map_err(TableError::corrupt)
         })
+        .await
     }
 }

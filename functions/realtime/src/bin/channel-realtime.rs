@@ -16,7 +16,9 @@ const BUDGET: Duration = Duration::from_secs(25);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
+    let store = &store;
     let api = wiring::management().await?;
+    let api = &api;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<KafkaEvent>| async move {
             let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);

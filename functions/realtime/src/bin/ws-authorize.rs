@@ -9,6 +9,7 @@ use todo_realtime::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let (rules, keys) = wiring::authorizer()?;
+    let (rules, keys) = (&rules, &keys);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| async move {
             authorize(keys, rules, event.payload).await

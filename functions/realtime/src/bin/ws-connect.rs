@@ -10,6 +10,7 @@ use todo_schema::Timestamp;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
+    let store = &store;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(connect(store, event.payload, Timestamp::now()).await)

@@ -9,6 +9,7 @@ use todo_realtime::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
+    let store = &store;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| async move {
             Ok::<_, Error>(disconnect(store, event.payload).await)

@@ -10,5 +10,5 @@ use todo_tasks::wiring;
 async fn main() -> Result<(), lambda_http::Error> {
     let store = wiring::store().await?;
     let tokens = todo_lambda::cursor::CursorCodec::from_secret().await?;
-    serve(|req| task_changes(store, tokens, req, Timestamp::now())).await
+    serve(|req| task_changes(&store, &tokens, req, Timestamp::now())).await
 }

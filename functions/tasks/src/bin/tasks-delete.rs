@@ -7,5 +7,5 @@ use todo_tasks::wiring;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = wiring::store().await?;
-    serve(|req| delete_task(store, req)).await
+    serve(|req| delete_task(&store, req)).await
 }

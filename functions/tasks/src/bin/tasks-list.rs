@@ -8,5 +8,5 @@ use todo_tasks::wiring;
 async fn main() -> Result<(), lambda_http::Error> {
     let store = wiring::store().await?;
     let cursors = todo_lambda::cursor::CursorCodec::from_secret().await?;
-    serve(|req| list_tasks(store, cursors, req)).await
+    serve(|req| list_tasks(&store, &cursors, req)).await
 }

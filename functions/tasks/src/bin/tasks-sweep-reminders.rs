@@ -8,6 +8,7 @@ use todo_tasks::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
+    let store = &store;
     let window = todo_lambda::config::sweep_window()?;
     lambda_runtime::run(service_fn(
         // EventBridge Scheduler sends the schedule's Input; any JSON starts a sweep.

@@ -20,7 +20,7 @@ use todo_lambda::cursor::{CursorCodec, Scope};
 use todo_lambda::http::{caller, json_response, only_known, page_limit, query, single};
 use todo_schema::{Problem, Task, TaskId, Timestamp};
 
-use super::{respond, store_problem};
+use super::store_problem;
 use crate::store::{Change, ChangesFrom, SYNC_OVERLAP, SYNC_TOKEN_VALIDITY, StartKey, TaskChanges};
 
 /// Where a sync stands, sealed into `since`.
@@ -65,15 +65,6 @@ fn scope(owner: &str) -> Scope {
 
 /// Answers one page of the caller's changes after `since`, as read at `now`.
 pub async fn task_changes<S: TaskChanges>(
-    store: &S,
-    tokens: &CursorCodec,
-    req: Request,
-    now: Timestamp,
-) -> Response<Body> {
-    respond(run(store, tokens, req, now).await)
-}
-
-async fn run<S: TaskChanges>(
     store: &S,
     tokens: &CursorCodec,
     req: Request,
@@ -132,7 +123,7 @@ async fn run<S: TaskChanges>(
     Ok(json_response(
         200,
         &Answer {
-            changes: page.changes.into_iter().map(WireChange::from).collect(),
+            changes: page.items.into_iter().map(WireChange::from).collect(),
             next_since: tokens.seal(scope.as_str(), &next),
             has_more,
         },

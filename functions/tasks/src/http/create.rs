@@ -6,17 +6,16 @@ use todo_lambda::http::{caller, json_body};
 use todo_schema::limits::IDEMPOTENCY_KEY_MAX_CHARS;
 use todo_schema::{NewTask, Problem, TaskId, Timestamp};
 
-use super::{actor, respond, store_problem, task_response};
+use super::{actor, store_problem, task_response};
 use crate::store::{CreateTask, Created, IdempotencyClaim};
 
 /// Creates a task. With an `Idempotency-Key`, a retry within 24 h returns the first response
 /// (marked `Idempotent-Replayed: true`) and creates nothing; the same key with another body is
 /// refused with 422.
-pub async fn create_task<S: CreateTask>(store: &S, req: Request) -> Response<Body> {
-    respond(run(store, req).await)
-}
-
-async fn run<S: CreateTask>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn create_task<S: CreateTask>(
+    store: &S,
+    req: Request,
+) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let key = idempotency_key(&req)?;
     let cmd: NewTask = json_body(&req, &["application/json"])?;

@@ -4,15 +4,11 @@ use lambda_http::{Body, Request, Response};
 use todo_lambda::http::{caller, empty_response, header};
 use todo_schema::Problem;
 
-use super::{etag, not_found, respond, store_problem, task_id, task_response};
+use super::{etag, not_found, store_problem, task_id, task_response};
 use crate::store::GetTask;
 
 /// Reads a task; `If-None-Match` with its current ETag answers 304 without a body.
-pub async fn get_task<S: GetTask>(store: &S, req: Request) -> Response<Body> {
-    respond(run(store, req).await)
-}
-
-async fn run<S: GetTask>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn get_task<S: GetTask>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let id = task_id(&req)?;
     let task = store

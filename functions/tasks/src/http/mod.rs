@@ -1,5 +1,6 @@
 //! One handler per route. Each is a plain async function over the request and the store
-//! operation it needs; every failure leaves as one problem+json response.
+//! operation it needs, answering `Result<Response, Problem>`: every failure leaves with `?` and
+//! `todo_lambda::http::serve` turns it into one problem+json response.
 
 pub mod changes;
 pub mod create;
@@ -11,7 +12,6 @@ pub mod transition;
 pub mod update;
 
 use lambda_http::{Body, Request, Response};
-pub(crate) use todo_lambda::http::respond;
 use todo_lambda::http::{Caller, header, json_response, path_param};
 use todo_lambda::table::TableError;
 use todo_schema::{Actor, Problem, Task, TaskId};

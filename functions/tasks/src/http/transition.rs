@@ -6,29 +6,31 @@ use lambda_http::{Body, Request, Response};
 use todo_lambda::http::caller;
 use todo_schema::{Actor, Problem, TaskId, Timestamp};
 
-use super::{actor, if_match, respond, store_problem, task_id, task_response};
+use super::{actor, if_match, store_problem, task_id, task_response};
 use crate::store::{CompleteTask, ReopenTask, StoreError, Transition};
 
 /// Completes a task. Completing a completed task answers 200 with it and records nothing.
 /// Completing a recurring task creates the next occurrence, linked from the response
 /// (`Link: </tasks/{next}>; rel="next-occurrence"`).
-pub async fn complete_task<S: CompleteTask>(store: &S, req: Request) -> Response<Body> {
-    respond(
-        run(req, |owner, id, expected, actor, now| async move {
-            store.complete(&owner, id, expected, &actor, now).await
-        })
-        .await,
-    )
+pub async fn complete_task<S: CompleteTask>(
+    store: &S,
+    req: Request,
+) -> Result<Response<Body>, Problem> {
+    run(req, |owner, id, expected, actor, now| async move {
+        store.complete(&owner, id, expected, &actor, now).await
+    })
+    .await
 }
 
 /// Reopens a completed task. Reopening an open task answers 200 with it and records nothing.
-pub async fn reopen_task<S: ReopenTask>(store: &S, req: Request) -> Response<Body> {
-    respond(
-        run(req, |owner, id, expected, actor, now| async move {
-            store.reopen(&owner, id, expected, &actor, now).await
-        })
-        .await,
-    )
+pub async fn reopen_task<S: ReopenTask>(
+    store: &S,
+    req: Request,
+) -> Result<Response<Body>, Problem> {
+    run(req, |owner, id, expected, actor, now| async move {
+        store.reopen(&owner, id, expected, &actor, now).await
+    })
+    .await
 }
 
 async fn run<F, Fut>(req: Request, change: F) -> Result<Response<Body>, Problem>

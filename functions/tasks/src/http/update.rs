@@ -4,18 +4,17 @@ use lambda_http::{Body, Request, Response};
 use todo_lambda::http::{caller, json_body};
 use todo_schema::{Problem, TaskPatch, Timestamp};
 
-use super::{actor, if_match, respond, store_problem, task_id, task_response};
+use super::{actor, if_match, store_problem, task_id, task_response};
 use crate::store::UpdateTask;
 
 /// The media types a patch may come as.
 const PATCH_MEDIA_TYPES: [&str; 2] = ["application/merge-patch+json", "application/json"];
 
 /// Updates a task; `If-Match` makes it conditional (412 when stale).
-pub async fn update_task<S: UpdateTask>(store: &S, req: Request) -> Response<Body> {
-    respond(run(store, req).await)
-}
-
-async fn run<S: UpdateTask>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
+pub async fn update_task<S: UpdateTask>(
+    store: &S,
+    req: Request,
+) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
     let id = task_id(&req)?;
     let patch: TaskPatch = json_body(&req, &PATCH_MEDIA_TYPES)?;

@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use todo_schema::{Task, TaskId, Timestamp};
 
+use todo_lambda::cursor::Paged;
+use todo_lambda::dynamodb::{Expr, lenient_page, start_key_item};
+
 use super::errors::{classify, into_store_error};
-use super::expr::Expr;
 use super::item::{INDEX_CHANGES, Item, KIND_TOMBSTONE, changes_from, s, task_from_item, user_pk};
 use super::{DynamoTaskStore, StartKey, StoreError, TaskChanges};
-use todo_lambda::dynamodb::{start_key_item, start_key_of};
 
 /// How far before the instant it read at a sync resumes: more than a command's Lambda timeout
 /// (10 s, so a change stamped before the read commits within it), plus the GSI's replication
@@ -49,13 +50,8 @@ pub enum Change {
     Delete { id: TaskId, deleted_at: Timestamp },
 }
 
-/// One page of changes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ChangePage {
-    pub changes: Vec<Change>,
-    /// Present when more changes may follow.
-    pub next: Option<StartKey>,
-}
+/// One page of changes; `next` is present when more changes may follow.
+pub type ChangePage = Paged<Change>;
 
 /// The change an item stands for; `None` for an item that is neither (or unreadable, logged).
 fn change_of(item: Item) -> Option<Change> {
@@ -127,14 +123,6 @@ impl TaskChanges for DynamoTaskStore {
             .send()
             .await
             .map_err(|err| into_store_error(classify(err)))?;
-        Ok(ChangePage {
-            changes: out
-                .items
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(change_of)
-                .collect(),
-            next: out.last_evaluated_key.map(start_key_of),
-        })
+        Ok(lenient_page(out, change_of))
     }
 }

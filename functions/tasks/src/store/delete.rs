@@ -9,9 +9,9 @@ use aws_sdk_dynamodb::types::{
 use todo_schema::{TaskId, Timestamp};
 
 use super::errors::{Failure, classify, into_store_error};
-use super::expr::Expr;
 use super::item::{n, task_key, tombstone_item};
 use super::{DeleteTask, DynamoTaskStore, StoreError};
+use todo_lambda::dynamodb::Expr;
 
 impl DeleteTask for DynamoTaskStore {
     async fn delete(

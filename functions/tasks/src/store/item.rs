@@ -25,6 +25,8 @@ use uuid::Uuid;
 
 use super::StoreError;
 
+use todo_lambda::dynamodb::key;
+pub use todo_lambda::dynamodb::{n, s, user_pk};
 pub use todo_lambda::table::Item;
 /// An attribute to set (`Some`) or remove (`None`).
 pub type Attr = (&'static str, Option<AttributeValue>);
@@ -54,11 +56,6 @@ pub const INDEX_CHANGES: &str = "changes";
 /// Sorts after any timestamp: tasks without a due time come last in ascending due order.
 const NO_DUE: &str = "~";
 
-/// The partition key of everything a user owns.
-pub fn user_pk(owner: &str) -> String {
-    format!("USER#{owner}")
-}
-
 /// The sort key of a task.
 pub fn task_sk(id: TaskId) -> String {
     format!("TASK#{id}")
@@ -76,20 +73,7 @@ pub fn tombstone_sk(id: TaskId) -> String {
 
 /// The primary key of a task.
 pub fn task_key(owner: &str, id: TaskId) -> Item {
-    HashMap::from([
-        ("pk".to_string(), s(user_pk(owner))),
-        ("sk".to_string(), s(task_sk(id))),
-    ])
-}
-
-/// A string attribute.
-pub fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-/// A number attribute.
-pub fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
+    key(user_pk(owner), task_sk(id))
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<AttributeValue, StoreError> {

@@ -11,12 +11,12 @@
 use todo_schema::{Priority, Status, Task, Timestamp};
 
 use super::errors::{classify, into_store_error};
-use super::expr::Expr;
 use super::item::{
     INDEX_BY_DUE, INDEX_BY_PRIORITY, INDEX_BY_TITLE, INDEX_BY_UPDATED, Item, s, task_from_item,
     user_pk,
 };
 use super::{DynamoTaskStore, ListTasks, StoreError};
+use todo_lambda::dynamodb::Expr;
 use todo_lambda::dynamodb::{start_key_item, start_key_of};
 
 /// The most Queries one filtered page may cost.
@@ -100,15 +100,11 @@ impl ListQuery {
     }
 }
 
+use todo_lambda::cursor::Paged;
 pub use todo_lambda::cursor::StartKey;
 
-/// One page of tasks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Page {
-    pub tasks: Vec<Task>,
-    /// Present when more tasks may follow.
-    pub next: Option<StartKey>,
-}
+/// One page of tasks; `next` is present when more tasks may follow.
+pub type Page = Paged<Task>;
 
 fn filter_expression(q: &ListQuery, e: &mut Expr, now: Timestamp) {
     if let Some(status) = q.status {
@@ -224,7 +220,7 @@ impl ListTasks for DynamoTaskStore {
                     // A full page: resume right after the last task returned.
                     return Ok(Page {
                         next: tasks.last().map(|(_, key): &(Task, StartKey)| key.clone()),
-                        tasks: tasks.into_iter().map(|(t, _)| t).collect(),
+                        items: tasks.into_iter().map(|(t, _)| t).collect(),
                     });
                 }
                 let key = key_of(&item, q.sort);
@@ -241,7 +237,7 @@ impl ListTasks for DynamoTaskStore {
             }
         }
         Ok(Page {
-            tasks: tasks.into_iter().map(|(t, _)| t).collect(),
+            items: tasks.into_iter().map(|(t, _)| t).collect(),
             next: start.map(start_key_of),
         })
     }

@@ -6,7 +6,6 @@ mod complete;
 mod create;
 mod delete;
 mod errors;
-mod expr;
 mod get;
 pub mod item;
 mod list;

@@ -5,10 +5,10 @@
 use todo_schema::event::EventType;
 use todo_schema::{Actor, Status, TaskId, Timestamp};
 
-use super::expr::Expr;
 use super::item::{Attr, EventStamp, event_attrs, n, reminder_shard, s, updated_attrs};
 use super::write::{is_stale, stamp_after};
 use super::{DynamoTaskStore, ReopenTask, StoreError, Transition};
+use todo_lambda::dynamodb::Expr;
 
 /// How often a reopen is retried when another writer's clock ran ahead of this one.
 const MAX_ATTEMPTS: usize = 3;

@@ -14,9 +14,9 @@ use todo_schema::task::next_reminder;
 use todo_schema::{Actor, Task, Timestamp};
 
 use super::errors::{Failure, classify, into_store_error};
-use super::expr::Expr;
 use super::item::{EventStamp, INDEX_REMINDERS_DUE, Item, event_attrs, n, s, task_from_item};
 use super::{DynamoTaskStore, StoreError};
+use todo_lambda::dynamodb::Expr;
 
 /// A reminder that is due.
 #[derive(Clone, Debug, PartialEq)]

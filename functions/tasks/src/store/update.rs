@@ -17,13 +17,13 @@ use todo_schema::event::EventType;
 use todo_schema::task::next_reminder;
 use todo_schema::{Actor, Status, Task, TaskId, Timestamp, validation};
 
-use super::expr::Expr;
 use super::item::{
     EventStamp, due_attrs, event_attrs, n, notes_attrs, priority_attrs, recurrence_attrs,
     reminders_attrs, s, tags_attrs, task_item, title_attrs, updated_attrs,
 };
 use super::write::{is_stale, stamp_after};
 use super::{DynamoTaskStore, GetTask, StoreError, UpdateTask};
+use todo_lambda::dynamodb::Expr;
 
 /// How often the apply-and-replace path retries when the task changes underneath it.
 const MAX_ATTEMPTS: usize = 3;

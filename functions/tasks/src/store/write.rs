@@ -6,9 +6,9 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use todo_schema::{Task, TaskId, Timestamp};
 
 use super::errors::{Failure, classify, into_store_error};
-use super::expr::Expr;
 use super::item::{Item, n, task_from_item, task_key};
 use super::{DynamoTaskStore, StoreError};
+use todo_lambda::dynamodb::Expr;
 
 /// A conditional write that did not happen: the task as it is, or `None` when there is none.
 pub type Refused = Option<Task>;

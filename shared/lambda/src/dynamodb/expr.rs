@@ -1,11 +1,10 @@
-//! A small builder for update and condition expressions, so attribute names never collide with
-//! DynamoDB's reserved words and each write states its checks in one place.
+//! The one builder of update and condition expressions every store writes with, so attribute
+//! names never collide with DynamoDB's reserved words (or hold characters an expression cannot:
+//! a delivery's `dlv#<channel>#<destination>`) and each write states its checks in one place.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::item::Attr;
 
 /// An update expression with its condition, names and values.
 #[derive(Debug, Default)]
@@ -18,9 +17,22 @@ pub struct Expr {
 }
 
 impl Expr {
-    /// The placeholder for an attribute name.
+    /// The placeholder for an attribute name: `#<name>` when the name can be one, a numbered
+    /// `#n<i>` otherwise; the same name always gets the same placeholder.
     pub fn name(&mut self, attr: &str) -> String {
-        let placeholder = format!("#{attr}");
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, name)| *name == attr) {
+            return placeholder.clone();
+        }
+        let plain =
+            !attr.is_empty() && attr.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let mut placeholder = if plain {
+            format!("#{attr}")
+        } else {
+            format!("#n{}", self.names.len())
+        };
+        while self.names.contains_key(&placeholder) {
+            placeholder.push('_');
+        }
         self.names.insert(placeholder.clone(), attr.to_string());
         placeholder
     }
@@ -33,9 +45,12 @@ impl Expr {
     }
 
     /// Sets (`Some`) or removes (`None`) each attribute.
-    pub fn apply(&mut self, attrs: Vec<Attr>) {
+    pub fn apply<N: AsRef<str>>(
+        &mut self,
+        attrs: impl IntoIterator<Item = (N, Option<AttributeValue>)>,
+    ) {
         for (attr, value) in attrs {
-            let name = self.name(attr);
+            let name = self.name(attr.as_ref());
             match value {
                 Some(v) => {
                     let v = self.value(v);
@@ -44,6 +59,11 @@ impl Expr {
                 None => self.removes.push(name),
             }
         }
+    }
+
+    /// Sets one attribute.
+    pub fn set(&mut self, attr: &str, value: AttributeValue) {
+        self.apply([(attr, Some(value))]);
     }
 
     /// Adds a raw `SET` clause, for arithmetic and `if_not_exists`.
@@ -141,5 +161,20 @@ mod tests {
             "attribute_exists(#pk) AND #version = :v1"
         );
         assert_eq!(e.names().unwrap()["#notes"], "notes");
+    }
+
+    #[test]
+    fn names_that_cannot_be_placeholders_are_numbered() {
+        let mut e = Expr::default();
+        e.set("dlv#in_app#inbox", AttributeValue::Bool(true));
+        e.set("n0", AttributeValue::Bool(true));
+        assert_eq!(e.update_expression(), "SET #n0 = :v0, #n0_ = :v1");
+        assert_eq!(e.names().unwrap()["#n0"], "dlv#in_app#inbox");
+        assert_eq!(e.names().unwrap()["#n0_"], "n0");
+        assert_eq!(
+            e.name("dlv#in_app#inbox"),
+            "#n0",
+            "a name keeps its placeholder"
+        );
     }
 }
