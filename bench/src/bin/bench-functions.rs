@@ -161,6 +161,13 @@ async fn main() {
             event: fixture("events/msk/reminders.json"),
         },
     ];
+    // The cursor signing key is read from Secrets Manager, as the template gives it.
+    let secrets = todo_local::secrets::LocalSecrets::start(HashMap::from([(
+        "CursorSigningKey".to_string(),
+        "bench-cursor-signing-key-0123456789abcdef".to_string(),
+    )]))
+    .await
+    .expect("the local Secrets Manager starts");
     let env = vec![
         ("TASKS_TABLE".to_string(), "TasksTable".to_string()),
         ("AUDIT_TABLE".to_string(), "AuditTable".to_string()),
@@ -169,8 +176,12 @@ async fn main() {
             "NotificationsTable".to_string(),
         ),
         (
-            "CURSOR_SIGNING_KEY".to_string(),
-            "bench-cursor-signing-key-0123456789abcdef".to_string(),
+            "CURSOR_SIGNING_KEY_SECRET_ARN".to_string(),
+            secrets.arns()["CursorSigningKey"].clone(),
+        ),
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_string(),
+            secrets.url().to_string(),
         ),
         ("AWS_ENDPOINT_URL_DYNAMODB".to_string(), engine.endpoint()),
         ("AWS_LAMBDA_LOG_LEVEL".to_string(), "WARN".to_string()),
