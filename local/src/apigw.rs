@@ -194,16 +194,11 @@ pub struct HttpRequest<'a> {
     pub claims: Option<Value>,
 }
 
-/// A raw query string's parameters in order, decoded; what is not UTF-8 decoded lossily
-/// (the function reads the raw string, and refuses it).
+/// A raw query string's parameters in order, decoded as forms encode them; what is not UTF-8
+/// decoded lossily (the function reads the raw string, and refuses it).
 pub fn query_pairs(raw: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| todo_lambda::http::percent_decode(s).unwrap_or_else(|lossy| lossy);
-    raw.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
-        })
+    form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
         .collect()
 }
 
