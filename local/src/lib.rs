@@ -20,9 +20,10 @@ pub mod process;
 pub mod push_service;
 pub mod runtime;
 pub mod secrets;
-pub mod secured_kafka;
 pub mod ses;
 pub mod streams;
 pub mod template;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod webhook;
 pub mod websocket;
