@@ -16,6 +16,7 @@ pub mod far_end;
 pub mod gateway;
 pub mod iam;
 pub mod kafka;
+pub mod loopback;
 pub mod process;
 pub mod push_service;
 pub mod runtime;
