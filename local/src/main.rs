@@ -224,61 +224,46 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory;
-
     use super::*;
 
-    fn parse(line: &str) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(line.split_whitespace())
-    }
-
-    #[test]
-    fn the_command_line_is_well_formed() {
-        Cli::command().debug_assert();
-    }
-
     /// What scripts/ (run, test, load, bench-latency, lib/local-cloud.sh, smoke's docs) and the
-    /// end-to-end tests run.
+    /// end-to-end tests run, read as before; what it cannot read exits 2, `--help` 0.
     #[test]
     fn the_command_lines_of_the_scripts_and_tests_are_read_as_before() {
-        let cli = parse("todo-local").unwrap();
-        assert_eq!(cli.data, PathBuf::from(".local-data"));
-        assert_eq!((cli.start.port, cli.start.schedule_every), (3000, 5));
-        assert!(cli.command.is_none() && !cli.start.no_iam && !cli.start.reset);
+        let cli = |line: &str| Cli::try_parse_from(line.split_whitespace());
+        let plain = cli("todo-local").unwrap();
+        assert_eq!(plain.data, PathBuf::from(".local-data"));
+        assert_eq!((plain.start.port, plain.start.schedule_every), (3000, 5));
+        assert!(plain.command.is_none() && !plain.start.no_iam && !plain.start.reset);
 
-        let cli =
-            parse("todo-local --port 0 --data /tmp/d --schedule-every 1 --packaged .aws-sam/build")
-                .unwrap();
-        assert_eq!((cli.start.port, cli.start.schedule_every), (0, 1));
-        assert_eq!(cli.data, PathBuf::from("/tmp/d"));
-        assert_eq!(cli.start.packaged, Some(PathBuf::from(".aws-sam/build")));
-
-        let cli = parse("todo-local token alice --data /tmp/d --groups admin").unwrap();
-        assert_eq!(cli.data, PathBuf::from("/tmp/d"));
-        assert!(
-            matches!(cli.command, Some(Command::Token { user, groups: Some(g) }) if user == "alice" && g == "admin")
+        let scripts =
+            cli("todo-local --port 0 --data /d --schedule-every 1 --packaged .aws-sam/build");
+        let scripts = scripts.unwrap();
+        assert_eq!((scripts.start.port, scripts.start.schedule_every), (0, 1));
+        assert_eq!(scripts.data, PathBuf::from("/d"));
+        assert_eq!(
+            scripts.start.packaged,
+            Some(PathBuf::from(".aws-sam/build"))
         );
 
-        let cli = parse("todo-local iam-report --ledgers /tmp/l").unwrap();
+        let token = cli("todo-local token alice --data /d --groups admin").unwrap();
+        assert_eq!(token.data, PathBuf::from("/d"));
         assert!(
-            matches!(cli.command, Some(Command::IamReport { ledgers: Some(l) }) if l == Path::new("/tmp/l"))
+            matches!(token.command, Some(Command::Token { user, groups: Some(g) }) if user == "alice" && g == "admin")
         );
-        parse("todo-local iam-report --data /tmp/d").unwrap();
-        parse("todo-local --no-iam --reset --concurrency 2 --max-connections 64").unwrap();
-    }
+        let report = cli("todo-local iam-report --ledgers /l").unwrap();
+        assert!(
+            matches!(report.command, Some(Command::IamReport { ledgers: Some(l) }) if l == Path::new("/l"))
+        );
+        assert!(cli("todo-local iam-report --data /d").is_ok());
+        assert!(cli("todo-local --no-iam --reset --concurrency 2 --max-connections 64").is_ok());
 
-    #[test]
-    fn what_it_cannot_read_is_refused_with_exit_code_2() {
-        for line in [
-            "todo-local --wrong",
-            "todo-local --port x",
-            "todo-local --concurrency 0",
-            "todo-local --max-connections 0",
-            "todo-local token",
-        ] {
-            let e = parse(line).err().expect(line);
-            assert_eq!(e.exit_code(), 2, "{line}");
-        }
-        assert_eq!(parse("todo-local --help").err().unwrap().exit_code(), 0);
+        let code = |line| cli(line).err().map(|e| e.exit_code());
+        assert_eq!(code("todo-local --help"), Some(0));
+        assert_eq!(code("todo-local --wrong"), Some(2));
+        assert_eq!(code("todo-local --port x"), Some(2));
+        assert_eq!(code("todo-local --concurrency 0"), Some(2));
+        assert_eq!(code("todo-local --max-connections 0"), Some(2));
+        assert_eq!(code("todo-local token"), Some(2));
     }
 }
