@@ -3,88 +3,70 @@
 //! [--tolerate-faults]`
 //!
 //! Drives the API at BASE_URL, then verifies and prints the report; exits 1 when a promise did
-//! not hold. `--token-command` prints a bearer token for the user named in place of `{user}`
+//! not hold, 2 when it cannot run (a command line it cannot read, a token command that fails,
+//! an API that does not answer). `--token-command` prints a bearer token for the user named in place of `{user}`
 //! (as for `scripts/smoke`). Users are named `load-<run>-<n>` so every run starts from empty
 //! data even against a stack that has seen other runs.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::Parser;
+use clap::builder::RangedU64ValueParser;
 use todo_load::{DriveConfig, LoadConfig};
 
-const USAGE: &str = "usage: todo-load BASE_URL --token-command 'CMD {user}' [--users U] [--commands N] [--concurrency C] [--seed S] [--reminder-lead SECONDS] [--drain-timeout SECONDS] [--tolerate-faults]";
-
 /// Bounds that keep a typo from minting a million tokens or spawning a million workers.
-const MAX_USERS: usize = 10_000;
-const MAX_CONCURRENCY: usize = 1_024;
-const MAX_COMMANDS: usize = 10_000_000;
+const MAX_USERS: u64 = 10_000;
+const MAX_CONCURRENCY: u64 = 1_024;
+const MAX_COMMANDS: u64 = 10_000_000;
 
+/// Drives a serverless-todo API with a mix of every command from many users, then verifies
+/// that the pipeline lost and doubled nothing and prints the report (exit 1 when a promise did
+/// not hold).
+#[derive(Parser)]
+#[command(name = "todo-load", args_override_self = true)]
 struct Args {
+    /// The API's base URL.
+    #[arg(value_parser = http_url)]
     base_url: String,
+    /// A shell command that prints a bearer token for the user named in place of {user}
+    /// (`todo-local token {user} --data DIR` for a local cloud).
+    #[arg(long, value_name = "CMD")]
     token_command: String,
+    /// Users issuing commands.
+    #[arg(long, value_name = "U", default_value_t = 20,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_USERS))]
     users: usize,
-    drive: DriveConfig,
-    drain_timeout: Duration,
+    /// Commands issued in all.
+    #[arg(long, value_name = "N", default_value_t = 5_000,
+          value_parser = RangedU64ValueParser::<usize>::new().range(..=MAX_COMMANDS))]
+    commands: usize,
+    /// Commands in flight at once.
+    #[arg(long, value_name = "C", default_value_t = 8,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_CONCURRENCY))]
+    concurrency: usize,
+    /// Seed of the command mix.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Reminders fall this many seconds after their create.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    reminder_lead: u64,
+    /// How long to wait for the pipeline to drain before verifying what has arrived.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(..=3_600))]
+    drain_timeout: u64,
+    /// Faults are injected on purpose: a 5xx or an unanswered request is retried as a careful
+    /// client would, and whether it committed is read back.
+    #[arg(long)]
+    tolerate_faults: bool,
 }
 
-fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
-    value
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| format!("{flag} needs a number"))
-}
-
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut base_url = None;
-    let mut token_command = None;
-    let mut users = 20;
-    let mut drain = 120;
-    let mut drive = DriveConfig {
-        commands: 5_000,
-        concurrency: 8,
-        seed: 1,
-        reminder_lead: Duration::from_secs(5),
-        tolerate_faults: false,
-    };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--token-command" => token_command = args.next(),
-            "--users" => users = number("--users", args.next())?,
-            "--commands" => drive.commands = number("--commands", args.next())?,
-            "--concurrency" => drive.concurrency = number("--concurrency", args.next())?,
-            "--seed" => drive.seed = number("--seed", args.next())?,
-            "--reminder-lead" => {
-                drive.reminder_lead = Duration::from_secs(number("--reminder-lead", args.next())?)
-            }
-            "--drain-timeout" => drain = number("--drain-timeout", args.next())?,
-            "--tolerate-faults" => drive.tolerate_faults = true,
-            "-h" | "--help" => return Err(String::new()),
-            url if base_url.is_none() && !url.starts_with("--") => base_url = Some(url.to_string()),
-            other => return Err(format!("unknown argument {other}")),
-        }
+/// The base URL, when it is an http(s) one.
+fn http_url(url: &str) -> Result<String, String> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url.to_string()),
+        _ => Err(format!("{url:?} is not an http(s) URL")),
     }
-    if !(1..=MAX_USERS).contains(&users) || !(1..=MAX_CONCURRENCY).contains(&drive.concurrency) {
-        return Err(format!(
-            "--users needs 1 to {MAX_USERS}, --concurrency 1 to {MAX_CONCURRENCY}"
-        ));
-    }
-    if drive.commands > MAX_COMMANDS || drain > 3_600 {
-        return Err(format!(
-            "--commands needs at most {MAX_COMMANDS}, --drain-timeout at most 3600 s"
-        ));
-    }
-    if let Some(url) = &base_url {
-        match reqwest::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => return Err(format!("BASE_URL {url:?} is not an http(s) URL")),
-        }
-    }
-    Ok(Args {
-        base_url: base_url.ok_or("BASE_URL is missing")?,
-        token_command: token_command.ok_or("--token-command is missing")?,
-        users,
-        drive,
-        drain_timeout: Duration::from_secs(drain),
-    })
 }
 
 /// Runs the token command for `user` and returns what it printed.
@@ -112,17 +94,7 @@ fn token(command: &str, user: &str) -> Result<String, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("{e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let run = uuid::Uuid::now_v7().simple().to_string();
     let run = &run[run.len() - 8..];
     let mut users = Vec::new();
@@ -139,8 +111,14 @@ async fn main() -> ExitCode {
     let config = LoadConfig {
         base_url: args.base_url,
         users,
-        drive: args.drive,
-        drain_timeout: args.drain_timeout,
+        drive: DriveConfig {
+            commands: args.commands,
+            concurrency: args.concurrency,
+            seed: args.seed,
+            reminder_lead: Duration::from_secs(args.reminder_lead),
+            tolerate_faults: args.tolerate_faults,
+        },
+        drain_timeout: Duration::from_secs(args.drain_timeout),
     };
     if let Err(e) = todo_load::preflight(&config).await {
         eprintln!("todo-load: {e}");
@@ -152,5 +130,59 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Result<Args, clap::Error> {
+        Args::try_parse_from(line.split_whitespace())
+    }
+
+    /// scripts/test's and scripts/load's command lines, and the defaults.
+    #[test]
+    fn the_command_lines_of_the_scripts_are_read_as_before() {
+        let a = args("todo-load http://127.0.0.1:3000 --token-command tok").unwrap();
+        assert_eq!(
+            (a.users, a.commands, a.concurrency, a.seed),
+            (20, 5_000, 8, 1)
+        );
+        assert_eq!((a.reminder_lead, a.drain_timeout), (5, 120));
+        assert!(!a.tolerate_faults);
+        let a = args("todo-load http://127.0.0.1:3000 --token-command tok --users 4 --commands 300 --concurrency 6 --reminder-lead 2 --drain-timeout 60 --tolerate-faults").unwrap();
+        assert_eq!((a.users, a.commands, a.concurrency), (4, 300, 6));
+        assert_eq!((a.reminder_lead, a.drain_timeout), (2, 60));
+        assert!(a.tolerate_faults);
+        let a = args("todo-load --seed 7 --token-command tok https://api.example").unwrap();
+        assert_eq!((a.base_url.as_str(), a.seed), ("https://api.example", 7));
+    }
+
+    /// Exit 2, as before: a missing or second URL, one that is not http(s), numbers out of
+    /// their bounds, an unknown flag. `--help` exits 0.
+    #[test]
+    fn what_it_cannot_read_is_refused() {
+        let refused = [
+            "",
+            "http://a",
+            "ftp://a --token-command tok",
+            "http://a http://b --token-command tok",
+            "http://a --token-command tok --users 0",
+            "http://a --token-command tok --users 10001",
+            "http://a --token-command tok --concurrency 1025",
+            "http://a --token-command tok --commands 10000001",
+            "http://a --token-command tok --drain-timeout 3601",
+            "http://a --token-command tok --seed x",
+            "http://a --token-command tok --wrong",
+        ];
+        for tail in refused {
+            let e = args(&format!("todo-load {tail}")).err().expect(tail);
+            assert_eq!(e.exit_code(), 2, "{tail}");
+        }
+        assert_eq!(
+            args("todo-load --help").err().map(|e| e.exit_code()),
+            Some(0)
+        );
     }
 }

@@ -18,6 +18,7 @@ use axum::extract::{Path as UrlPath, State};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
+use crate::loopback;
 use crate::runtime::{FunctionHost, Invocation, Outcome};
 use crate::template::Template;
 
@@ -84,13 +85,7 @@ type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
 struct ResponseEndpoint {
     url: String,
     waiting: Waiting,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for ResponseEndpoint {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: loopback::Server,
 }
 
 impl ResponseEndpoint {
@@ -99,15 +94,12 @@ impl ResponseEndpoint {
         let app = axum::Router::new()
             .route("/responses/{id}", axum::routing::put(receive))
             .with_state(Arc::clone(&waiting));
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = loopback::bind().await?;
         let url = format!("http://{}/responses", listener.local_addr()?);
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Ok(Self {
             url,
             waiting,
-            server,
+            _server: loopback::Server::start(listener, app),
         })
     }
 }

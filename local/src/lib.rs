@@ -16,13 +16,15 @@ pub mod far_end;
 pub mod gateway;
 pub mod iam;
 pub mod kafka;
+pub mod loopback;
 pub mod process;
 pub mod push_service;
 pub mod runtime;
 pub mod secrets;
-pub mod secured_kafka;
 pub mod ses;
 pub mod streams;
 pub mod template;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod webhook;
 pub mod websocket;

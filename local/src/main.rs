@@ -5,124 +5,93 @@
 //! functions' roles refuse through, recorded, for debugging); `todo-local token USER` prints a
 //! bearer token for USER; `todo-local iam-report` prints what a run's functions were refused
 //! and which grants of the template no request needed (exit 1 when either needs attention).
-//! Run it through `scripts/run`, which builds what it needs first.
+//! Run it through `scripts/run`, which builds what it needs first. `todo-local --help` lists
+//! every option; a command line it cannot read exits 2.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use clap::builder::RangedU64ValueParser;
+use clap::{Parser, Subcommand};
 use todo_local::artifacts::Artifacts;
 use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
 use todo_local::template::Template;
 
-const USAGE: &str = "usage: todo-local [--data DIR] [--port PORT] [--reset] [--schedule-every SECONDS] [--concurrency N] [--max-connections N] [--packaged DIR] [--no-iam]\n       todo-local token USER [--groups G1,G2] [--data DIR]\n       todo-local iam-report [--data DIR | --ledgers DIR]";
-
-struct Args {
+/// The local cloud: template.yaml's functions, tables, broker and APIs on this machine. Without
+/// a command it starts them from the current folder's template.yaml and runs until Ctrl-C.
+#[derive(Parser)]
+#[command(name = "todo-local", args_override_self = true)]
+struct Cli {
+    /// The data folder: tables, broker log, the issuer's key, the IAM ledger.
+    #[arg(long, value_name = "DIR", default_value = ".local-data", global = true)]
     data: PathBuf,
-    port: u16,
-    reset: bool,
-    token_for: Option<String>,
-    /// `cognito:groups` of the token printed (`--groups admin` for an administrator's).
-    groups: Vec<String>,
-    schedule_every: Option<std::time::Duration>,
-    concurrency: usize,
-    /// Client connections each API holds open at once.
-    max_connections: usize,
-    /// `sam build`'s output folder to run instead of the workspace binaries.
-    packaged: Option<PathBuf>,
-    /// Let refused requests through (recorded).
-    no_iam: bool,
-    /// Print the least-privilege report of the data folder's ledger.
-    iam_report: bool,
-    /// ...or of every ledger in this folder.
-    ledgers: Option<PathBuf>,
+    #[command(flatten)]
+    start: Start,
+    #[command(subcommand)]
+    command: Option<Command>,
 }
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut parsed = Args {
-        data: PathBuf::from(".local-data"),
-        port: 3000,
-        reset: false,
-        token_for: None,
-        groups: Vec::new(),
-        schedule_every: Some(std::time::Duration::from_secs(5)),
-        concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
-        max_connections: todo_local::connections::default_max_connections(),
-        packaged: None,
-        no_iam: false,
-        iam_report: false,
-        ledgers: None,
-    };
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--data" => parsed.data = args.next().ok_or("--data needs a folder")?.into(),
-            "--port" => {
-                parsed.port = args
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .ok_or("--port needs a number")?;
-            }
-            "--reset" => parsed.reset = true,
-            "--no-iam" => parsed.no_iam = true,
-            "iam-report" => parsed.iam_report = true,
-            "--ledgers" => {
-                parsed.ledgers = Some(args.next().ok_or("--ledgers needs a folder")?.into());
-            }
-            "--schedule-every" => {
-                let secs: u64 = args
-                    .next()
-                    .and_then(|p| p.parse().ok())
-                    .ok_or("--schedule-every needs seconds")?;
-                parsed.schedule_every = Some(std::time::Duration::from_secs(secs));
-            }
-            "--concurrency" => {
-                parsed.concurrency = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| *n >= 1)
-                    .ok_or("--concurrency needs a whole number from 1")?;
-            }
-            "--max-connections" => {
-                parsed.max_connections = args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| *n >= 1)
-                    .ok_or("--max-connections needs a whole number from 1")?;
-            }
-            "--packaged" => {
-                parsed.packaged = Some(
-                    args.next()
-                        .ok_or("--packaged needs a folder (.aws-sam/build)")?
-                        .into(),
-                );
-            }
-            "token" => parsed.token_for = Some(args.next().ok_or("token needs a user")?),
-            "--groups" => {
-                parsed.groups = args
-                    .next()
-                    .ok_or("--groups needs a comma-separated list")?
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|g| !g.is_empty())
-                    .map(String::from)
-                    .collect();
-            }
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(parsed)
+/// How the cloud starts.
+#[derive(clap::Args)]
+struct Start {
+    /// The HTTP API's port (0: any free one; the address is printed).
+    #[arg(long, default_value_t = 3000)]
+    port: u16,
+    /// Delete the data folder first.
+    #[arg(long)]
+    reset: bool,
+    /// Seconds between the schedule's runs (every minute in AWS).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    schedule_every: u64,
+    /// Execution environments each function may run at once.
+    #[arg(long, value_name = "N", default_value_t = todo_local::cloud::DEFAULT_CONCURRENCY,
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    concurrency: usize,
+    /// Client connections each API holds open at once (by default 1024, or a quarter of the
+    /// process's file descriptors when that is less).
+    #[arg(long, value_name = "N", default_value_t = todo_local::connections::default_max_connections(),
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    max_connections: usize,
+    /// Run what `sam build` packaged in DIR (.aws-sam/build), arm64 under qemu-user, instead of
+    /// the workspace's binaries.
+    #[arg(long, value_name = "DIR")]
+    packaged: Option<PathBuf>,
+    /// Let what the functions' roles refuse through (recorded and printed), for debugging.
+    #[arg(long)]
+    no_iam: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print a bearer token for USER from the data folder's issuer (valid 24 hours).
+    #[command(args_override_self = true)]
+    Token {
+        /// The token's subject (`sub`).
+        user: String,
+        /// `cognito:groups` of the token (`--groups admin` for an administrator's).
+        #[arg(long, value_name = "G1,G2")]
+        groups: Option<String>,
+    },
+    /// Print what a run's functions were refused and which grants no request needed; exit 1
+    /// when either needs attention.
+    #[command(args_override_self = true)]
+    IamReport {
+        /// Judge every ledger (*.json) in DIR instead of the data folder's.
+        #[arg(long, value_name = "DIR")]
+        ledgers: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let args = match parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}\n{USAGE}");
-            return std::process::ExitCode::from(2);
-        }
+    let cli = Cli::parse();
+    let done = match cli.command {
+        Some(Command::Token { user, groups }) => token(&cli.data, &user, groups.as_deref()),
+        Some(Command::IamReport { ledgers }) => iam_report(&cli.data, ledgers.as_deref()),
+        None => start(&cli.data, cli.start).await,
     };
-    match run(args).await {
+    match done {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("todo-local: {e}");
@@ -131,12 +100,30 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Prints a token for `user`, in the comma-separated `groups` when there are any.
+fn token(data: &Path, user: &str, groups: Option<&str>) -> Result<(), Box<dyn std::error::Error>> {
+    let auth = LocalAuthorizer::recorded(data)?;
+    let groups: Vec<String> = groups
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(String::from)
+        .collect();
+    let token = match groups.as_slice() {
+        [] => auth.token(user, 24),
+        groups => auth.token_in_groups(user, 24, groups),
+    };
+    println!("{token}");
+    Ok(())
+}
+
 /// Prints the least-privilege report of the data folder's run, or of every run whose ledger is
 /// in `--ledgers DIR` (the test command collects them there; the newest run's roles are
 /// judged); fails when it needs attention.
-fn iam_report(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+fn iam_report(data: &Path, ledgers: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
     let mut files = Vec::new();
-    match &args.ledgers {
+    match ledgers {
         Some(dir) => {
             for entry in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
                 let path = entry?.path();
@@ -149,7 +136,7 @@ fn iam_report(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
                 std::cmp::Reverse(std::fs::metadata(p).and_then(|m| m.modified()).ok())
             });
         }
-        None => files.push(args.data.join("iam/ledger.json")),
+        None => files.push(data.join("iam/ledger.json")),
     }
     let mut ledgers = Vec::new();
     for path in &files {
@@ -169,21 +156,10 @@ fn iam_report(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(user) = args.token_for {
-        let auth = LocalAuthorizer::recorded(&args.data)?;
-        let token = match args.groups.as_slice() {
-            [] => auth.token(&user, 24),
-            groups => auth.token_in_groups(&user, 24, groups),
-        };
-        println!("{token}");
-        return Ok(());
-    }
-    if args.iam_report {
-        return iam_report(&args);
-    }
-    if args.reset && args.data.exists() {
-        std::fs::remove_dir_all(&args.data)?;
+/// Starts the cloud and runs it until Ctrl-C.
+async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error>> {
+    if args.reset && data.exists() {
+        std::fs::remove_dir_all(data)?;
     }
     let artifacts = match args.packaged {
         Some(dir) => Artifacts::Packaged(dir),
@@ -196,18 +172,18 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let template = Template::load(std::path::Path::new("template.yaml"))?;
     let config = CloudConfig {
-        data_dir: args.data.clone(),
+        data_dir: data.to_path_buf(),
         artifacts,
         api_port: args.port,
         print_invocations: true,
-        schedule_every: args.schedule_every,
+        schedule_every: Some(Duration::from_secs(args.schedule_every)),
         concurrency: args.concurrency,
         enforce_iam: !args.no_iam,
         max_connections: args.max_connections,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
     let token = cloud.auth.token("alice", 24);
-    println!("todo-local is up (data in {})", args.data.display());
+    println!("todo-local is up (data in {})", data.display());
     println!("  HTTP API      {}", cloud.api_url);
     if let Some(ws) = &cloud.websocket_url {
         println!(
@@ -244,4 +220,50 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     tokio::signal::ctrl_c().await?;
     println!("stopping");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What scripts/ (run, test, load, bench-latency, lib/local-cloud.sh, smoke's docs) and the
+    /// end-to-end tests run, read as before; what it cannot read exits 2, `--help` 0.
+    #[test]
+    fn the_command_lines_of_the_scripts_and_tests_are_read_as_before() {
+        let cli = |line: &str| Cli::try_parse_from(line.split_whitespace());
+        let plain = cli("todo-local").unwrap();
+        assert_eq!(plain.data, PathBuf::from(".local-data"));
+        assert_eq!((plain.start.port, plain.start.schedule_every), (3000, 5));
+        assert!(plain.command.is_none() && !plain.start.no_iam && !plain.start.reset);
+
+        let scripts =
+            cli("todo-local --port 0 --data /d --schedule-every 1 --packaged .aws-sam/build");
+        let scripts = scripts.unwrap();
+        assert_eq!((scripts.start.port, scripts.start.schedule_every), (0, 1));
+        assert_eq!(scripts.data, PathBuf::from("/d"));
+        assert_eq!(
+            scripts.start.packaged,
+            Some(PathBuf::from(".aws-sam/build"))
+        );
+
+        let token = cli("todo-local token alice --data /d --groups admin").unwrap();
+        assert_eq!(token.data, PathBuf::from("/d"));
+        assert!(
+            matches!(token.command, Some(Command::Token { user, groups: Some(g) }) if user == "alice" && g == "admin")
+        );
+        let report = cli("todo-local iam-report --ledgers /l").unwrap();
+        assert!(
+            matches!(report.command, Some(Command::IamReport { ledgers: Some(l) }) if l == Path::new("/l"))
+        );
+        assert!(cli("todo-local iam-report --data /d").is_ok());
+        assert!(cli("todo-local --no-iam --reset --concurrency 2 --max-connections 64").is_ok());
+
+        let code = |line| cli(line).err().map(|e| e.exit_code());
+        assert_eq!(code("todo-local --help"), Some(0));
+        assert_eq!(code("todo-local --wrong"), Some(2));
+        assert_eq!(code("todo-local --port x"), Some(2));
+        assert_eq!(code("todo-local --concurrency 0"), Some(2));
+        assert_eq!(code("todo-local --max-connections 0"), Some(2));
+        assert_eq!(code("todo-local token"), Some(2));
+    }
 }

@@ -28,6 +28,7 @@ use serde_json::{Value, json};
 use web_push_native::{Auth, p256};
 
 use crate::far_end::FarEnd;
+use crate::loopback;
 
 /// One delivery, decrypted.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -58,19 +59,13 @@ struct Shared {
 /// A running push service; it stops when dropped.
 pub struct LocalPushService {
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LocalPushService {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: loopback::Server,
 }
 
 impl LocalPushService {
     /// Listens on a free port.
     pub async fn start() -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = loopback::bind().await?;
         let shared = Shared {
             origin: format!("http://{}", listener.local_addr()?),
             devices: Arc::default(),
@@ -84,10 +79,10 @@ impl LocalPushService {
             .route("/messages", get(messages))
             .route("/control", post(control))
             .with_state(shared.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { shared, server })
+        Ok(Self {
+            shared,
+            _server: loopback::Server::start(listener, app),
+        })
     }
 
     /// `http://127.0.0.1:<port>`: what `PushServiceHosts` must admit.

@@ -547,7 +547,7 @@ mod tests {
     }
 
     fn get_event() -> Vec<u8> {
-        crate::apigw::call("GET", "/tasks/0192f0c4-7b7e-7c3a-9d2e-3f4a5b6c7d8e")
+        crate::testing::apigw::call("GET", "/tasks/0192f0c4-7b7e-7c3a-9d2e-3f4a5b6c7d8e")
             .event()
             .to_string()
             .into_bytes()

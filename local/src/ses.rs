@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::far_end::FarEnd;
 use crate::iam::{Gate, Request};
+use crate::loopback;
 use crate::template::{ACCOUNT_ID, REGION};
 
 /// One message as SES accepted it.
@@ -46,17 +47,11 @@ struct Shared {
     gate: Gate,
 }
 
-/// A running SES endpoint; it stops with the process.
+/// A running SES endpoint; it stops when dropped.
 pub struct LocalSes {
     url: String,
     shared: Shared,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LocalSes {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: loopback::Server,
 }
 
 impl LocalSes {
@@ -72,15 +67,12 @@ impl LocalSes {
             .route("/messages", get(messages))
             .route("/control", post(control))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = loopback::bind().await?;
         let url = format!("http://{}", listener.local_addr()?);
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Ok(Self {
             url,
             shared,
-            server,
+            _server: loopback::Server::start(listener, app),
         })
     }
 

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use todo_e2e::{Api, DataDir, dead_letters, id, in_seconds, kill9, start};
-use todo_local::apigw::problem_fields;
+use todo_local::testing::apigw::problem_fields;
 
 /// Defect 1: an instant whose UTC form leaves years 0000-9999 is refused with its field.
 #[tokio::test]

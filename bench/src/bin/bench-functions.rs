@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use todo_load::stats::{ms, quantile};
-use todo_local::apigw::call;
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
+use todo_local::testing::apigw::call;
 use todo_schema::{Actor, NewTask, TaskId, Timestamp};
 use todo_tasks::store::{CreateTask, DynamoTaskStore};
 

@@ -12,8 +12,8 @@ use todo_audit::store::{AppendEntries, AuditStore};
 use todo_lambda::admin::AdminPolicy;
 use todo_lambda::cursor::CursorCodec;
 use todo_lambda::http::IntoResponse;
-use todo_local::apigw::{ALICE, BOB, Call, Reply, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
+use todo_local::testing::apigw::{ALICE, BOB, Call, Reply, call, read};
 use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
 

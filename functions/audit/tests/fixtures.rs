@@ -99,11 +99,14 @@ async fn the_sample_http_events_run_through_the_read_handlers() {
     )
     .await;
     assert!(audited.batch_item_failures.is_empty());
-    let history =
-        todo_local::apigw::read(task_history(&store, &cursors, request("task-history.json")).await);
+    let history = todo_local::testing::apigw::read(
+        task_history(&store, &cursors, request("task-history.json")).await,
+    );
     assert_eq!(history.status, 200, "{}", history.body);
     assert!(!history.body["items"].as_array().unwrap().is_empty());
-    let log = todo_local::apigw::read(audit_log(&store, &cursors, request("audit-log.json")).await);
+    let log = todo_local::testing::apigw::read(
+        audit_log(&store, &cursors, request("audit-log.json")).await,
+    );
     assert_eq!(log.status, 200, "{}", log.body);
 
     let now = todo_schema::Timestamp::now();
@@ -116,7 +119,7 @@ async fn the_sample_http_events_run_through_the_read_handlers() {
         claim: "cognito:groups".into(),
         group: "admin".into(),
     };
-    let found = todo_local::apigw::read(
+    let found = todo_local::testing::apigw::read(
         admin_audit(
             &store,
             &cursors,

@@ -43,10 +43,12 @@ async fn the_sample_http_events_run_through_the_inbox_handlers() {
         let path = format!("{}/../../events/http/{name}", env!("CARGO_MANIFEST_DIR"));
         lambda_http::request::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
     };
-    let list = todo_local::apigw::read(
+    let list = todo_local::testing::apigw::read(
         list_notifications(&inbox, &cursors, request("list-notifications.json")).await,
     );
     assert_eq!(list.status, 200, "{}", list.body);
-    let read = todo_local::apigw::read(mark_read(&inbox, request("read-notification.json")).await);
+    let read = todo_local::testing::apigw::read(
+        mark_read(&inbox, request("read-notification.json")).await,
+    );
     assert_eq!(read.status, 404, "no such notification yet: {}", read.body);
 }

@@ -5,8 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 use todo_lambda::cursor::CursorCodec;
-use todo_local::apigw::{ALICE, BOB, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
+use todo_local::testing::apigw::{ALICE, BOB, call, read};
 use todo_local::webhook::WebhookReceiver;
 use todo_notifications::channels::deliver_batch;
 use todo_notifications::channels::in_app::in_app_batch;
@@ -449,7 +449,7 @@ mod settings_and_email {
         }
     }
 
-    async fn put(store: &InboxStore, user: &str, body: Value) -> todo_local::apigw::Reply {
+    async fn put(store: &InboxStore, user: &str, body: Value) -> todo_local::testing::apigw::Reply {
         read(
             put_settings(
                 store,
@@ -918,7 +918,7 @@ mod web_push {
         hosts: &[String],
         user: &str,
         body: Value,
-    ) -> todo_local::apigw::Reply {
+    ) -> todo_local::testing::apigw::Reply {
         read(
             subscribe(
                 store,

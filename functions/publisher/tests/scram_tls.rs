@@ -1,12 +1,12 @@
 //! The publisher's SASL_SSL_SCRAM path against a real Kafka-protocol broker that requires
 //! authentication: tansu with `--authentication` and a SCRAM-SHA-512 user, reached over TLS
-//! (`todo_local::secured_kafka`).
+//! (`todo_local::testing::secured_kafka`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use rskafka::client::partition::UnknownTopicHandling;
-use todo_local::secured_kafka::SecuredKafka;
+use todo_local::testing::secured_kafka::SecuredKafka;
 use todo_publisher::kafka::{KafkaConfig, KafkaSink, Security};
 use todo_publisher::relay::{EventSink, Outgoing};
 

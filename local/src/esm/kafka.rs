@@ -31,12 +31,8 @@ pub struct KafkaMapping {
     pub host: Arc<FunctionHost>,
     pub topic: String,
     pub group: String,
-    pub batch_size: usize,
-    pub window: Duration,
-    pub max_retries: u32,
-    pub max_record_age: Option<Duration>,
-    /// `BisectBatchOnFunctionError`.
-    pub bisect: bool,
+    /// Its retries capped as Lambda caps a Kafka mapping's (`properties::kafka_retries`).
+    pub batching: super::Batching,
     /// `kafka://<topic>` destination, if any.
     pub dead_letter: Option<String>,
     /// `StartingPosition: LATEST`: a group with no committed offset starts at the log's end
@@ -69,7 +65,6 @@ impl KafkaMapping {
             return None;
         }
         let p = &event["Properties"];
-        let batching = super::Batching::of(p);
         let group = p["ConsumerGroupId"]
             .as_str()
             .unwrap_or(&f.logical_id)
@@ -77,11 +72,10 @@ impl KafkaMapping {
         Some(Self {
             host,
             topic: p["Topics"][0].as_str()?.to_string(),
-            batch_size: batching.batch_size,
-            window: batching.window,
-            max_retries: super::properties::kafka_retries(p),
-            max_record_age: batching.max_record_age,
-            bisect: p["BisectBatchOnFunctionError"].as_bool().unwrap_or(false),
+            batching: super::Batching {
+                max_retries: super::properties::kafka_retries(p),
+                ..super::Batching::of(p)
+            },
             dead_letter: p["DestinationConfig"]["OnFailure"]["Destination"]
                 .as_str()
                 .and_then(|d| d.strip_prefix("kafka://"))
@@ -238,13 +232,13 @@ impl KafkaMapping {
         };
         // A fetch waits at most 50 ms for records, so the worker notices a stop promptly (the
         // batching window still bounds how long a record waits).
-        let wait_ms = self.window.as_millis().min(50) as i32;
+        let wait_ms = self.batching.window.as_millis().min(50) as i32;
         let fetched = pc.fetch_records(next, 1..5_000_000, wait_ms.max(1)).await;
         let batch: Vec<RecordAndOffset> = match fetched {
             Ok((records, _)) => records
                 .into_iter()
                 .filter(|r| r.offset >= next)
-                .take(self.limit.unwrap_or(self.batch_size))
+                .take(self.limit.unwrap_or(self.batching.batch_size))
                 .collect(),
             Err(_) => Vec::new(),
         };
@@ -276,7 +270,7 @@ impl KafkaMapping {
         self.commit(partition, first);
         let attempts = self.attempts.entry((partition, first)).or_insert(0);
         *attempts += 1;
-        let expired = self.max_record_age.is_some_and(|age| {
+        let expired = self.batching.max_record_age.is_some_and(|age| {
             batch.iter().find(|r| r.offset == first).is_some_and(|r| {
                 (chrono::Utc::now() - r.record.timestamp)
                     .to_std()
@@ -284,11 +278,11 @@ impl KafkaMapping {
                     > age
             })
         });
-        if *attempts <= self.max_retries && !expired {
+        if *attempts <= self.batching.max_retries && !expired {
             // "If the function returns an error, split the batch in two and retry" (the retry
             // counts, as on the stream mapping).
-            if self.bisect && !matches!(invocation.outcome, Outcome::Ok(_)) && batch.len() > 1 {
-                self.limit = Some(batch.len().div_ceil(2));
+            if let Some(half) = self.batching.split(&invocation.outcome, batch.len()) {
+                self.limit = Some(half);
             }
             return batch.iter().filter(|r| r.offset < first).count();
         }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use dynoxide::Database;
 use serde_json::{Value, json};
@@ -22,10 +22,8 @@ use crate::template::FunctionDefinition;
 pub struct StreamMapping {
     pub host: Arc<FunctionHost>,
     pub table: String,
-    pub batch_size: usize,
-    pub window: Duration,
-    pub max_retries: u32,
-    pub bisect: bool,
+    /// (A stream mapping applies no `MaximumRecordAgeInSeconds`.)
+    pub batching: super::Batching,
     pub filters: Vec<Value>,
     pub checkpoint_file: PathBuf,
     pub failure_file: PathBuf,
@@ -58,7 +56,6 @@ impl StreamMapping {
             return None;
         }
         let p = &event["Properties"];
-        let batching = super::Batching::of(p);
         let table = p["Stream"]["!GetAtt"]
             .as_str()?
             .split('.')
@@ -75,10 +72,7 @@ impl StreamMapping {
         Some(Self {
             host,
             table,
-            batch_size: batching.batch_size,
-            window: batching.window,
-            max_retries: batching.max_retries,
-            bisect: p["BisectBatchOnFunctionError"].as_bool().unwrap_or(false),
+            batching: super::Batching::of(p),
             filters,
             checkpoint_file: data_dir.join(format!("esm/{}-stream.checkpoint", f.logical_id)),
             failure_file: data_dir.join(format!("failures/{}.jsonl", f.logical_id)),
@@ -197,7 +191,7 @@ impl StreamMapping {
                 continue;
             }
             batch.push(r);
-            if batch.len() >= self.limit.unwrap_or(self.batch_size) {
+            if batch.len() >= self.limit.unwrap_or(self.batching.batch_size) {
                 break;
             }
         }
@@ -207,9 +201,9 @@ impl StreamMapping {
         if batch.is_empty() {
             return settled;
         }
-        if batch.len() < self.batch_size && self.limit.is_none() {
+        if batch.len() < self.batching.batch_size && self.limit.is_none() {
             let since = *self.waiting_since.get_or_insert_with(Instant::now);
-            if since.elapsed() < self.window {
+            if since.elapsed() < self.batching.window {
                 return settled;
             }
         }
@@ -266,7 +260,7 @@ impl StreamMapping {
         let failed_seq = seq(&batch[i]);
         let attempts = self.attempts.entry(failed_seq.clone()).or_insert(0);
         *attempts += 1;
-        if *attempts > self.max_retries {
+        if *attempts > self.batching.max_retries {
             let invocations = *attempts;
             self.send_to_failure_destination(db, &batch[i..], &invocation.outcome, invocations);
             self.attempts.remove(&failed_seq);
@@ -274,8 +268,8 @@ impl StreamMapping {
             self.save(&seq(&batch[batch.len() - 1]));
             return settled + batch.len();
         }
-        if !matches!(invocation.outcome, Outcome::Ok(_)) && self.bisect && batch.len() > 1 {
-            self.limit = Some(batch.len().div_ceil(2));
+        if let Some(half) = self.batching.split(&invocation.outcome, batch.len()) {
+            self.limit = Some(half);
         }
         settled + i
     }

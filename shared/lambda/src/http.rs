@@ -223,14 +223,13 @@ pub fn page_limit(params: &QueryMap) -> Result<u32, Problem> {
 /// A query-string value percent-encoded (RFC 3986: only unreserved characters stay), for links
 /// a route hands out and for events built from requests.
 pub fn percent_encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    /// Everything but RFC 3986's unreserved characters.
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(v, RESERVED).to_string()
 }
 
 /// One page of a collection, as every list route answers it.

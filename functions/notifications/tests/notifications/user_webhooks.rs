@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use todo_lambda::cursor::CursorCodec;
-use todo_local::apigw::{ALICE, BOB, call, read};
+use todo_local::testing::apigw::{ALICE, BOB, call, read};
 use todo_local::webhook::{Received, WebhookReceiver};
 use todo_notifications::channels::ChannelFunction;
 use todo_notifications::channels::public_dns::keep_public;
@@ -33,7 +33,7 @@ async fn register(
     origins: &[String],
     user: &str,
     body: Value,
-) -> todo_local::apigw::Reply {
+) -> todo_local::testing::apigw::Reply {
     read(
         create_webhook(
             store,
@@ -44,7 +44,7 @@ async fn register(
     )
 }
 
-async fn log(store: &InboxStore, user: &str, id: &str) -> todo_local::apigw::Reply {
+async fn log(store: &InboxStore, user: &str, id: &str) -> todo_local::testing::apigw::Reply {
     read(
         list_deliveries(
             store,

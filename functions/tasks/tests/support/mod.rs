@@ -6,8 +6,8 @@
 use lambda_http::Request;
 use serde_json::Value;
 use todo_lambda::cursor::CursorCodec;
-pub use todo_local::apigw::{ALICE, BOB, Call, Reply, call, read};
 use todo_local::dynamodb::EmbeddedDynamo;
+pub use todo_local::testing::apigw::{ALICE, BOB, Call, Reply, call, read};
 use todo_schema::Timestamp;
 use todo_tasks::http::{changes, create, delete, get, list, transition, update};
 use todo_tasks::store::DynamoTaskStore;
