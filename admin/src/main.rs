@@ -19,7 +19,8 @@ use std::time::Duration;
 use serde_json::json;
 use todo_admin::dead_letters::{self, Target};
 use todo_admin::failures;
-use todo_publisher::kafka::{KafkaConfig, KafkaSink};
+use todo_kafka::config::KafkaConfig;
+use todo_kafka::producer::KafkaSink;
 
 const USAGE: &str = "usage: todo-admin dead-letters list [--from OFFSET]\n       todo-admin dead-letters redrive (--offset N ... | --all) [--to TOPIC] [--apply]\n       todo-admin failures redrive FILE [--apply]\nKafka from KAFKA_BOOTSTRAP_SERVERS (and KAFKA_SECURITY_PROTOCOL ...), AWS from the SDK's usual variables.";
 

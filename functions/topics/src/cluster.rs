@@ -21,7 +21,7 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, MetadataRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use todo_publisher::kafka::KafkaConfig;
+use todo_kafka::config::KafkaConfig;
 use tokio::time::Instant;
 
 use crate::connection::{AdminError, Connection};

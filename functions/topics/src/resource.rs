@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use todo_publisher::kafka::KafkaConfig;
+use todo_kafka::config::KafkaConfig;
 use tokio::time::Instant;
 
 use crate::cluster::{Applied, reconcile};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use todo_publisher::kafka::KafkaConfig;
+use todo_kafka::config::KafkaConfig;
 use todo_topics::resource::{handle, send};
 
 #[tokio::main]
