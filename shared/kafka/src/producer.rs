@@ -16,7 +16,7 @@ use crate::partitioner::partition_for;
 use crate::relay::{EventSink, Outgoing};
 
 /// How long rskafka's own retries of one request may go on; the invocation's deadline (see
-/// `relay::deadline`) bounds the whole publish as well.
+/// `relay::PUBLISH_BUDGET`) bounds the whole publish as well.
 const PRODUCE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Produces to Kafka with acks from all in-sync replicas (rskafka always asks for `acks=-1`).

@@ -25,5 +25,5 @@ async fn main() -> Result<(), Error> {
         link_template: required("TASK_LINK_TEMPLATE")?,
         settings: store,
     };
-    serve(store, Box::leak(Box::new(email))).await
+    serve(store, &email).await
 }

@@ -26,5 +26,5 @@ async fn main() -> Result<(), Error> {
         subject: required("VAPID_SUBJECT")?,
         store,
     };
-    serve(store, Box::leak(Box::new(push))).await
+    serve(store, &push).await
 }

@@ -21,5 +21,5 @@ async fn main() -> Result<(), Error> {
         client: client()?,
         private_origins: list("USER_WEBHOOK_PRIVATE_ORIGINS").to_vec(),
     };
-    serve_channel(Box::leak(Box::new(channel))).await
+    serve_channel(&channel).await
 }

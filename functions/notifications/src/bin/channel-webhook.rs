@@ -16,5 +16,6 @@ async fn main() -> Result<(), Error> {
     let secret = todo_lambda::secrets::secret_string("WEBHOOK_SECRET_ARN")
         .await?
         .into_bytes();
-    serve(store, Box::leak(Box::new(Webhook::new(url, secret)?))).await
+    let webhook = Webhook::new(url, secret)?;
+    serve(store, &webhook).await
 }

@@ -37,8 +37,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
-use todo_lambda::deadline::of_invocation;
-
+use todo_lambda::deadline::serve as serve_deadlines;
 use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, consume};
 use todo_schema::event::EventType;
 use todo_schema::notification::{Channel, Delivery, DeliveryStatus, Notification};
@@ -178,13 +177,12 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelFunction
 /// Runs a channel function: the wiring every sending channel's binary shares. Its MSK
 /// mappings send it batches; its schedule sends `{"job":"drain-parked"}` (the template's
 /// `Input`), which sends what is parked and due.
-pub async fn serve_channel<F: ChannelFunction>(
-    channel: &'static F,
-) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: lambda_runtime::LambdaEvent<serde_json::Value>| async move {
-            let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);
-            let answer = match parked::Invocation::of(event.payload)? {
+pub async fn serve_channel<F: ChannelFunction>(channel: &F) -> Result<(), lambda_runtime::Error> {
+    serve_deadlines(
+        MARGIN,
+        BUDGET,
+        move |payload: serde_json::Value, deadline| async move {
+            let answer = match parked::Invocation::of(payload)? {
                 parked::Invocation::Batch(batch) => {
                     serde_json::to_value(channel.batch(batch, deadline).await)?
                 }
@@ -192,24 +190,23 @@ pub async fn serve_channel<F: ChannelFunction>(
                     serde_json::to_value(channel.drain(Timestamp::now(), deadline).await?)?
                 }
             };
-            Ok::<_, lambda_runtime::Error>(answer)
+            Ok(answer)
         },
-    ))
+    )
     .await
 }
 
 /// Runs a sending channel's function: [`serve_channel`] with a [`ChannelConsumer`].
 pub async fn serve<S: Deliveries + Parking + Sync, D: Sender + Sync>(
-    store: &'static S,
-    sender: &'static D,
+    store: &S,
+    sender: &D,
 ) -> Result<(), lambda_runtime::Error> {
-    let max_backoff = todo_lambda::config::channel_max_backoff()?;
-    serve_channel(Box::leak(Box::new(ChannelConsumer {
+    let consumer = ChannelConsumer {
         store,
         sender,
-        max_backoff,
-    })))
-    .await
+        max_backoff: todo_lambda::config::channel_max_backoff()?,
+    };
+    serve_channel(&consumer).await
 }
 
 /// Where one reminder stands on a channel after going through it.

@@ -5,19 +5,21 @@
 #![recursion_limit = "256"]
 
 use aws_lambda_events::event::dynamodb::Event;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::Error;
 use todo_kafka::config::KafkaConfig;
 use todo_kafka::producer::KafkaSink;
-use todo_kafka::relay::{deadline, relay};
+use todo_kafka::relay::{DEADLINE_MARGIN, PUBLISH_BUDGET, relay};
+use todo_lambda::deadline::serve;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     todo_lambda::init_tracing();
     let sink = KafkaSink::new(KafkaConfig::from_env().await?);
     let sink = &sink;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Event>| async move {
-        let deadline = deadline(event.context.deadline);
-        Ok::<_, Error>(relay(sink, event.payload, deadline).await)
-    }))
+    serve(
+        DEADLINE_MARGIN,
+        PUBLISH_BUDGET,
+        move |batch: Event, deadline| async move { Ok(relay(sink, batch, deadline).await) },
+    )
     .await
 }
