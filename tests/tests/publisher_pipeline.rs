@@ -204,7 +204,7 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
 #[tokio::test]
 async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verifies() {
     use todo_local::webhook::WebhookReceiver;
-    use todo_notifications::channels::deliver_batch;
+    use todo_notifications::channels::delivery::deliver_batch;
     use todo_notifications::channels::in_app::in_app_batch;
     use todo_notifications::channels::webhook::Webhook;
     use todo_notifications::store::{InboxStore, ReadInbox};

@@ -1,6 +1,6 @@
 //! The `channel-email` function (MSK trigger on `todo.reminders`, group
 //! `todo-notifications-email`): wiring only; the handler is
-//! `todo_notifications::channels::deliver_batch` with the SES sender. `EMAIL_SENDER` (a
+//! `todo_notifications::channels::delivery::deliver_batch` with the SES sender. `EMAIL_SENDER` (a
 //! verified SES identity), `EMAIL_CONFIGURATION_SET` (optional) and `TASK_LINK_TEMPLATE`
 //! configure it.
 
@@ -10,7 +10,7 @@
 use lambda_runtime::Error;
 use todo_lambda::config::required;
 use todo_notifications::channels::email::Email;
-use todo_notifications::channels::serve;
+use todo_notifications::channels::serving::serve;
 use todo_notifications::wiring;
 
 #[tokio::main]

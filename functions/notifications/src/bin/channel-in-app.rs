@@ -7,7 +7,7 @@
 use lambda_runtime::Error;
 use todo_lambda::kafka::serve;
 use todo_notifications::channels::in_app::in_app_batch;
-use todo_notifications::channels::{BUDGET, MARGIN};
+use todo_notifications::channels::serving::{BUDGET, MARGIN};
 use todo_notifications::wiring;
 
 #[tokio::main]

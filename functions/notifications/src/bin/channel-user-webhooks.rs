@@ -9,7 +9,7 @@
 
 use lambda_runtime::Error;
 use todo_lambda::config::list;
-use todo_notifications::channels::serve_channel;
+use todo_notifications::channels::serving::serve_channel;
 use todo_notifications::channels::user_webhooks::{UserWebhookChannel, client};
 use todo_notifications::wiring;
 

@@ -1,11 +1,11 @@
 //! The `channel-webhook` function (MSK trigger on `todo.reminders`, group
 //! `todo-notifications-webhook`): wiring only; the handler is
-//! `todo_notifications::channels::deliver_batch` with the webhook sender. `WEBHOOK_URL` and
+//! `todo_notifications::channels::delivery::deliver_batch` with the webhook sender. `WEBHOOK_URL` and
 //! the secret `WEBHOOK_SECRET_ARN` names configure the signed webhook.
 
 use lambda_runtime::Error;
 use todo_lambda::config::required;
-use todo_notifications::channels::serve;
+use todo_notifications::channels::serving::serve;
 use todo_notifications::channels::webhook::Webhook;
 use todo_notifications::wiring;
 

@@ -19,7 +19,8 @@ use web_push_native::jwt_simple::algorithms::{
 use web_push_native::jwt_simple::claims::Claims;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
-use super::{Destinations, SendError, Sender, http_delivery};
+use super::delivery::{Destinations, SendError, Sender};
+use super::http_delivery;
 use crate::store::{PushSubscriptions, Settings};
 
 /// A push service gets this long to answer.

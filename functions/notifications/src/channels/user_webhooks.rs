@@ -34,9 +34,10 @@ use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 use todo_schema::{EventEnvelope, Timestamp};
 use uuid::Uuid;
 
+use super::delivery::SendError;
+use super::http_delivery;
 use super::parked::DrainReport;
 use super::public_dns::{PublicOnly, not_public};
-use super::{SendError, http_delivery};
 use crate::store::{Parking, UserWebhooks, WebhookLog};
 
 /// A user's webhook gets this long to answer.
@@ -374,7 +375,7 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
     }
 }
 
-impl<S: UserWebhooks + WebhookLog + Parking + Sync> super::ChannelFunction
+impl<S: UserWebhooks + WebhookLog + Parking + Sync> super::serving::ChannelFunction
     for UserWebhookChannel<'_, S>
 {
     async fn batch(&self, batch: KafkaEvent, deadline: tokio::time::Instant) -> KafkaBatchResponse {
