@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, consume};
+use todo_lambda::retry::Backoff;
 use todo_schema::event::EventType;
 use todo_schema::notification::{Channel, Delivery, DeliveryStatus, Notification};
 use todo_schema::quiet_hours::QuietHours;
@@ -334,7 +335,9 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         let now = Timestamp::now();
         let mut delivery = Delivery::attempt(D::CHANNEL, destination, previous, outcome, now);
         if transient.is_some() {
-            let wait = backoff(delivery.attempts, self.max_backoff).max(after.unwrap_or_default());
+            let wait = BACKOFF
+                .at_most(self.max_backoff)
+                .delay_honouring(delivery.attempts, after);
             delivery.next_attempt_at = Some(now.after(wait));
         }
         self.store
@@ -352,11 +355,8 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
 }
 
 /// How long to wait before attempt `attempts + 1` after `attempts` transient failures: 1 s,
-/// doubling, at most `max` (a minute by default).
-fn backoff(attempts: u32, max: Duration) -> Duration {
-    let exponent = attempts.saturating_sub(1).min(16);
-    Duration::from_secs(1 << exponent).min(max)
-}
+/// doubling, at most [`MAX_BACKOFF`] (or the consumer's `max_backoff`).
+const BACKOFF: Backoff = Backoff::doubling(Duration::from_secs(1), MAX_BACKOFF);
 
 #[cfg(test)]
 mod tests {
@@ -364,6 +364,7 @@ mod tests {
 
     #[test]
     fn the_backoff_doubles_from_a_second_to_a_minute() {
+        let backoff = |a, max| BACKOFF.at_most(max).delay(a);
         let secs: Vec<u64> = (1..=9).map(|a| backoff(a, MAX_BACKOFF).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
         assert_eq!(backoff(0, MAX_BACKOFF).as_secs(), 1);
