@@ -15,7 +15,7 @@ use rskafka::client::Client;
 use rskafka::client::partition::{Compression, OffsetAt, UnknownTopicHandling};
 use rskafka::record::{Record, RecordAndOffset};
 use serde_json::{Value, json};
-use todo_publisher::partitioner::partition_for;
+use todo_kafka::partitioner::partition_for;
 use todo_schema::event::TOPIC_DEAD_LETTER;
 
 /// One dead-lettered record.

@@ -13,8 +13,8 @@ use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use todo_publisher::kafka::KafkaSink;
-use todo_publisher::relay::relay;
+use todo_kafka::producer::KafkaSink;
+use todo_kafka::relay::relay;
 
 /// How long a DynamoDB stream keeps a record (AWS: "stream records are available for 24 hours").
 pub const STREAM_RETENTION: Duration = Duration::from_secs(24 * 3600);

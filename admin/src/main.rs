@@ -20,7 +20,8 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 use todo_admin::dead_letters::{self, Target};
 use todo_admin::failures;
-use todo_publisher::kafka::{KafkaConfig, KafkaSink};
+use todo_kafka::config::KafkaConfig;
+use todo_kafka::producer::KafkaSink;
 
 /// The operator's way back: list and redrive dead-lettered Kafka records, and redrive the
 /// publisher's failure-queue records from the table stream. Exits 1 when something could not

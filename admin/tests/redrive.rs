@@ -8,8 +8,9 @@ use todo_admin::failures::{self, Gone};
 use todo_e2e::{
     Api, DataDir, dead_letters as wait_dead_letters, eventually, id, in_seconds, start, start_with,
 };
+use todo_kafka::config::KafkaConfig;
+use todo_kafka::producer::KafkaSink;
 use todo_local::template::Template;
-use todo_publisher::kafka::{KafkaConfig, KafkaSink};
 
 #[tokio::test]
 async fn a_dead_lettered_reminder_reaches_the_webhook_once_redriven() {

@@ -142,7 +142,7 @@ async fn racing_writers_in_parallel_processes_get_exactly_one_winner() {
 #[tokio::test]
 async fn kafka_partitions_are_consumed_in_parallel() {
     use std::time::Duration;
-    use todo_publisher::partitioner::partition_for;
+    use todo_kafka::partitioner::partition_for;
 
     const DELAY: Duration = Duration::from_secs(2);
     let data = DataDir::new("partitions");

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use todo_e2e::{DataDir, start_with};
+use todo_kafka::config::KafkaConfig;
 use todo_local::template::Template;
-use todo_publisher::kafka::KafkaConfig;
 use todo_topics::cluster::reconcile;
 use todo_topics::spec::TopicSpec;
 

@@ -27,14 +27,21 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use todo_lambda::cursor::{Paged, StartKey};
 use todo_lambda::dynamodb::{n, page, query_page, s, start_key_item, user_pk};
+use todo_lambda::retry::{Backoff, Failure, Policy, Retries};
 use todo_lambda::table::{Item, TableError};
 use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
 
 /// BatchWriteItem takes at most 25 writes.
 const BATCH_LIMIT: usize = 25;
-/// Rounds of retrying unprocessed items (with backoff) before giving up on a batch.
-const UNPROCESSED_ROUNDS: u32 = 5;
+/// Rounds of retrying unprocessed items before giving up on a batch: five, 50 ms apart,
+/// doubling. A failed request is not retried here: the table's errors are classified for the
+/// consumer, which reports the records for the mapping to retry.
+const UNPROCESSED_RETRIES: Policy = Policy {
+    backoff: Backoff::doubling(Duration::from_millis(50), Duration::from_millis(800)),
+    attempts: Some(5),
+    deadline: None,
+};
 /// The owner index.
 pub const INDEX_BY_OWNER: &str = "by-owner";
 /// The administrator's indexes.
@@ -209,7 +216,8 @@ impl AuditStore {
     }
 
     async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), TableError> {
-        for round in 0..UNPROCESSED_ROUNDS {
+        let mut retries = Retries::new(UNPROCESSED_RETRIES);
+        loop {
             let out = self
                 .client
                 .batch_write_item()
@@ -224,12 +232,11 @@ impl AuditStore {
             if requests.is_empty() {
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(50 << round)).await;
+            let left = format!("{} writes stayed unprocessed", requests.len());
+            retries
+                .after(Failure::Transient(TableError::Unavailable(left)))
+                .await?;
         }
-        Err(TableError::Unavailable(format!(
-            "{} writes stayed unprocessed",
-            requests.len()
-        )))
     }
 }
 

@@ -8,7 +8,7 @@ use todo_lambda::cursor::CursorCodec;
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::testing::apigw::{ALICE, BOB, call, read};
 use todo_local::webhook::WebhookReceiver;
-use todo_notifications::channels::deliver_batch;
+use todo_notifications::channels::delivery::deliver_batch;
 use todo_notifications::channels::in_app::in_app_batch;
 use todo_notifications::channels::webhook::Webhook;
 use todo_notifications::http::{list::list_notifications, read::mark_read};
@@ -420,7 +420,7 @@ mod settings_and_email {
     use super::*;
     use aws_sdk_sesv2::config::{BehaviorVersion, Credentials, Region};
     use todo_local::ses::LocalSes;
-    use todo_notifications::channels::ChannelConsumer;
+    use todo_notifications::channels::delivery::ChannelConsumer;
     use todo_notifications::channels::email::Email;
     use todo_notifications::http::settings::{get_settings, put_settings};
     use todo_schema::quiet_hours::QuietHours;
@@ -597,7 +597,7 @@ mod settings_and_email {
         let drain = ChannelConsumer {
             store: &store,
             sender: &email,
-            max_backoff: todo_notifications::channels::MAX_BACKOFF,
+            max_backoff: todo_notifications::channels::delivery::MAX_BACKOFF,
         };
         // Quiet from an hour ago until two hours from now, on a UTC clock.
         let clock = |hours: i64| {
@@ -696,7 +696,7 @@ mod settings_and_email {
         let drain = ChannelConsumer {
             store: &store,
             sender: &email,
-            max_backoff: todo_notifications::channels::MAX_BACKOFF,
+            max_backoff: todo_notifications::channels::delivery::MAX_BACKOFF,
         };
         let clock = |hours: i64| {
             (chrono::Utc::now() + chrono::Duration::hours(hours))

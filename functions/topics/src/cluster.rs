@@ -21,7 +21,8 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsRequest, MetadataRequest, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use todo_publisher::kafka::KafkaConfig;
+use todo_kafka::config::KafkaConfig;
+use todo_lambda::retry::{Backoff, Failure, Policy, Retries};
 use tokio::time::Instant;
 
 use crate::connection::{AdminError, Connection};
@@ -54,7 +55,11 @@ pub async fn reconcile(
     deadline: Instant,
 ) -> Result<Applied, AdminError> {
     let mut done = Vec::new();
-    let mut backoff = Duration::from_millis(200);
+    let mut retries = Retries::new(Policy {
+        backoff: BACKOFF,
+        attempts: None,
+        deadline: Some(deadline),
+    });
     loop {
         let attempt = async {
             let mut cluster = Cluster::connect(config, wanted).await?;
@@ -65,26 +70,27 @@ pub async fn reconcile(
             }
             Ok::<_, AdminError>(kept)
         };
-        let outcome = match tokio::time::timeout_at(deadline, attempt).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(AdminError::Transient("timed out".into())),
-        };
-        match outcome {
-            Ok(kept) => {
+        let failure = match tokio::time::timeout_at(deadline, attempt).await {
+            Ok(Ok(kept)) => {
                 return Ok(Applied {
                     changes: done,
                     kept,
                 });
             }
-            Err(e) if e.is_transient() && Instant::now() + backoff < deadline => {
-                tracing::warn!(error = %e, "retrying the topics");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => return Err(e),
-        }
+            Ok(Err(e)) if e.is_transient() => Failure::Transient(e),
+            Ok(Err(e)) => Failure::Permanent(e),
+            Err(_) => Failure::Transient(AdminError::Transient("timed out".into())),
+        };
+        let Some(wait) = retries.next_wait(&failure) else {
+            return Err(failure.into_error());
+        };
+        tracing::warn!(error = %failure.error(), "retrying the topics");
+        tokio::time::sleep(wait).await;
     }
 }
+
+/// Waits between tries of the whole reconciliation: 200 ms, doubling, at most 5 s.
+const BACKOFF: Backoff = Backoff::doubling(Duration::from_millis(200), Duration::from_secs(5));
 
 /// A connection to the controller, and the wanted topics that exist.
 struct Cluster {

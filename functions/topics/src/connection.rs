@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
     SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
-use todo_publisher::kafka::{KafkaConfig, Security};
+use todo_kafka::config::{KafkaConfig, Security};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -81,7 +81,7 @@ impl Connection {
         let io: Box<dyn Io> = match config.security {
             Security::Plaintext => Box::new(tcp),
             Security::Scram { .. } | Security::Iam { .. } => {
-                let tls = todo_publisher::kafka::tls_config(config.ca_file.as_deref())
+                let tls = todo_kafka::tls::tls_config(config.ca_file.as_deref())
                     .map_err(AdminError::Refused)?;
                 let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
                 let name = rustls::pki_types::ServerName::try_from(host.to_string())
@@ -277,11 +277,9 @@ impl Connection {
     /// MSK IAM (port 9098): SASL/OAUTHBEARER with a SigV4-signed token as the bearer token, in
     /// RFC 7628's initial client response.
     async fn msk_iam(&mut self, region: &str) -> Result<(), AdminError> {
-        let (token, _expires_ms) = aws_msk_iam_sasl_signer::generate_auth_token(
-            aws_config::Region::new(region.to_string()),
-        )
-        .await
-        .map_err(|e| AdminError::Transient(format!("signing the MSK IAM token: {e}")))?;
+        let token = todo_kafka::client::msk_iam_token(region)
+            .await
+            .map_err(|e| AdminError::Transient(format!("signing the MSK IAM token: {e}")))?;
         self.handshake("OAUTHBEARER").await?;
         self.authenticate(format!("n,,\x01auth=Bearer {token}\x01\x01").into_bytes())
             .await?;

@@ -13,7 +13,8 @@ use std::time::Duration;
 use aws_lambda_events::event::cloudformation::CloudFormationCustomResourceRequest;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use todo_publisher::kafka::KafkaConfig;
+use todo_kafka::config::KafkaConfig;
+use todo_lambda::retry::{Backoff, Failure, Policy, Retries};
 use tokio::time::Instant;
 
 use crate::cluster::{Applied, reconcile};
@@ -160,26 +161,31 @@ pub async fn send(
     deadline: Instant,
 ) -> Result<(), String> {
     let body = serde_json::to_vec(response).map_err(|e| e.to_string())?;
-    let mut last = String::new();
-    for attempt in 0..3u32 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_millis(300 * u64::from(attempt))).await;
-        }
+    let mut retries = Retries::new(Policy {
+        backoff: ANSWER_BACKOFF,
+        attempts: Some(3),
+        deadline: Some(deadline),
+    });
+    loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            break;
+            return Err(String::new());
         }
-        match http.put(url).body(body.clone()).timeout(left).send().await {
+        let failure = match http.put(url).body(body.clone()).timeout(left).send().await {
             Ok(r) if r.status().is_success() => return Ok(()),
             Ok(r) if r.status().is_client_error() => {
                 return Err(format!("the response URL answered {}", r.status()));
             }
-            Ok(r) => last = format!("the response URL answered {}", r.status()),
-            Err(e) => last = format!("the response URL: {e}"),
-        }
+            Ok(r) => format!("the response URL answered {}", r.status()),
+            Err(e) => format!("the response URL: {e}"),
+        };
+        retries.after(Failure::Transient(failure)).await?;
     }
-    Err(last)
 }
+
+/// Waits between tries of the answer to CloudFormation: 300 ms, then 600 ms.
+const ANSWER_BACKOFF: Backoff =
+    Backoff::linear(Duration::from_millis(300), Duration::from_millis(600));
 
 #[cfg(test)]
 mod tests {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use todo_kafka::config::{KafkaConfig, Security};
 use todo_local::kafka::{EmbeddedKafka, Storage};
 use todo_local::testing::secured_kafka::SecuredKafka;
-use todo_publisher::kafka::{KafkaConfig, Security};
 use todo_topics::cluster::reconcile;
 use todo_topics::plan::Change;
 use todo_topics::spec::TopicSpec;

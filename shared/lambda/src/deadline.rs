@@ -3,8 +3,12 @@
 //! time reports what it did not do for retry; one that runs into the timeout is killed and its
 //! whole batch retried.
 
+use std::future::Future;
 use std::time::Duration;
 
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 /// The deadline of an invocation whose function must finish by `function_deadline_ms`
@@ -23,6 +27,30 @@ pub fn of_invocation(function_deadline_ms: u64, margin: Duration, budget: Durati
 /// A deadline `after` from now (tests, and callers without a Lambda context).
 pub fn after(after: Duration) -> Instant {
     Instant::now() + after
+}
+
+/// Serves a batch-triggered function's invocations with `handler` until the runtime stops the
+/// process: each payload is handed the deadline its work must stop by ([`of_invocation`] with
+/// `margin` and `budget`); an error fails the invocation. `kafka::serve` is this for MSK
+/// batches; the publisher (stream batches), the channels (batches or their schedule's drain)
+/// and the topics resource use it directly. State the handler needs is built once in `main`
+/// and borrowed, as in the runtime's shared-resource example.
+pub async fn serve<E, R, F, Fut>(
+    margin: Duration,
+    budget: Duration,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    E: DeserializeOwned,
+    R: Serialize,
+    F: Fn(E, Instant) -> Fut,
+    Fut: Future<Output = Result<R, lambda_runtime::Error>> + Send,
+{
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
+        let deadline = of_invocation(event.context.deadline, margin, budget);
+        handler(event.payload, deadline)
+    }))
+    .await
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::time::Duration;
 
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::Engine;
@@ -184,6 +185,33 @@ pub async fn consume<C: EventConsumer>(
         ],
     );
     response
+}
+
+/// Serves a Kafka-triggered function's batches with `handler` until the runtime stops the
+/// process: the [`KafkaEvent`] counterpart of `http::serve`. Each batch is handed the deadline
+/// its work must stop by, the function's own less `margin` (time kept to answer the mapping)
+/// and at most `budget`, so that a slow batch reports what is left instead of being killed with
+/// all of it. State the handler needs is built once in `main` and borrowed:
+///
+/// ```ignore
+/// let store = Store::new(..);
+/// let store = &store;
+/// serve(MARGIN, BUDGET, move |batch, deadline| audit_batch(store, batch, deadline)).await
+/// ```
+pub async fn serve<F, Fut>(
+    margin: Duration,
+    budget: Duration,
+    handler: F,
+) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(KafkaEvent, tokio::time::Instant) -> Fut,
+    Fut: Future<Output = KafkaBatchResponse> + Send,
+{
+    crate::deadline::serve(margin, budget, move |batch: KafkaEvent, deadline| {
+        let response = handler(batch, deadline);
+        async move { Ok(response.await) }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod json;
 pub mod jwt;
 pub mod kafka;
 pub mod metrics;
+pub mod retry;
 pub mod secrets;
 pub mod table;
 pub mod wiring;

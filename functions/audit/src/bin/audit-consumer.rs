@@ -1,13 +1,15 @@
 //! The `audit-consumer` function (MSK trigger on `todo.task.events`): wiring only; the handler
 //! is `todo_audit::consumer::audit_batch`.
 
+// The runtime future nests the store's deeply; its layout needs more than the default.
+#![recursion_limit = "256"]
+
 use std::time::Duration;
 
-use aws_lambda_events::event::kafka::KafkaEvent;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::Error;
 use todo_audit::consumer::audit_batch;
 use todo_audit::wiring;
-use todo_lambda::deadline::of_invocation;
+use todo_lambda::kafka::serve;
 
 /// Time kept to answer the mapping; and the most one batch may take.
 const MARGIN: Duration = Duration::from_secs(2);
@@ -17,11 +19,8 @@ const BUDGET: Duration = Duration::from_secs(50);
 async fn main() -> Result<(), Error> {
     let store = wiring::writer().await?;
     let store = &store;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KafkaEvent>| async move {
-            let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);
-            Ok::<_, Error>(audit_batch(store, event.payload, deadline).await)
-        },
-    ))
+    serve(MARGIN, BUDGET, move |batch, deadline| {
+        audit_batch(store, batch, deadline)
+    })
     .await
 }

@@ -1,6 +1,6 @@
 //! The `channel-email` function (MSK trigger on `todo.reminders`, group
 //! `todo-notifications-email`): wiring only; the handler is
-//! `todo_notifications::channels::deliver_batch` with the SES sender. `EMAIL_SENDER` (a
+//! `todo_notifications::channels::delivery::deliver_batch` with the SES sender. `EMAIL_SENDER` (a
 //! verified SES identity), `EMAIL_CONFIGURATION_SET` (optional) and `TASK_LINK_TEMPLATE`
 //! configure it.
 
@@ -10,12 +10,13 @@
 use lambda_runtime::Error;
 use todo_lambda::config::required;
 use todo_notifications::channels::email::Email;
-use todo_notifications::channels::serve;
+use todo_notifications::channels::serving::serve;
 use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = &*Box::leak(Box::new(wiring::store().await?));
+    let store = wiring::store().await?;
+    let store = &store;
     let email = Email {
         client: aws_sdk_sesv2::Client::new(&todo_lambda::aws::sdk_config().await),
         sender: required("EMAIL_SENDER")?,
@@ -25,5 +26,5 @@ async fn main() -> Result<(), Error> {
         link_template: required("TASK_LINK_TEMPLATE")?,
         settings: store,
     };
-    serve(store, Box::leak(Box::new(email))).await
+    serve(store, &email).await
 }

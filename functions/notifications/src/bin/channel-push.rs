@@ -1,6 +1,6 @@
 //! The `channel-push` function (MSK trigger on `todo.reminders`, group
 //! `todo-notifications-push`): wiring only; the handler is
-//! `todo_notifications::channels::deliver_batch` with the Web Push sender. The VAPID key comes
+//! `todo_notifications::channels::delivery::deliver_batch` with the Web Push sender. The VAPID key comes
 //! from the secret `VAPID_KEY_SECRET_ARN` names; `VAPID_SUBJECT` is the contact push services
 //! see.
 
@@ -10,12 +10,13 @@
 use lambda_runtime::Error;
 use todo_lambda::config::required;
 use todo_notifications::channels::push::{Push, TIMEOUT, vapid_key_pair};
-use todo_notifications::channels::serve;
+use todo_notifications::channels::serving::serve;
 use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = &*Box::leak(Box::new(wiring::store().await?));
+    let store = wiring::store().await?;
+    let store = &store;
     let secret = todo_lambda::secrets::secret_string("VAPID_KEY_SECRET_ARN").await?;
     let push = Push {
         http: reqwest::Client::builder()
@@ -26,5 +27,5 @@ async fn main() -> Result<(), Error> {
         subject: required("VAPID_SUBJECT")?,
         store,
     };
-    serve(store, Box::leak(Box::new(push))).await
+    serve(store, &push).await
 }

@@ -9,17 +9,18 @@
 
 use lambda_runtime::Error;
 use todo_lambda::config::list;
-use todo_notifications::channels::serve_channel;
+use todo_notifications::channels::serving::serve_channel;
 use todo_notifications::channels::user_webhooks::{UserWebhookChannel, client};
 use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let store = &*Box::leak(Box::new(wiring::store().await?));
+    let store = wiring::store().await?;
+    let store = &store;
     let channel = UserWebhookChannel {
         store,
         client: client()?,
         private_origins: list("USER_WEBHOOK_PRIVATE_ORIGINS").to_vec(),
     };
-    serve_channel(Box::leak(Box::new(channel))).await
+    serve_channel(&channel).await
 }

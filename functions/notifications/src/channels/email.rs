@@ -15,7 +15,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::validation::not_in_a_title;
 
-use super::{Destinations, SendError, Sender};
+use super::delivery::{Destinations, SendError, Sender};
 use crate::store::Settings;
 
 /// The text of one reminder e-mail.

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::SendError;
+use super::delivery::SendError;
 
 /// The outcome of an answered delivery to `far_end` ("webhook", "push service").
 pub fn answered(

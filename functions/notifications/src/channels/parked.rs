@@ -15,7 +15,7 @@ use serde::Serialize;
 use todo_schema::Timestamp;
 use todo_schema::notification::Notification;
 
-use super::{ChannelConsumer, Outcome, Sender};
+use super::delivery::{ChannelConsumer, Outcome, Sender};
 use crate::store::{Deliveries, Parking};
 
 /// What a channel function is asked to do.

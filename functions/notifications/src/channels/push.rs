@@ -16,7 +16,8 @@ use todo_schema::push::PushSubscription;
 use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
-use super::{Destinations, SendError, Sender, http_delivery};
+use super::delivery::{Destinations, SendError, Sender};
+use super::http_delivery;
 use crate::store::{PushSubscriptions, Settings};
 
 /// A push service gets this long to answer.

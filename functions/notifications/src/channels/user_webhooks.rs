@@ -26,6 +26,7 @@ use aws_lambda_events::event::kafka::KafkaEvent;
 use futures_util::StreamExt;
 use futures_util::stream;
 use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, consume};
+use todo_lambda::retry::Backoff;
 use todo_lambda::table::TableError;
 use todo_schema::event::EventType;
 use todo_schema::notification::{Channel, DeliveryStatus, Notification};
@@ -34,9 +35,10 @@ use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, 
 use todo_schema::{EventEnvelope, Timestamp};
 use uuid::Uuid;
 
+use super::delivery::SendError;
+use super::http_delivery;
 use super::parked::DrainReport;
 use super::public_dns::{PublicOnly, not_public};
-use super::{SendError, http_delivery};
 use crate::store::{Parking, UserWebhooks, WebhookLog};
 
 /// A user's webhook gets this long to answer.
@@ -98,11 +100,8 @@ fn wants(hook: &UserWebhook, event: &EventEnvelope) -> bool {
 }
 
 /// How long after `attempts` failures the next attempt waits: a minute, doubling, at most an
-/// hour.
-fn backoff(attempts: u32) -> Duration {
-    let exponent = attempts.saturating_sub(1).min(6);
-    Duration::from_secs(60 << exponent).min(Duration::from_secs(3_600))
-}
+/// hour (or the webhook's `Retry-After`, when longer).
+const BACKOFF: Backoff = Backoff::doubling(Duration::from_secs(60), Duration::from_secs(3_600));
 
 impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
     /// One event to each of its owner's `hooks` that wants it: `None` when every one is
@@ -185,10 +184,11 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
                 None
             }
             Err(SendError::Transient(reason)) => {
-                Some(entry.retry(reason, now.max(at).after(backoff(attempts))))
+                Some(entry.retry(reason, now.max(at).after(BACKOFF.delay(attempts))))
             }
             Err(SendError::Later(reason, at_least)) => {
-                Some(entry.retry(reason, now.max(at).after(backoff(attempts).max(at_least))))
+                let wait = BACKOFF.delay_honouring(attempts, Some(at_least));
+                Some(entry.retry(reason, now.max(at).after(wait)))
             }
         };
         if let Some(retry_at) = retry {
@@ -374,7 +374,7 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
     }
 }
 
-impl<S: UserWebhooks + WebhookLog + Parking + Sync> super::ChannelFunction
+impl<S: UserWebhooks + WebhookLog + Parking + Sync> super::serving::ChannelFunction
     for UserWebhookChannel<'_, S>
 {
     async fn batch(&self, batch: KafkaEvent, deadline: tokio::time::Instant) -> KafkaBatchResponse {
@@ -458,6 +458,7 @@ mod tests {
 
     #[test]
     fn the_backoff_doubles_from_a_minute_to_an_hour() {
+        let backoff = |a| BACKOFF.delay(a);
         let minutes: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs() / 60).collect();
         assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
         assert_eq!(backoff(u32::MAX).as_secs(), 3_600);

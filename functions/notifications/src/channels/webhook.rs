@@ -11,7 +11,8 @@ use std::time::Duration;
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
-use super::{Destinations, SendError, Sender, http_delivery};
+use super::delivery::{Destinations, SendError, Sender};
+use super::http_delivery;
 
 /// A webhook gets this long to answer; the function's own timeout must not be spent waiting.
 pub const TIMEOUT: Duration = Duration::from_secs(3);

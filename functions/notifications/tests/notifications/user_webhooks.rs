@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 use todo_lambda::cursor::CursorCodec;
 use todo_local::testing::apigw::{ALICE, BOB, call, read};
 use todo_local::webhook::{Received, WebhookReceiver};
-use todo_notifications::channels::ChannelFunction;
 use todo_notifications::channels::public_dns::keep_public;
+use todo_notifications::channels::serving::ChannelFunction;
 use todo_notifications::channels::user_webhooks::{
     UserWebhookChannel, client, client_resolving_with,
 };

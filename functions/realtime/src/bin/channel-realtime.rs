@@ -1,11 +1,13 @@
 //! The `channel-realtime` function (MSK trigger on `todo.task.events`, group `todo-realtime`):
 //! wiring only; the handler is `todo_realtime::channel::realtime_batch`.
 
+// The runtime future nests the clients' deeply; its layout needs more than the default.
+#![recursion_limit = "256"]
+
 use std::time::Duration;
 
-use aws_lambda_events::event::kafka::KafkaEvent;
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use todo_lambda::deadline::of_invocation;
+use lambda_runtime::Error;
+use todo_lambda::kafka::serve;
 use todo_realtime::channel::realtime_batch;
 use todo_realtime::wiring;
 
@@ -19,11 +21,8 @@ async fn main() -> Result<(), Error> {
     let store = &store;
     let api = wiring::management().await?;
     let api = &api;
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KafkaEvent>| async move {
-            let deadline = of_invocation(event.context.deadline, MARGIN, BUDGET);
-            Ok::<_, Error>(realtime_batch(store, api, event.payload, deadline).await)
-        },
-    ))
+    serve(MARGIN, BUDGET, move |batch, deadline| {
+        realtime_batch(store, api, batch, deadline)
+    })
     .await
 }

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rskafka::client::partition::UnknownTopicHandling;
+use todo_kafka::config::{KafkaConfig, Security};
+use todo_kafka::producer::KafkaSink;
+use todo_kafka::relay::{EventSink, Outgoing};
 use todo_local::testing::secured_kafka::SecuredKafka;
-use todo_publisher::kafka::{KafkaConfig, KafkaSink, Security};
-use todo_publisher::relay::{EventSink, Outgoing};
 
 const USER: &str = "todo-publisher";
 const PASSWORD: &str = "scram-s3cret";

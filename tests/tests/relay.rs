@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::json;
 use support::{create, in_ten_seconds, rename, sequence_numbers};
+use todo_kafka::relay::{EventSink, Outgoing, relay};
 use todo_local::dynamodb::EmbeddedDynamo;
-use todo_publisher::relay::{EventSink, Outgoing, relay};
 use todo_tasks::store::DynamoTaskStore;
 use tokio::time::Instant;
 

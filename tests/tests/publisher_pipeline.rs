@@ -8,11 +8,12 @@ use serde_json::{Value, json};
 use support::{actor, create, in_ten_seconds, rename};
 use todo_audit::consumer::audit_batch;
 use todo_audit::store::{AuditStore, ReadEntries};
+use todo_kafka::config::KafkaConfig;
+use todo_kafka::partitioner::partition_for;
+use todo_kafka::producer::KafkaSink;
+use todo_kafka::relay::relay;
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::kafka::{EmbeddedKafka, Storage, msk_event};
-use todo_publisher::kafka::{KafkaConfig, KafkaSink};
-use todo_publisher::partitioner::partition_for;
-use todo_publisher::relay::relay;
 use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
 use todo_schema::{NewTask, Task, TaskId, Timestamp};
 use todo_tasks::store::{CompleteTask, CreateTask, DynamoTaskStore};
@@ -199,7 +200,7 @@ async fn a_broker_outage_mid_batch_loses_nothing_and_keeps_order() {
 #[tokio::test]
 async fn a_due_reminder_ends_in_the_inbox_and_at_a_webhook_whose_signature_verifies() {
     use todo_local::webhook::WebhookReceiver;
-    use todo_notifications::channels::deliver_batch;
+    use todo_notifications::channels::delivery::deliver_batch;
     use todo_notifications::channels::in_app::in_app_batch;
     use todo_notifications::channels::webhook::Webhook;
     use todo_notifications::store::{InboxStore, ReadInbox};

@@ -1,15 +1,12 @@
 //! `events/streams/tasks-table-changes.json` (every kind of change, an idempotency record and a
 //! TTL expiry) through the publisher's handler.
 
-mod support;
-
-use support::in_ten_seconds;
 use tokio::time::Instant;
 
 use std::sync::Mutex;
 
 use aws_lambda_events::event::dynamodb::Event;
-use todo_publisher::relay::{EventSink, Outgoing, relay};
+use todo_kafka::relay::{EventSink, Outgoing, relay};
 
 struct Capture(Mutex<Vec<Outgoing>>);
 
@@ -30,7 +27,12 @@ async fn the_sample_stream_event_publishes_one_event_per_task_change() {
     let event: Event = serde_json::from_str(&text).unwrap();
     assert_eq!(event.records.len(), 8);
     let sink = Capture(Mutex::new(Vec::new()));
-    let response = relay(&sink, event, in_ten_seconds()).await;
+    let response = relay(
+        &sink,
+        event,
+        todo_lambda::deadline::after(std::time::Duration::from_secs(10)),
+    )
+    .await;
     assert!(response.batch_item_failures.is_empty());
     let published = sink.0.lock().unwrap();
     let routed: Vec<_> = published

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 /// The most one invocation spends producing before it reports what is left for retry.
 pub const PUBLISH_BUDGET: Duration = Duration::from_secs(10);
 /// Kept free before the function's own timeout, to answer the mapping in time.
-const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
 /// One Kafka record to produce.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,12 +93,6 @@ pub trait EventSink {
         records: &[Outgoing],
         deadline: Instant,
     ) -> impl Future<Output = Vec<Result<(), String>>> + Send;
-}
-
-/// The invocation's deadline: the publish budget, or less when the function's own deadline
-/// (milliseconds since the epoch, from the Lambda context) comes sooner.
-pub fn deadline(function_deadline_ms: u64) -> Instant {
-    todo_lambda::deadline::of_invocation(function_deadline_ms, DEADLINE_MARGIN, PUBLISH_BUDGET)
 }
 
 /// The item a record changed, as a stable text (`<pk>|<sk>`): records of the same item stay in
