@@ -6,8 +6,8 @@
 use std::sync::OnceLock;
 
 use lambda_http::{Body, Request, Response};
-use todo_lambda::http::IntoResponse;
 use serde_json::{Value, json};
+use todo_lambda::http::IntoResponse;
 
 use crate::apigw::{HttpRequest, event, query_pairs};
 use crate::template::Template;

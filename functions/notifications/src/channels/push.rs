@@ -78,7 +78,11 @@ struct VapidClaims<'a> {
 
 /// The RFC 8292 `Authorization` header for `endpoint`: a JWT whose audience is the endpoint's
 /// origin (scheme, host and any port), valid for 12 hours, and the public key.
-pub fn vapid_header(pair: &VapidKey, endpoint: &http::Uri, subject: &str) -> Result<String, String> {
+pub fn vapid_header(
+    pair: &VapidKey,
+    endpoint: &http::Uri,
+    subject: &str,
+) -> Result<String, String> {
     let (Some(scheme), Some(host)) = (endpoint.scheme_str(), endpoint.host()) else {
         return Err("the endpoint is not an absolute URL".into());
     };
@@ -95,8 +99,8 @@ pub fn vapid_header(pair: &VapidKey, endpoint: &http::Uri, subject: &str) -> Res
         exp: now + 12 * 60 * 60,
     };
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    let token = jsonwebtoken::encode(&header, &claims, &pair.signing)
-        .map_err(|e| format!("VAPID: {e}"))?;
+    let token =
+        jsonwebtoken::encode(&header, &claims, &pair.signing).map_err(|e| format!("VAPID: {e}"))?;
     Ok(format!("vapid t={token}, k={}", vapid_public_key(pair)))
 }
 
