@@ -68,13 +68,15 @@ async fn kafka() -> Result<rskafka::client::Client, String> {
         .map_err(|e| e.to_string())?
         .connect("todo-admin", Duration::from_secs(10))
         .await
+        .map_err(|e| e.to_string())
 }
 
 async fn run(a: Args) -> Result<bool, String> {
     let words: Vec<&str> = a.words.iter().map(String::as_str).collect();
     match words.as_slice() {
         ["dead-letters", "list"] => {
-            for l in dead_letters::list(&kafka().await?, a.from).await? {
+            let letters = dead_letters::list(&kafka().await?, a.from).await;
+            for l in letters.map_err(|e| e.to_string())? {
                 println!("{}", l.to_json());
             }
             Ok(true)
@@ -85,7 +87,8 @@ async fn run(a: Args) -> Result<bool, String> {
             }
             let client = kafka().await?;
             let letters: Vec<_> = dead_letters::list(&client, 0)
-                .await?
+                .await
+                .map_err(|e| e.to_string())?
                 .into_iter()
                 .filter(|l| a.all || a.offsets.contains(&l.offset))
                 .collect();
@@ -97,7 +100,9 @@ async fn run(a: Args) -> Result<bool, String> {
             if !missing.is_empty() {
                 return Err(format!("no dead letter at offsets {missing:?}"));
             }
-            let done = dead_letters::redrive(&client, &letters, a.to.as_deref(), a.apply).await?;
+            let done = dead_letters::redrive(&client, &letters, a.to.as_deref(), a.apply)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut ok = true;
             for r in &done {
                 let line = match &r.target {
