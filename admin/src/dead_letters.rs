@@ -15,6 +15,8 @@ use rskafka::client::Client;
 use rskafka::client::partition::{Compression, OffsetAt, UnknownTopicHandling};
 use rskafka::record::{Record, RecordAndOffset};
 use serde_json::{Value, json};
+use todo_kafka::client::partition_count;
+use todo_kafka::error::KafkaError;
 use todo_kafka::partitioner::partition_for;
 use todo_schema::event::TOPIC_DEAD_LETTER;
 
@@ -131,28 +133,30 @@ impl DeadLetter {
 }
 
 /// Every record of the dead-letter topic from `from` on, in order per partition.
-pub async fn list(client: &Client, from: i64) -> Result<Vec<DeadLetter>, String> {
-    let partitions = partitions(client, TOPIC_DEAD_LETTER).await?;
+pub async fn list(client: &Client, from: i64) -> Result<Vec<DeadLetter>, KafkaError> {
+    let partitions = partition_count(client, TOPIC_DEAD_LETTER).await?;
     let mut letters = Vec::new();
     for partition in 0..partitions {
         let pc = client
             .partition_client(TOPIC_DEAD_LETTER, partition, UnknownTopicHandling::Error)
             .await
-            .map_err(|e| format!("{TOPIC_DEAD_LETTER}/{partition}: {e}"))?;
+            .map_err(|e| KafkaError::of(format_args!("{TOPIC_DEAD_LETTER}/{partition}"), e))?;
         let end = pc
             .get_offset(OffsetAt::Latest)
             .await
-            .map_err(|e| format!("{TOPIC_DEAD_LETTER}/{partition}: {e}"))?;
+            .map_err(|e| KafkaError::of(format_args!("{TOPIC_DEAD_LETTER}/{partition}"), e))?;
         let mut next = from.max(
             pc.get_offset(OffsetAt::Earliest)
                 .await
-                .map_err(|e| format!("{TOPIC_DEAD_LETTER}/{partition}: {e}"))?,
+                .map_err(|e| KafkaError::of(format_args!("{TOPIC_DEAD_LETTER}/{partition}"), e))?,
         );
         while next < end {
             let (records, _) = pc
                 .fetch_records(next, 1..5_000_000, 1_000)
                 .await
-                .map_err(|e| format!("{TOPIC_DEAD_LETTER}/{partition} at {next}: {e}"))?;
+                .map_err(|e| {
+                    KafkaError::of(format_args!("{TOPIC_DEAD_LETTER}/{partition} at {next}"), e)
+                })?;
             let Some(last) = records.last().map(|r| r.offset) else {
                 break;
             };
@@ -167,18 +171,6 @@ pub async fn list(client: &Client, from: i64) -> Result<Vec<DeadLetter>, String>
         }
     }
     Ok(letters)
-}
-
-/// How many partitions `topic` has.
-pub async fn partitions(client: &Client, topic: &str) -> Result<i32, String> {
-    client
-        .list_topics()
-        .await
-        .map_err(|e| format!("metadata: {e}"))?
-        .into_iter()
-        .find(|t| t.name == topic)
-        .map(|t| t.partitions.len() as i32)
-        .ok_or_else(|| format!("topic {topic} does not exist"))
 }
 
 /// What a redrive did (or, in a dry run, would do) with one dead letter.
@@ -197,9 +189,9 @@ pub async fn redrive(
     letters: &[DeadLetter],
     to: Option<&str>,
     apply: bool,
-) -> Result<Vec<Redrive>, String> {
+) -> Result<Vec<Redrive>, KafkaError> {
     let to = match to {
-        Some(topic) => Some((topic, partitions(client, topic).await?)),
+        Some(topic) => Some((topic, partition_count(client, topic).await?)),
         None => None,
     };
     let mut done = Vec::new();
@@ -210,10 +202,10 @@ pub async fn redrive(
             client
                 .partition_client(topic.clone(), *partition, UnknownTopicHandling::Error)
                 .await
-                .map_err(|e| format!("{topic}/{partition}: {e}"))?
+                .map_err(|e| KafkaError::of(format_args!("{topic}/{partition}"), e))?
                 .produce(vec![letter.redriven()], Compression::NoCompression)
                 .await
-                .map_err(|e| format!("{topic}/{partition}: {e}"))?;
+                .map_err(|e| KafkaError::of(format_args!("{topic}/{partition}"), e))?;
             produced = true;
         }
         done.push(Redrive {

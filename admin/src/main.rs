@@ -103,13 +103,17 @@ async fn kafka() -> Result<rskafka::client::Client, String> {
         .map_err(|e| e.to_string())?
         .connect("todo-admin", Duration::from_secs(10))
         .await
+        .map_err(|e| e.to_string())
 }
 
 /// Runs the command: whether everything it was asked for was done, or why it could not run.
 async fn run(command: Command) -> Result<bool, String> {
     match command {
         Command::DeadLetters(DeadLetters::List { from }) => {
-            for l in dead_letters::list(&kafka().await?, from.max(0)).await? {
+            for l in dead_letters::list(&kafka().await?, from.max(0))
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 println!("{}", l.to_json());
             }
             Ok(true)
@@ -125,7 +129,8 @@ async fn run(command: Command) -> Result<bool, String> {
             }
             let client = kafka().await?;
             let letters: Vec<_> = dead_letters::list(&client, 0)
-                .await?
+                .await
+                .map_err(|e| e.to_string())?
                 .into_iter()
                 .filter(|l| all || offsets.contains(&l.offset))
                 .collect();
@@ -136,7 +141,9 @@ async fn run(command: Command) -> Result<bool, String> {
             if !missing.is_empty() {
                 return Err(format!("no dead letter at offsets {missing:?}"));
             }
-            let done = dead_letters::redrive(&client, &letters, to.as_deref(), apply).await?;
+            let done = dead_letters::redrive(&client, &letters, to.as_deref(), apply)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut ok = true;
             for r in &done {
                 let line = match &r.target {

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use aws_lambda_events::event::dynamodb::Event;
 use serde_json::json;
 use support::{create, in_ten_seconds, rename, sequence_numbers};
+use todo_kafka::error::KafkaError;
 use todo_kafka::relay::{EventSink, Outgoing, relay};
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_tasks::store::DynamoTaskStore;
@@ -22,7 +23,11 @@ struct ScriptedSink {
 }
 
 impl EventSink for ScriptedSink {
-    async fn publish(&self, records: &[Outgoing], _deadline: Instant) -> Vec<Result<(), String>> {
+    async fn publish(
+        &self,
+        records: &[Outgoing],
+        _deadline: Instant,
+    ) -> Vec<Result<(), KafkaError>> {
         let mut count = 0;
         let mut seen = self.seen.lock().unwrap();
         records
@@ -32,7 +37,7 @@ impl EventSink for ScriptedSink {
                 if r.key == self.refuse_key {
                     count += 1;
                     if count >= self.refuse_from {
-                        return Err("broker said no".to_string());
+                        return Err(KafkaError::Transient("broker said no".into()));
                     }
                 }
                 Ok(())
@@ -107,14 +112,18 @@ struct TopicSink {
 }
 
 impl EventSink for TopicSink {
-    async fn publish(&self, records: &[Outgoing], _deadline: Instant) -> Vec<Result<(), String>> {
+    async fn publish(
+        &self,
+        records: &[Outgoing],
+        _deadline: Instant,
+    ) -> Vec<Result<(), KafkaError>> {
         let mut seen = self.seen.lock().unwrap();
         records
             .iter()
             .map(|r| {
                 seen.push(r.clone());
                 match self.refuse_topic {
-                    Some(t) if t == r.topic => Err("broker said no".to_string()),
+                    Some(t) if t == r.topic => Err(KafkaError::Transient("broker said no".into())),
                     _ => Ok(()),
                 }
             })

@@ -41,13 +41,37 @@ pub enum Refusal {
     Unauthorized,
     /// The issuer's keys could not be had: a 500, worth retrying.
     #[error("the issuer's keys are unavailable: {0}")]
-    KeysUnavailable(String),
+    KeysUnavailable(KeysError),
+}
+
+/// Why the issuer's keys could not be had, sorted the way the table's failures are.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeysError {
+    /// The issuer is unreachable, slow, or answered a server error: a retry may succeed.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The issuer answered, but not with keys (a 4xx, no `jwks_uri`, not a key set): a retry
+    /// gets the same until its configuration changes.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl KeysError {
+    /// A failed request of `stage` (`discovery`, `jwks`), sorted.
+    fn of(stage: &str, e: reqwest::Error) -> Self {
+        let text = format!("{stage}: {e}");
+        if e.is_decode() || e.status().is_some_and(|s| s.is_client_error()) {
+            KeysError::Invalid(text)
+        } else {
+            KeysError::Unavailable(text)
+        }
+    }
 }
 
 /// Where the issuer's keys come from.
 pub trait KeySource {
     /// The key set; `fresh` asks for one fetched now.
-    fn keys(&self, fresh: bool) -> impl Future<Output = Result<JwkSet, String>> + Send;
+    fn keys(&self, fresh: bool) -> impl Future<Output = Result<JwkSet, KeysError>> + Send;
 }
 
 /// The issuer's keys over HTTP: discovery document, then `jwks_uri`; cached.
@@ -69,34 +93,34 @@ impl OidcKeys {
         }
     }
 
-    async fn fetch(&self) -> Result<JwkSet, String> {
+    async fn fetch(&self) -> Result<JwkSet, KeysError> {
         let discovery: serde_json::Value = self
             .http
             .get(format!("{}/.well-known/openid-configuration", self.issuer))
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("discovery: {e}"))?
+            .map_err(|e| KeysError::of("discovery", e))?
             .json()
             .await
-            .map_err(|e| format!("discovery: {e}"))?;
+            .map_err(|e| KeysError::of("discovery", e))?;
         let uri = discovery["jwks_uri"]
             .as_str()
-            .ok_or("discovery: no jwks_uri")?;
+            .ok_or_else(|| KeysError::Invalid("discovery: no jwks_uri".into()))?;
         self.http
             .get(uri)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("jwks: {e}"))?
+            .map_err(|e| KeysError::of("jwks", e))?
             .json()
             .await
-            .map_err(|e| format!("jwks: {e}"))
+            .map_err(|e| KeysError::of("jwks", e))
     }
 }
 
 impl KeySource for OidcKeys {
-    async fn keys(&self, fresh: bool) -> Result<JwkSet, String> {
+    async fn keys(&self, fresh: bool) -> Result<JwkSet, KeysError> {
         let cached = self.cache.lock().ok().and_then(|c| c.clone());
         if let Some((keys, at)) = &cached {
             let limit = if fresh {
@@ -146,7 +170,7 @@ pub async fn authorize<K: KeySource>(
     let token = token_of(&event).ok_or(Refusal::Unauthorized)?;
     // Refused tokens count as Lambda errors too, so keys out of reach have a metric of their
     // own (the template's alarm reads it).
-    let unavailable = |reason: String| {
+    let unavailable = |reason: KeysError| {
         todo_lambda::metrics::emit("ws-authorize", &[("KeysUnavailable", 1)]);
         Refusal::KeysUnavailable(reason)
     };

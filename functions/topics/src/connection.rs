@@ -82,7 +82,7 @@ impl Connection {
             Security::Plaintext => Box::new(tcp),
             Security::Scram { .. } | Security::Iam { .. } => {
                 let tls = todo_kafka::tls::tls_config(config.ca_file.as_deref())
-                    .map_err(AdminError::Refused)?;
+                    .map_err(|e| AdminError::Refused(e.to_string()))?;
                 let host = address.rsplit_once(':').map_or(address, |(h, _)| h);
                 let name = rustls::pki_types::ServerName::try_from(host.to_string())
                     .map_err(|e| AdminError::Refused(format!("{address}: {e}")))?;

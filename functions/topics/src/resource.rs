@@ -152,6 +152,18 @@ pub async fn handle(
     Some((reply_to, response))
 }
 
+/// Why the answer did not reach CloudFormation's response URL.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    /// Unreachable, timed out or a server error on every try, or no time left to try.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Refused (a 4xx: the pre-signed URL expired or is not for this answer): a retry gets the
+    /// same.
+    #[error("{0}")]
+    Refused(String),
+}
+
 /// PUTs `response` to the pre-signed URL: no Content-Type (the URL is signed without one), a
 /// few attempts on a transport error or 5xx, within `deadline`.
 pub async fn send(
@@ -159,8 +171,8 @@ pub async fn send(
     url: &str,
     response: &Response,
     deadline: Instant,
-) -> Result<(), String> {
-    let body = serde_json::to_vec(response).map_err(|e| e.to_string())?;
+) -> Result<(), AnswerError> {
+    let body = serde_json::to_vec(response).map_err(|e| AnswerError::Refused(e.to_string()))?;
     let mut retries = Retries::new(Policy {
         backoff: ANSWER_BACKOFF,
         attempts: Some(3),
@@ -169,17 +181,22 @@ pub async fn send(
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(String::new());
+            return Err(AnswerError::Unavailable(String::new()));
         }
         let failure = match http.put(url).body(body.clone()).timeout(left).send().await {
             Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) if r.status().is_client_error() => {
-                return Err(format!("the response URL answered {}", r.status()));
+            Ok(r) if r.status().is_client_error() => Failure::Permanent(AnswerError::Refused(
+                format!("the response URL answered {}", r.status()),
+            )),
+            Ok(r) => Failure::Transient(AnswerError::Unavailable(format!(
+                "the response URL answered {}",
+                r.status()
+            ))),
+            Err(e) => {
+                Failure::Transient(AnswerError::Unavailable(format!("the response URL: {e}")))
             }
-            Ok(r) => format!("the response URL answered {}", r.status()),
-            Err(e) => format!("the response URL: {e}"),
         };
-        retries.after(Failure::Transient(failure)).await?;
+        retries.after(failure).await?;
     }
 }
 

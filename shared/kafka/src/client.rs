@@ -7,12 +7,13 @@ use rskafka::BackoffConfig;
 use rskafka::client::{Client, ClientBuilder, Credentials, OauthBearerCredentials, SaslConfig};
 
 use crate::config::{KafkaConfig, Security};
+use crate::error::KafkaError;
 use crate::tls::tls_config;
 
 impl KafkaConfig {
     /// A client of these brokers with this security, retrying a connection for at most
     /// `deadline`: the one place a Kafka connection is built (the publisher, `todo-admin`).
-    pub async fn connect(&self, client_id: &str, deadline: Duration) -> Result<Client, String> {
+    pub async fn connect(&self, client_id: &str, deadline: Duration) -> Result<Client, KafkaError> {
         let backoff = BackoffConfig {
             init_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
@@ -34,8 +35,25 @@ impl KafkaConfig {
                 .tls_config(tls_config(self.ca_file.as_deref())?)
                 .sasl_config(SaslConfig::Oauthbearer(iam_credentials(region))),
         };
-        builder.build().await.map_err(|e| format!("connect: {e}"))
+        builder
+            .build()
+            .await
+            .map_err(|e| KafkaError::of("connect", e))
     }
+}
+
+/// How many partitions `topic` has, from the cluster's metadata; a topic that does not exist is
+/// [`KafkaError::Refused`].
+pub async fn partition_count(client: &Client, topic: &str) -> Result<i32, KafkaError> {
+    client
+        .list_topics()
+        .await
+        .map_err(|e| KafkaError::of("metadata", e))?
+        .into_iter()
+        .find(|t| t.name == topic)
+        .map(|t| t.partitions.len() as i32)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| KafkaError::Refused(format!("topic {topic} does not exist")))
 }
 
 /// An OAUTHBEARER callback that signs a fresh MSK IAM token per connection.

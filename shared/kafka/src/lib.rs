@@ -3,6 +3,7 @@
 //! authenticate to them and how to produce, so no crate depends on a function to reach Kafka.
 //!
 //! - `config`: brokers and security from the environment.
+//! - `error`: Kafka's failures, transient or refused.
 //! - `tls`, `client`: the TLS settings and the rskafka client (SCRAM, MSK IAM).
 //! - `partitioner`: Kafka's default partitioner, as the Java client computes it.
 //! - `producer`: the producer, [`producer::KafkaSink`].
@@ -14,6 +15,7 @@
 
 pub mod client;
 pub mod config;
+pub mod error;
 pub mod partitioner;
 pub mod producer;
 pub mod relay;

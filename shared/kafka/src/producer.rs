@@ -11,7 +11,9 @@ use rskafka::record::Record;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::client::partition_count;
 use crate::config::KafkaConfig;
+use crate::error::KafkaError;
 use crate::partitioner::partition_for;
 use crate::relay::{EventSink, Outgoing};
 
@@ -38,7 +40,7 @@ impl KafkaSink {
         }
     }
 
-    async fn client(&self) -> Result<Arc<Client>, String> {
+    async fn client(&self) -> Result<Arc<Client>, KafkaError> {
         let mut slot = self.client.lock().await;
         if let Some(c) = slot.as_ref() {
             return Ok(Arc::clone(c));
@@ -52,27 +54,20 @@ impl KafkaSink {
         Ok(client)
     }
 
-    async fn partition_count(&self, topic: &str) -> Result<i32, String> {
+    async fn partition_count(&self, topic: &str) -> Result<i32, KafkaError> {
         if let Some(n) = self.counts.lock().await.get(topic) {
             return Ok(*n);
         }
-        let topics = self
-            .client()
-            .await?
-            .list_topics()
-            .await
-            .map_err(|e| format!("metadata: {e}"))?;
-        let n = topics
-            .iter()
-            .find(|t| t.name == topic)
-            .map(|t| t.partitions.len() as i32)
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("topic {topic} does not exist"))?;
+        let n = partition_count(&*self.client().await?, topic).await?;
         self.counts.lock().await.insert(topic.to_string(), n);
         Ok(n)
     }
 
-    async fn partition(&self, topic: &str, partition: i32) -> Result<Arc<PartitionClient>, String> {
+    async fn partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<Arc<PartitionClient>, KafkaError> {
         let key = (topic.to_string(), partition);
         if let Some(p) = self.partitions.lock().await.get(&key) {
             return Ok(Arc::clone(p));
@@ -82,7 +77,7 @@ impl KafkaSink {
             .await?
             .partition_client(topic, partition, UnknownTopicHandling::Error)
             .await
-            .map_err(|e| format!("leader of {topic}/{partition}: {e}"))?;
+            .map_err(|e| KafkaError::of(format_args!("leader of {topic}/{partition}"), e))?;
         let client = Arc::new(client);
         self.partitions
             .lock()
@@ -103,7 +98,7 @@ impl KafkaSink {
         topic: &str,
         partition: i32,
         records: Vec<Record>,
-    ) -> Result<(), String> {
+    ) -> Result<(), KafkaError> {
         let client = self.partition(topic, partition).await?;
         match tokio::time::timeout(
             PRODUCE_DEADLINE,
@@ -112,8 +107,13 @@ impl KafkaSink {
         .await
         {
             Ok(Ok(_offsets)) => Ok(()),
-            Ok(Err(e)) => Err(format!("produce to {topic}/{partition}: {e}")),
-            Err(_) => Err(format!("produce to {topic}/{partition}: timed out")),
+            Ok(Err(e)) => Err(KafkaError::of(
+                format_args!("produce to {topic}/{partition}"),
+                e,
+            )),
+            Err(_) => Err(KafkaError::Transient(format!(
+                "produce to {topic}/{partition}: timed out"
+            ))),
         }
     }
 }
@@ -132,13 +132,21 @@ fn record(out: &Outgoing) -> Record {
 }
 
 impl EventSink for KafkaSink {
-    async fn publish(&self, records: &[Outgoing], deadline: Instant) -> Vec<Result<(), String>> {
-        let unsent = || Err("not produced before the invocation's deadline".to_string());
-        let mut results: Vec<Result<(), String>> = records.iter().map(|_| unsent()).collect();
+    async fn publish(
+        &self,
+        records: &[Outgoing],
+        deadline: Instant,
+    ) -> Vec<Result<(), KafkaError>> {
+        let unsent = || {
+            Err(KafkaError::Transient(
+                "not produced before the invocation's deadline".into(),
+            ))
+        };
+        let mut results: Vec<Result<(), KafkaError>> = records.iter().map(|_| unsent()).collect();
         let mut any_failed = false;
         // One deadline for everything: connecting, metadata (once per topic) and every produce.
         let work = async {
-            let mut counts: HashMap<&'static str, Result<i32, String>> = HashMap::new();
+            let mut counts: HashMap<&'static str, Result<i32, KafkaError>> = HashMap::new();
             // Group by topic-partition, keeping the batch order inside each group.
             let mut groups: Vec<((&'static str, i32), Vec<usize>)> = Vec::new();
             for (i, out) in records.iter().enumerate() {

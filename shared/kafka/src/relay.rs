@@ -23,6 +23,8 @@ use todo_schema::EventEnvelope;
 use todo_schema::event::{SCHEMA_VERSION, TOPIC_DEAD_LETTER};
 use tokio::time::Instant;
 
+use crate::error::KafkaError;
+
 /// The most one invocation spends producing before it reports what is left for retry.
 pub const PUBLISH_BUDGET: Duration = Duration::from_secs(10);
 /// Kept free before the function's own timeout, to answer the mapping in time.
@@ -92,7 +94,7 @@ pub trait EventSink {
         &self,
         records: &[Outgoing],
         deadline: Instant,
-    ) -> impl Future<Output = Vec<Result<(), String>>> + Send;
+    ) -> impl Future<Output = Vec<Result<(), KafkaError>>> + Send;
 }
 
 /// The item a record changed, as a stable text (`<pk>|<sk>`): records of the same item stay in
@@ -111,6 +113,16 @@ fn sequence_of(record: &EventRecord) -> &str {
         .unwrap_or(&record.event_id)
 }
 
+/// Why a record was not published this time (each is retried: see the module docs).
+#[derive(Clone, Debug, thiserror::Error)]
+enum Unpublished {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    /// A record of its item could not be dead-lettered: it waits, so as not to overtake it.
+    #[error("held behind a record of the same item not yet dead-lettered")]
+    Held,
+}
+
 /// Produces dead letters first, then the events, holding back every event that follows a dead
 /// letter of its item which could not be produced: nothing overtakes a record not yet set aside.
 async fn publish_in_order<S: EventSink>(
@@ -119,10 +131,10 @@ async fn publish_in_order<S: EventSink>(
     positions: &[usize],
     outgoing: &[Outgoing],
     deadline: Instant,
-) -> Vec<Result<(), String>> {
+) -> Vec<Result<(), Unpublished>> {
     let (dead, live): (Vec<usize>, Vec<usize>) =
         (0..outgoing.len()).partition(|&j| outgoing[j].topic == TOPIC_DEAD_LETTER);
-    let mut results: Vec<Result<(), String>> = vec![Ok(()); outgoing.len()];
+    let mut results: Vec<Result<(), Unpublished>> = vec![Ok(()); outgoing.len()];
     let mut blocked: HashMap<String, usize> = HashMap::new();
     if !dead.is_empty() {
         let records: Vec<Outgoing> = dead.iter().map(|&j| outgoing[j].clone()).collect();
@@ -132,7 +144,7 @@ async fn publish_in_order<S: EventSink>(
                 let first = blocked.entry(item).or_insert(positions[j]);
                 *first = (*first).min(positions[j]);
             }
-            results[j] = result;
+            results[j] = result.map_err(Unpublished::Kafka);
         }
     }
     let (held, send): (Vec<usize>, Vec<usize>) = live.into_iter().partition(|&j| {
@@ -141,12 +153,12 @@ async fn publish_in_order<S: EventSink>(
             .is_some_and(|&first| positions[j] > first)
     });
     for j in held {
-        results[j] = Err("held behind a record of the same item not yet dead-lettered".into());
+        results[j] = Err(Unpublished::Held);
     }
     if !send.is_empty() {
         let records: Vec<Outgoing> = send.iter().map(|&j| outgoing[j].clone()).collect();
         for (&j, result) in send.iter().zip(sink.publish(&records, deadline).await) {
-            results[j] = result;
+            results[j] = result.map_err(Unpublished::Kafka);
         }
     }
     results

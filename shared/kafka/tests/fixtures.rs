@@ -6,12 +6,17 @@ use tokio::time::Instant;
 use std::sync::Mutex;
 
 use aws_lambda_events::event::dynamodb::Event;
+use todo_kafka::error::KafkaError;
 use todo_kafka::relay::{EventSink, Outgoing, relay};
 
 struct Capture(Mutex<Vec<Outgoing>>);
 
 impl EventSink for Capture {
-    async fn publish(&self, records: &[Outgoing], _deadline: Instant) -> Vec<Result<(), String>> {
+    async fn publish(
+        &self,
+        records: &[Outgoing],
+        _deadline: Instant,
+    ) -> Vec<Result<(), KafkaError>> {
         self.0.lock().unwrap().extend(records.iter().cloned());
         vec![Ok(()); records.len()]
     }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use aws_lambda_events::event::kafka::KafkaEvent;
 use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, consume};
 use todo_lambda::retry::Backoff;
+use todo_lambda::table::TableError;
 use todo_schema::event::EventType;
 use todo_schema::notification::{Channel, Delivery, DeliveryStatus, Notification};
 use todo_schema::quiet_hours::QuietHours;
@@ -49,12 +50,12 @@ pub trait Sender {
     /// The channel function's name in its metrics (the template's alarms use it).
     const NAME: &'static str;
 
-    /// Where this notification goes on this channel; an error is transient (the settings
+    /// Where this notification goes on this channel; an error is the store's (the settings
     /// could not be read).
     fn destinations(
         &self,
         n: &Notification,
-    ) -> impl Future<Output = Result<Destinations, String>> + Send;
+    ) -> impl Future<Output = Result<Destinations, TableError>> + Send;
 
     /// What a destination shares a failure with: an outage there holds every destination
     /// behind it for the rest of a batch (not tried again), and nothing else. By default the
@@ -141,8 +142,8 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> EventConsumer for Channel
             };
             match self.reminder(&n, &mut failed_far_ends).await {
                 // The store itself failed: stop here (or at an earlier unfinished record).
-                Err(reason) => {
-                    let (applied, reason) = first_pending.unwrap_or((i, reason));
+                Err(e) => {
+                    let (applied, reason) = first_pending.unwrap_or((i, e.to_string()));
                     return Err(Stopped { applied, reason });
                 }
                 Ok(Outcome::Pending(p)) => {
@@ -177,13 +178,9 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         &self,
         n: &Notification,
         failed_far_ends: &mut HashSet<String>,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, TableError> {
         let Destinations { to: wanted, quiet } = self.sender.destinations(n).await?;
-        let recorded = self
-            .store
-            .deliveries(n, D::CHANNEL)
-            .await
-            .map_err(|e| e.to_string())?;
+        let recorded = self.store.deliveries(n, D::CHANNEL).await?;
         let stale = recorded
             .iter()
             .filter(|d| !d.status.is_final() && !wanted.contains(&d.destination));
@@ -219,29 +216,22 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         n: &Notification,
         deliveries: impl Iterator<Item = &'d Delivery>,
         reason: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), TableError> {
         for delivery in deliveries {
             let mut closed = delivery.clone();
             closed.status = DeliveryStatus::Failed;
             closed.last_error = Some(reason.to_string());
             closed.next_attempt_at = None;
             closed.updated_at = Timestamp::now();
-            self.store
-                .record(n, &closed)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.store.record(n, &closed).await?;
         }
         Ok(())
     }
 
     /// Closes every delivery of `n` on this channel not settled yet, for `reason` (a parked
     /// reminder that is too old to send).
-    pub(super) async fn give_up(&self, n: &Notification, reason: &str) -> Result<(), String> {
-        let recorded = self
-            .store
-            .deliveries(n, D::CHANNEL)
-            .await
-            .map_err(|e| e.to_string())?;
+    pub(super) async fn give_up(&self, n: &Notification, reason: &str) -> Result<(), TableError> {
+        let recorded = self.store.deliveries(n, D::CHANNEL).await?;
         self.close(n, recorded.iter().filter(|d| !d.status.is_final()), reason)
             .await
     }
@@ -256,7 +246,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         recorded: &[Delivery],
         until: Timestamp,
         now: Timestamp,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, TableError> {
         let unsettled: Vec<(&String, Option<&Delivery>)> = wanted
             .iter()
             .map(|d| (d, recorded.iter().find(|r| &r.destination == d)))
@@ -270,8 +260,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         content.read_at = None;
         self.store
             .park(D::CHANNEL, &n.owner, n.id, &content, until)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         for (destination, previous) in unsettled {
             if previous.is_some_and(|p| {
                 p.status == DeliveryStatus::Deferred && p.next_attempt_at == Some(until)
@@ -279,10 +268,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
                 continue;
             }
             let deferred = Delivery::deferred(D::CHANNEL, destination, previous, until, now);
-            self.store
-                .record(n, &deferred)
-                .await
-                .map_err(|e| e.to_string())?;
+            self.store.record(n, &deferred).await?;
         }
         Ok(true)
     }
@@ -296,7 +282,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         destination: &str,
         previous: Option<&Delivery>,
         failed_far_ends: &mut HashSet<String>,
-    ) -> Result<Option<Pending>, String> {
+    ) -> Result<Option<Pending>, TableError> {
         if previous.is_some_and(|p| p.status.is_final()) {
             return Ok(None);
         }
@@ -340,10 +326,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
                 .delay_honouring(delivery.attempts, after);
             delivery.next_attempt_at = Some(now.after(wait));
         }
-        self.store
-            .record(n, &delivery)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.record(n, &delivery).await?;
         Ok(transient.map(|reason| {
             failed_far_ends.insert(far_end);
             Pending {

@@ -15,6 +15,8 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::validation::not_in_a_title;
 
+use todo_lambda::table::TableError;
+
 use super::delivery::{Destinations, SendError, Sender};
 use crate::store::Settings;
 
@@ -106,12 +108,8 @@ impl<S: Settings + Sync> Sender for Email<'_, S> {
     const CHANNEL: Channel = Channel::Email;
     const NAME: &'static str = "channel-email";
 
-    async fn destinations(&self, n: &Notification) -> Result<Destinations, String> {
-        let settings = self
-            .settings
-            .settings(&n.owner)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn destinations(&self, n: &Notification) -> Result<Destinations, TableError> {
+        let settings = self.settings.settings(&n.owner).await?;
         Ok(Destinations {
             to: settings
                 .email_to()

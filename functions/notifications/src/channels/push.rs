@@ -16,6 +16,8 @@ use todo_schema::push::PushSubscription;
 use web_push_native::p256::elliptic_curve::sec1::ToEncodedPoint;
 use web_push_native::{Auth, WebPushBuilder, p256};
 
+use todo_lambda::table::TableError;
+
 use super::delivery::{Destinations, SendError, Sender};
 use super::http_delivery;
 use crate::store::{PushSubscriptions, Settings};
@@ -24,6 +26,21 @@ use crate::store::{PushSubscriptions, Settings};
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a push service may hold a reminder for an offline device (RFC 8030 `TTL`).
 pub const TTL: Duration = Duration::from_secs(6 * 60 * 60);
+
+/// Why a push message could not be made. Each is permanent: a retry builds it from the same
+/// key and subscription.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PushError {
+    /// The stack's secret gives no valid P-256 key.
+    #[error("VAPID key: {0}")]
+    Key(String),
+    /// The subscription cannot be sent to (its endpoint or keys are not what RFC 8291 needs).
+    #[error("{0}")]
+    Subscription(String),
+    /// Encrypting the message or signing its VAPID token failed.
+    #[error("{0}")]
+    Signing(String),
+}
 
 /// The application server's VAPID key pair, derived from the stack's secret: the stack can
 /// generate a random string but not an EC key, so the P-256 scalar is SHA-256 of the secret
@@ -41,20 +58,20 @@ impl std::fmt::Debug for VapidKey {
     }
 }
 
-pub fn vapid_key_pair(secret: &str) -> Result<VapidKey, String> {
+pub fn vapid_key_pair(secret: &str) -> Result<VapidKey, PushError> {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
     use sha2::Digest;
     let scalar = sha2::Sha256::digest(format!("serverless-todo VAPID\n{secret}").as_bytes());
-    let private = p256::SecretKey::from_slice(&scalar).map_err(|e| format!("VAPID key: {e}"))?;
+    let private = p256::SecretKey::from_slice(&scalar).map_err(|e| PushError::Key(e.to_string()))?;
     let public = private.public_key().to_encoded_point(false);
     let pkcs8 = EcdsaKeyPair::from_private_key_and_public_key(
         &ECDSA_P256_SHA256_FIXED_SIGNING,
         &scalar,
         public.as_bytes(),
     )
-    .map_err(|e| format!("VAPID key: {e}"))?
+    .map_err(|e| PushError::Key(e.to_string()))?
     .to_pkcs8v1()
-    .map_err(|e| format!("VAPID key: {e}"))?;
+    .map_err(|e| PushError::Key(e.to_string()))?;
     Ok(VapidKey {
         signing: jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref()),
         public: public.as_bytes().to_vec(),
@@ -82,9 +99,11 @@ pub fn vapid_header(
     pair: &VapidKey,
     endpoint: &http::Uri,
     subject: &str,
-) -> Result<String, String> {
+) -> Result<String, PushError> {
     let (Some(scheme), Some(host)) = (endpoint.scheme_str(), endpoint.host()) else {
-        return Err("the endpoint is not an absolute URL".into());
+        return Err(PushError::Subscription(
+            "the endpoint is not an absolute URL".into(),
+        ));
     };
     let origin = match endpoint.port_u16() {
         Some(port) => format!("{scheme}://{host}:{port}"),
@@ -100,7 +119,7 @@ pub fn vapid_header(
     };
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     let token =
-        jsonwebtoken::encode(&header, &claims, &pair.signing).map_err(|e| format!("VAPID: {e}"))?;
+        jsonwebtoken::encode(&header, &claims, &pair.signing).map_err(|e| PushError::Signing(format!("VAPID: {e}")))?;
     Ok(format!("vapid t={token}, k={}", vapid_public_key(pair)))
 }
 
@@ -118,29 +137,33 @@ impl<S: Settings + PushSubscriptions + Sync> Push<'_, S> {
         &self,
         s: &PushSubscription,
         body: Vec<u8>,
-    ) -> Result<http::Request<Vec<u8>>, String> {
-        let endpoint: http::Uri = s.endpoint.parse().map_err(|e| format!("endpoint: {e}"))?;
+    ) -> Result<http::Request<Vec<u8>>, PushError> {
+        let unusable = |why: String| PushError::Subscription(why);
+        let endpoint: http::Uri = s
+            .endpoint
+            .parse()
+            .map_err(|e| unusable(format!("endpoint: {e}")))?;
         let key = URL_SAFE_NO_PAD
             .decode(&s.keys.p256dh)
             .ok()
             .and_then(|k| p256::PublicKey::from_sec1_bytes(&k).ok())
-            .ok_or("the subscription's p256dh is not a P-256 key")?;
+            .ok_or_else(|| unusable("the subscription's p256dh is not a P-256 key".into()))?;
         let auth = URL_SAFE_NO_PAD
             .decode(&s.keys.auth)
             .ok()
             .filter(|a| a.len() == 16)
-            .ok_or("the subscription's auth is not 16 bytes")?;
+            .ok_or_else(|| unusable("the subscription's auth is not 16 bytes".into()))?;
         let mut request = WebPushBuilder::new(endpoint.clone(), key, *Auth::from_slice(&auth))
             .with_valid_duration(TTL)
             .build(body)
-            .map_err(|e| format!("encrypting: {e}"))?;
+            .map_err(|e| PushError::Signing(format!("encrypting: {e}")))?;
         let authorization = vapid_header(&self.vapid, &endpoint, &self.subject)?;
         let headers = request.headers_mut();
         headers.insert(
             "authorization",
             authorization
                 .parse()
-                .map_err(|_| "VAPID header".to_string())?,
+                .map_err(|_| PushError::Signing("VAPID header".into()))?,
         );
         headers.insert("urgency", http::HeaderValue::from_static("high"));
         Ok(request)
@@ -151,20 +174,12 @@ impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
     const CHANNEL: Channel = Channel::Push;
     const NAME: &'static str = "channel-push";
 
-    async fn destinations(&self, n: &Notification) -> Result<Destinations, String> {
-        let settings = self
-            .store
-            .settings(&n.owner)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn destinations(&self, n: &Notification) -> Result<Destinations, TableError> {
+        let settings = self.store.settings(&n.owner).await?;
         if !settings.push.enabled {
             return Ok(Destinations::default());
         }
-        let subscriptions = self
-            .store
-            .subscriptions(&n.owner)
-            .await
-            .map_err(|e| e.to_string())?;
+        let subscriptions = self.store.subscriptions(&n.owner).await?;
         Ok(Destinations {
             to: subscriptions
                 .into_iter()
@@ -189,7 +204,7 @@ impl<S: Settings + PushSubscriptions + Sync> Sender for Push<'_, S> {
         let body = serde_json::to_vec(n).map_err(|e| SendError::Permanent(e.to_string()))?;
         let request = self
             .request(&subscription, body)
-            .map_err(SendError::Permanent)?;
+            .map_err(|e| SendError::Permanent(e.to_string()))?;
         let (parts, body) = request.into_parts();
         let response = self
             .http

@@ -11,6 +11,8 @@ use std::time::Duration;
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::webhook::{DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign};
 
+use todo_lambda::table::TableError;
+
 use super::delivery::{Destinations, SendError, Sender};
 use super::http_delivery;
 
@@ -48,7 +50,7 @@ impl Sender for Webhook {
     const NAME: &'static str = "channel-webhook";
 
     /// The operator's integration, not a person: no quiet hours.
-    async fn destinations(&self, _: &Notification) -> Result<Destinations, String> {
+    async fn destinations(&self, _: &Notification) -> Result<Destinations, TableError> {
         Ok(Destinations::always(vec![OPERATOR.to_string()]))
     }
 
