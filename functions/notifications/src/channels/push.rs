@@ -62,7 +62,8 @@ pub fn vapid_key_pair(secret: &str) -> Result<VapidKey, PushError> {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
     use sha2::Digest;
     let scalar = sha2::Sha256::digest(format!("serverless-todo VAPID\n{secret}").as_bytes());
-    let private = p256::SecretKey::from_slice(&scalar).map_err(|e| PushError::Key(e.to_string()))?;
+    let private =
+        p256::SecretKey::from_slice(&scalar).map_err(|e| PushError::Key(e.to_string()))?;
     let public = private.public_key().to_encoded_point(false);
     let pkcs8 = EcdsaKeyPair::from_private_key_and_public_key(
         &ECDSA_P256_SHA256_FIXED_SIGNING,
@@ -118,8 +119,8 @@ pub fn vapid_header(
         exp: now + 12 * 60 * 60,
     };
     let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
-    let token =
-        jsonwebtoken::encode(&header, &claims, &pair.signing).map_err(|e| PushError::Signing(format!("VAPID: {e}")))?;
+    let token = jsonwebtoken::encode(&header, &claims, &pair.signing)
+        .map_err(|e| PushError::Signing(format!("VAPID: {e}")))?;
     Ok(format!("vapid t={token}, k={}", vapid_public_key(pair)))
 }
 
