@@ -1,0 +1,98 @@
+//! The audit table.
+//!
+//! | key | value |
+//! |---|---|
+//! | `pk` | `USER#<owner>#TASK#<task id>`: one task's history, reachable only through its owner |
+//! | `sk` | `V#<version, 20 digits>#<event id>`: the task's version order, unique per event |
+//! | `owner_pk`, `owner_sk` | `USER#<owner>`, `<time>#<event id>`: the GSI `by-owner` for `/audit` |
+//! | `actor_pk` | `<actor kind>#<actor id>`: with `owner_sk`, the GSI `by-actor` (admin search) |
+//! | `task_pk` | `<task id>`: with `sk`, the GSI `by-task`: a task's history across owners (admin search) |
+//! | `op_pk` | `<operation>#<YYYY-MM-DD>`: with `owner_sk`, the GSI `by-operation`, one partition a day |
+//! | `day_pk` | `<YYYY-MM-DD>`: with `owner_sk`, the GSI `by-day`: everything, one partition a day |
+//! | `ttl` | the entry's time plus the retention period (`AUDIT_RETENTION_DAYS`), in epoch seconds |
+//!
+//! The operation and day indexes are partitioned by day so that no partition takes every
+//! write of the log (a GSI partition that throttles throttles the table's writes too); a search
+//! over a time range walks its days.
+//! A task's history is sorted by the version each change produced, not by a clock: clocks of
+//! concurrent writers disagree, versions do not (the tasks table grants each exactly once).
+//!
+//! Keys derive from the event alone, so writing an event twice rewrites the same item: a
+//! redelivered batch leaves one entry per event.
+//!
+//! `writer` appends the consumer's entries, `reader` serves an owner's history and audit pages,
+//! `search` plans and runs the administrator's search over the other indexes.
+
+mod reader;
+mod search;
+mod writer;
+
+use std::time::Duration;
+
+use todo_lambda::dynamodb::user_pk;
+use todo_lambda::table::{Item, TableError};
+use todo_schema::audit::AuditEntry;
+use todo_schema::{Actor, TaskId, Timestamp};
+
+pub use reader::{EntryPage, ReadEntries};
+pub use search::{SEARCH_QUERIES_PER_PAGE, Search, SearchEntries, SearchPage, SearchStart};
+pub use writer::AppendEntries;
+
+/// The owner index.
+pub const INDEX_BY_OWNER: &str = "by-owner";
+/// The administrator's indexes.
+pub const INDEX_BY_ACTOR: &str = "by-actor";
+pub const INDEX_BY_TASK: &str = "by-task";
+pub const INDEX_BY_OPERATION: &str = "by-operation";
+pub const INDEX_BY_DAY: &str = "by-day";
+
+/// The audit table and its client.
+#[derive(Clone, Debug)]
+pub struct AuditStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    /// How long an entry is kept after its time; `None` keeps it forever.
+    retention: Option<Duration>,
+}
+
+fn history_pk(owner: &str, task: TaskId) -> String {
+    format!("{}#TASK#{task}", user_pk(owner))
+}
+
+/// The day partition an instant falls in.
+pub fn day_of(at: Timestamp) -> chrono::NaiveDate {
+    at.as_datetime().date_naive()
+}
+
+fn day_key(day: chrono::NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The `actor_pk` of an actor.
+pub fn actor_key(actor: &Actor) -> String {
+    match actor {
+        Actor::User { id } => format!("user#{id}"),
+        Actor::System { id } => format!("system#{id}"),
+    }
+}
+
+fn entry_of(item: Item) -> Result<AuditEntry, TableError> {
+    serde_dynamo::from_item(item).map_err(TableError::corrupt)
+}
+
+impl AuditStore {
+    /// A store over `table` that keeps entries forever.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention: None,
+        }
+    }
+
+    /// Entries written from now on expire (DynamoDB TTL) `retention` after their time.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = Some(retention);
+        self
+    }
+}
