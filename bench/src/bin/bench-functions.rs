@@ -171,6 +171,7 @@ async fn main() {
     let env = vec![
         ("TASKS_TABLE".to_string(), "TasksTable".to_string()),
         ("AUDIT_TABLE".to_string(), "AuditTable".to_string()),
+        ("AUDIT_RETENTION_DAYS".to_string(), "365".to_string()),
         (
             "NOTIFICATIONS_TABLE".to_string(),
             "NotificationsTable".to_string(),
