@@ -330,3 +330,111 @@ async fn control(
 ) -> Response {
     shared.far_end.control_response(&query)
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+
+    use super::*;
+
+    const ORIGIN: &str = "http://127.0.0.1:4000";
+
+    /// An application server's key: its PKCS#8 document and its public key, base64url.
+    fn server_key() -> (Vec<u8>, String) {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let public = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        (pkcs8.as_ref().to_vec(), public)
+    }
+
+    fn header(pkcs8: &[u8], key: &str, claims: Value) -> HeaderMap {
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ec_der(pkcs8),
+        )
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            format!("vapid t={token}, k={key}").parse().unwrap(),
+        );
+        headers
+    }
+
+    fn check(
+        headers: &HeaderMap,
+        application_server_key: Option<&str>,
+    ) -> Result<(), (StatusCode, String)> {
+        let shared = Shared {
+            origin: ORIGIN.into(),
+            devices: Arc::default(),
+            received: Arc::default(),
+            far_end: FarEnd::default(),
+        };
+        let device = Device {
+            secret: p256::SecretKey::from_slice(&[7; 32]).unwrap(),
+            auth: [0; 16],
+            application_server_key: application_server_key.map(str::to_string),
+            gone: false,
+        };
+        check_vapid(&shared, &device, headers)
+    }
+
+    fn claims(aud: Value, exp_in: i64, sub: &str) -> Value {
+        json!({"aud": aud, "exp": chrono::Utc::now().timestamp() + exp_in, "sub": sub})
+    }
+
+    #[test]
+    fn a_vapid_signature_by_rfc_8292_is_accepted_and_each_flaw_refused_saying_which() {
+        let (pkcs8, key) = server_key();
+        let good = claims(json!(ORIGIN), 3600, "mailto:ops@example.com");
+        assert_eq!(check(&header(&pkcs8, &key, good.clone()), None), Ok(()));
+        assert_eq!(
+            check(&header(&pkcs8, &key, good.clone()), Some(&key)),
+            Ok(())
+        );
+        let listed = claims(
+            json!(["https://other.example", ORIGIN]),
+            3600,
+            "https://example.com",
+        );
+        assert_eq!(check(&header(&pkcs8, &key, listed), None), Ok(()));
+
+        let refused = |headers: HeaderMap, expected: &str| {
+            let (status, why) = check(&headers, None).unwrap_err();
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}");
+            assert!(why.contains(expected), "{why} should say {expected}");
+        };
+        refused(HeaderMap::new(), "no vapid");
+        let other_aud = claims(json!("http://127.0.0.1:4001"), 3600, "mailto:a@b.c");
+        refused(header(&pkcs8, &key, other_aud), "aud must be");
+        refused(
+            header(&pkcs8, &key, claims(json!(ORIGIN), -60, "mailto:a@b.c")),
+            "exp",
+        );
+        let too_long = claims(json!(ORIGIN), 25 * 3600, "mailto:a@b.c");
+        refused(header(&pkcs8, &key, too_long), "exp");
+        refused(
+            header(&pkcs8, &key, claims(json!(ORIGIN), 3600, "ops")),
+            "sub must be",
+        );
+        let (_, someone_else) = server_key();
+        refused(
+            header(&pkcs8, &someone_else, good.clone()),
+            "does not verify",
+        );
+        refused(
+            header(&pkcs8, "not-a-key", good.clone()),
+            "k is not a P-256",
+        );
+
+        let (_, subscribed_with) = server_key();
+        let (status, _) = check(&header(&pkcs8, &key, good), Some(&subscribed_with)).unwrap_err();
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+}
