@@ -300,8 +300,21 @@ impl Worker {
     async fn create(&mut self, n: usize, user: &User, body: Value, frozen: bool) -> bool {
         // Every create carries a key, so a retry after a lost answer creates nothing twice.
         let key = uuid::Uuid::now_v7().to_string();
+        self.create_with_key(n, user, &body, frozen, &key).await
+    }
+
+    /// A create under `key`: a retry with the same key and body replays what the first
+    /// attempt committed instead of creating a second task.
+    async fn create_with_key(
+        &mut self,
+        n: usize,
+        user: &User,
+        body: &Value,
+        frozen: bool,
+        key: &str,
+    ) -> bool {
         let idem = || Extra {
-            idempotency_key: Some(&key),
+            idempotency_key: Some(key),
             ..Default::default()
         };
         match self
@@ -310,7 +323,7 @@ impl Worker {
                 "POST /tasks",
                 Method::POST,
                 "/tasks",
-                Some(&body),
+                Some(body),
                 idem,
             )
             .await
@@ -383,11 +396,12 @@ impl Worker {
                 user.ledger.lock().await.created(&a.body, false);
             }
             (a, b) if self.config.tolerate_faults => {
-                // Under faults either may have failed; the key makes a third try exact.
+                // Under faults either may have failed after committing: a third try with the
+                // same key and body replays that task (a new key would create a second one,
+                // whose audit entry no ledger entry accounts for).
                 self.out.retries += 1;
                 let _ = (a, b);
-                let body = self.plain_body(n);
-                return self.create(n, user, body, false).await;
+                return self.create_with_key(n, user, &body, false, &key).await;
             }
             (a, b) => self.fail(format!(
                 "POST /tasks twice with one Idempotency-Key: {:?} / {:?}",
