@@ -19,7 +19,7 @@ pub async fn audit_log<S: ReadEntries>(
     let caller = caller(&req)?;
     let params = query(&req)?;
     let (limit, cursor) = paging(&params, &["from", "to", "limit", "cursor"])?;
-    let Range { from, to } = Range::of(&params, Timestamp::now(), None)?;
+    let range = Range::of(&params, Timestamp::now(), None)?;
     // Bound to the parameters as given: a default `to` (now) moves between pages.
     let scope = Scope::new("audit", 1)
         .part(&caller.sub)
@@ -27,7 +27,7 @@ pub async fn audit_log<S: ReadEntries>(
         .part(params.first("to").unwrap_or("-"));
     list_page(cursors, &scope, cursor, async |start| {
         store
-            .between(&caller.sub, from, to, limit as i32, start)
+            .between(&caller.sub, range, limit as i32, start)
             .await
             .map_err(|e| e.problem(STORE))
     })

@@ -33,7 +33,7 @@ pub async fn audit_export<S: ReadEntries>(
     let caller = caller(&req)?;
     let params = query(&req)?;
     let (_, cursor) = paging(&params, &["from", "to", "cursor"])?;
-    let Range { from, to } = Range::of(&params, now, None)?;
+    let range = Range::of(&params, now, None)?;
     let given = |name| params.first(name).unwrap_or("-").to_string();
     let scope = Scope::new("audit-export", 1)
         .part(&caller.sub)
@@ -43,7 +43,7 @@ pub async fn audit_export<S: ReadEntries>(
     let mut body = Vec::new();
     loop {
         let page = store
-            .between(&caller.sub, from, to, EXPORT_BATCH, start)
+            .between(&caller.sub, range, EXPORT_BATCH, start)
             .await
             .map_err(|e| e.problem(STORE))?;
         for entry in &page.items {

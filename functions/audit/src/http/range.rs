@@ -6,12 +6,7 @@ use lambda_http::aws_lambda_events::query_map::QueryMap;
 use todo_lambda::http::single;
 use todo_schema::{Problem, Timestamp};
 
-/// An inclusive time range from the query string.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Range {
-    pub from: Timestamp,
-    pub to: Timestamp,
-}
+pub use crate::store::Range;
 
 fn instant(params: &QueryMap, name: &str) -> Result<Option<Timestamp>, Problem> {
     single(params, name)?
@@ -23,7 +18,7 @@ fn instant(params: &QueryMap, name: &str) -> Result<Option<Timestamp>, Problem> 
 }
 
 impl Range {
-    /// `from` and `to` (RFC 3339); `to` defaults to `now`, `from` to `default_span` before
+    /// The range the query string asks for: `from` and `to` (RFC 3339); `to` defaults to `now`, `from` to `default_span` before
     /// `to` (`None`: the Unix epoch). `from` after `to` is a 400.
     pub fn of(
         params: &QueryMap,

@@ -29,12 +29,14 @@ mod writer;
 
 use std::time::Duration;
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
 use todo_lambda::dynamodb::user_pk;
 use todo_lambda::table::{Item, TableError};
 use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
 
-pub use reader::{EntryPage, ReadEntries};
+pub use reader::{EntryPage, Range, ReadEntries};
 pub use search::{SEARCH_QUERIES_PER_PAGE, Search, SearchEntries, SearchPage, SearchStart};
 pub use writer::AppendEntries;
 
@@ -94,5 +96,11 @@ impl AuditStore {
     pub fn with_retention(mut self, retention: Duration) -> Self {
         self.retention = Some(retention);
         self
+    }
+
+    /// A Query of this table, for the reader and the search to give its index and key
+    /// condition.
+    fn query(&self) -> QueryFluentBuilder {
+        self.client.query().table_name(&self.table)
     }
 }

@@ -13,6 +13,13 @@ use super::{AuditStore, INDEX_BY_OWNER, entry_of, history_pk};
 /// One page of entries.
 pub type EntryPage = Paged<AuditEntry>;
 
+/// An inclusive time range (the routes read it from `from` and `to`: `http::range`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
 /// Reads entries (history and audit routes).
 pub trait ReadEntries {
     /// A task's history, oldest first.
@@ -23,12 +30,11 @@ pub trait ReadEntries {
         limit: i32,
         start: Option<StartKey>,
     ) -> impl Future<Output = Result<EntryPage, TableError>> + Send;
-    /// The owner's entries between two instants (inclusive), oldest first.
+    /// The owner's entries within `range`, oldest first.
     fn between(
         &self,
         owner: &str,
-        from: Timestamp,
-        to: Timestamp,
+        range: Range,
         limit: i32,
         start: Option<StartKey>,
     ) -> impl Future<Output = Result<EntryPage, TableError>> + Send;
@@ -43,23 +49,20 @@ impl ReadEntries for AuditStore {
         start: Option<StartKey>,
     ) -> Result<EntryPage, TableError> {
         let query = self
-            .client
             .query()
             .key_condition_expression("pk = :pk")
             .expression_attribute_values(":pk", s(history_pk(owner, task)));
-        self.page_of(query, limit, start).await
+        query_page(query, limit, start, entry_of).await
     }
 
     async fn between(
         &self,
         owner: &str,
-        from: Timestamp,
-        to: Timestamp,
+        Range { from, to }: Range,
         limit: i32,
         start: Option<StartKey>,
     ) -> Result<EntryPage, TableError> {
         let query = self
-            .client
             .query()
             .index_name(INDEX_BY_OWNER)
             .key_condition_expression("owner_pk = :o AND owner_sk BETWEEN :from AND :to")
@@ -67,18 +70,6 @@ impl ReadEntries for AuditStore {
             .expression_attribute_values(":from", s(from.to_string()))
             // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
             .expression_attribute_values(":to", s(format!("{to}~")));
-        self.page_of(query, limit, start).await
-    }
-}
-
-impl AuditStore {
-    /// Runs one page of a query.
-    async fn page_of(
-        &self,
-        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
-        limit: i32,
-        start: Option<StartKey>,
-    ) -> Result<EntryPage, TableError> {
-        query_page(query.table_name(&self.table), limit, start, entry_of).await
+        query_page(query, limit, start, entry_of).await
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::future::Future;
 
 use todo_lambda::cursor::StartKey;
-use todo_lambda::dynamodb::{page, s, start_key_item};
+use todo_lambda::dynamodb::{query_page, s};
 use todo_lambda::table::TableError;
 use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
@@ -137,21 +137,15 @@ impl SearchEntries for AuditStore {
                 values.insert(":op".into(), s(op.clone()));
                 filters.push("#op = :op");
             }
-            let out = self
-                .client
+            let query = self
                 .query()
-                .table_name(&self.table)
                 .index_name(index)
                 .key_condition_expression(key_condition)
                 .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
                 .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values))
-                .limit((limit - entries.len()) as i32)
-                .set_exclusive_start_key(key.take().map(start_key_item))
-                .send()
-                .await
-                .map_err(TableError::of)?;
-            let got = page(out, entry_of)?;
+                .set_expression_attribute_values(Some(values));
+            let got =
+                query_page(query, (limit - entries.len()) as i32, key.take(), entry_of).await?;
             entries.extend(got.items);
             key = got.next;
             let walking = matches!(plan, Plan::Days { .. });
