@@ -12,11 +12,14 @@ use std::collections::HashSet;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use todo_lambda::cursor::StartKey;
+use todo_lambda::table::TableError;
 use todo_schema::Timestamp;
-use todo_schema::notification::Notification;
+use todo_schema::notification::{Channel, Notification};
 
 use super::delivery::{ChannelConsumer, Outcome, Sender};
-use crate::store::{Deliveries, Parking};
+use crate::store::{Deliveries, Parked, Parking};
 
 /// What a channel function is asked to do.
 #[derive(Debug)]
@@ -95,11 +98,62 @@ impl DrainReport {
 const GIVE_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::hours(25);
 const GAVE_UP: &str = "gave up: not sent within 25 h of its time";
 
-/// Reminders read per page.
+/// Parked deliveries read per page (every channel's drain).
 const PAGE: i32 = 25;
 
 /// How long a reminder held behind a far end that failed earlier in the drain waits.
 const HELD: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a channel parked until `now` or earlier, read a page at a time, earliest first, until
+/// nothing due is left or `deadline` comes (the report then says it ran out of time). Every
+/// channel's drain reads through here, so all stop at their deadline the same way.
+pub struct DuePages<'a, S> {
+    store: &'a S,
+    channel: Channel,
+    now: Timestamp,
+    deadline: tokio::time::Instant,
+    /// Where the next page starts; `None` once the last page was read.
+    next: Option<Option<StartKey>>,
+}
+
+impl<'a, S: Parking> DuePages<'a, S> {
+    /// From the earliest due delivery on.
+    pub fn new(
+        store: &'a S,
+        channel: Channel,
+        now: Timestamp,
+        deadline: tokio::time::Instant,
+    ) -> Self {
+        Self {
+            store,
+            channel,
+            now,
+            deadline,
+            next: Some(None),
+        }
+    }
+
+    /// The next page; `None` when nothing due is left, or when the deadline has come (noted
+    /// in `report`).
+    pub async fn next<T: DeserializeOwned + Send>(
+        &mut self,
+        report: &mut DrainReport,
+    ) -> Result<Option<Vec<Parked<T>>>, TableError> {
+        let Some(start) = self.next.take() else {
+            return Ok(None);
+        };
+        if tokio::time::Instant::now() >= self.deadline {
+            report.out_of_time = true;
+            return Ok(None);
+        }
+        let page = self
+            .store
+            .parked::<T>(self.channel, self.now, PAGE, start)
+            .await?;
+        self.next = page.next.map(Some);
+        Ok(Some(page.items))
+    }
+}
 
 impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D> {
     /// Sends what this channel parked until `now` or earlier, stopping at `deadline`.
@@ -107,20 +161,12 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         &self,
         now: Timestamp,
         deadline: tokio::time::Instant,
-    ) -> Result<DrainReport, todo_lambda::table::TableError> {
+    ) -> Result<DrainReport, TableError> {
         let mut report = DrainReport::default();
         let mut failed_far_ends = HashSet::new();
-        let mut start = None;
-        loop {
-            if tokio::time::Instant::now() >= deadline {
-                report.out_of_time = true;
-                break;
-            }
-            let page = self
-                .store
-                .parked::<Notification>(D::CHANNEL, now, PAGE, start)
-                .await?;
-            for parked in &page.items {
+        let mut pages = DuePages::new(self.store, D::CHANNEL, now, deadline);
+        while let Some(page) = pages.next::<Notification>(&mut report).await? {
+            for parked in &page {
                 let n = &parked.content;
                 if now.as_datetime() - n.reminder_at.as_datetime() > GIVE_UP_AFTER {
                     match self.give_up(n, GAVE_UP).await {
@@ -155,10 +201,6 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
                         report.left += 1;
                     }
                 }
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
             }
         }
         report.publish(D::NAME);

@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use super::delivery::SendError;
 use super::http_delivery;
-use super::parked::DrainReport;
+use super::parked::{DrainReport, DuePages};
 use super::public_dns::{PublicOnly, not_public};
 use crate::store::{Parking, UserWebhooks, WebhookLog};
 
@@ -333,19 +333,11 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
         deadline: tokio::time::Instant,
     ) -> Result<DrainReport, TableError> {
         let mut report = DrainReport::default();
-        let mut start = None;
-        loop {
-            if tokio::time::Instant::now() >= deadline {
-                report.out_of_time = true;
-                break;
-            }
-            let page = self
-                .store
-                .parked::<EventEnvelope>(Channel::UserWebhook, now, 25, start)
-                .await?;
-            let events: Vec<&EventEnvelope> = page.items.iter().map(|p| &p.content).collect();
+        let mut pages = DuePages::new(self.store, Channel::UserWebhook, now, deadline);
+        while let Some(page) = pages.next::<EventEnvelope>(&mut report).await? {
+            let events: Vec<&EventEnvelope> = page.iter().map(|p| &p.content).collect();
             let outcomes = self.attempt_all(&events, now, deadline).await;
-            for (parked, outcome) in page.items.iter().zip(outcomes) {
+            for (parked, outcome) in page.iter().zip(outcomes) {
                 match outcome {
                     Ok(None) => {
                         self.store.unpark(parked, Channel::UserWebhook).await?;
@@ -363,10 +355,6 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
                         report.left += 1;
                     }
                 }
-            }
-            match page.next {
-                Some(next) => start = Some(next),
-                None => break,
             }
         }
         report.publish(NAME);
