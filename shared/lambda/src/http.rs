@@ -192,6 +192,35 @@ pub fn paging<'a>(params: &'a QueryMap, known: &[&str]) -> Result<(u32, Option<&
     Ok((page_limit(params)?, single(params, "cursor")?))
 }
 
+/// What a list route reads before anything of its own: the caller (401 without one), the query
+/// string (400 unless it decodes), refused if it names a parameter outside `known`, and the page
+/// asked for. Reading them in this one order makes every list answer a bad request alike.
+#[derive(Clone, Debug)]
+pub struct ListRequest {
+    pub caller: Caller,
+    pub params: QueryMap,
+    /// `limit`, checked (the default page size when absent).
+    pub limit: u32,
+    /// `cursor` as sent; [`list_page`] decodes it within the route's scope.
+    pub cursor: Option<String>,
+}
+
+impl ListRequest {
+    /// Reads `req` as a list route that understands the parameters `known`.
+    pub fn of(req: &Request, known: &[&str]) -> Result<Self, Problem> {
+        let caller = caller(req)?;
+        let params = query(req)?;
+        let (limit, cursor) = paging(&params, known)?;
+        let cursor = cursor.map(str::to_string);
+        Ok(Self {
+            caller,
+            params,
+            limit,
+            cursor,
+        })
+    }
+}
+
 /// The `{name}` path parameter, parsed; `None` when absent or malformed (the routes answer 404:
 /// a malformed id names nothing, like a missing one). Only the canonical spelling counts (the
 /// value must read back as it was sent): an id in upper case, without dashes, in braces or as

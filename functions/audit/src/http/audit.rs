@@ -2,12 +2,14 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, list_page, paging, query};
+use todo_lambda::http::{ListRequest, list_page};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
 use super::range::Range;
 use crate::store::ReadEntries;
+
+const KNOWN: [&str; 4] = ["from", "to", "limit", "cursor"];
 
 /// The caller's audit entries between `from` and `to` (RFC 3339, inclusive; default: all time
 /// up to now), oldest first.
@@ -16,18 +18,16 @@ pub async fn audit_log<S: ReadEntries>(
     cursors: &CursorCodec,
     req: Request,
 ) -> Result<Response<Body>, Problem> {
-    let caller = caller(&req)?;
-    let params = query(&req)?;
-    let (limit, cursor) = paging(&params, &["from", "to", "limit", "cursor"])?;
-    let range = Range::of(&params, Timestamp::now(), None)?;
+    let list = ListRequest::of(&req, &KNOWN)?;
+    let range = Range::of(&list.params, Timestamp::now(), None)?;
     // Bound to the parameters as given: a default `to` (now) moves between pages.
     let scope = Scope::new("audit", 1)
-        .part(&caller.sub)
-        .part(params.first("from").unwrap_or("-"))
-        .part(params.first("to").unwrap_or("-"));
-    list_page(cursors, &scope, cursor, async |start| {
+        .part(&list.caller.sub)
+        .part(list.params.first("from").unwrap_or("-"))
+        .part(list.params.first("to").unwrap_or("-"));
+    list_page(cursors, &scope, list.cursor.as_deref(), async |start| {
         store
-            .between(&caller.sub, range, limit as i32, start)
+            .between(&list.caller.sub, range, list.limit as i32, start)
             .await
             .map_err(|e| e.problem(STORE))
     })

@@ -7,7 +7,7 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, paging, percent_encode, query};
+use todo_lambda::http::{ListRequest, percent_encode};
 use todo_schema::{Problem, Timestamp};
 
 use super::STORE;
@@ -30,20 +30,19 @@ pub async fn audit_export<S: ReadEntries>(
     req: Request,
     now: Timestamp,
 ) -> Result<Response<Body>, Problem> {
-    let caller = caller(&req)?;
-    let params = query(&req)?;
-    let (_, cursor) = paging(&params, &["from", "to", "cursor"])?;
-    let range = Range::of(&params, now, None)?;
-    let given = |name| params.first(name).unwrap_or("-").to_string();
+    // No `limit`: a part holds what fits (`EXPORT_BYTES`).
+    let list = ListRequest::of(&req, &["from", "to", "cursor"])?;
+    let range = Range::of(&list.params, now, None)?;
+    let given = |name| list.params.first(name).unwrap_or("-").to_string();
     let scope = Scope::new("audit-export", 1)
-        .part(&caller.sub)
+        .part(&list.caller.sub)
         .part(given("from"))
         .part(given("to"));
-    let mut start = cursors.start(&scope, cursor)?;
+    let mut start = cursors.start(&scope, list.cursor.as_deref())?;
     let mut body = Vec::new();
     loop {
         let page = store
-            .between(&caller.sub, range, EXPORT_BATCH, start)
+            .between(&list.caller.sub, range, EXPORT_BATCH, start)
             .await
             .map_err(|e| e.problem(STORE))?;
         for entry in &page.items {
@@ -63,7 +62,7 @@ pub async fn audit_export<S: ReadEntries>(
         let next = cursors.encode(scope.as_str(), key);
         let mut query = vec![format!("cursor={next}")];
         for name in ["from", "to"] {
-            if let Some(v) = params.first(name) {
+            if let Some(v) = list.params.first(name) {
                 query.push(format!("{name}={}", percent_encode(v)));
             }
         }

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Request, Response};
 use todo_lambda::cursor::{CursorCodec, Scope};
-use todo_lambda::http::{caller, list_page, paging, query, single};
+use todo_lambda::http::{ListRequest, list_page, single};
 use todo_schema::Problem;
 
 use super::STORE;
@@ -16,10 +16,8 @@ pub async fn list_notifications<S: ReadInbox>(
     cursors: &CursorCodec,
     req: Request,
 ) -> Result<Response<Body>, Problem> {
-    let caller = caller(&req)?;
-    let params = query(&req)?;
-    let (limit, cursor) = paging(&params, &KNOWN)?;
-    let unread = match single(&params, "unread")? {
+    let list = ListRequest::of(&req, &KNOWN)?;
+    let unread = match single(&list.params, "unread")? {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => {
@@ -29,11 +27,11 @@ pub async fn list_notifications<S: ReadInbox>(
         }
     };
     let scope = Scope::new("notifications", 1)
-        .part(&caller.sub)
+        .part(&list.caller.sub)
         .part(unread);
-    list_page(cursors, &scope, cursor, async |start| {
+    list_page(cursors, &scope, list.cursor.as_deref(), async |start| {
         store
-            .list(&caller.sub, unread, limit as i32, start)
+            .list(&list.caller.sub, unread, list.limit as i32, start)
             .await
             .map_err(|e| e.problem(STORE))
     })
