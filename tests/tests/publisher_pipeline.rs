@@ -16,7 +16,7 @@ use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::kafka::{EmbeddedKafka, Storage, msk_event};
 use todo_schema::event::{TOPIC_DEAD_LETTER, TOPIC_REMINDERS, TOPIC_TASK_EVENTS};
 use todo_schema::{NewTask, Task, TaskId, Timestamp};
-use todo_tasks::store::{CompleteTask, CreateTask, DynamoTaskStore};
+use todo_tasks::store::{CompleteTask, CreateTask, DynamoTaskStore, TaskWrite};
 
 const PARTITIONS: i32 = 3;
 
@@ -87,7 +87,7 @@ async fn a_change_travels_table_stream_publisher_broker_consumer_audit() {
     let task = create(&p.tasks, "Plan trip").await;
     rename(&p.tasks, &task, "Plan the trip").await;
     p.tasks
-        .complete("u1", task.id, None, &actor(), Timestamp::now())
+        .complete(&TaskWrite::new("u1", task.id, &actor(), Timestamp::now()))
         .await
         .unwrap();
 

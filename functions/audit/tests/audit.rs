@@ -13,7 +13,9 @@ use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::testing::apigw::{ALICE, BOB, Reply, call, read};
 use todo_outbox::{Outcome, event_of};
 use todo_schema::{Actor, EventEnvelope, NewTask, TaskId, TaskPatch, Timestamp};
-use todo_tasks::store::{CompleteTask, CreateTask, DeleteTask, DynamoTaskStore, UpdateTask};
+use todo_tasks::store::{
+    CompleteTask, CreateTask, DeleteTask, DynamoTaskStore, TaskWrite, UpdateTask,
+};
 
 struct World {
     engine: EmbeddedDynamo,
@@ -87,17 +89,13 @@ async fn lifecycle(w: &World) -> TaskId {
     let patch: TaskPatch = serde_json::from_value(json!({"title": "Audited"})).unwrap();
     w.tasks
         .update(
-            ALICE,
-            task.id,
+            &TaskWrite::new(ALICE, task.id, &actor, Timestamp::now()),
             &patch.check().unwrap(),
-            None,
-            &actor,
-            Timestamp::now(),
         )
         .await
         .unwrap();
     w.tasks
-        .complete(ALICE, task.id, None, &actor, Timestamp::now())
+        .complete(&TaskWrite::new(ALICE, task.id, &actor, Timestamp::now()))
         .await
         .unwrap();
     w.tasks

@@ -15,7 +15,7 @@ use support::*;
 use todo_schema::command::TaskPatch;
 use todo_schema::{Actor, NewTask, TaskId, Timestamp};
 use todo_tasks::store::{
-    CompleteTask, CreateTask, DeleteTask, ReopenTask, SYNC_OVERLAP, UpdateTask,
+    CompleteTask, CreateTask, DeleteTask, ReopenTask, SYNC_OVERLAP, TaskWrite, UpdateTask,
 };
 
 /// A device's copy of its user's tasks, built only from what sync answered.
@@ -139,18 +139,27 @@ async fn play(steps: Vec<Step>) {
                         serde_json::from_value(json!({"title": format!("r{n}")})).unwrap();
                     let _ = h
                         .store
-                        .update(ALICE, id, &patch.check().unwrap(), None, &alice, clock)
+                        .update(
+                            &TaskWrite::new(ALICE, id, &alice, clock),
+                            &patch.check().unwrap(),
+                        )
                         .await;
                 }
             }
             Step::Complete(i) => {
                 if let Some(id) = pick(i) {
-                    let _ = h.store.complete(ALICE, id, None, &alice, clock).await;
+                    let _ = h
+                        .store
+                        .complete(&TaskWrite::new(ALICE, id, &alice, clock))
+                        .await;
                 }
             }
             Step::Reopen(i) => {
                 if let Some(id) = pick(i) {
-                    let _ = h.store.reopen(ALICE, id, None, &alice, clock).await;
+                    let _ = h
+                        .store
+                        .reopen(&TaskWrite::new(ALICE, id, &alice, clock))
+                        .await;
                 }
             }
             Step::Delete(i) => {

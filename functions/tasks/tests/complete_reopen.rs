@@ -185,7 +185,7 @@ async fn completing_a_recurring_task_honours_if_match() {
 async fn a_change_is_never_stamped_before_the_change_it_follows() {
     use todo_schema::command::TaskPatch;
     use todo_schema::{Actor, Timestamp};
-    use todo_tasks::store::{CompleteTask, ReopenTask, UpdateTask};
+    use todo_tasks::store::{CompleteTask, ReopenTask, TaskWrite, UpdateTask};
 
     let h = Harness::new().await;
     let task = h.create(ALICE, json!({"title": "x"})).await;
@@ -202,21 +202,21 @@ async fn a_change_is_never_stamped_before_the_change_it_follows() {
 
     let v2 = h
         .store
-        .update(ALICE, id, &patch("v2"), None, &actor, late)
+        .update(&TaskWrite::new(ALICE, id, &actor, late), &patch("v2"))
         .await
         .unwrap();
     assert_eq!((v2.version, v2.updated_at), (2, late));
     // Started before v2 committed (its clock says `early`), commits after it.
     let v3 = h
         .store
-        .update(ALICE, id, &patch("v3"), None, &actor, early)
+        .update(&TaskWrite::new(ALICE, id, &actor, early), &patch("v3"))
         .await
         .unwrap();
     assert_eq!(v3.version, 3);
     assert!(v3.updated_at > v2.updated_at, "{v3:?}");
     let v4 = h
         .store
-        .complete(ALICE, id, None, &actor, early)
+        .complete(&TaskWrite::new(ALICE, id, &actor, early))
         .await
         .unwrap();
     assert!(v4.changed);
@@ -225,7 +225,7 @@ async fn a_change_is_never_stamped_before_the_change_it_follows() {
     assert_eq!(v4.task.completed_at, Some(v4.task.updated_at));
     let v5 = h
         .store
-        .reopen(ALICE, id, None, &actor, early)
+        .reopen(&TaskWrite::new(ALICE, id, &actor, early))
         .await
         .unwrap();
     assert_eq!(v5.task.version, 5);

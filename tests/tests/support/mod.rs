@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use todo_schema::{Actor, NewTask, Task, TaskId, TaskPatch, Timestamp};
-use todo_tasks::store::{CreateTask, DynamoTaskStore, UpdateTask};
+use todo_tasks::store::{CreateTask, DynamoTaskStore, TaskWrite, UpdateTask};
 
 /// The user every seeded change is made by.
 pub const OWNER: &str = "u1";
@@ -28,12 +28,8 @@ pub async fn rename(store: &DynamoTaskStore, task: &Task, title: &str) {
     let patch: TaskPatch = serde_json::from_value(json!({"title": title})).unwrap();
     store
         .update(
-            OWNER,
-            task.id,
+            &TaskWrite::new(OWNER, task.id, &actor(), Timestamp::now()),
             &patch.check().unwrap(),
-            None,
-            &actor(),
-            Timestamp::now(),
         )
         .await
         .unwrap();

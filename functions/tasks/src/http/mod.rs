@@ -12,17 +12,31 @@ pub mod transition;
 pub mod update;
 
 use lambda_http::{Body, Request, Response};
-use todo_lambda::http::{Caller, header, json_response, path_param};
+use todo_lambda::http::{Caller, caller, header, json_response, path_param};
 use todo_lambda::table::TableError;
-use todo_schema::{Actor, Problem, Task, TaskId};
+use todo_schema::{Actor, Problem, Task, TaskId, Timestamp};
 
-use crate::store::StoreError;
+use crate::store::{StoreError, TaskWrite};
 
 /// The actor for events caused by this caller.
 pub(crate) fn actor(caller: &Caller) -> Actor {
     Actor::User {
         id: caller.sub.clone(),
     }
+}
+
+/// The write a change route makes: the caller's task the path names (401 without a caller,
+/// 404 for a malformed id), at the version `If-Match` requires, by the caller, now.
+pub(crate) fn task_write(req: &Request) -> Result<TaskWrite, Problem> {
+    let caller = caller(req)?;
+    let id = task_id(req)?;
+    Ok(TaskWrite {
+        actor: actor(&caller),
+        owner: caller.sub,
+        id,
+        expected_version: if_match(req),
+        now: Timestamp::now(),
+    })
 }
 
 /// The `{id}` path parameter. A malformed id names no task: 404, like a missing one.

@@ -1,10 +1,10 @@
 //! `PATCH /tasks/{id}` with a JSON Merge Patch (RFC 7396).
 
 use lambda_http::{Body, Request, Response};
-use todo_lambda::http::{caller, json_body};
-use todo_schema::{Problem, TaskPatch, Timestamp};
+use todo_lambda::http::json_body;
+use todo_schema::{Problem, TaskPatch};
 
-use super::{actor, if_match, store_problem, task_id, task_response};
+use super::{store_problem, task_response, task_write};
 use crate::store::UpdateTask;
 
 /// The media types a patch may come as.
@@ -15,20 +15,9 @@ pub async fn update_task<S: UpdateTask>(
     store: &S,
     req: Request,
 ) -> Result<Response<Body>, Problem> {
-    let caller = caller(&req)?;
-    let id = task_id(&req)?;
+    let write = task_write(&req)?;
     let patch: TaskPatch = json_body(&req, &PATCH_MEDIA_TYPES)?;
     let patch = patch.check().map_err(Problem::validation)?;
-    let task = store
-        .update(
-            &caller.sub,
-            id,
-            &patch,
-            if_match(&req),
-            &actor(&caller),
-            Timestamp::now(),
-        )
-        .await
-        .map_err(store_problem)?;
+    let task = store.update(&write, &patch).await.map_err(store_problem)?;
     Ok(task_response(200, &task))
 }

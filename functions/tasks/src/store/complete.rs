@@ -15,34 +15,28 @@ use super::errors::{Failure, classify, into_store_error};
 use super::item::{EventStamp, n, s, task_from_item, task_item};
 use super::reopen::status_change;
 use super::write::{is_stale, stamp_after};
-use super::{CompleteTask, DynamoTaskStore, StoreError, Transition};
+use super::{CompleteTask, DynamoTaskStore, StoreError, TaskWrite, Transition};
 
 /// How often a recurring completion is retried when the task changes underneath it.
 const MAX_ATTEMPTS: usize = 3;
 
 impl CompleteTask for DynamoTaskStore {
-    async fn complete(
-        &self,
-        owner: &str,
-        id: TaskId,
-        expected_version: Option<u64>,
-        actor: &Actor,
-        now: Timestamp,
-    ) -> Result<Transition, StoreError> {
+    async fn complete(&self, write: &TaskWrite) -> Result<Transition, StoreError> {
+        let now = write.now;
         let mut e = status_change(
-            id,
+            write,
             vec![
                 ("status", Some(s(Status::Completed.as_str()))),
                 ("completed_at", Some(s(now.to_string()))),
                 ("rem_pk", None),
             ],
             Status::Open,
-            &EventStamp::new(EventType::TaskCompleted, actor, now),
-            expected_version,
+            EventType::TaskCompleted,
+            now,
         )?;
         // A recurring task needs its next occurrence: this update must not complete it.
         e.require_absent("recurrence");
-        let mut current = match self.update_task(owner, id, e).await? {
+        let mut current = match self.update_task(&write.owner, write.id, e).await? {
             Ok(task) => {
                 return Ok(Transition::changed(task));
             }
@@ -50,14 +44,14 @@ impl CompleteTask for DynamoTaskStore {
             Err(Some(current)) => current,
         };
         for _ in 0..MAX_ATTEMPTS {
-            if is_stale(expected_version, &current) {
+            if is_stale(write.expected_version, &current) {
                 return Err(StoreError::VersionMismatch);
             }
             if current.status == Status::Completed {
                 return Ok(Transition::unchanged(current));
             }
             let at = stamp_after(&current, now);
-            match self.complete_occurrence(&current, actor, at).await? {
+            match self.complete_occurrence(&current, &write.actor, at).await? {
                 Ok(done) => return Ok(done),
                 Err(Some(changed)) => current = changed,
                 Err(None) => return Err(StoreError::NotFound),

@@ -147,17 +147,39 @@ pub trait ListTasks {
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
 }
 
+/// What a change to a task writes to and how it is stamped: the owner's task `id`, only while
+/// at `expected_version` (`If-Match`; `None`: any version), recording `actor` at `now`. Update,
+/// complete and reopen each take one, so a route names its write once and every store reads
+/// it alike.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskWrite {
+    pub owner: String,
+    pub id: TaskId,
+    pub expected_version: Option<u64>,
+    pub actor: Actor,
+    pub now: Timestamp,
+}
+
+impl TaskWrite {
+    /// A write to `owner`'s task `id` by `actor` at `now`, at whatever version it is.
+    pub fn new(owner: impl Into<String>, id: TaskId, actor: &Actor, now: Timestamp) -> Self {
+        Self {
+            owner: owner.into(),
+            id,
+            expected_version: None,
+            actor: actor.clone(),
+            now,
+        }
+    }
+}
+
 /// `PATCH /tasks/{id}`.
 pub trait UpdateTask {
-    /// Applies a checked merge patch, optionally only at `expected_version`.
+    /// Applies a checked merge patch.
     fn update(
         &self,
-        owner: &str,
-        id: TaskId,
+        write: &TaskWrite,
         patch: &CheckedPatch,
-        expected_version: Option<u64>,
-        actor: &Actor,
-        now: Timestamp,
     ) -> impl Future<Output = Result<Task, StoreError>> + Send;
 }
 
@@ -166,11 +188,7 @@ pub trait CompleteTask {
     /// Completes the task (and schedules the next occurrence of a recurring one).
     fn complete(
         &self,
-        owner: &str,
-        id: TaskId,
-        expected_version: Option<u64>,
-        actor: &Actor,
-        now: Timestamp,
+        write: &TaskWrite,
     ) -> impl Future<Output = Result<Transition, StoreError>> + Send;
 }
 
@@ -179,11 +197,7 @@ pub trait ReopenTask {
     /// Reopens a completed task.
     fn reopen(
         &self,
-        owner: &str,
-        id: TaskId,
-        expected_version: Option<u64>,
-        actor: &Actor,
-        now: Timestamp,
+        write: &TaskWrite,
     ) -> impl Future<Output = Result<Transition, StoreError>> + Send;
 }
 

@@ -3,46 +3,39 @@
 //! write route.
 
 use todo_schema::event::EventType;
-use todo_schema::{Actor, Status, TaskId, Timestamp};
+use todo_schema::{Status, Timestamp};
 
 use super::item::{Attr, EventStamp, event_attrs, n, reminder_shard, s, updated_attrs};
 use super::write::{is_stale, stamp_after};
-use super::{DynamoTaskStore, ReopenTask, StoreError, Transition};
+use super::{DynamoTaskStore, ReopenTask, StoreError, TaskWrite, Transition};
 use todo_lambda::dynamodb::Expr;
 
 /// How often a reopen is retried when another writer's clock ran ahead of this one.
 const MAX_ATTEMPTS: usize = 3;
 
 impl ReopenTask for DynamoTaskStore {
-    async fn reopen(
-        &self,
-        owner: &str,
-        id: TaskId,
-        expected_version: Option<u64>,
-        actor: &Actor,
-        now: Timestamp,
-    ) -> Result<Transition, StoreError> {
-        let mut at = now;
+    async fn reopen(&self, write: &TaskWrite) -> Result<Transition, StoreError> {
+        let mut at = write.now;
         for _ in 0..MAX_ATTEMPTS {
             let e = status_change(
-                id,
+                write,
                 vec![
                     ("status", Some(s(Status::Open.as_str()))),
                     ("completed_at", None),
-                    ("rem_pk", Some(reminder_shard(id))),
+                    ("rem_pk", Some(reminder_shard(write.id))),
                 ],
                 Status::Completed,
-                &EventStamp::new(EventType::TaskReopened, actor, at),
-                expected_version,
+                EventType::TaskReopened,
+                at,
             )?;
-            let current = match self.update_task(owner, id, e).await? {
+            let current = match self.update_task(&write.owner, write.id, e).await? {
                 Ok(task) => {
                     return Ok(Transition::changed(task));
                 }
                 Err(None) => return Err(StoreError::NotFound),
                 Err(Some(current)) => current,
             };
-            if is_stale(expected_version, &current) {
+            if is_stale(write.expected_version, &current) {
                 return Err(StoreError::VersionMismatch);
             }
             if current.status == Status::Open {
@@ -55,25 +48,26 @@ impl ReopenTask for DynamoTaskStore {
     }
 }
 
-/// The update behind complete and reopen: `changes`, from status `from` only, recording `event`
-/// and advancing the version (only at `expected_version`, when given), and only while the
-/// task's last change lies before the event's time.
+/// The update behind complete and reopen: `changes` to `write`'s task, from status `from` only,
+/// recording an event of type `kind` by its actor at `at` and advancing the version (only at
+/// its expected version, when given), and only while the task's last change lies before `at`.
 pub(super) fn status_change(
-    id: TaskId,
+    write: &TaskWrite,
     changes: Vec<Attr>,
     from: Status,
-    event: &EventStamp,
-    expected_version: Option<u64>,
+    kind: EventType,
+    at: Timestamp,
 ) -> Result<Expr, StoreError> {
+    let event = EventStamp::new(kind, &write.actor, at);
     let mut e = Expr::default();
     e.apply(changes);
-    e.apply(updated_attrs(id, event.at));
-    e.apply(event_attrs(event)?);
+    e.apply(updated_attrs(write.id, event.at));
+    e.apply(event_attrs(&event)?);
     e.bump_version();
     e.require_exists();
     e.require_eq("status", s(from.as_str()));
     e.require_before("updated_at", s(event.at.to_string()));
-    if let Some(v) = expected_version {
+    if let Some(v) = write.expected_version {
         e.require_eq("version", n(v));
     }
     Ok(e)

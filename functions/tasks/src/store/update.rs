@@ -22,7 +22,7 @@ use super::item::{
     reminders_attrs, s, tags_attrs, task_item, title_attrs, updated_attrs,
 };
 use super::write::{is_stale, stamp_after};
-use super::{DynamoTaskStore, GetTask, StoreError, UpdateTask};
+use super::{DynamoTaskStore, GetTask, StoreError, TaskWrite, UpdateTask};
 use todo_lambda::dynamodb::Expr;
 
 /// How often the apply-and-replace path retries when the task changes underneath it.
@@ -37,27 +37,20 @@ enum Plan {
 }
 
 impl UpdateTask for DynamoTaskStore {
-    async fn update(
-        &self,
-        owner: &str,
-        id: TaskId,
-        patch: &CheckedPatch,
-        expected_version: Option<u64>,
-        actor: &Actor,
-        now: Timestamp,
-    ) -> Result<Task, StoreError> {
+    async fn update(&self, write: &TaskWrite, patch: &CheckedPatch) -> Result<Task, StoreError> {
+        let (owner, id) = (write.owner.as_str(), write.id);
         if patch.is_empty() {
             let current = self.get(owner, id).await?.ok_or(StoreError::NotFound)?;
-            return if is_stale(expected_version, &current) {
+            return if is_stale(write.expected_version, &current) {
                 Err(StoreError::VersionMismatch)
             } else {
                 Ok(current)
             };
         }
-        let current = match plan(id, patch, actor, now)? {
+        let current = match plan(id, patch, &write.actor, write.now)? {
             Plan::Direct(mut e) => {
                 e.require_exists();
-                if let Some(v) = expected_version {
+                if let Some(v) = write.expected_version {
                     e.require_eq("version", n(v));
                 }
                 match self.update_task(owner, id, e).await? {
@@ -68,8 +61,7 @@ impl UpdateTask for DynamoTaskStore {
             }
             Plan::NeedsCurrent => self.get(owner, id).await?.ok_or(StoreError::NotFound)?,
         };
-        self.apply_and_replace(current, patch, expected_version, actor, now)
-            .await
+        self.apply_and_replace(current, write, patch).await
     }
 }
 
@@ -78,18 +70,16 @@ impl DynamoTaskStore {
     async fn apply_and_replace(
         &self,
         mut current: Task,
+        write: &TaskWrite,
         patch: &CheckedPatch,
-        expected_version: Option<u64>,
-        actor: &Actor,
-        now: Timestamp,
     ) -> Result<Task, StoreError> {
         for _ in 0..MAX_ATTEMPTS {
-            if is_stale(expected_version, &current) {
+            if is_stale(write.expected_version, &current) {
                 return Err(StoreError::VersionMismatch);
             }
-            let at = stamp_after(&current, now);
+            let at = stamp_after(&current, write.now);
             let next = patch.apply(&current, at).map_err(StoreError::Invalid)?;
-            let event = EventStamp::new(EventType::TaskUpdated, actor, at);
+            let event = EventStamp::new(EventType::TaskUpdated, &write.actor, at);
             match self
                 .replace_task(task_item(&next, &event, at)?, current.version)
                 .await?
