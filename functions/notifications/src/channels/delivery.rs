@@ -258,9 +258,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         let mut content = n.clone();
         content.deliveries.clear();
         content.read_at = None;
-        self.store
-            .park(D::CHANNEL, &n.owner, n.id, &content, until)
-            .await?;
+        self.store.park(D::CHANNEL, &content, until).await?;
         for (destination, previous) in unsettled {
             if previous.is_some_and(|p| {
                 p.status == DeliveryStatus::Deferred && p.next_attempt_at == Some(until)

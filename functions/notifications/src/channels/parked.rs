@@ -191,9 +191,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
                     Ok(Outcome::Pending(pending)) => {
                         let soonest = Timestamp::now().after(HELD);
                         let retry_at = pending.retry_at.map_or(soonest, |t| t.max(soonest));
-                        self.store
-                            .park(D::CHANNEL, &n.owner, n.id, n, retry_at)
-                            .await?;
+                        self.store.park(D::CHANNEL, n, retry_at).await?;
                         report.parked_again += 1;
                     }
                     Err(reason) => {

@@ -306,17 +306,7 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
         for (i, (event, outcome)) in events.iter().zip(outcomes).enumerate() {
             let result = match outcome {
                 Ok(None) => Ok(()),
-                Ok(Some(at)) => {
-                    self.store
-                        .park(
-                            Channel::UserWebhook,
-                            event.payload.owner(),
-                            event.id,
-                            *event,
-                            at,
-                        )
-                        .await
-                }
+                Ok(Some(at)) => self.store.park(Channel::UserWebhook, *event, at).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -344,9 +334,8 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
                         report.settled += 1;
                     }
                     Ok(Some(at)) => {
-                        let event = &parked.content;
                         self.store
-                            .park(Channel::UserWebhook, &parked.owner, event.id, event, at)
+                            .park(Channel::UserWebhook, &parked.content, at)
                             .await?;
                         report.parked_again += 1;
                     }

@@ -19,8 +19,8 @@ use serde::de::DeserializeOwned;
 use todo_lambda::cursor::{Paged, StartKey};
 use todo_lambda::dynamodb::{key, put, query_page, s, user_of_pk, user_pk};
 use todo_lambda::table::{Failure, Item, TableError, classify};
-use todo_schema::Timestamp;
-use todo_schema::notification::Channel;
+use todo_schema::notification::{Channel, Notification};
+use todo_schema::{EventEnvelope, Timestamp};
 use uuid::Uuid;
 
 use super::InboxStore;
@@ -40,15 +40,41 @@ pub struct Parked<T> {
 /// One page of parked deliveries.
 pub type ParkedPage<T> = Paged<Parked<T>>;
 
+/// What a channel parks knows whose it is and its id, so the item's key comes from the content
+/// itself and can never name another's.
+pub trait Parkable: Serialize + Sync {
+    /// The owner it is delivered to.
+    fn owner(&self) -> &str;
+    /// Its id (the notification's, or the event's), unique within its channel.
+    fn id(&self) -> Uuid;
+}
+
+impl Parkable for Notification {
+    fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
+impl Parkable for EventEnvelope {
+    fn owner(&self) -> &str {
+        self.payload.owner()
+    }
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 /// The channels' deliveries for later: parked, found when due, and taken off.
 pub trait Parking {
-    /// Parks `content` (`owner`'s, known by `id`) on `channel` until `at`, moving it when it
-    /// is parked already.
-    fn park<T: Serialize + Sync>(
+    /// Parks `content` on `channel` until `at`, moving it when it is parked already.
+    fn park<T: Parkable>(
         &self,
         channel: Channel,
-        owner: &str,
-        id: Uuid,
         content: &T,
         at: Timestamp,
     ) -> impl Future<Output = Result<(), TableError>> + Send;
@@ -104,15 +130,13 @@ fn decode<T: DeserializeOwned>(mut item: Item) -> Result<Parked<T>, TableError> 
 }
 
 impl Parking for InboxStore {
-    async fn park<T: Serialize + Sync>(
+    async fn park<T: Parkable>(
         &self,
         channel: Channel,
-        owner: &str,
-        id: Uuid,
         content: &T,
         at: Timestamp,
     ) -> Result<(), TableError> {
-        let mut item = park_key(owner, channel, id);
+        let mut item = park_key(content.owner(), channel, content.id());
         item.insert(
             "content".into(),
             serde_dynamo::to_attribute_value(content).map_err(TableError::corrupt)?,
