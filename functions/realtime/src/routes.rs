@@ -5,12 +5,33 @@
 //! for `ping` and `$default` (routes with a route response) the answer's body is sent back to
 //! the client as a message.
 
+use std::future::Future;
+
 use aws_lambda_events::apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest};
 use aws_lambda_events::encodings::Body;
+use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use todo_schema::Timestamp;
 
 use crate::store::{AddConnection, Connection, RemoveConnection};
+
+/// Serves one route's events with `handler` until the runtime stops the process: the
+/// WebSocket counterpart of `todo_lambda::http::serve`, and the wiring every route's binary
+/// shares. A route always answers (a failure is its status code), so the handler returns the
+/// response itself; it may borrow what `main` owns (`serve(|event| disconnect(&store, event))`).
+pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(ApiGatewayWebsocketProxyRequest) -> Fut,
+    Fut: Future<Output = ApiGatewayProxyResponse>,
+{
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<ApiGatewayWebsocketProxyRequest>| {
+            let response = handler(event.payload);
+            async move { Ok::<_, lambda_runtime::Error>(response.await) }
+        },
+    ))
+    .await
+}
 
 fn response(status: i64, body: Option<Value>) -> ApiGatewayProxyResponse {
     let mut r = ApiGatewayProxyResponse::default();
