@@ -88,61 +88,54 @@ mod tests {
     fn signatures_verify_and_tampering_is_caught() {
         let sig = sign(b"secret", 1_700_000_000, b"{\"a\":1}");
         assert!(sig.starts_with("v1=") && sig.len() == 3 + 64);
-        assert_eq!(
-            verify(
+        /// What is verified against `sig` (secret, timestamp, body, now), and the verdict.
+        type Case = (
+            &'static [u8],
+            i64,
+            &'static [u8],
+            i64,
+            Result<(), VerifyError>,
+        );
+        let cases: [Case; 5] = [
+            (
                 b"secret",
                 1_700_000_000,
                 b"{\"a\":1}",
-                &sig,
                 1_700_000_010,
-                300
+                Ok(()),
             ),
-            Ok(())
-        );
-        assert_eq!(
-            verify(
+            (
                 b"secret",
                 1_700_000_000,
                 b"{\"a\":2}",
-                &sig,
                 1_700_000_010,
-                300
+                Err(VerifyError::Mismatch),
             ),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            verify(
+            (
                 b"other",
                 1_700_000_000,
                 b"{\"a\":1}",
-                &sig,
                 1_700_000_010,
-                300
+                Err(VerifyError::Mismatch),
             ),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            verify(
+            (
                 b"secret",
                 1_700_000_001,
                 b"{\"a\":1}",
-                &sig,
                 1_700_000_010,
-                300
+                Err(VerifyError::Mismatch),
             ),
-            Err(VerifyError::Mismatch)
-        );
-        assert_eq!(
-            verify(
+            (
                 b"secret",
                 1_700_000_000,
                 b"{\"a\":1}",
-                &sig,
                 1_700_009_999,
-                300
+                Err(VerifyError::Stale),
             ),
-            Err(VerifyError::Stale)
-        );
+        ];
+        for (secret, timestamp, body, now, verdict) in cases {
+            assert_eq!(verify(secret, timestamp, body, &sig, now, 300), verdict);
+        }
         assert_eq!(
             verify(b"secret", 1, b"", "sha1=ab", 1, 300),
             Err(VerifyError::Malformed)
