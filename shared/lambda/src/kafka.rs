@@ -295,28 +295,29 @@ mod tests {
             .collect()
     }
 
-    #[tokio::test]
-    async fn poison_records_are_reported_and_the_rest_applied() {
+    /// The sample batch consumed by a consumer that stops after `stop_after` events (`None`:
+    /// never), with `time` left: the response, and the ids of the events applied.
+    async fn consumed(
+        stop_after: Option<usize>,
+        time: Duration,
+    ) -> (KafkaBatchResponse, Vec<String>) {
         let c = Scripted {
-            stop_after: None,
+            stop_after,
             applied: Mutex::new(Vec::new()),
         };
-        let r = consume(
-            &c,
-            &batch(),
-            crate::deadline::after(std::time::Duration::from_secs(60)),
-        )
-        .await;
+        let r = consume(&c, &batch(), crate::deadline::after(time)).await;
+        (r, c.applied.into_inner().unwrap())
+    }
+
+    #[tokio::test]
+    async fn poison_records_are_reported_and_the_rest_applied() {
+        let (r, applied) = consumed(None, Duration::from_secs(60)).await;
         assert_eq!(
             failed_offsets(&r),
             [11, 13, 14],
             "bad base64, unknown schema version, tombstone"
         );
-        assert_eq!(
-            c.applied.lock().unwrap().len(),
-            3,
-            "offsets 10, 15, 16 applied; 12 skipped"
-        );
+        assert_eq!(applied.len(), 3, "offsets 10, 15, 16 applied; 12 skipped");
         assert_eq!(
             serde_json::to_value(&r).unwrap()["batchItemFailures"][0],
             json!({"itemIdentifier": {"partition": "todo.task.events-0", "offset": 11}})
@@ -325,32 +326,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_transient_failure_retries_from_the_first_unapplied_record_on() {
-        let c = Scripted {
-            stop_after: Some(1),
-            applied: Mutex::new(Vec::new()),
-        };
-        let r = consume(
-            &c,
-            &batch(),
-            crate::deadline::after(std::time::Duration::from_secs(60)),
-        )
-        .await;
+        let (r, applied) = consumed(Some(1), Duration::from_secs(60)).await;
         assert_eq!(failed_offsets(&r), [11, 13, 14, 15, 16]);
-        assert_eq!(c.applied.lock().unwrap().len(), 1);
+        assert_eq!(applied.len(), 1);
     }
 
     #[tokio::test]
     async fn past_the_deadline_the_partition_is_left_for_retry() {
-        let c = Scripted {
-            stop_after: None,
-            applied: Mutex::new(Vec::new()),
-        };
-        let r = consume(
-            &c,
-            &batch(),
-            crate::deadline::after(std::time::Duration::ZERO),
-        )
-        .await;
+        let (r, _) = consumed(None, Duration::ZERO).await;
         assert_eq!(
             failed_offsets(&r),
             [10, 11, 12, 13, 14, 15, 16],
