@@ -1,8 +1,64 @@
-//! How a channel's far end in the local cloud (the webhook receiver, the SES endpoint) answers:
-//! normally, or failing or slow on demand, for tests and demos (`POST <far end>/control`).
+//! How a channel's far end in the local cloud (the webhook receiver, the SES endpoint, the push
+//! service) answers: normally, or failing or slow on demand, for tests and demos
+//! (`POST <far end>/control`); and what it received, for them to read (`GET <far end>/messages`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Query;
+use axum::routing::{get, post};
+use serde::Serialize;
+
+/// Everything a far end received, in arrival order; clones share it.
+#[derive(Debug)]
+pub struct Log<T>(Arc<Mutex<Vec<T>>>);
+
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T> Clone for Log<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T: Clone> Log<T> {
+    /// Keeps one more.
+    pub fn push(&self, item: T) {
+        if let Ok(mut all) = self.0.lock() {
+            all.push(item);
+        }
+    }
+
+    /// Everything kept so far.
+    pub fn all(&self) -> Vec<T> {
+        self.0.lock().map(|all| all.clone()).unwrap_or_default()
+    }
+}
+
+/// The routes every axum far end serves besides its own: `GET /messages`, everything in
+/// `received` as JSON, and `POST /control`, which sets how `far_end` answers
+/// ([`FarEnd::control_response`]).
+pub fn routes<T>(received: Log<T>, far_end: FarEnd) -> Router
+where
+    T: Clone + Serialize + Send + 'static,
+{
+    Router::new()
+        .route(
+            "/messages",
+            get(move || std::future::ready(axum::Json(received.all()))),
+        )
+        .route(
+            "/control",
+            post(move |Query(query): Query<Vec<(String, String)>>| {
+                std::future::ready(far_end.control_response(&query))
+            }),
+        )
+}
 
 /// The answer a far end gives its next requests; clones share it.
 #[derive(Clone, Debug)]

@@ -17,17 +17,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Value, json};
 use web_push_native::{Auth, p256};
 
-use crate::far_end::FarEnd;
+use crate::far_end::{FarEnd, Log, routes};
 use crate::loopback;
 
 /// One delivery, decrypted.
@@ -52,7 +52,7 @@ struct Device {
 struct Shared {
     origin: String,
     devices: Arc<Mutex<HashMap<String, Device>>>,
-    received: Arc<Mutex<Vec<PushMessage>>>,
+    received: Log<PushMessage>,
     far_end: FarEnd,
 }
 
@@ -69,16 +69,15 @@ impl LocalPushService {
         let shared = Shared {
             origin: format!("http://{}", listener.local_addr()?),
             devices: Arc::default(),
-            received: Arc::default(),
+            received: Log::default(),
             far_end: FarEnd::default(),
         };
         let app = Router::new()
             .route("/subscriptions", post(subscribe))
             .route("/subscriptions/{id}", delete(unsubscribe))
             .route("/push/{id}", post(push))
-            .route("/messages", get(messages))
-            .route("/control", post(control))
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .merge(routes(shared.received.clone(), shared.far_end.clone()));
         Ok(Self {
             shared,
             _server: loopback::Server::start(listener, app),
@@ -92,11 +91,7 @@ impl LocalPushService {
 
     /// Every decrypted delivery so far.
     pub fn received(&self) -> Vec<PushMessage> {
-        self.shared
-            .received
-            .lock()
-            .map(|r| r.clone())
-            .unwrap_or_default()
+        self.shared.received.all()
     }
 
     /// A device subscribing with `application_server_key`, as `POST /subscriptions` does (for
@@ -309,26 +304,8 @@ async fn push(
         ttl: header("ttl").and_then(|t| t.parse().ok()),
         received_at: chrono::Utc::now(),
     };
-    if let Ok(mut received) = shared.received.lock() {
-        received.push(message);
-    }
+    shared.received.push(message);
     StatusCode::CREATED.into_response()
-}
-
-async fn messages(State(shared): State<Shared>) -> Response {
-    let all = shared
-        .received
-        .lock()
-        .map(|r| r.clone())
-        .unwrap_or_default();
-    axum::Json(all).into_response()
-}
-
-async fn control(
-    State(shared): State<Shared>,
-    Query(query): Query<Vec<(String, String)>>,
-) -> Response {
-    shared.far_end.control_response(&query)
 }
 
 #[cfg(test)]
@@ -373,7 +350,7 @@ mod tests {
         let shared = Shared {
             origin: ORIGIN.into(),
             devices: Arc::default(),
-            received: Arc::default(),
+            received: Log::default(),
             far_end: FarEnd::default(),
         };
         let device = Device {

@@ -11,17 +11,15 @@
 //!   that status (400 `MessageRejected`, 429 `TooManyRequestsException`, 5xx
 //!   `InternalFailure`) or answer late (see `far_end`).
 
-use std::sync::{Arc, Mutex};
-
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::far_end::FarEnd;
+use crate::far_end::{FarEnd, Log, routes};
 use crate::iam::{Gate, Request};
 use crate::loopback;
 use crate::template::{ACCOUNT_ID, REGION};
@@ -42,7 +40,7 @@ pub struct SentEmail {
 
 #[derive(Clone)]
 struct Shared {
-    sent: Arc<Mutex<Vec<SentEmail>>>,
+    sent: Log<SentEmail>,
     far_end: FarEnd,
     gate: Gate,
 }
@@ -58,15 +56,14 @@ impl LocalSes {
     /// Listens on a free port.
     pub async fn start() -> std::io::Result<Self> {
         let shared = Shared {
-            sent: Arc::default(),
+            sent: Log::default(),
             far_end: FarEnd::default(),
             gate: Gate::default(),
         };
         let app = Router::new()
             .route("/v2/email/outbound-emails", post(send_email))
-            .route("/messages", get(messages))
-            .route("/control", post(control))
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .merge(routes(shared.sent.clone(), shared.far_end.clone()));
         let listener = loopback::bind().await?;
         let url = format!("http://{}", listener.local_addr()?);
         Ok(Self {
@@ -83,11 +80,7 @@ impl LocalSes {
 
     /// Every message accepted so far.
     pub fn sent(&self) -> Vec<SentEmail> {
-        self.shared
-            .sent
-            .lock()
-            .map(|s| s.clone())
-            .unwrap_or_default()
+        self.shared.sent.all()
     }
 
     /// How later sends are answered.
@@ -210,31 +203,17 @@ async fn send_email(
         );
     }
     let message_id = uuid::Uuid::new_v4().to_string();
-    if let Ok(mut sent) = shared.sent.lock() {
-        sent.push(SentEmail {
-            message_id: message_id.clone(),
-            from,
-            to,
-            subject,
-            text: body_text,
-            html: body_html,
-            configuration_set: text("/ConfigurationSetName"),
-            received_at: chrono::Utc::now(),
-        });
-    }
+    shared.sent.push(SentEmail {
+        message_id: message_id.clone(),
+        from,
+        to,
+        subject,
+        text: body_text,
+        html: body_html,
+        configuration_set: text("/ConfigurationSetName"),
+        received_at: chrono::Utc::now(),
+    });
     axum::Json(json!({"MessageId": message_id})).into_response()
-}
-
-async fn messages(State(shared): State<Shared>) -> Response {
-    let sent = shared.sent.lock().map(|s| s.clone()).unwrap_or_default();
-    axum::Json(sent).into_response()
-}
-
-async fn control(
-    State(shared): State<Shared>,
-    Query(query): Query<Vec<(String, String)>>,
-) -> Response {
-    shared.far_end.control_response(&query)
 }
 
 #[cfg(test)]

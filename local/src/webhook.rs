@@ -8,12 +8,11 @@
 //!   that delay (either may be left out), to make the channel's far end fail or slow down.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::far_end::FarEnd;
+use crate::far_end::{FarEnd, Log};
 
 /// One request as received.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +33,7 @@ pub struct Received {
 /// A running receiver; it answers every request with `status`.
 pub struct WebhookReceiver {
     url: String,
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Log<Received>,
     far_end: FarEnd,
 }
 
@@ -43,12 +42,12 @@ impl WebhookReceiver {
     pub async fn start() -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/hook", listener.local_addr()?);
-        let received = Arc::new(Mutex::new(Vec::new()));
+        let received = Log::default();
         let far_end = FarEnd::default();
-        let (r, f) = (Arc::clone(&received), far_end.clone());
+        let (r, f) = (received.clone(), far_end.clone());
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
-                let (r, f) = (Arc::clone(&r), f.clone());
+                let (r, f) = (r.clone(), f.clone());
                 tokio::spawn(async move {
                     let _ = serve(socket, r, f).await;
                 });
@@ -78,13 +77,13 @@ impl WebhookReceiver {
 
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
-        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+        self.received.all()
     }
 }
 
 async fn serve(
     mut socket: TcpStream,
-    received: Arc<Mutex<Vec<Received>>>,
+    received: Log<Received>,
     far_end: FarEnd,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
@@ -126,17 +125,15 @@ async fn serve(
     // How this request is answered is fixed before it is recorded, so a caller that sees it
     // recorded and then changes the delay or status affects only later requests.
     let (code, pause) = far_end.now();
-    if let Ok(mut r) = received.lock() {
-        r.push(Received {
-            method,
-            path,
-            headers,
-            body,
-            at: std::time::Instant::now(),
-            status: code,
-            received_at: chrono::Utc::now(),
-        });
-    }
+    received.push(Received {
+        method,
+        path,
+        headers,
+        body,
+        at: std::time::Instant::now(),
+        status: code,
+        received_at: chrono::Utc::now(),
+    });
     tokio::time::sleep(pause).await;
     let response = format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     socket.write_all(response.as_bytes()).await
@@ -144,12 +141,7 @@ async fn serve(
 
 /// The receiver's own routes (`GET /messages`, `POST /control`): the response, or `None` for a
 /// delivery.
-fn control(
-    method: &str,
-    path: &str,
-    received: &Mutex<Vec<Received>>,
-    far_end: &FarEnd,
-) -> Option<String> {
+fn control(method: &str, path: &str, received: &Log<Received>, far_end: &FarEnd) -> Option<String> {
     let (route, query) = path.split_once('?').unwrap_or((path, ""));
     let answer = |code: u16, body: String| {
         format!(
@@ -159,8 +151,8 @@ fn control(
     };
     match (method, route) {
         ("GET", "/messages") => {
-            let all = received.lock().map(|r| r.clone()).unwrap_or_default();
-            let messages: Vec<serde_json::Value> = all
+            let messages: Vec<serde_json::Value> = received
+                .all()
                 .iter()
                 .map(|r| {
                     serde_json::json!({
