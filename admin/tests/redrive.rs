@@ -305,7 +305,7 @@ async fn what_the_local_failure_destination_writes_todo_admin_redrives() {
         },
         1,
     );
-    let mut mapping = StreamMapping::from_event(&publisher, &event, host, &dir.0).unwrap();
+    let mut mapping = StreamMapping::from_properties(&event["Properties"], host, &dir.0).unwrap();
 
     let task: NewTask = serde_json::from_value(json!({"title": "lost in transit"})).unwrap();
     let task = task

@@ -362,32 +362,46 @@ impl Mappings<'_> {
                     disabled.push(format!("{} {name}: {reason}", f.logical_id));
                     continue;
                 }
-                if let Some(mut m) =
-                    StreamMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
-                {
-                    let db = self.dynamo.database().clone();
-                    let observe = Arc::clone(self.observe);
-                    tasks.push(tokio::spawn(async move {
-                        loop {
-                            if m.poll(&db, observe.as_ref()).await == 0 {
-                                tokio::time::sleep(IDLE).await;
+                let declared = &event["Properties"];
+                let host = Arc::clone(host);
+                match kind {
+                    "DynamoDB" => {
+                        let Some(mut m) =
+                            StreamMapping::from_properties(declared, host, &config.data_dir)
+                        else {
+                            continue;
+                        };
+                        let db = self.dynamo.database().clone();
+                        let observe = Arc::clone(self.observe);
+                        tasks.push(tokio::spawn(async move {
+                            loop {
+                                if m.poll(&db, observe.as_ref()).await == 0 {
+                                    tokio::time::sleep(IDLE).await;
+                                }
                             }
+                        }));
+                    }
+                    "MSK" => {
+                        let Some(m) =
+                            KafkaMapping::from_properties(declared, host, &config.data_dir)
+                        else {
+                            continue;
+                        };
+                        let client = Arc::new(self.kafka.client().await?);
+                        m.pin_start(&client).await;
+                        tasks.push(tokio::spawn(m.run(client, Arc::clone(self.observe))));
+                    }
+                    _ => {
+                        if let Some(rate) = schedule::rate_of(event) {
+                            let every = config.schedule_every.unwrap_or(rate);
+                            tasks.push(tokio::spawn(schedule::run(
+                                event.clone(),
+                                host,
+                                every,
+                                Arc::clone(self.observe),
+                            )));
                         }
-                    }));
-                } else if let Some(m) =
-                    KafkaMapping::from_event(&f, event, Arc::clone(host), &config.data_dir)
-                {
-                    let client = Arc::new(self.kafka.client().await?);
-                    m.pin_start(&client).await;
-                    tasks.push(tokio::spawn(m.run(client, Arc::clone(self.observe))));
-                } else if let Some(rate) = schedule::rate_of(event) {
-                    let every = config.schedule_every.unwrap_or(rate);
-                    tasks.push(tokio::spawn(schedule::run(
-                        event.clone(),
-                        Arc::clone(host),
-                        every,
-                        Arc::clone(self.observe),
-                    )));
+                    }
                 }
             }
         }

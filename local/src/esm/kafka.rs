@@ -23,7 +23,6 @@ use serde_json::Value;
 
 use crate::kafka::msk_event;
 use crate::runtime::{FunctionHost, Invocation, Outcome};
-use crate::template::FunctionDefinition;
 
 /// How a function consumes a topic.
 #[derive(Clone)]
@@ -54,20 +53,16 @@ const OUT_OF_RANGE_CHECK: Duration = Duration::from_secs(2);
 type Observer = Arc<dyn Fn(&str, &str, &Invocation) + Send + Sync>;
 
 impl KafkaMapping {
-    /// The mapping an `MSK` event of `f` declares, if `event` is one.
-    pub fn from_event(
-        f: &FunctionDefinition,
-        event: &Value,
+    /// The mapping an `MSK` event with these `Properties` declares for `host`'s function;
+    /// `None` without a topic.
+    pub fn from_properties(
+        p: &Value,
         host: Arc<FunctionHost>,
         data_dir: &std::path::Path,
     ) -> Option<Self> {
-        if event["Type"] != "MSK" {
-            return None;
-        }
-        let p = &event["Properties"];
         let group = p["ConsumerGroupId"]
             .as_str()
-            .unwrap_or(&f.logical_id)
+            .unwrap_or(host.name())
             .to_string();
         Some(Self {
             host,

@@ -16,7 +16,6 @@ use serde_json::{Value, json};
 use super::filter::passes;
 use crate::runtime::{FunctionHost, Outcome};
 use crate::streams::{StreamCursor, locate, sequence_order};
-use crate::template::FunctionDefinition;
 
 /// How a function consumes a table's stream.
 pub struct StreamMapping {
@@ -45,17 +44,13 @@ fn seq(record: &Value) -> String {
 }
 
 impl StreamMapping {
-    /// The mapping a `DynamoDB` event of `f` declares, if `event` is one.
-    pub fn from_event(
-        f: &FunctionDefinition,
-        event: &Value,
+    /// The mapping a `DynamoDB` event with these `Properties` declares for `host`'s function;
+    /// `None` without a stream.
+    pub fn from_properties(
+        p: &Value,
         host: Arc<FunctionHost>,
         data_dir: &std::path::Path,
     ) -> Option<Self> {
-        if event["Type"] != "DynamoDB" {
-            return None;
-        }
-        let p = &event["Properties"];
         let table = p["Stream"]["!GetAtt"]
             .as_str()?
             .split('.')
@@ -69,13 +64,16 @@ impl StreamMapping {
                     .collect()
             })
             .unwrap_or_default();
+        let function = host.name();
+        let checkpoint_file = data_dir.join(format!("esm/{function}-stream.checkpoint"));
+        let failure_file = data_dir.join(format!("failures/{function}.jsonl"));
         Some(Self {
             host,
             table,
             batching: super::Batching::of(p),
             filters,
-            checkpoint_file: data_dir.join(format!("esm/{}-stream.checkpoint", f.logical_id)),
-            failure_file: data_dir.join(format!("failures/{}.jsonl", f.logical_id)),
+            checkpoint_file,
+            failure_file,
             attempts: HashMap::new(),
             limit: None,
             waiting_since: None,
