@@ -187,27 +187,27 @@ pub async fn consume<C: EventConsumer>(
     response
 }
 
+/// Time a Kafka-triggered function keeps, before its own deadline, to answer its mapping: the
+/// same for every consumer, so none is killed mid-answer.
+pub const MARGIN: Duration = Duration::from_secs(2);
+
 /// Serves a Kafka-triggered function's batches with `handler` until the runtime stops the
 /// process: the [`KafkaEvent`] counterpart of `http::serve`. Each batch is handed the deadline
-/// its work must stop by, the function's own less `margin` (time kept to answer the mapping)
-/// and at most `budget`, so that a slow batch reports what is left instead of being killed with
-/// all of it. State the handler needs is built once in `main` and borrowed:
+/// its work must stop by, the function's own less [`MARGIN`] and at most `budget`, so that a
+/// slow batch reports what is left instead of being killed with all of it. State the handler
+/// needs is built once in `main` and borrowed:
 ///
 /// ```ignore
 /// let store = Store::new(..);
 /// let store = &store;
-/// serve(MARGIN, BUDGET, move |batch, deadline| audit_batch(store, batch, deadline)).await
+/// serve(BUDGET, move |batch, deadline| audit_batch(store, batch, deadline)).await
 /// ```
-pub async fn serve<F, Fut>(
-    margin: Duration,
-    budget: Duration,
-    handler: F,
-) -> Result<(), lambda_runtime::Error>
+pub async fn serve<F, Fut>(budget: Duration, handler: F) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(KafkaEvent, tokio::time::Instant) -> Fut,
     Fut: Future<Output = KafkaBatchResponse> + Send,
 {
-    crate::deadline::serve(margin, budget, move |batch: KafkaEvent, deadline| {
+    crate::deadline::serve(MARGIN, budget, move |batch: KafkaEvent, deadline| {
         let response = handler(batch, deadline);
         async move { Ok(response.await) }
     })

@@ -11,15 +11,14 @@ use todo_audit::consumer::audit_batch;
 use todo_audit::wiring;
 use todo_lambda::kafka::serve;
 
-/// Time kept to answer the mapping; and the most one batch may take.
-const MARGIN: Duration = Duration::from_secs(2);
+/// The most one batch may take.
 const BUDGET: Duration = Duration::from_secs(50);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::writer().await?;
     let store = &store;
-    serve(MARGIN, BUDGET, move |batch, deadline| {
+    serve(BUDGET, move |batch, deadline| {
         audit_batch(store, batch, deadline)
     })
     .await

@@ -7,14 +7,14 @@
 use lambda_runtime::Error;
 use todo_lambda::kafka::serve;
 use todo_notifications::channels::in_app::in_app_batch;
-use todo_notifications::channels::serving::{BUDGET, MARGIN};
+use todo_notifications::channels::serving::BUDGET;
 use todo_notifications::wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let inbox = wiring::store().await?;
     let inbox = &inbox;
-    serve(MARGIN, BUDGET, move |batch, deadline| {
+    serve(BUDGET, move |batch, deadline| {
         in_app_batch(inbox, batch, deadline)
     })
     .await

@@ -7,16 +7,15 @@ use std::time::Duration;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use todo_lambda::deadline::serve as serve_deadlines;
-use todo_lambda::kafka::{KafkaBatchResponse, consume};
+use todo_lambda::kafka::{KafkaBatchResponse, MARGIN, consume};
 use todo_schema::Timestamp;
 
 use super::delivery::{ChannelConsumer, Sender};
 use super::parked;
 use crate::store::{Deliveries, Parking};
 
-/// Time a channel keeps to answer its mapping, and the most one batch may take (the
-/// functions' timeout is 60 s).
-pub const MARGIN: Duration = Duration::from_secs(2);
+/// The most one batch may take (the functions' timeout is 60 s); the time kept to answer the
+/// mapping is every Kafka consumer's (`todo_lambda::kafka::MARGIN`).
 pub const BUDGET: Duration = Duration::from_secs(50);
 
 /// What a channel function does when invoked: a batch from its MSK mapping, or its

@@ -11,8 +11,7 @@ use todo_lambda::kafka::serve;
 use todo_realtime::channel::realtime_batch;
 use todo_realtime::wiring;
 
-/// Time kept to answer the mapping; and the most one batch may take.
-const MARGIN: Duration = Duration::from_secs(2);
+/// The most one batch may take.
 const BUDGET: Duration = Duration::from_secs(25);
 
 #[tokio::main]
@@ -21,7 +20,7 @@ async fn main() -> Result<(), Error> {
     let store = &store;
     let api = wiring::management().await?;
     let api = &api;
-    serve(MARGIN, BUDGET, move |batch, deadline| {
+    serve(BUDGET, move |batch, deadline| {
         realtime_batch(store, api, batch, deadline)
     })
     .await
