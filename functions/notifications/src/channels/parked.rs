@@ -104,19 +104,23 @@ const PAGE: i32 = 25;
 /// How long a reminder held behind a far end that failed earlier in the drain waits.
 const HELD: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// What a channel parked until `now` or earlier, read a page at a time, earliest first, until
-/// nothing due is left or `deadline` comes (the report then says it ran out of time). Every
-/// channel's drain reads through here, so all stop at their deadline the same way.
-pub struct DuePages<'a, S> {
+/// One drain of what a channel parked until `now` or earlier: its pages, read one at a time,
+/// earliest first, until nothing due is left or `deadline` comes, and the report of what was
+/// done with them. Every channel's drain goes through here, so all stop at their deadline the
+/// same way and report alike.
+pub struct Drain<'a, S> {
     store: &'a S,
     channel: Channel,
     now: Timestamp,
     deadline: tokio::time::Instant,
     /// Where the next page starts; `None` once the last page was read.
     next: Option<Option<StartKey>>,
+    /// What the channel did with the pages so far (it counts; the drain notes running out of
+    /// time).
+    pub report: DrainReport,
 }
 
-impl<'a, S: Parking> DuePages<'a, S> {
+impl<'a, S: Parking> Drain<'a, S> {
     /// From the earliest due delivery on.
     pub fn new(
         store: &'a S,
@@ -130,20 +134,20 @@ impl<'a, S: Parking> DuePages<'a, S> {
             now,
             deadline,
             next: Some(None),
+            report: DrainReport::default(),
         }
     }
 
-    /// The next page; `None` when nothing due is left, or when the deadline has come (noted
-    /// in `report`).
-    pub async fn next<T: DeserializeOwned + Send>(
+    /// The next page; `None` when nothing due is left, or when the deadline has come (then
+    /// the report says so).
+    pub async fn next_page<T: DeserializeOwned + Send>(
         &mut self,
-        report: &mut DrainReport,
     ) -> Result<Option<Vec<Parked<T>>>, TableError> {
         let Some(start) = self.next.take() else {
             return Ok(None);
         };
         if tokio::time::Instant::now() >= self.deadline {
-            report.out_of_time = true;
+            self.report.out_of_time = true;
             return Ok(None);
         }
         let page = self
@@ -152,6 +156,12 @@ impl<'a, S: Parking> DuePages<'a, S> {
             .await?;
         self.next = page.next.map(Some);
         Ok(Some(page.items))
+    }
+
+    /// The report, published as `function`'s.
+    pub fn finish(self, function: &str) -> DrainReport {
+        self.report.publish(function);
+        self.report
     }
 }
 
@@ -162,21 +172,20 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
         now: Timestamp,
         deadline: tokio::time::Instant,
     ) -> Result<DrainReport, TableError> {
-        let mut report = DrainReport::default();
         let mut failed_far_ends = HashSet::new();
-        let mut pages = DuePages::new(self.store, D::CHANNEL, now, deadline);
-        while let Some(page) = pages.next::<Notification>(&mut report).await? {
+        let mut drain = Drain::new(self.store, D::CHANNEL, now, deadline);
+        while let Some(page) = drain.next_page::<Notification>().await? {
             for parked in &page {
                 let n = &parked.content;
                 if now.as_datetime() - n.reminder_at.as_datetime() > GIVE_UP_AFTER {
                     match self.give_up(n, GAVE_UP).await {
                         Ok(()) => {
                             self.store.unpark(parked, D::CHANNEL).await?;
-                            report.settled += 1;
+                            drain.report.settled += 1;
                         }
                         Err(reason) => {
                             tracing::warn!(notification = %n.id, %reason, "left parked for the next drain");
-                            report.left += 1;
+                            drain.report.left += 1;
                         }
                     }
                     continue;
@@ -184,25 +193,24 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
                 match self.reminder(n, &mut failed_far_ends).await {
                     Ok(Outcome::Settled) => {
                         self.store.unpark(parked, D::CHANNEL).await?;
-                        report.settled += 1;
+                        drain.report.settled += 1;
                     }
                     // Quiet again (the owner moved their quiet hours): parked anew by then.
-                    Ok(Outcome::Deferred) => report.parked_again += 1,
+                    Ok(Outcome::Deferred) => drain.report.parked_again += 1,
                     Ok(Outcome::Pending(pending)) => {
                         let soonest = Timestamp::now().after(HELD);
                         let retry_at = pending.retry_at.map_or(soonest, |t| t.max(soonest));
                         self.store.park(D::CHANNEL, n, retry_at).await?;
-                        report.parked_again += 1;
+                        drain.report.parked_again += 1;
                     }
                     Err(reason) => {
                         tracing::warn!(notification = %n.id, %reason, "left parked for the next drain");
-                        report.left += 1;
+                        drain.report.left += 1;
                     }
                 }
             }
         }
-        report.publish(D::NAME);
-        Ok(report)
+        Ok(drain.finish(D::NAME))
     }
 }
 

@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use super::delivery::SendError;
 use super::http_delivery;
-use super::parked::{DrainReport, DuePages};
+use super::parked::{Drain, DrainReport};
 use super::public_dns::{PublicOnly, not_public};
 use crate::store::{Parking, UserWebhooks, WebhookLog};
 
@@ -322,32 +322,30 @@ impl<S: UserWebhooks + WebhookLog + Parking + Sync> UserWebhookChannel<'_, S> {
         now: Timestamp,
         deadline: tokio::time::Instant,
     ) -> Result<DrainReport, TableError> {
-        let mut report = DrainReport::default();
-        let mut pages = DuePages::new(self.store, Channel::UserWebhook, now, deadline);
-        while let Some(page) = pages.next::<EventEnvelope>(&mut report).await? {
+        let mut drain = Drain::new(self.store, Channel::UserWebhook, now, deadline);
+        while let Some(page) = drain.next_page::<EventEnvelope>().await? {
             let events: Vec<&EventEnvelope> = page.iter().map(|p| &p.content).collect();
             let outcomes = self.attempt_all(&events, now, deadline).await;
             for (parked, outcome) in page.iter().zip(outcomes) {
                 match outcome {
                     Ok(None) => {
                         self.store.unpark(parked, Channel::UserWebhook).await?;
-                        report.settled += 1;
+                        drain.report.settled += 1;
                     }
                     Ok(Some(at)) => {
                         self.store
                             .park(Channel::UserWebhook, &parked.content, at)
                             .await?;
-                        report.parked_again += 1;
+                        drain.report.parked_again += 1;
                     }
                     Err(e) => {
                         tracing::warn!(event = %parked.id, error = %e, "left parked for the next drain");
-                        report.left += 1;
+                        drain.report.left += 1;
                     }
                 }
             }
         }
-        report.publish(NAME);
-        Ok(report)
+        Ok(drain.finish(NAME))
     }
 }
 
