@@ -8,16 +8,17 @@
 use std::net::SocketAddr;
 
 use aws_config::BehaviorVersion;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
 use dynoxide::Database;
-use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::iam::Gate;
-use crate::template::{TableDefinition, Template, TemplateError};
+use crate::template::{Template, TemplateError};
+
+use front::Front;
+
+pub mod capacity;
+mod engine;
+mod front;
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -41,25 +42,6 @@ pub struct EmbeddedDynamo {
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
-
-/// What the front needs: where the engine is, and who may call it.
-#[derive(Clone)]
-struct Front {
-    engine_url: String,
-    client: reqwest::Client,
-    gate: Gate,
-}
-
-/// The CreateTable properties the engine understands; the rest of a CloudFormation table
-/// (PointInTimeRecovery, deletion policy, ...) has no local meaning.
-const CREATE_TABLE_KEYS: [&str; 6] = [
-    "AttributeDefinitions",
-    "KeySchema",
-    "LocalSecondaryIndexes",
-    "GlobalSecondaryIndexes",
-    "StreamSpecification",
-    "BillingMode",
-];
 
 impl EmbeddedDynamo {
     /// An in-memory engine with every table of the workspace template, on a free port.
@@ -86,7 +68,7 @@ impl EmbeddedDynamo {
             .unwrap_or_default();
         for table in template.tables() {
             if !existing.contains(&table.logical_id) {
-                create_table(&db, &table)?;
+                engine::create_table(&db, &table)?;
             }
         }
         let engine_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -119,7 +101,7 @@ impl EmbeddedDynamo {
     fn listen(&mut self, listener: tokio::net::TcpListener) {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = axum::Router::new()
-            .fallback(front)
+            .fallback(front::front)
             // DynamoDB accepts request bodies up to 16 MB.
             .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
             .with_state(self.front.clone());
@@ -202,123 +184,6 @@ impl Drop for EmbeddedDynamo {
             let _ = stop.send(());
         }
     }
-}
-
-/// The front: a call its caller's role allows goes to the engine as it came; a refused one
-/// gets DynamoDB's answer (JSON 1.0 protocol: HTTP 400 with `__type`).
-async fn front(
-    State(front): State<Front>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if method == Method::POST && front.gate.is_set() {
-        let authorization = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let parsed = serde_json::from_slice::<Value>(&body)
-            .map_err(|e| e.to_string())
-            .and_then(|b| crate::iam::requests::dynamodb(target, &b));
-        let refused = match parsed {
-            Ok(requests) => front.gate.check(authorization, &requests).err(),
-            // What IAM cannot read, the engine refuses for the operator too; a function gets
-            // the same answer without reaching it.
-            Err(reason) => match front.gate.check(authorization, &[]) {
-                Err(refusal) => Some(refusal),
-                Ok(())
-                    if crate::iam::requests::access_key(authorization)
-                        == Some(crate::iam::OPERATOR_ACCESS_KEY) =>
-                {
-                    None
-                }
-                Ok(()) => return dynamodb_error("ValidationException", &reason),
-            },
-        };
-        if let Some(refusal) = refused {
-            return dynamodb_error(refusal.kind(), &refusal.to_string());
-        }
-    }
-    forward(&front, method, headers, body).await
-}
-
-/// DynamoDB's error shape: `{"__type": "com.amazon.coral.service#<Kind>", "Message": ...}`.
-fn dynamodb_error(kind: &str, message: &str) -> Response {
-    let namespace = if kind == "ValidationException" {
-        "com.amazon.coral.validate"
-    } else {
-        "com.amazon.coral.service"
-    };
-    (
-        StatusCode::BAD_REQUEST,
-        [("content-type", "application/x-amz-json-1.0")],
-        json!({"__type": format!("{namespace}#{kind}"), "Message": message}).to_string(),
-    )
-        .into_response()
-}
-
-/// Passes a call to the engine and its answer back, headers and all.
-async fn forward(front: &Front, method: Method, headers: HeaderMap, body: Bytes) -> Response {
-    let mut request = front
-        .client
-        .request(method, format!("{}/", front.engine_url));
-    for (name, value) in &headers {
-        if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
-            request = request.header(name, value);
-        }
-    }
-    match request.body(body).send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let headers = answer.headers().clone();
-            match answer.bytes().await {
-                Ok(bytes) => {
-                    let mut response = (status, bytes).into_response();
-                    for (name, value) in &headers {
-                        if name != http::header::CONTENT_LENGTH
-                            && name != http::header::TRANSFER_ENCODING
-                        {
-                            response.headers_mut().insert(name, value.clone());
-                        }
-                    }
-                    response
-                }
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-    }
-}
-
-fn create_table(db: &Database, table: &TableDefinition) -> Result<(), DynamoError> {
-    let mut request = serde_json::Map::new();
-    request.insert("TableName".into(), json!(table.logical_id));
-    for key in CREATE_TABLE_KEYS {
-        if let Some(v) = table.properties.get(key) {
-            request.insert(key.into(), v.clone());
-        }
-    }
-    // CloudFormation implies `StreamEnabled` where the API wants it said.
-    if let Some(Value::Object(stream)) = request.get_mut("StreamSpecification") {
-        stream.insert("StreamEnabled".into(), json!(true));
-    }
-    let request = serde_json::from_value(Value::Object(request))
-        .map_err(|e| DynamoError::Engine(format!("{}: {e}", table.logical_id)))?;
-    db.create_table(request)
-        .map_err(|e| DynamoError::Engine(format!("{}: {e}", table.logical_id)))?;
-    if let Some(ttl) = table.properties.get("TimeToLiveSpecification") {
-        let request = serde_json::from_value(json!({
-            "TableName": table.logical_id,
-            "TimeToLiveSpecification": ttl,
-        }))
-        .map_err(|e| DynamoError::Engine(format!("{} TTL: {e}", table.logical_id)))?;
-        db.update_time_to_live(request)
-            .map_err(|e| DynamoError::Engine(format!("{} TTL: {e}", table.logical_id)))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
