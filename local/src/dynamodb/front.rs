@@ -1,20 +1,34 @@
 //! The front: the endpoint the functions are given. It checks each call against the caller's
-//! IAM role and passes what is allowed on to the engine.
+//! IAM role, passes what is allowed on to the engine, and meters what each answered call
+//! would have cost in AWS ([`super::metering`], recorded in [`super::accounting`]).
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use dynoxide::Database;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
+use super::accounting::Ledger;
+use super::metering::{self, Action, Schemas, Targets};
+use super::report::CapacityReport;
 use crate::iam::Gate;
 
-/// What the front needs: where the engine is, and who may call it.
+/// What the front needs: where the engine is, who may call it, and where the capacity is
+/// recorded.
 #[derive(Clone)]
 pub(super) struct Front {
     pub(super) engine_url: String,
     pub(super) client: reqwest::Client,
     pub(super) gate: Gate,
+    /// The engine itself, whose items' images size the writes.
+    pub(super) db: Database,
+    pub(super) schemas: Arc<Schemas>,
+    pub(super) ledger: Arc<Ledger>,
+    /// Held from reading a write's images before to reading them after, so that no other
+    /// write comes between (the engine runs one write at a time anyway).
+    pub(super) writes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The front: a call its caller's role allows goes to the engine as it came; a refused one
@@ -55,7 +69,92 @@ pub(super) async fn front(
             return dynamodb_error(refusal.kind(), &refusal.to_string());
         }
     }
-    forward(&front, method, headers, body).await
+    let action = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(Action::of_target);
+    match (
+        method == Method::POST,
+        action,
+        serde_json::from_slice(&body),
+    ) {
+        (true, Some(action), Ok(request)) => metered(&front, action, request, headers).await,
+        _ => forward(&front, method, headers, body).await.into_response(),
+    }
+}
+
+/// `GET /_capacity`: the accounting as JSON ([`CapacityReport`]); `?reset=true` starts it
+/// afresh after answering.
+pub(super) async fn capacity(
+    State(front): State<Front>,
+    query: axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let report = CapacityReport::of(&front.ledger);
+    if query.get("reset").is_some_and(|v| v == "true") {
+        front.ledger.reset();
+    }
+    axum::Json(report).into_response()
+}
+
+/// A data-plane call: passed on, and, when the engine answers it with success, charged as
+/// AWS would charge it. The caller's `ReturnConsumedCapacity` is answered with exactly the
+/// recorded numbers, and a caller that did not ask gets none.
+async fn metered(
+    front: &Front,
+    action: Action,
+    mut request: Value,
+    headers: HeaderMap,
+) -> Response {
+    let asked = request["ReturnConsumedCapacity"]
+        .as_str()
+        .unwrap_or("NONE")
+        .to_string();
+    let targets = Targets::of(action, &request, &front.schemas);
+    let searched = metering::searched(action, &request, &front.schemas);
+    let _one_write = match action.writes() {
+        true => Some(front.writes.lock().await),
+        false => None,
+    };
+    let before = match action.writes() {
+        true => targets.images(&front.db),
+        false => Vec::new(),
+    };
+    if action.engine_sized() {
+        request["ReturnConsumedCapacity"] = json!("INDEXES");
+    }
+    let body = Bytes::from(request.to_string());
+    let answer = forward(front, Method::POST, headers, body).await;
+    let Answer::Engine(status, headers, bytes) = answer else {
+        return answer.into_response();
+    };
+    let Ok(Value::Object(mut out)) = serde_json::from_slice::<Value>(&bytes) else {
+        return Answer::Engine(status, headers, bytes).into_response();
+    };
+    if !status.is_success() {
+        return Answer::Engine(status, headers, bytes).into_response();
+    }
+    let engine_figure = out.remove("ConsumedCapacity").unwrap_or_default();
+    let charges = match (action.engine_sized(), &searched) {
+        (true, Some(partition)) => metering::searched_charges(partition, &engine_figure),
+        (true, None) => Vec::new(),
+        (false, _) => {
+            let after = targets.images(&front.db);
+            let before = match action.writes() {
+                true => before,
+                false => vec![None; after.len()],
+            };
+            targets.charges(&front.schemas, &before, &after)
+        }
+    };
+    front.ledger.record(&charges);
+    if let Some(consumed) = metering::consumed_capacity(action, &charges, &front.schemas, &asked) {
+        out.insert("ConsumedCapacity".into(), consumed);
+    }
+    // The body changed, so its checksum would not match it: dropped, as a proxy that
+    // rewrites a body must.
+    let mut headers = headers;
+    headers.remove("x-amz-crc32");
+    Answer::Engine(status, headers, Bytes::from(Value::Object(out).to_string())).into_response()
 }
 
 /// DynamoDB's error shape: `{"__type": "com.amazon.coral.service#<Kind>", "Message": ...}`.
@@ -73,8 +172,29 @@ fn dynamodb_error(kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// Passes a call to the engine and its answer back, headers and all.
-async fn forward(front: &Front, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+/// The engine's answer (status, headers, body), or none when it could not be reached.
+enum Answer {
+    Engine(StatusCode, HeaderMap, Bytes),
+    Unreachable,
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let Answer::Engine(status, headers, bytes) = self else {
+            return StatusCode::BAD_GATEWAY.into_response();
+        };
+        let mut response = (status, bytes).into_response();
+        for (name, value) in &headers {
+            if name != http::header::CONTENT_LENGTH && name != http::header::TRANSFER_ENCODING {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+        response
+    }
+}
+
+/// Passes a call to the engine and brings its answer back, headers and all.
+async fn forward(front: &Front, method: Method, headers: HeaderMap, body: Bytes) -> Answer {
     let mut request = front
         .client
         .request(method, format!("{}/", front.engine_url));
@@ -83,25 +203,13 @@ async fn forward(front: &Front, method: Method, headers: HeaderMap, body: Bytes)
             request = request.header(name, value);
         }
     }
-    match request.body(body).send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let headers = answer.headers().clone();
-            match answer.bytes().await {
-                Ok(bytes) => {
-                    let mut response = (status, bytes).into_response();
-                    for (name, value) in &headers {
-                        if name != http::header::CONTENT_LENGTH
-                            && name != http::header::TRANSFER_ENCODING
-                        {
-                            response.headers_mut().insert(name, value.clone());
-                        }
-                    }
-                    response
-                }
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
+    let Ok(answer) = request.body(body).send().await else {
+        return Answer::Unreachable;
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    match answer.bytes().await {
+        Ok(bytes) => Answer::Engine(status, headers, bytes),
+        Err(_) => Answer::Unreachable,
     }
 }

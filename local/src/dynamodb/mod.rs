@@ -6,6 +6,7 @@
 //! [`crate::iam`]) and passes what is allowed to the engine unchanged.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use dynoxide::Database;
@@ -16,9 +17,16 @@ use crate::template::{Template, TemplateError};
 
 use front::Front;
 
+pub mod accounting;
 pub mod capacity;
 mod engine;
 mod front;
+pub mod metering;
+pub mod report;
+
+use capacity::TableSchema;
+use metering::Schemas;
+use report::CapacityReport;
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +70,14 @@ impl EmbeddedDynamo {
     /// Creates the template's tables in `db` (keeping those that exist) and serves it on a free
     /// loopback port.
     pub async fn serve(db: Database, template: &Template) -> Result<Self, DynamoError> {
+        let schemas = template
+            .tables()
+            .iter()
+            .filter_map(|t| {
+                let schema = TableSchema::from_json(&t.logical_id, &t.properties)?;
+                Some((t.logical_id.clone(), schema))
+            })
+            .collect();
         let existing = db
             .list_tables(Default::default())
             .map(|r| r.table_names)
@@ -84,12 +100,16 @@ impl EmbeddedDynamo {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut engine = Self {
             addr: listener.local_addr()?,
-            db,
+            db: db.clone(),
             engine: Some(engine_stop),
             front: Front {
                 engine_url,
                 client: reqwest::Client::new(),
                 gate: Gate::default(),
+                db: db.clone(),
+                schemas: Arc::new(Schemas(schemas)),
+                ledger: Arc::default(),
+                writes: Arc::default(),
             },
             stop: None,
             server: None,
@@ -101,6 +121,7 @@ impl EmbeddedDynamo {
     fn listen(&mut self, listener: tokio::net::TcpListener) {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = axum::Router::new()
+            .route("/_capacity", axum::routing::get(front::capacity))
             .fallback(front::front)
             // DynamoDB accepts request bodies up to 16 MB.
             .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
@@ -138,6 +159,16 @@ impl EmbeddedDynamo {
             self.listen(listener);
         }
         Ok(())
+    }
+
+    /// What every partition key consumed so far, as AWS would have charged it.
+    pub fn capacity(&self) -> CapacityReport {
+        CapacityReport::of(&self.front.ledger)
+    }
+
+    /// Starts the accounting afresh (a benchmark measures from here).
+    pub fn reset_capacity(&self) {
+        self.front.ledger.reset();
     }
 
     /// The endpoint URL, as `AWS_ENDPOINT_URL_DYNAMODB` would name it.

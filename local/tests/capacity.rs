@@ -1,0 +1,227 @@
+//! The DynamoDB front's capacity accounting, driven through the real SDK: what each call is
+//! charged per table, index and partition key, and `ReturnConsumedCapacity` answered with
+//! the same numbers.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, PutRequest, ReturnConsumedCapacity, TransactWriteItem, WriteRequest,
+};
+use todo_local::dynamodb::EmbeddedDynamo;
+
+const TASKS: &str = "TasksTable";
+const REMINDERS: &str = "reminders-due";
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// A task item of `pk`/`sk` with `notes` of `bytes` characters, in the reminders index under
+/// `rem_pk` when there is one.
+fn task(pk: &str, sk: &str, rem_pk: Option<&str>, bytes: usize) -> HashMap<String, AttributeValue> {
+    let mut item = HashMap::from([
+        ("pk".to_string(), s(pk)),
+        ("sk".to_string(), s(sk)),
+        ("notes".to_string(), s(&"n".repeat(bytes))),
+    ]);
+    if let Some(rem_pk) = rem_pk {
+        item.insert("rem_pk".into(), s(rem_pk));
+        item.insert("rem_at".into(), s("2026-01-01T09:00:00Z"));
+    }
+    item
+}
+
+async fn engine() -> (EmbeddedDynamo, Client) {
+    let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+    let client = engine.client().await;
+    (engine, client)
+}
+
+#[tokio::test]
+async fn writes_are_charged_to_the_table_and_index_keys_they_touch() {
+    let (engine, client) = engine().await;
+    // About 1.5 KB: two write units on the table and two on the reminders index (ALL).
+    let put = client
+        .put_item()
+        .table_name(TASKS)
+        .set_item(Some(task("USER#a", "TASK#1", Some("REM#0"), 1500)))
+        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .unwrap();
+    let consumed = put.consumed_capacity().unwrap();
+    assert_eq!(consumed.capacity_units(), Some(4.0));
+    assert_eq!(consumed.table().unwrap().capacity_units(), Some(2.0));
+    let gsi = consumed.global_secondary_indexes().unwrap();
+    assert_eq!(gsi[REMINDERS].capacity_units(), Some(2.0));
+    assert!(!gsi.contains_key("changes"), "no s_chg: not in that index");
+
+    // Moving the index key is a delete under the old key and a put under the new one.
+    let moved = client
+        .update_item()
+        .table_name(TASKS)
+        .key("pk", s("USER#a"))
+        .key("sk", s("TASK#1"))
+        .update_expression("SET rem_pk = :r")
+        .expression_attribute_values(":r", s("REM#1"))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    let consumed = moved.consumed_capacity().unwrap();
+    assert_eq!(consumed.capacity_units(), Some(6.0));
+    assert!(consumed.table().is_none(), "TOTAL has no per-index detail");
+
+    // Not asked: not shown.
+    let quiet = client
+        .update_item()
+        .table_name(TASKS)
+        .key("pk", s("USER#a"))
+        .key("sk", s("TASK#1"))
+        .update_expression("SET title = :t")
+        .expression_attribute_values(":t", s("x"))
+        .send()
+        .await
+        .unwrap();
+    assert!(quiet.consumed_capacity().is_none());
+
+    let report = engine.capacity();
+    let write = |index: Option<&str>, key: &str| report.key(TASKS, index, key).unwrap().write.units;
+    assert_eq!(write(None, "USER#a"), 2.0 + 2.0 + 2.0);
+    assert_eq!(write(Some(REMINDERS), "REM#0"), 2.0 + 2.0);
+    assert_eq!(write(Some(REMINDERS), "REM#1"), 2.0 + 2.0);
+    assert_eq!(report.units(TASKS, Some(REMINDERS), true), 8.0);
+    let peak = report
+        .key(TASKS, None, "USER#a")
+        .unwrap()
+        .write
+        .peak_per_second;
+    assert!((2.0..=6.0).contains(&peak), "peak {peak}");
+
+    // A delete is charged on the item it removes, from the table and the index.
+    client
+        .delete_item()
+        .table_name(TASKS)
+        .key("pk", s("USER#a"))
+        .key("sk", s("TASK#1"))
+        .send()
+        .await
+        .unwrap();
+    let report = engine.capacity();
+    assert_eq!(report.key(TASKS, None, "USER#a").unwrap().write.units, 8.0);
+    assert_eq!(
+        report
+            .key(TASKS, Some(REMINDERS), "REM#1")
+            .unwrap()
+            .write
+            .units,
+        6.0
+    );
+}
+
+#[tokio::test]
+async fn reads_are_charged_to_the_key_they_name() {
+    let (engine, client) = engine().await;
+    for n in 0..3 {
+        client
+            .put_item()
+            .table_name(TASKS)
+            .set_item(Some(task(
+                "USER#b",
+                &format!("TASK#{n}"),
+                Some("REM#9"),
+                1900,
+            )))
+            .send()
+            .await
+            .unwrap();
+    }
+    engine.reset_capacity();
+    // About 5.9 KB in all: rounded once, 2 units strongly consistent (3 if rounded per item).
+    let strong = client
+        .query()
+        .table_name(TASKS)
+        .key_condition_expression("#p = :p")
+        .expression_attribute_names("#p", "pk")
+        .expression_attribute_values(":p", s("USER#b"))
+        .consistent_read(true)
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        strong.consumed_capacity().unwrap().capacity_units(),
+        Some(2.0)
+    );
+    let on_index = client
+        .query()
+        .table_name(TASKS)
+        .index_name(REMINDERS)
+        .key_condition_expression("rem_pk = :r")
+        .expression_attribute_values(":r", s("REM#9"))
+        .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
+        .send()
+        .await
+        .unwrap();
+    let consumed = on_index.consumed_capacity().unwrap();
+    assert_eq!(consumed.capacity_units(), Some(1.0));
+    assert_eq!(
+        consumed.global_secondary_indexes().unwrap()[REMINDERS].capacity_units(),
+        Some(1.0)
+    );
+    let get = client
+        .get_item()
+        .table_name(TASKS)
+        .key("pk", s("USER#b"))
+        .key("sk", s("TASK#0"))
+        .send()
+        .await
+        .unwrap();
+    assert!(get.item().is_some() && get.consumed_capacity().is_none());
+    client.scan().table_name(TASKS).send().await.unwrap();
+
+    let report = engine.capacity();
+    let read = |index: Option<&str>, key: &str| report.key(TASKS, index, key).unwrap().read.units;
+    assert_eq!(read(None, "USER#b"), 2.0 + 0.5);
+    assert_eq!(read(Some(REMINDERS), "REM#9"), 1.0);
+    assert_eq!(read(None, "(scan)"), 1.0);
+    assert!(report.partitions.iter().all(|p| p.write.units == 0.0));
+}
+
+#[tokio::test]
+async fn transactions_are_doubled_and_batches_charged_per_item() {
+    let (engine, client) = engine().await;
+    // Under 1 KB: one unit, doubled in a transaction.
+    let put = Put::builder()
+        .table_name(TASKS)
+        .set_item(Some(task("USER#c", "TASK#1", None, 900)))
+        .build()
+        .unwrap();
+    let tx = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tx.consumed_capacity()[0].capacity_units(), Some(2.0));
+    let writes = ["TASK#2", "TASK#3"].map(|sk| {
+        let put = PutRequest::builder()
+            .set_item(Some(task("USER#d", sk, None, 1100)))
+            .build()
+            .unwrap();
+        WriteRequest::builder().put_request(put).build()
+    });
+    let batch = client
+        .batch_write_item()
+        .request_items(TASKS, writes.to_vec())
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.consumed_capacity()[0].capacity_units(), Some(4.0));
+    let report = engine.capacity();
+    assert_eq!(report.key(TASKS, None, "USER#c").unwrap().write.units, 2.0);
+    assert_eq!(report.key(TASKS, None, "USER#d").unwrap().write.units, 4.0);
+}
