@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use todo_local::artifacts::Artifacts;
 use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
+use todo_local::dynamodb::latency::Latency;
 use todo_local::template::Template;
 
 /// The local cloud: template.yaml's functions, tables, broker and APIs on this machine. Without
@@ -60,6 +61,10 @@ struct Start {
     /// Let what the functions' roles refuse through (recorded and printed), for debugging.
     #[arg(long)]
     no_iam: bool,
+    /// Latency the DynamoDB endpoint adds before each call, as a round trip to DynamoDB costs
+    /// in AWS: `5ms`, or a range drawn uniformly per call, `2ms..10ms` (units s, ms, us).
+    #[arg(long, value_name = "DURATION")]
+    dynamodb_latency: Option<Latency>,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +187,7 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
         max_connections: args.max_connections,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
+    cloud.dynamo.set_latency(args.dynamodb_latency);
     let token = cloud.auth.token("alice", 24);
     println!("todo-local is up (data in {})", data.display());
     println!("  HTTP API      {}", cloud.api_url);
@@ -265,5 +271,20 @@ mod tests {
         assert_eq!(code("todo-local --concurrency 0"), Some(2));
         assert_eq!(code("todo-local --max-connections 0"), Some(2));
         assert_eq!(code("todo-local token"), Some(2));
+
+        let latency = cli("todo-local --dynamodb-latency 2ms..10ms").unwrap();
+        assert_eq!(latency.start.dynamodb_latency, "2ms..10ms".parse().ok());
+        assert_eq!(plain.start.dynamodb_latency, None);
+        for bad in ["5", "fast", "10ms..2ms"] {
+            let error = cli(&format!("todo-local --dynamodb-latency {bad}"))
+                .err()
+                .unwrap();
+            assert_eq!(error.exit_code(), 2);
+            let text = error.to_string();
+            assert!(
+                text.contains("--dynamodb-latency") && text.contains(bad),
+                "{text}"
+            );
+        }
     }
 }

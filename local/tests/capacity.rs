@@ -8,7 +8,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, PutRequest, ReturnConsumedCapacity, TransactWriteItem, WriteRequest,
 };
+use std::time::{Duration, Instant};
 use todo_local::dynamodb::EmbeddedDynamo;
+use todo_local::dynamodb::latency::Latency;
 
 const TASKS: &str = "TasksTable";
 const REMINDERS: &str = "reminders-due";
@@ -224,4 +226,29 @@ async fn transactions_are_doubled_and_batches_charged_per_item() {
     let report = engine.capacity();
     assert_eq!(report.key(TASKS, None, "USER#c").unwrap().write.units, 2.0);
     assert_eq!(report.key(TASKS, None, "USER#d").unwrap().write.units, 4.0);
+}
+
+#[tokio::test]
+async fn the_injected_latency_delays_every_call() {
+    let (engine, client) = engine().await;
+    let call = || client.describe_table().table_name(TASKS).send();
+    call().await.unwrap();
+    engine.set_latency(Some(Latency::fixed(Duration::from_millis(40))));
+    let started = Instant::now();
+    for _ in 0..3 {
+        call().await.unwrap();
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(120),
+        "{:?}",
+        started.elapsed()
+    );
+    engine.set_latency(None);
+    let started = Instant::now();
+    call().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(40),
+        "{:?}",
+        started.elapsed()
+    );
 }

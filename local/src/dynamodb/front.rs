@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::accounting::Ledger;
+use super::latency::Latency;
 use super::metering::{self, Action, Schemas, Targets};
 use super::report::CapacityReport;
 use crate::iam::Gate;
@@ -29,6 +30,13 @@ pub(super) struct Front {
     /// Held from reading a write's images before to reading them after, so that no other
     /// write comes between (the engine runs one write at a time anyway).
     pub(super) writes: Arc<tokio::sync::Mutex<()>>,
+    pub(super) settings: Arc<Settings>,
+}
+
+/// What can be changed while the front runs.
+#[derive(Default)]
+pub(super) struct Settings {
+    pub(super) latency: std::sync::Mutex<Option<Latency>>,
 }
 
 /// The front: a call its caller's role allows goes to the engine as it came; a refused one
@@ -68,6 +76,10 @@ pub(super) async fn front(
         if let Some(refusal) = refused {
             return dynamodb_error(refusal.kind(), &refusal.to_string());
         }
+    }
+    let delay = super::lock(&front.settings.latency).map(|l| l.draw());
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
     }
     let action = headers
         .get("x-amz-target")

@@ -21,10 +21,12 @@ pub mod accounting;
 pub mod capacity;
 mod engine;
 mod front;
+pub mod latency;
 pub mod metering;
 pub mod report;
 
 use capacity::TableSchema;
+use latency::Latency;
 use metering::Schemas;
 use report::CapacityReport;
 
@@ -110,6 +112,7 @@ impl EmbeddedDynamo {
                 schemas: Arc::new(Schemas(schemas)),
                 ledger: Arc::default(),
                 writes: Arc::default(),
+                settings: Arc::default(),
             },
             stop: None,
             server: None,
@@ -161,6 +164,11 @@ impl EmbeddedDynamo {
         Ok(())
     }
 
+    /// Adds `latency` before every call from now on (`None`: none), as `--dynamodb-latency`.
+    pub fn set_latency(&self, latency: Option<Latency>) {
+        *lock(&self.front.settings.latency) = latency;
+    }
+
     /// What every partition key consumed so far, as AWS would have charged it.
     pub fn capacity(&self) -> CapacityReport {
         CapacityReport::of(&self.front.ledger)
@@ -185,6 +193,10 @@ impl EmbeddedDynamo {
     pub async fn client(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&sdk_config(&self.endpoint()).await)
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The SDK configuration of a local endpoint (this engine, its Streams API, the local
