@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{
 };
 use std::time::{Duration, Instant};
 use todo_local::dynamodb::EmbeddedDynamo;
+use todo_local::dynamodb::accounting::PartitionLimits;
 use todo_local::dynamodb::latency::Latency;
 
 const TASKS: &str = "TasksTable";
@@ -250,5 +251,163 @@ async fn the_injected_latency_delays_every_call() {
         started.elapsed() < Duration::from_millis(40),
         "{:?}",
         started.elapsed()
+    );
+}
+
+/// A client that does not retry, to see the throttle itself.
+async fn impatient(engine: &EmbeddedDynamo) -> Client {
+    let config = todo_local::dynamodb::sdk_config(&engine.endpoint()).await;
+    let config = aws_sdk_dynamodb::config::Builder::from(&config)
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .build();
+    Client::from_conf(config)
+}
+
+/// Puts 1 KB tasks under `pk` (a new sort key each, in the reminders index under `rem_pk`)
+/// until one is throttled; the error, after how many.
+async fn burst(
+    client: &Client,
+    pk: &str,
+    rem_pk: Option<&str>,
+) -> (
+    aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException,
+    usize,
+) {
+    for n in 0..50 {
+        let sk = format!("TASK#{pk}#{n}#{:?}", Instant::now());
+        let put = client
+            .put_item()
+            .table_name(TASKS)
+            .set_item(Some(task(pk, &sk, rem_pk, 900)))
+            .send()
+            .await;
+        if let Err(e) = put {
+            let e = e.into_service_error();
+            assert!(e.is_provisioned_throughput_exceeded_exception(), "{e:?}");
+            let aws_sdk_dynamodb::operation::put_item::PutItemError::ProvisionedThroughputExceededException(e) = e else {
+                unreachable!()
+            };
+            return (e, n);
+        }
+    }
+    panic!("50 writes to one key and none throttled");
+}
+
+#[tokio::test]
+async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_not() {
+    let (engine, patient) = engine().await;
+    engine.set_partition_limits(PartitionLimits {
+        write: 3.0,
+        read: 3000.0,
+    });
+    let client = impatient(&engine).await;
+    let (throttled, after) = burst(&client, "USER#hot", None).await;
+    assert!(
+        after >= 3,
+        "throttled after {after} writes of 1 unit, limit 3"
+    );
+    let reason = &throttled.throttling_reasons()[0];
+    assert_eq!(
+        reason.reason(),
+        Some("TableWriteKeyRangeThroughputExceeded")
+    );
+    assert_eq!(
+        reason.resource(),
+        Some("arn:aws:dynamodb:us-east-1:000000000000:table/TasksTable")
+    );
+    assert!(throttled.message().unwrap().contains("hot key"));
+    // Another key of the same table is not throttled.
+    client
+        .put_item()
+        .table_name(TASKS)
+        .set_item(Some(task("USER#cold", "TASK#1", None, 900)))
+        .send()
+        .await
+        .unwrap();
+    // A batch gives the hot key's write back as unprocessed and does the rest (tried again
+    // in the rare case that the second turned between the burst and the batch).
+    let mut unprocessed = Vec::new();
+    for attempt in 0..3 {
+        if attempt > 0 {
+            burst(&client, "USER#hot", None).await;
+        }
+        let writes = [("USER#hot", "TASK#b1"), ("USER#cold", "TASK#b2")].map(|(pk, sk)| {
+            let put = PutRequest::builder()
+                .set_item(Some(task(pk, sk, None, 900)))
+                .build()
+                .unwrap();
+            WriteRequest::builder().put_request(put).build()
+        });
+        let batch = client
+            .batch_write_item()
+            .request_items(TASKS, writes.to_vec())
+            .send()
+            .await
+            .unwrap();
+        unprocessed = batch
+            .unprocessed_items
+            .and_then(|mut u| u.remove(TASKS))
+            .unwrap_or_default();
+        if !unprocessed.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(unprocessed.len(), 1);
+    let item = unprocessed[0].put_request().unwrap().item();
+    assert_eq!(item["pk"], s("USER#hot"));
+    // The SDK's retries (the default client: with backoff) get the hot key's write through.
+    patient
+        .put_item()
+        .table_name(TASKS)
+        .set_item(Some(task("USER#hot", "TASK#later", None, 900)))
+        .send()
+        .await
+        .unwrap();
+    assert!(engine.capacity().throttled_requests >= 1);
+}
+
+#[tokio::test]
+async fn a_hot_index_key_throttles_the_table_write() {
+    let (engine, _) = engine().await;
+    engine.set_partition_limits(PartitionLimits {
+        write: 3.0,
+        read: 3000.0,
+    });
+    let client = impatient(&engine).await;
+    // Every write has its own table key, and all share one reminders-index key.
+    let mut throttled = None;
+    for n in 0..50 {
+        let put = client
+            .put_item()
+            .table_name(TASKS)
+            .set_item(Some(task(
+                &format!("USER#{n}"),
+                "TASK#1",
+                Some("REM#hot"),
+                900,
+            )))
+            .send()
+            .await;
+        if let Err(e) = put {
+            throttled = Some(e.into_service_error());
+            break;
+        }
+    }
+    let Some(
+        aws_sdk_dynamodb::operation::put_item::PutItemError::ProvisionedThroughputExceededException(
+            e,
+        ),
+    ) = throttled
+    else {
+        panic!("not throttled: {throttled:?}");
+    };
+    let reason = &e.throttling_reasons()[0];
+    assert_eq!(
+        reason.reason(),
+        Some("IndexWriteKeyRangeThroughputExceeded")
+    );
+    assert_eq!(
+        reason.resource(),
+        Some("arn:aws:dynamodb:us-east-1:000000000000:table/TasksTable/index/reminders-due")
     );
 }

@@ -3,9 +3,10 @@
 //!
 //! DynamoDB limits each partition, of a table and of each global secondary index, to 1,000
 //! write units and 3,000 read units a second; a key that takes more is throttled however much
-//! capacity the table has ("each individual partition is limited to 1000 write units per
-//! second and 3000 read units per second", "Understanding DynamoDB warm throughput",
-//! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput.html>).
+//! capacity the table has ("each individual partition is limited to 1,000 write units per
+//! second and 3,000 read units per second", "Understanding DynamoDB warm throughput in
+//! different scenarios",
+//! <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/warm-throughput-scenarios.html>).
 //! One partition key lives in one partition, so a key's units per second are a lower bound of
 //! its partition's: the peak per key is what says whether a design has a hot key.
 

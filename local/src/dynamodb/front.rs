@@ -10,7 +10,7 @@ use dynoxide::Database;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use super::accounting::Ledger;
+use super::accounting::{Kind, Ledger, PartitionLimits, Throttle};
 use super::latency::Latency;
 use super::metering::{self, Action, Schemas, Targets};
 use super::report::CapacityReport;
@@ -37,6 +37,7 @@ pub(super) struct Front {
 #[derive(Default)]
 pub(super) struct Settings {
     pub(super) latency: std::sync::Mutex<Option<Latency>>,
+    pub(super) limits: std::sync::Mutex<PartitionLimits>,
 }
 
 /// The front: a call its caller's role allows goes to the engine as it came; a refused one
@@ -121,16 +122,30 @@ async fn metered(
         .as_str()
         .unwrap_or("NONE")
         .to_string();
-    let targets = Targets::of(action, &request, &front.schemas);
     let searched = metering::searched(action, &request, &front.schemas);
     let _one_write = match action.writes() {
         true => Some(front.writes.lock().await),
         false => None,
     };
+    let limits = *super::lock(&front.settings.limits);
+    let mut unprocessed = None;
+    if action == Action::BatchWriteItem {
+        // DynamoDB processes what it can of a batch and hands the throttled writes back.
+        match throttle_batch(front, &mut request, limits) {
+            Ok(refused) => unprocessed = refused,
+            Err(throttle) => return throttled(&throttle),
+        }
+    }
+    let targets = Targets::of(action, &request, &front.schemas);
     let before = match action.writes() {
         true => targets.images(&front.db),
         false => Vec::new(),
     };
+    let mut touched = targets.touched(&front.schemas, &before);
+    touched.extend(searched.iter().map(|p| (p.clone(), Kind::Read)));
+    if let Some(throttle) = front.ledger.refuse(&touched, limits) {
+        return throttled(&throttle);
+    }
     if action.engine_sized() {
         request["ReturnConsumedCapacity"] = json!("INDEXES");
     }
@@ -159,6 +174,9 @@ async fn metered(
         }
     };
     front.ledger.record(&charges);
+    if let Some(refused) = unprocessed {
+        out.insert("UnprocessedItems".into(), refused);
+    }
     if let Some(consumed) = metering::consumed_capacity(action, &charges, &front.schemas, &asked) {
         out.insert("ConsumedCapacity".into(), consumed);
     }
@@ -180,6 +198,92 @@ fn dynamodb_error(kind: &str, message: &str) -> Response {
         StatusCode::BAD_REQUEST,
         [("content-type", "application/x-amz-json-1.0")],
         json!({"__type": format!("{namespace}#{kind}"), "Message": message}).to_string(),
+    )
+        .into_response()
+}
+
+/// Takes out of a BatchWriteItem the writes whose partitions have used their limit this
+/// second, and answers them as its `UnprocessedItems` (`None`: all go through). When every
+/// write is refused, the whole call is throttled, as DynamoDB throttles it.
+fn throttle_batch(
+    front: &Front,
+    request: &mut Value,
+    limits: PartitionLimits,
+) -> Result<Option<Value>, Throttle> {
+    let Some(tables) = request["RequestItems"].as_object_mut() else {
+        return Ok(None);
+    };
+    let (mut kept, mut refused) = (serde_json::Map::new(), serde_json::Map::new());
+    let mut last = None;
+    for (table, writes) in std::mem::take(tables) {
+        for write in writes.as_array().into_iter().flatten() {
+            let one = json!({"RequestItems": {&table: [write]}});
+            let targets = Targets::of(Action::BatchWriteItem, &one, &front.schemas);
+            let touched = targets.touched(&front.schemas, &targets.images(&front.db));
+            let side = match front.ledger.refuse(&touched, limits) {
+                Some(throttle) => {
+                    last = Some(throttle);
+                    &mut refused
+                }
+                None => &mut kept,
+            };
+            let list = side.entry(&table).or_insert_with(|| json!([]));
+            if let Some(list) = list.as_array_mut() {
+                list.push(write.clone());
+            }
+        }
+    }
+    *tables = kept;
+    match (tables.is_empty(), last) {
+        (true, Some(throttle)) => Err(throttle),
+        (_, Some(_)) => Ok(Some(Value::Object(refused))),
+        (_, None) => Ok(None),
+    }
+}
+
+/// DynamoDB's answer to a request past a partition's limit: HTTP 400 with
+/// `ProvisionedThroughputExceededException`, which the SDKs retry with backoff ("The AWS SDKs
+/// for DynamoDB automatically retry requests that receive this exception"), and the
+/// `ThrottlingReasons` that name the limit and the table or index ARN: "When individual
+/// partitions exceed their throughput limits, DynamoDB returns a KeyRangeThroughputExceeded
+/// throttling reason type in the throttling exception", as `Table|Index` + `Read|Write` +
+/// `KeyRangeThroughputExceeded`
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/throttling-key-range-limit-exceeded-mitigation.html>;
+/// the exception's shape, `{"message", "ThrottlingReasons": [{"reason", "resource"}]}`:
+/// <https://docs.aws.amazon.com/botocore/latest/reference/services/dynamodb/client/exceptions/ProvisionedThroughputExceededException.html>).
+fn throttled(t: &Throttle) -> Response {
+    let table = crate::template::table_arn(&t.partition.table);
+    let (resource, on) = match &t.partition.index {
+        Some(index) => (format!("{table}/index/{index}"), "Index"),
+        None => (table, "Table"),
+    };
+    let kind = match t.kind {
+        Kind::Read => "Read",
+        Kind::Write => "Write",
+    };
+    let message = format!(
+        "Throughput exceeds the current capacity of your table or index. DynamoDB is \
+         automatically scaling your table or index so please try again shortly. If exceptions \
+         persist, check if you have a hot key: \
+         https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html \
+         (todo-local: key {:?} used {} of its {} {} units this second)",
+        t.partition.key,
+        t.used,
+        t.limit,
+        kind.to_lowercase()
+    );
+    (
+        StatusCode::BAD_REQUEST,
+        [("content-type", "application/x-amz-json-1.0")],
+        json!({
+            "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+            "message": message,
+            "ThrottlingReasons": [{
+                "reason": format!("{on}{kind}KeyRangeThroughputExceeded"),
+                "resource": resource,
+            }],
+        })
+        .to_string(),
     )
         .into_response()
 }

@@ -103,6 +103,8 @@ struct Target {
     table: String,
     key: Value,
     op: Op,
+    /// A Put's item, known before the write.
+    new_item: Option<Item>,
 }
 
 /// The items a request names, read from its body.
@@ -117,9 +119,15 @@ impl Targets {
         let write = Op::Write {
             transactional: false,
         };
-        let mut push = |table: String, key: Option<Value>, op: Op| {
+        let mut push = |table: String, key: Option<Value>, op: Op, new: Option<&Value>| {
             if let Some(key) = key {
-                targets.push(Target { table, key, op });
+                let new_item = new.and_then(|i| serde_json::from_value(i.clone()).ok());
+                targets.push(Target {
+                    table,
+                    key,
+                    op,
+                    new_item,
+                });
             }
         };
         match action {
@@ -127,24 +135,28 @@ impl Targets {
                 table(request),
                 key_of_item(schemas, &table(request), &request["Item"]),
                 write,
+                Some(&request["Item"]),
             ),
             Action::UpdateItem | Action::DeleteItem => {
-                push(table(request), Some(request["Key"].clone()), write)
+                push(table(request), Some(request["Key"].clone()), write, None)
             }
             Action::GetItem => push(
                 table(request),
                 Some(request["Key"].clone()),
                 Op::Read(Consistency::of_request(request.get("ConsistentRead"))),
+                None,
             ),
             Action::BatchWriteItem => {
                 for (name, writes) in objects(&request["RequestItems"]) {
                     for w in writes.as_array().into_iter().flatten() {
-                        let key = match (&w["PutRequest"], &w["DeleteRequest"]) {
-                            (Value::Object(put), _) => key_of_item(schemas, name, &put["Item"]),
-                            (_, Value::Object(delete)) => Some(delete["Key"].clone()),
-                            _ => None,
+                        let (key, new) = match (&w["PutRequest"], &w["DeleteRequest"]) {
+                            (Value::Object(put), _) => {
+                                (key_of_item(schemas, name, &put["Item"]), Some(&put["Item"]))
+                            }
+                            (_, Value::Object(delete)) => (Some(delete["Key"].clone()), None),
+                            _ => (None, None),
                         };
-                        push(name.clone(), key, write.clone());
+                        push(name.clone(), key, write.clone(), new);
                     }
                 }
             }
@@ -152,7 +164,7 @@ impl Targets {
                 for (name, reads) in objects(&request["RequestItems"]) {
                     let consistency = Consistency::of_request(reads.get("ConsistentRead"));
                     for key in reads["Keys"].as_array().into_iter().flatten() {
-                        push(name.clone(), Some(key.clone()), Op::Read(consistency));
+                        push(name.clone(), Some(key.clone()), Op::Read(consistency), None);
                     }
                 }
             }
@@ -163,6 +175,7 @@ impl Targets {
                         table(get),
                         Some(get["Key"].clone()),
                         Op::Read(Consistency::Transactional),
+                        None,
                     );
                 }
             }
@@ -174,17 +187,17 @@ impl Targets {
                     if let Value::Object(put) = &item["Put"] {
                         let name = put["TableName"].as_str().unwrap_or_default().to_string();
                         let key = key_of_item(schemas, &name, &put["Item"]);
-                        push(name, key, write.clone());
+                        push(name, key, write.clone(), Some(&put["Item"]));
                     }
                     for kind in ["Update", "Delete"] {
                         if item[kind].is_object() {
                             let w = &item[kind];
-                            push(table(w), Some(w["Key"].clone()), write.clone());
+                            push(table(w), Some(w["Key"].clone()), write.clone(), None);
                         }
                     }
                     if item["ConditionCheck"].is_object() {
                         let c = &item["ConditionCheck"];
-                        push(table(c), Some(c["Key"].clone()), Op::Check);
+                        push(table(c), Some(c["Key"].clone()), Op::Check, None);
                     }
                 }
             }
@@ -208,11 +221,15 @@ impl Targets {
     }
 
     /// The partitions the request will consume on, as far as they are known before it runs:
-    /// each item's table key, and for writes each index key of the item before (and of a
-    /// Put's new item), since a throttled index throttles the write to its table.
+    /// each item's table key and, for writes, each global index's key of the item before
+    /// (`before`, by target) and of a Put's new item, since "if a request performs heavy write
+    /// activity on the table, but a global secondary index on that table has insufficient
+    /// write capacity, then the write activity on the table will be throttled"
+    /// (<https://docs.aws.amazon.com/whitepapers/latest/comparing-dynamodb-and-hbase-for-nosql/global-secondary-index-considerations.html>).
+    /// A local index lives in its table's partitions and is left to the table's key.
     pub fn touched(&self, schemas: &Schemas, before: &[Option<Item>]) -> Vec<(Partition, Kind)> {
         let mut touched = Vec::new();
-        for (t, before) in self.0.iter().zip(before) {
+        for (n, t) in self.0.iter().enumerate() {
             let Some(schema) = schemas.0.get(&t.table) else {
                 continue;
             };
@@ -223,20 +240,27 @@ impl Targets {
             if let Some(key) = partition_key(&t.key, &schema.key.hash) {
                 touched.push((table_partition(t, key), kind));
             }
-            if kind == Kind::Write {
-                for item in before.iter() {
-                    for index in &schema.indexes {
-                        if let Some(entry) = schema.index_entry(index, item)
-                            && let Some(key) = entry.get(&index.key.hash)
-                        {
-                            touched.push((
-                                Partition {
-                                    table: t.table.clone(),
-                                    index: Some(index.name.clone()),
-                                    key: key_text(key),
-                                },
-                                kind,
-                            ));
+            if kind == Kind::Read {
+                continue;
+            }
+            let new = t.new_item.as_ref();
+            let images = before
+                .get(n)
+                .and_then(Option::as_ref)
+                .into_iter()
+                .chain(new);
+            for item in images {
+                for index in schema.indexes.iter().filter(|i| i.global) {
+                    if let Some(entry) = schema.index_entry(index, item)
+                        && let Some(key) = entry.get(&index.key.hash)
+                    {
+                        let partition = Partition {
+                            table: t.table.clone(),
+                            index: Some(index.name.clone()),
+                            key: key_text(key),
+                        };
+                        if !touched.iter().any(|(p, _)| *p == partition) {
+                            touched.push((partition, kind));
                         }
                     }
                 }

@@ -25,6 +25,7 @@ pub mod latency;
 pub mod metering;
 pub mod report;
 
+use accounting::PartitionLimits;
 use capacity::TableSchema;
 use latency::Latency;
 use metering::Schemas;
@@ -167,6 +168,12 @@ impl EmbeddedDynamo {
     /// Adds `latency` before every call from now on (`None`: none), as `--dynamodb-latency`.
     pub fn set_latency(&self, latency: Option<Latency>) {
         *lock(&self.front.settings.latency) = latency;
+    }
+
+    /// Each partition key's per-second limits from now on (AWS's unless told), as
+    /// `--dynamodb-partition-limits`.
+    pub fn set_partition_limits(&self, limits: PartitionLimits) {
+        *lock(&self.front.settings.limits) = limits;
     }
 
     /// What every partition key consumed so far, as AWS would have charged it.
