@@ -196,7 +196,7 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
     cloud.dynamo.set_latency(args.dynamodb_latency);
     cloud
         .dynamo
-        .set_partition_limits(args.dynamodb_partition_limits);
+        .set_partition_limits(Some(args.dynamodb_partition_limits));
     let token = cloud.auth.token("alice", 24);
     println!("todo-local is up (data in {})", data.display());
     println!("  HTTP API      {}", cloud.api_url);

@@ -296,10 +296,10 @@ async fn burst(
 #[tokio::test]
 async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_not() {
     let (engine, patient) = engine().await;
-    engine.set_partition_limits(PartitionLimits {
+    engine.set_partition_limits(Some(PartitionLimits {
         write: 3.0,
         read: 3000.0,
-    });
+    }));
     let client = impatient(&engine).await;
     let (throttled, after) = burst(&client, "USER#hot", None).await;
     assert!(
@@ -369,10 +369,10 @@ async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_n
 #[tokio::test]
 async fn a_hot_index_key_throttles_the_table_write() {
     let (engine, _) = engine().await;
-    engine.set_partition_limits(PartitionLimits {
+    engine.set_partition_limits(Some(PartitionLimits {
         write: 3.0,
         read: 3000.0,
-    });
+    }));
     let client = impatient(&engine).await;
     // Every write has its own table key, and all share one reminders-index key.
     let mut throttled = None;

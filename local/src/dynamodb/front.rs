@@ -10,7 +10,7 @@ use dynoxide::Database;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use super::accounting::{Kind, Ledger, PartitionLimits, Throttle};
+use super::accounting::{Kind, Ledger, PartitionLimits, SCAN_KEY, Throttle};
 use super::latency::Latency;
 use super::metering::{self, Action, Schemas, Targets};
 use super::report::CapacityReport;
@@ -37,7 +37,8 @@ pub(super) struct Front {
 #[derive(Default)]
 pub(super) struct Settings {
     pub(super) latency: std::sync::Mutex<Option<Latency>>,
-    pub(super) limits: std::sync::Mutex<PartitionLimits>,
+    /// `None` (the default of an engine a test starts): nothing is throttled.
+    pub(super) limits: std::sync::Mutex<Option<PartitionLimits>>,
 }
 
 /// The front: a call its caller's role allows goes to the engine as it came; a refused one
@@ -129,7 +130,7 @@ async fn metered(
     };
     let limits = *super::lock(&front.settings.limits);
     let mut unprocessed = None;
-    if action == Action::BatchWriteItem {
+    if let (Action::BatchWriteItem, Some(limits)) = (action, limits) {
         // DynamoDB processes what it can of a batch and hands the throttled writes back.
         match throttle_batch(front, &mut request, limits) {
             Ok(refused) => unprocessed = refused,
@@ -142,8 +143,10 @@ async fn metered(
         false => Vec::new(),
     };
     let mut touched = targets.touched(&front.schemas, &before);
-    touched.extend(searched.iter().map(|p| (p.clone(), Kind::Read)));
-    if let Some(throttle) = front.ledger.refuse(&touched, limits) {
+    // A Scan reads every partition, none in particular: its pseudo-key is never hot.
+    let read = searched.iter().filter(|p| p.key != SCAN_KEY);
+    touched.extend(read.map(|p| (p.clone(), Kind::Read)));
+    if let Some(throttle) = limits.and_then(|limits| front.ledger.refuse(&touched, limits)) {
         return throttled(&throttle);
     }
     if action.engine_sized() {

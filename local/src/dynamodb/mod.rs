@@ -170,9 +170,10 @@ impl EmbeddedDynamo {
         *lock(&self.front.settings.latency) = latency;
     }
 
-    /// Each partition key's per-second limits from now on (AWS's unless told), as
-    /// `--dynamodb-partition-limits`.
-    pub fn set_partition_limits(&self, limits: PartitionLimits) {
+    /// Throttles each partition key past `limits` a second from now on, as
+    /// `--dynamodb-partition-limits` (`None`, the default here: never, so a test's fast
+    /// seeding is not slowed by retries; `todo-local` starts with AWS's limits).
+    pub fn set_partition_limits(&self, limits: Option<PartitionLimits>) {
         *lock(&self.front.settings.limits) = limits;
     }
 
