@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, PutRequest, ReturnConsumedCapacity, TransactWriteItem, WriteRequest,
 };
@@ -35,6 +37,46 @@ fn task(pk: &str, sk: &str, rem_pk: Option<&str>, bytes: usize) -> HashMap<Strin
     item
 }
 
+/// Puts `item` into the tasks table, asking for no capacity.
+async fn put(client: &Client, item: HashMap<String, AttributeValue>) -> Result<(), PutItemError> {
+    let put = client.put_item().table_name(TASKS).set_item(Some(item));
+    put.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_service_error())
+}
+
+/// A BatchWriteItem's puts of `items` into the tasks table.
+fn batch_puts(items: Vec<HashMap<String, AttributeValue>>) -> Vec<WriteRequest> {
+    items
+        .into_iter()
+        .map(|item| {
+            let put = PutRequest::builder().set_item(Some(item)).build().unwrap();
+            WriteRequest::builder().put_request(put).build()
+        })
+        .collect()
+}
+
+/// Sets `SET <attribute> = :v` on the task `USER#a`/`TASK#1`, asking for `capacity`.
+async fn set(
+    client: &Client,
+    attribute: &str,
+    value: &str,
+    capacity: Option<ReturnConsumedCapacity>,
+) -> aws_sdk_dynamodb::operation::update_item::UpdateItemOutput {
+    client
+        .update_item()
+        .table_name(TASKS)
+        .key("pk", s("USER#a"))
+        .key("sk", s("TASK#1"))
+        .update_expression(format!("SET {attribute} = :v"))
+        .expression_attribute_values(":v", s(value))
+        .set_return_consumed_capacity(capacity)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn engine() -> (EmbeddedDynamo, Client) {
     let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
     let client = engine.client().await;
@@ -61,32 +103,19 @@ async fn writes_are_charged_to_the_table_and_index_keys_they_touch() {
     assert!(!gsi.contains_key("changes"), "no s_chg: not in that index");
 
     // Moving the index key is a delete under the old key and a put under the new one.
-    let moved = client
-        .update_item()
-        .table_name(TASKS)
-        .key("pk", s("USER#a"))
-        .key("sk", s("TASK#1"))
-        .update_expression("SET rem_pk = :r")
-        .expression_attribute_values(":r", s("REM#1"))
-        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-        .send()
-        .await
-        .unwrap();
+    let moved = set(
+        &client,
+        "rem_pk",
+        "REM#1",
+        Some(ReturnConsumedCapacity::Total),
+    )
+    .await;
     let consumed = moved.consumed_capacity().unwrap();
     assert_eq!(consumed.capacity_units(), Some(6.0));
     assert!(consumed.table().is_none(), "TOTAL has no per-index detail");
 
     // Not asked: not shown.
-    let quiet = client
-        .update_item()
-        .table_name(TASKS)
-        .key("pk", s("USER#a"))
-        .key("sk", s("TASK#1"))
-        .update_expression("SET title = :t")
-        .expression_attribute_values(":t", s("x"))
-        .send()
-        .await
-        .unwrap();
+    let quiet = set(&client, "title", "x", None).await;
     assert!(quiet.consumed_capacity().is_none());
 
     let report = engine.capacity();
@@ -127,18 +156,8 @@ async fn writes_are_charged_to_the_table_and_index_keys_they_touch() {
 async fn reads_are_charged_to_the_key_they_name() {
     let (engine, client) = engine().await;
     for n in 0..3 {
-        client
-            .put_item()
-            .table_name(TASKS)
-            .set_item(Some(task(
-                "USER#b",
-                &format!("TASK#{n}"),
-                Some("REM#9"),
-                1900,
-            )))
-            .send()
-            .await
-            .unwrap();
+        let item = task("USER#b", &format!("TASK#{n}"), Some("REM#9"), 1900);
+        put(&client, item).await.unwrap();
     }
     engine.reset_capacity();
     // About 5.9 KB in all: rounded once, 2 units strongly consistent (3 if rounded per item).
@@ -209,16 +228,10 @@ async fn transactions_are_doubled_and_batches_charged_per_item() {
         .await
         .unwrap();
     assert_eq!(tx.consumed_capacity()[0].capacity_units(), Some(2.0));
-    let writes = ["TASK#2", "TASK#3"].map(|sk| {
-        let put = PutRequest::builder()
-            .set_item(Some(task("USER#d", sk, None, 1100)))
-            .build()
-            .unwrap();
-        WriteRequest::builder().put_request(put).build()
-    });
+    let writes = ["TASK#2", "TASK#3"].map(|sk| task("USER#d", sk, None, 1100));
     let batch = client
         .batch_write_item()
-        .request_items(TASKS, writes.to_vec())
+        .request_items(TASKS, batch_puts(writes.to_vec()))
         .return_consumed_capacity(ReturnConsumedCapacity::Total)
         .send()
         .await
@@ -263,45 +276,43 @@ async fn impatient(engine: &EmbeddedDynamo) -> Client {
     Client::from_conf(config)
 }
 
-/// Puts 1 KB tasks under `pk` (a new sort key each, in the reminders index under `rem_pk`)
-/// until one is throttled; the error, after how many.
-async fn burst(
-    client: &Client,
-    pk: &str,
-    rem_pk: Option<&str>,
-) -> (
-    aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException,
-    usize,
-) {
-    for n in 0..50 {
-        let sk = format!("TASK#{pk}#{n}#{:?}", Instant::now());
-        let put = client
-            .put_item()
-            .table_name(TASKS)
-            .set_item(Some(task(pk, &sk, rem_pk, 900)))
-            .send()
-            .await;
-        if let Err(e) = put {
-            let e = e.into_service_error();
-            assert!(e.is_provisioned_throughput_exceeded_exception(), "{e:?}");
-            let aws_sdk_dynamodb::operation::put_item::PutItemError::ProvisionedThroughputExceededException(e) = e else {
-                unreachable!()
-            };
-            return (e, n);
-        }
-    }
-    panic!("50 writes to one key and none throttled");
-}
-
-#[tokio::test]
-async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_not() {
+/// An engine whose partition keys take at most 3 write units a second, and a client of it
+/// that does not retry.
+async fn throttling_engine() -> (EmbeddedDynamo, Client, Client) {
     let (engine, patient) = engine().await;
     engine.set_partition_limits(Some(PartitionLimits {
         write: 3.0,
         read: 3000.0,
     }));
-    let client = impatient(&engine).await;
-    let (throttled, after) = burst(&client, "USER#hot", None).await;
+    let impatient = impatient(&engine).await;
+    (engine, patient, impatient)
+}
+
+/// Puts `item(n)` for n = 0, 1, ... until one is throttled: the exception, and after how
+/// many puts.
+async fn burst(
+    client: &Client,
+    item: impl Fn(usize) -> HashMap<String, AttributeValue>,
+) -> (ProvisionedThroughputExceededException, usize) {
+    for n in 0..50 {
+        match put(client, item(n)).await {
+            Ok(()) => {}
+            Err(PutItemError::ProvisionedThroughputExceededException(e)) => return (e, n),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    panic!("50 writes and none throttled");
+}
+
+/// 1 KB tasks of `USER#hot`.
+fn hot(n: usize) -> HashMap<String, AttributeValue> {
+    task("USER#hot", &format!("TASK#{n}"), None, 900)
+}
+
+#[tokio::test]
+async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_not() {
+    let (engine, patient, client) = throttling_engine().await;
+    let (throttled, after) = burst(&client, hot).await;
     assert!(
         after >= 3,
         "throttled after {after} writes of 1 unit, limit 3"
@@ -317,11 +328,7 @@ async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_n
     );
     assert!(throttled.message().unwrap().contains("hot key"));
     // Another key of the same table is not throttled.
-    client
-        .put_item()
-        .table_name(TASKS)
-        .set_item(Some(task("USER#cold", "TASK#1", None, 900)))
-        .send()
+    put(&client, task("USER#cold", "TASK#1", None, 900))
         .await
         .unwrap();
     // A batch gives the hot key's write back as unprocessed and does the rest (tried again
@@ -329,18 +336,13 @@ async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_n
     let mut unprocessed = Vec::new();
     for attempt in 0..3 {
         if attempt > 0 {
-            burst(&client, "USER#hot", None).await;
+            burst(&client, hot).await;
         }
-        let writes = [("USER#hot", "TASK#b1"), ("USER#cold", "TASK#b2")].map(|(pk, sk)| {
-            let put = PutRequest::builder()
-                .set_item(Some(task(pk, sk, None, 900)))
-                .build()
-                .unwrap();
-            WriteRequest::builder().put_request(put).build()
-        });
+        let writes = [("USER#hot", "TASK#b1"), ("USER#cold", "TASK#b2")]
+            .map(|(pk, sk)| task(pk, sk, None, 900));
         let batch = client
             .batch_write_item()
-            .request_items(TASKS, writes.to_vec())
+            .request_items(TASKS, batch_puts(writes.to_vec()))
             .send()
             .await
             .unwrap();
@@ -356,11 +358,7 @@ async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_n
     let item = unprocessed[0].put_request().unwrap().item();
     assert_eq!(item["pk"], s("USER#hot"));
     // The SDK's retries (the default client: with backoff) get the hot key's write through.
-    patient
-        .put_item()
-        .table_name(TASKS)
-        .set_item(Some(task("USER#hot", "TASK#later", None, 900)))
-        .send()
+    put(&patient, task("USER#hot", "TASK#later", None, 900))
         .await
         .unwrap();
     assert!(engine.capacity().throttled_requests >= 1);
@@ -368,39 +366,12 @@ async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_n
 
 #[tokio::test]
 async fn a_hot_index_key_throttles_the_table_write() {
-    let (engine, _) = engine().await;
-    engine.set_partition_limits(Some(PartitionLimits {
-        write: 3.0,
-        read: 3000.0,
-    }));
-    let client = impatient(&engine).await;
+    let (_engine, _, client) = throttling_engine().await;
     // Every write has its own table key, and all share one reminders-index key.
-    let mut throttled = None;
-    for n in 0..50 {
-        let put = client
-            .put_item()
-            .table_name(TASKS)
-            .set_item(Some(task(
-                &format!("USER#{n}"),
-                "TASK#1",
-                Some("REM#hot"),
-                900,
-            )))
-            .send()
-            .await;
-        if let Err(e) = put {
-            throttled = Some(e.into_service_error());
-            break;
-        }
-    }
-    let Some(
-        aws_sdk_dynamodb::operation::put_item::PutItemError::ProvisionedThroughputExceededException(
-            e,
-        ),
-    ) = throttled
-    else {
-        panic!("not throttled: {throttled:?}");
-    };
+    let (e, _) = burst(&client, |n| {
+        task(&format!("USER#{n}"), "TASK#1", Some("REM#hot"), 900)
+    })
+    .await;
     let reason = &e.throttling_reasons()[0];
     assert_eq!(
         reason.reason(),

@@ -27,10 +27,31 @@ pub(super) struct Front {
     pub(super) db: Database,
     pub(super) schemas: Arc<Schemas>,
     pub(super) ledger: Arc<Ledger>,
-    /// Held from reading a write's images before to reading them after, so that no other
-    /// write comes between (the engine runs one write at a time anyway).
-    pub(super) writes: Arc<tokio::sync::Mutex<()>>,
+    /// Item locks, by stripe: a write holds its items' stripes from reading their images
+    /// before to reading them after, so that no other write to the same item comes between;
+    /// writes to other items go on.
+    pub(super) items: Arc<ItemLocks>,
     pub(super) settings: Arc<Settings>,
+}
+
+/// Locks over the items a write touches, by stripe (a hash of the item's table and key).
+pub(super) struct ItemLocks(Vec<tokio::sync::Mutex<()>>);
+
+impl Default for ItemLocks {
+    fn default() -> Self {
+        Self((0..64).map(|_| tokio::sync::Mutex::new(())).collect())
+    }
+}
+
+impl ItemLocks {
+    /// Every stripe of `targets`, taken in order (so two writes never wait on each other).
+    async fn lock(&self, targets: &Targets) -> Vec<tokio::sync::MutexGuard<'_, ()>> {
+        let mut guards = Vec::new();
+        for stripe in targets.stripes(self.0.len()) {
+            guards.push(self.0[stripe].lock().await);
+        }
+        guards
+    }
 }
 
 /// What can be changed while the front runs.
@@ -124,8 +145,13 @@ async fn metered(
         .unwrap_or("NONE")
         .to_string();
     let searched = metering::searched(action, &request, &front.schemas);
-    let _one_write = match action.writes() {
-        true => Some(front.writes.lock().await),
+    let _items = match action.writes() {
+        true => Some(
+            front
+                .items
+                .lock(&Targets::of(action, &request, &front.schemas))
+                .await,
+        ),
         false => None,
     };
     let limits = *super::lock(&front.settings.limits);

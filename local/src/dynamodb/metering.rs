@@ -206,6 +206,26 @@ impl Targets {
         Self(targets)
     }
 
+    /// The stripes (of `n`) the targets' items fall in, in order: a hash of each item's table
+    /// and key, the key's attributes in name order so every spelling of it agrees.
+    pub fn stripes(&self, n: usize) -> std::collections::BTreeSet<usize> {
+        use std::hash::{Hash, Hasher};
+        self.0
+            .iter()
+            .map(|t| {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                t.table.hash(&mut hasher);
+                let mut attributes: Vec<_> = objects(&t.key).collect();
+                attributes.sort_by(|a, b| a.0.cmp(b.0));
+                for (name, value) in attributes {
+                    name.hash(&mut hasher);
+                    value.to_string().hash(&mut hasher);
+                }
+                hasher.finish() as usize % n.max(1)
+            })
+            .collect()
+    }
+
     /// Each target's item as the engine holds it now.
     pub fn images(&self, db: &Database) -> Vec<Option<Item>> {
         self.0

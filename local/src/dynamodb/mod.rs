@@ -112,7 +112,7 @@ impl EmbeddedDynamo {
                 db: db.clone(),
                 schemas: Arc::new(Schemas(schemas)),
                 ledger: Arc::default(),
-                writes: Arc::default(),
+                items: Arc::default(),
                 settings: Arc::default(),
             },
             stop: None,
