@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
 use aws_sdk_dynamodb::types::{
@@ -247,44 +248,39 @@ async fn the_injected_latency_delays_every_call() {
     let (engine, client) = engine().await;
     let call = || client.describe_table().table_name(TASKS).send();
     call().await.unwrap();
-    engine.set_latency(Some(Latency::fixed(Duration::from_millis(40))));
+    let delay = Duration::from_millis(150);
+    engine.set_latency(Some(Latency::fixed(delay)));
     let started = Instant::now();
     for _ in 0..3 {
         call().await.unwrap();
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(120),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= 3 * delay, "{:?}", started.elapsed());
     engine.set_latency(None);
     let started = Instant::now();
     call().await.unwrap();
-    assert!(
-        started.elapsed() < Duration::from_millis(40),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < delay, "{:?}", started.elapsed());
 }
 
-/// A client that does not retry, to see the throttle itself.
-async fn impatient(engine: &EmbeddedDynamo) -> Client {
+/// A client of `engine` that retries as `retry` says.
+async fn client_retrying(engine: &EmbeddedDynamo, retry: RetryConfig) -> Client {
     let config = todo_local::dynamodb::sdk_config(&engine.endpoint()).await;
     let config = aws_sdk_dynamodb::config::Builder::from(&config)
-        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .retry_config(retry)
         .build();
     Client::from_conf(config)
 }
 
-/// An engine whose partition keys take at most 3 write units a second, and a client of it
-/// that does not retry.
+/// An engine whose partition keys take at most 3 write units a second; a client of it that
+/// retries with the SDK's standard backoff (10 attempts: more than a second of backoff, so
+/// one lands in the next second), and one that does not retry, to see the throttle itself.
 async fn throttling_engine() -> (EmbeddedDynamo, Client, Client) {
-    let (engine, patient) = engine().await;
+    let (engine, _) = engine().await;
     engine.set_partition_limits(Some(PartitionLimits {
         write: 3.0,
         read: 3000.0,
     }));
-    let impatient = impatient(&engine).await;
+    let patient = client_retrying(&engine, RetryConfig::standard().with_max_attempts(10)).await;
+    let impatient = client_retrying(&engine, RetryConfig::disabled()).await;
     (engine, patient, impatient)
 }
 
@@ -357,7 +353,7 @@ async fn a_hot_key_past_its_limit_is_throttled_as_dynamodb_does_and_others_are_n
     assert_eq!(unprocessed.len(), 1);
     let item = unprocessed[0].put_request().unwrap().item();
     assert_eq!(item["pk"], s("USER#hot"));
-    // The SDK's retries (the default client: with backoff) get the hot key's write through.
+    // The SDK's retries, with backoff, get the hot key's write through.
     put(&patient, task("USER#hot", "TASK#later", None, 900))
         .await
         .unwrap();
