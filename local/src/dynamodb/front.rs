@@ -169,8 +169,11 @@ async fn metered(
         false => Vec::new(),
     };
     let mut touched = targets.touched(&front.schemas, &before);
-    // A Scan reads every partition, none in particular: its pseudo-key is never hot.
-    let read = searched.iter().filter(|p| p.key != SCAN_KEY);
+    // A Scan reads every partition, none in particular: its pseudo-key is never hot (nor one
+    // the front could not name).
+    let read = searched
+        .iter()
+        .filter(|p| p.key != SCAN_KEY && p.key != metering::UNKNOWN_KEY);
     touched.extend(read.map(|p| (p.clone(), Kind::Read)));
     if let Some(throttle) = limits.and_then(|limits| front.ledger.refuse(&touched, limits)) {
         return throttled(&throttle);

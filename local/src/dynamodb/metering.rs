@@ -355,23 +355,28 @@ impl Targets {
 }
 
 /// The partition a Query or Scan reads: the queried index's (or table's) partition key, from
-/// the key condition; a Scan's is [`SCAN_KEY`].
+/// the key condition; a Scan's is [`SCAN_KEY`]; a condition the front cannot read is charged
+/// to [`UNKNOWN_KEY`] rather than lost.
 pub fn searched(action: Action, request: &Value, schemas: &Schemas) -> Option<Partition> {
     let table = request["TableName"].as_str()?.to_string();
     let index = request["IndexName"].as_str().map(String::from);
     let key = match action {
-        Action::Scan => SCAN_KEY.to_string(),
+        Action::Scan => Some(SCAN_KEY.to_string()),
         _ => {
-            let schema = schemas.0.get(&table)?;
+            let schema = schemas.0.get(&table);
             let hash = match &index {
-                Some(name) => &schema.index(name)?.key.hash,
-                None => &schema.key.hash,
+                Some(name) => schema.and_then(|s| s.index(name)).map(|i| &i.key.hash),
+                None => schema.map(|s| &s.key.hash),
             };
-            key_condition_value(request, hash)?
+            hash.and_then(|hash| key_condition_value(request, hash))
         }
     };
+    let key = key.unwrap_or_else(|| UNKNOWN_KEY.to_string());
     Some(Partition { table, index, key })
 }
+
+/// The key a Query is charged to when its key condition names none the front can read.
+pub const UNKNOWN_KEY: &str = "(unknown)";
 
 /// What the engine said a Query or Scan read (`ConsumedCapacity` under `INDEXES`), charged to
 /// `partition`'s table or index.
