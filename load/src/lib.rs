@@ -8,6 +8,7 @@
 //! The library runs inside the fault tests (`tests/tests/faults.rs`); the binary is
 //! `scripts/load`.
 
+pub mod capacity;
 pub mod client;
 pub mod drive;
 pub mod ledger;
@@ -83,6 +84,12 @@ pub async fn run(config: &LoadConfig) -> Report {
     );
     let mut drive = drive::drive(Arc::clone(&users), &config.drive).await;
     let verification = verify::verify(&users, config.drain_timeout).await;
+    let mut task_owners = std::collections::HashMap::new();
+    for user in users.iter() {
+        for task in user.ledger.lock().await.tasks.keys() {
+            task_owners.insert(task.clone(), user.client.name.clone());
+        }
+    }
     let mut audit_delays = Vec::new();
     let mut unaudited = 0;
     for probe in std::mem::take(&mut drive.probes) {
@@ -100,5 +107,6 @@ pub async fn run(config: &LoadConfig) -> Report {
         audit_delays_ms: audit_delays,
         unaudited_probes: unaudited,
         tolerate_faults: config.drive.tolerate_faults,
+        task_owners,
     }
 }

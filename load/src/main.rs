@@ -1,6 +1,6 @@
 //! `todo-load BASE_URL --token-command 'CMD {user}' [--users U] [--commands N]
 //! [--concurrency C] [--seed S] [--reminder-lead SECONDS] [--drain-timeout SECONDS]
-//! [--tolerate-faults]`
+//! [--tolerate-faults] [--capacity-url URL [--target-events-per-minute N]]`
 //!
 //! Drives the API at BASE_URL, then verifies and prints the report; exits 1 when a promise did
 //! not hold, 2 when it cannot run (a command line it cannot read, a token command that fails,
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use clap::builder::RangedU64ValueParser;
-use todo_load::{DriveConfig, LoadConfig};
+use todo_load::{DriveConfig, LoadConfig, capacity};
 
 /// Bounds that keep a typo from minting a million tokens or spawning a million workers.
 const MAX_USERS: u64 = 10_000;
@@ -59,6 +59,23 @@ struct Args {
     /// client would, and whether it committed is read back.
     #[arg(long)]
     tolerate_faults: bool,
+    /// The local cloud's DynamoDB accounting (`<DynamoDB endpoint>/_capacity`): measured from
+    /// the start of the drive, then printed per table and index with each hot key projected
+    /// to --target-events-per-minute (`scripts/load --capacity` passes it).
+    #[arg(long, value_name = "URL", value_parser = http_url)]
+    capacity_url: Option<String>,
+    /// The system rate the capacity report projects each key to, in task events a minute.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000.0, requires = "capacity_url",
+          value_parser = positive)]
+    target_events_per_minute: f64,
+}
+
+/// A positive, finite number.
+fn positive(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err(format!("{value:?} is not a positive number")),
+    }
 }
 
 /// The base URL, when it is an http(s) one.
@@ -124,8 +141,32 @@ async fn main() -> ExitCode {
         eprintln!("todo-load: {e}");
         return ExitCode::from(2);
     }
+    let http = reqwest::Client::new();
+    if let Some(url) = &args.capacity_url
+        && let Err(e) = capacity::fetch(&http, url, true).await
+    {
+        eprintln!("todo-load: capacity: {e}");
+        return ExitCode::from(2);
+    }
     let report = todo_load::run(&config).await;
     println!("{report}");
+    if let Some(url) = &args.capacity_url {
+        match capacity::fetch(&http, url, false).await {
+            Ok(accounting) => {
+                let run = capacity::Run {
+                    task_events: report.verification.committed,
+                    commands: report.commands,
+                    users: config.users.iter().map(|(name, _)| name.clone()).collect(),
+                    task_owners: report.task_owners.clone(),
+                    target_events_per_minute: args.target_events_per_minute,
+                };
+                let throttled = accounting["throttled_requests"].as_u64().unwrap_or(0);
+                let groups = capacity::project(&accounting, &run);
+                println!("\n{}", capacity::render(&groups, &run, throttled).0);
+            }
+            Err(e) => eprintln!("todo-load: capacity: {e}"),
+        }
+    }
     if report.problems().is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -155,6 +196,10 @@ mod tests {
         assert_eq!((a.users, a.commands, a.concurrency), (4, 300, 6));
         assert_eq!((a.reminder_lead, a.drain_timeout), (2, 60));
         assert!(a.tolerate_faults);
+        assert_eq!(a.capacity_url, None);
+        let a = args("todo-load http://a --token-command tok --capacity-url http://d/_capacity --target-events-per-minute 600000").unwrap();
+        assert_eq!(a.capacity_url.as_deref(), Some("http://d/_capacity"));
+        assert_eq!(a.target_events_per_minute, 600_000.0);
         let a = args("todo-load --seed 7 --token-command tok https://api.example").unwrap();
         assert_eq!((a.base_url.as_str(), a.seed), ("https://api.example", 7));
     }
@@ -175,6 +220,9 @@ mod tests {
             "http://a --token-command tok --drain-timeout 3601",
             "http://a --token-command tok --seed x",
             "http://a --token-command tok --wrong",
+            "http://a --token-command tok --target-events-per-minute 5",
+            "http://a --token-command tok --capacity-url x",
+            "http://a --token-command tok --capacity-url http://d --target-events-per-minute 0",
         ];
         for tail in refused {
             let e = args(&format!("todo-load {tail}")).err().expect(tail);

@@ -31,6 +31,9 @@ pub struct Report {
     pub audit_delays_ms: Vec<f64>,
     pub unaudited_probes: usize,
     pub tolerate_faults: bool,
+    /// Each task's owner (task id to user name), to tell one user's keys in the capacity
+    /// report.
+    pub task_owners: std::collections::HashMap<String, String>,
 }
 
 impl Report {

@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 use todo_local::artifacts::Artifacts;
 use todo_local::auth::LocalAuthorizer;
 use todo_local::cloud::{CloudConfig, LocalCloud};
+use todo_local::dynamodb::accounting::PartitionLimits;
+use todo_local::dynamodb::latency::Latency;
 use todo_local::template::Template;
 
 /// The local cloud: template.yaml's functions, tables, broker and APIs on this machine. Without
@@ -60,6 +62,15 @@ struct Start {
     /// Let what the functions' roles refuse through (recorded and printed), for debugging.
     #[arg(long)]
     no_iam: bool,
+    /// Latency the DynamoDB endpoint adds before each call, as a round trip to DynamoDB costs
+    /// in AWS: `5ms`, or a range drawn uniformly per call, `2ms..10ms` (units s, ms, us).
+    #[arg(long, value_name = "DURATION")]
+    dynamodb_latency: Option<Latency>,
+    /// Each partition key's limit, of a table and of each global index, in write and read
+    /// units a second; past it the DynamoDB endpoint throttles the key as DynamoDB does (AWS's
+    /// limits by default; lower ones make a hot key show in a small run).
+    #[arg(long, value_name = "WRITE,READ", default_value = "1000,3000")]
+    dynamodb_partition_limits: PartitionLimits,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +193,10 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
         max_connections: args.max_connections,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
+    cloud.dynamo.set_latency(args.dynamodb_latency);
+    cloud
+        .dynamo
+        .set_partition_limits(Some(args.dynamodb_partition_limits));
     let token = cloud.auth.token("alice", 24);
     println!("todo-local is up (data in {})", data.display());
     println!("  HTTP API      {}", cloud.api_url);
@@ -265,5 +280,34 @@ mod tests {
         assert_eq!(code("todo-local --concurrency 0"), Some(2));
         assert_eq!(code("todo-local --max-connections 0"), Some(2));
         assert_eq!(code("todo-local token"), Some(2));
+
+        let latency = cli("todo-local --dynamodb-latency 2ms..10ms").unwrap();
+        assert_eq!(latency.start.dynamodb_latency, "2ms..10ms".parse().ok());
+        assert_eq!(plain.start.dynamodb_latency, None);
+        assert_eq!(
+            plain.start.dynamodb_partition_limits,
+            PartitionLimits::default()
+        );
+        let limits = cli("todo-local --dynamodb-partition-limits 10,30").unwrap();
+        assert_eq!(
+            limits.start.dynamodb_partition_limits,
+            PartitionLimits {
+                write: 10.0,
+                read: 30.0
+            }
+        );
+        assert_eq!(code("todo-local --dynamodb-partition-limits 10"), Some(2));
+        assert_eq!(code("todo-local --dynamodb-partition-limits 0,5"), Some(2));
+        for bad in ["5", "fast", "10ms..2ms"] {
+            let error = cli(&format!("todo-local --dynamodb-latency {bad}"))
+                .err()
+                .unwrap();
+            assert_eq!(error.exit_code(), 2);
+            let text = error.to_string();
+            assert!(
+                text.contains("--dynamodb-latency") && text.contains(bad),
+                "{text}"
+            );
+        }
     }
 }

@@ -6,18 +6,30 @@
 //! [`crate::iam`]) and passes what is allowed to the engine unchanged.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
 use dynoxide::Database;
-use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
 use crate::iam::Gate;
-use crate::template::{TableDefinition, Template, TemplateError};
+use crate::template::{Template, TemplateError};
+
+use front::Front;
+
+pub mod accounting;
+pub mod capacity;
+mod engine;
+mod front;
+pub mod latency;
+pub mod metering;
+pub mod report;
+
+use accounting::PartitionLimits;
+use capacity::TableSchema;
+use latency::Latency;
+use metering::Schemas;
+use report::CapacityReport;
 
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,25 +54,6 @@ pub struct EmbeddedDynamo {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// What the front needs: where the engine is, and who may call it.
-#[derive(Clone)]
-struct Front {
-    engine_url: String,
-    client: reqwest::Client,
-    gate: Gate,
-}
-
-/// The CreateTable properties the engine understands; the rest of a CloudFormation table
-/// (PointInTimeRecovery, deletion policy, ...) has no local meaning.
-const CREATE_TABLE_KEYS: [&str; 6] = [
-    "AttributeDefinitions",
-    "KeySchema",
-    "LocalSecondaryIndexes",
-    "GlobalSecondaryIndexes",
-    "StreamSpecification",
-    "BillingMode",
-];
-
 impl EmbeddedDynamo {
     /// An in-memory engine with every table of the workspace template, on a free port.
     pub async fn start_in_memory() -> Result<Self, DynamoError> {
@@ -80,13 +73,21 @@ impl EmbeddedDynamo {
     /// Creates the template's tables in `db` (keeping those that exist) and serves it on a free
     /// loopback port.
     pub async fn serve(db: Database, template: &Template) -> Result<Self, DynamoError> {
+        let schemas = template
+            .tables()
+            .iter()
+            .filter_map(|t| {
+                let schema = TableSchema::from_json(&t.logical_id, &t.properties)?;
+                Some((t.logical_id.clone(), schema))
+            })
+            .collect();
         let existing = db
             .list_tables(Default::default())
             .map(|r| r.table_names)
             .unwrap_or_default();
         for table in template.tables() {
             if !existing.contains(&table.logical_id) {
-                create_table(&db, &table)?;
+                engine::create_table(&db, &table)?;
             }
         }
         let engine_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -102,12 +103,17 @@ impl EmbeddedDynamo {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let mut engine = Self {
             addr: listener.local_addr()?,
-            db,
+            db: db.clone(),
             engine: Some(engine_stop),
             front: Front {
                 engine_url,
                 client: reqwest::Client::new(),
                 gate: Gate::default(),
+                db: db.clone(),
+                schemas: Arc::new(Schemas(schemas)),
+                ledger: Arc::default(),
+                items: Arc::default(),
+                settings: Arc::default(),
             },
             stop: None,
             server: None,
@@ -119,7 +125,8 @@ impl EmbeddedDynamo {
     fn listen(&mut self, listener: tokio::net::TcpListener) {
         let (stop, stopped) = oneshot::channel::<()>();
         let app = axum::Router::new()
-            .fallback(front)
+            .route("/_capacity", axum::routing::get(front::capacity))
+            .fallback(front::front)
             // DynamoDB accepts request bodies up to 16 MB.
             .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
             .with_state(self.front.clone());
@@ -158,6 +165,28 @@ impl EmbeddedDynamo {
         Ok(())
     }
 
+    /// Adds `latency` before every call from now on (`None`: none), as `--dynamodb-latency`.
+    pub fn set_latency(&self, latency: Option<Latency>) {
+        *lock(&self.front.settings.latency) = latency;
+    }
+
+    /// Throttles each partition key past `limits` a second from now on, as
+    /// `--dynamodb-partition-limits` (`None`, the default here: never, so a test's fast
+    /// seeding is not slowed by retries; `todo-local` starts with AWS's limits).
+    pub fn set_partition_limits(&self, limits: Option<PartitionLimits>) {
+        *lock(&self.front.settings.limits) = limits;
+    }
+
+    /// What every partition key consumed so far, as AWS would have charged it.
+    pub fn capacity(&self) -> CapacityReport {
+        CapacityReport::of(&self.front.ledger)
+    }
+
+    /// Starts the accounting afresh (a benchmark measures from here).
+    pub fn reset_capacity(&self) {
+        self.front.ledger.reset();
+    }
+
     /// The endpoint URL, as `AWS_ENDPOINT_URL_DYNAMODB` would name it.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
@@ -172,6 +201,10 @@ impl EmbeddedDynamo {
     pub async fn client(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&sdk_config(&self.endpoint()).await)
     }
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The SDK configuration of a local endpoint (this engine, its Streams API, the local
@@ -202,123 +235,6 @@ impl Drop for EmbeddedDynamo {
             let _ = stop.send(());
         }
     }
-}
-
-/// The front: a call its caller's role allows goes to the engine as it came; a refused one
-/// gets DynamoDB's answer (JSON 1.0 protocol: HTTP 400 with `__type`).
-async fn front(
-    State(front): State<Front>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if method == Method::POST && front.gate.is_set() {
-        let authorization = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let parsed = serde_json::from_slice::<Value>(&body)
-            .map_err(|e| e.to_string())
-            .and_then(|b| crate::iam::requests::dynamodb(target, &b));
-        let refused = match parsed {
-            Ok(requests) => front.gate.check(authorization, &requests).err(),
-            // What IAM cannot read, the engine refuses for the operator too; a function gets
-            // the same answer without reaching it.
-            Err(reason) => match front.gate.check(authorization, &[]) {
-                Err(refusal) => Some(refusal),
-                Ok(())
-                    if crate::iam::requests::access_key(authorization)
-                        == Some(crate::iam::OPERATOR_ACCESS_KEY) =>
-                {
-                    None
-                }
-                Ok(()) => return dynamodb_error("ValidationException", &reason),
-            },
-        };
-        if let Some(refusal) = refused {
-            return dynamodb_error(refusal.kind(), &refusal.to_string());
-        }
-    }
-    forward(&front, method, headers, body).await
-}
-
-/// DynamoDB's error shape: `{"__type": "com.amazon.coral.service#<Kind>", "Message": ...}`.
-fn dynamodb_error(kind: &str, message: &str) -> Response {
-    let namespace = if kind == "ValidationException" {
-        "com.amazon.coral.validate"
-    } else {
-        "com.amazon.coral.service"
-    };
-    (
-        StatusCode::BAD_REQUEST,
-        [("content-type", "application/x-amz-json-1.0")],
-        json!({"__type": format!("{namespace}#{kind}"), "Message": message}).to_string(),
-    )
-        .into_response()
-}
-
-/// Passes a call to the engine and its answer back, headers and all.
-async fn forward(front: &Front, method: Method, headers: HeaderMap, body: Bytes) -> Response {
-    let mut request = front
-        .client
-        .request(method, format!("{}/", front.engine_url));
-    for (name, value) in &headers {
-        if name != http::header::HOST && name != http::header::CONTENT_LENGTH {
-            request = request.header(name, value);
-        }
-    }
-    match request.body(body).send().await {
-        Ok(answer) => {
-            let status = answer.status();
-            let headers = answer.headers().clone();
-            match answer.bytes().await {
-                Ok(bytes) => {
-                    let mut response = (status, bytes).into_response();
-                    for (name, value) in &headers {
-                        if name != http::header::CONTENT_LENGTH
-                            && name != http::header::TRANSFER_ENCODING
-                        {
-                            response.headers_mut().insert(name, value.clone());
-                        }
-                    }
-                    response
-                }
-                Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-            }
-        }
-        Err(_) => StatusCode::BAD_GATEWAY.into_response(),
-    }
-}
-
-fn create_table(db: &Database, table: &TableDefinition) -> Result<(), DynamoError> {
-    let mut request = serde_json::Map::new();
-    request.insert("TableName".into(), json!(table.logical_id));
-    for key in CREATE_TABLE_KEYS {
-        if let Some(v) = table.properties.get(key) {
-            request.insert(key.into(), v.clone());
-        }
-    }
-    // CloudFormation implies `StreamEnabled` where the API wants it said.
-    if let Some(Value::Object(stream)) = request.get_mut("StreamSpecification") {
-        stream.insert("StreamEnabled".into(), json!(true));
-    }
-    let request = serde_json::from_value(Value::Object(request))
-        .map_err(|e| DynamoError::Engine(format!("{}: {e}", table.logical_id)))?;
-    db.create_table(request)
-        .map_err(|e| DynamoError::Engine(format!("{}: {e}", table.logical_id)))?;
-    if let Some(ttl) = table.properties.get("TimeToLiveSpecification") {
-        let request = serde_json::from_value(json!({
-            "TableName": table.logical_id,
-            "TimeToLiveSpecification": ttl,
-        }))
-        .map_err(|e| DynamoError::Engine(format!("{} TTL: {e}", table.logical_id)))?;
-        db.update_time_to_live(request)
-            .map_err(|e| DynamoError::Engine(format!("{} TTL: {e}", table.logical_id)))?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
