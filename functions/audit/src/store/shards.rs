@@ -53,6 +53,15 @@ pub fn partitions(key: &str) -> Vec<String> {
         .collect()
 }
 
+/// The `actor_pk` an actor's entry is written under: a user's whole, a system actor's sharded
+/// (a system actor acts for every user).
+pub fn actor_pk(actor: &Actor, shard: u16) -> String {
+    match actor {
+        Actor::User { .. } => actor_key(actor),
+        Actor::System { .. } => sharded(&actor_key(actor), shard),
+    }
+}
+
 /// The partitions that hold an actor's entries.
 pub fn actor_partitions(actor: &Actor) -> Vec<String> {
     match actor {
@@ -85,5 +94,19 @@ mod tests {
                 "shares from {least:?} to {most:?} of a fair {fair}"
             );
         }
+    }
+
+    #[test]
+    fn shared_keys_are_sharded_and_a_users_stay_whole() {
+        let sweep = Actor::System { id: "sweep".into() };
+        let user = Actor::User { id: "u1".into() };
+        assert_eq!(actor_pk(&sweep, 7), "system#sweep#07");
+        assert_eq!(actor_pk(&user, 7), "user#u1");
+        assert_eq!(actor_partitions(&user), ["user#u1"]);
+        let all = actor_partitions(&sweep);
+        assert_eq!(all.len(), usize::from(AUDIT_SHARDS) + 1);
+        assert_eq!(all[0], "system#sweep#00");
+        assert_eq!(all[99], "system#sweep#99");
+        assert_eq!(all[100], "system#sweep", "the legacy key, last");
     }
 }
