@@ -133,7 +133,8 @@ pub async fn gather(
         // partition read further is one that holds more, such as the legacy key on the day of
         // the upgrade, and is asked for the rest of the page.
         let fan_out = rest.min(2 * rest.div_ceil(count) + 1);
-        let reads = held.iter().map(|&i| {
+        // Made up front (not lazily in the stream): a lazy closure makes the future not `Send`.
+        let reads: Vec<_> = held.into_iter().map(|i| {
             let p = &parts[i];
             let (start, limit) = match &p.read {
                 Read::Past { start, .. } => (Some(start.clone()), rest),
@@ -145,7 +146,7 @@ pub async fn gather(
                 .limit(i32::try_from(limit).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start);
             async move { read(query, sort_key).await.map(|r| (i, r)) }
-        });
+        }).collect();
         let pages: Vec<_> = stream::iter(reads)
             .buffer_unordered(PARALLEL)
             .try_collect()
