@@ -65,7 +65,10 @@ pub enum Rest {
 enum Read {
     Unread,
     /// Up to and including the sort key of `LastEvaluatedKey`; the rest from that key on.
-    Past { start: Item, at: String },
+    Past {
+        start: Item,
+        at: String,
+    },
     Done,
 }
 
@@ -134,19 +137,22 @@ pub async fn gather(
         // the upgrade, and is asked for the rest of the page.
         let fan_out = rest.min(2 * rest.div_ceil(count) + 1);
         // Made up front (not lazily in the stream): a lazy closure makes the future not `Send`.
-        let reads: Vec<_> = held.into_iter().map(|i| {
-            let p = &parts[i];
-            let (start, limit) = match &p.read {
-                Read::Past { start, .. } => (Some(start.clone()), rest),
-                _ => (None, fan_out),
-            };
-            let query = query
-                .clone()
-                .expression_attribute_values(":k", s(p.key.clone()))
-                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start);
-            async move { read(query, sort_key).await.map(|r| (i, r)) }
-        }).collect();
+        let reads: Vec<_> = held
+            .into_iter()
+            .map(|i| {
+                let p = &parts[i];
+                let (start, limit) = match &p.read {
+                    Read::Past { start, .. } => (Some(start.clone()), rest),
+                    _ => (None, fan_out),
+                };
+                let query = query
+                    .clone()
+                    .expression_attribute_values(":k", s(p.key.clone()))
+                    .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(start);
+                async move { read(query, sort_key).await.map(|r| (i, r)) }
+            })
+            .collect();
         let pages: Vec<_> = stream::iter(reads)
             .buffer_unordered(PARALLEL)
             .try_collect()

@@ -40,8 +40,7 @@ use todo_schema::{Actor, TaskId, Timestamp};
 
 pub use reader::{EntryPage, ReadEntries};
 pub use search::{
-    SEARCH_QUERIES_PER_PAGE, SEARCH_ROUNDS_PER_PAGE, Search, SearchEntries, SearchPage,
-    SearchStart,
+    SEARCH_QUERIES_PER_PAGE, SEARCH_ROUNDS_PER_PAGE, Search, SearchEntries, SearchPage, SearchStart,
 };
 pub use shards::{AUDIT_SHARDS, shard_of};
 pub use writer::AppendEntries;

@@ -52,7 +52,10 @@ mod tests {
     fn shards_are_stable_and_in_range() {
         // Pinned to FNV-1a's published value for "a" (0xaf63dc4c8601ec8c): a change to the
         // function would move every stored key.
-        assert_eq!(shard_of(b"a", u16::MAX), (0xaf63_dc4c_8601_ec8c_u64 % 65_535) as u16);
+        assert_eq!(
+            shard_of(b"a", u16::MAX),
+            (0xaf63_dc4c_8601_ec8c_u64 % 65_535) as u16
+        );
         assert_eq!(shard_of(b"a", 100), 96);
         assert_eq!(shard_of(&[0; 16], 7), shard_of(&[0; 16], 7));
         assert!((0..1_000u32).all(|i| shard_of(&i.to_be_bytes(), 100) < 100));
