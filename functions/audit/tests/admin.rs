@@ -705,7 +705,8 @@ async fn an_entry_written_before_sharding_is_found_once() {
         }
     };
     legacy(old).await;
-    let cases: [(Vec<(&str, &str)>, Box<dyn Fn(&AuditEntry) -> bool>); 3] = [
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Box<dyn Fn(&AuditEntry) -> bool>);
+    let cases: [Case; 3] = [
         (vec![], Box::new(|_| true)),
         (
             vec![("operation", "task.updated")],
@@ -821,7 +822,7 @@ async fn a_walk_over_empty_days_stays_within_the_query_budget() {
                 None => break,
             }
         }
-        assert_eq!(got, [found.clone()], "{operation:?}");
+        assert_eq!(got, std::slice::from_ref(&found), "{operation:?}");
         // Four days a page (each one Query per shard and the legacy key): 41 days in 11 pages.
         assert!(pages >= 10, "{operation:?}: {pages} pages ended early");
     }
