@@ -3,12 +3,22 @@
 //! The search's answers are compared with the same filters applied to the entries in memory:
 //! exact, in order, with nothing skipped or repeated across pages.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept};
+use aws_sdk_dynamodb::error::BoxError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use todo_audit::http::export::audit_export;
 use todo_audit::http::search::admin_audit;
-use todo_audit::store::{AppendEntries, AuditStore};
+use todo_audit::store::{
+    AUDIT_SHARDS, AppendEntries, AuditStore, SEARCH_QUERIES_PER_PAGE, Search, SearchEntries,
+    SearchStart,
+};
 use todo_lambda::admin::AdminPolicy;
 use todo_lambda::cursor::CursorCodec;
 use todo_lambda::http::IntoResponse;
@@ -20,7 +30,7 @@ use todo_schema::{Actor, TaskId, Timestamp};
 const CAROL: &str = "user-carol";
 
 struct World {
-    _engine: EmbeddedDynamo,
+    engine: EmbeddedDynamo,
     audit: AuditStore,
     cursors: CursorCodec,
     admins: AdminPolicy,
@@ -39,7 +49,7 @@ impl World {
                 group: "admin".into(),
             },
             now: "2030-06-10T12:00:00Z".parse().unwrap(),
-            _engine: engine,
+            engine,
         }
     }
 
@@ -471,4 +481,349 @@ async fn a_users_export_is_their_entries_as_json_lines_in_linked_parts() {
         .await,
     );
     assert_eq!(r.status, 401);
+}
+
+/// Every item of the audit table.
+async fn scan_all(client: &aws_sdk_dynamodb::Client) -> Vec<HashMap<String, AttributeValue>> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = client
+            .scan()
+            .table_name("AuditTable")
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_entries_of_one_day_spread_over_every_shard_of_the_shared_keys() {
+    let w = World::new().await;
+    let sweep = Actor::System {
+        id: "reminder-sweep".into(),
+    };
+    let task = TaskId::generate();
+    // One day of the sweep's entries, the keys' worst case: one day, one operation, one actor.
+    let entries: Vec<AuditEntry> = (0..2_000)
+        .map(|i| {
+            let at = w.now.before(Duration::from_secs(i as u64 % 40_000));
+            entry(i, ALICE, sweep.clone(), task, "reminder.due", at)
+        })
+        .collect();
+    w.audit.append(&entries).await.unwrap();
+    let items = scan_all(&w.engine.client().await).await;
+    assert_eq!(items.len(), entries.len());
+    let fair = entries.len() / AUDIT_SHARDS as usize;
+    for (attr, base) in [
+        ("day_pk", "2030-06-10".to_string()),
+        ("op_pk", "reminder.due#2030-06-10".to_string()),
+        ("actor_pk", "system#reminder-sweep".to_string()),
+    ] {
+        let mut per_key: HashMap<String, usize> = HashMap::new();
+        for item in &items {
+            *per_key
+                .entry(item[attr].as_s().unwrap().clone())
+                .or_default() += 1;
+        }
+        let shards: Vec<String> = (0..AUDIT_SHARDS)
+            .map(|s| format!("{base}#{s:02}"))
+            .collect();
+        for key in per_key.keys() {
+            assert!(
+                shards.contains(key),
+                "{attr} {key} is one of {base}'s shards"
+            );
+        }
+        assert_eq!(
+            per_key.len(),
+            shards.len(),
+            "{attr}: every shard is written"
+        );
+        let most = per_key.values().max().unwrap();
+        assert!(
+            *most <= 2 * fair,
+            "{attr}: the fullest shard holds {most}, more than twice its share {fair}"
+        );
+    }
+    // A user's key stays whole: one user's rate is bounded.
+    let user = entry(
+        5_000,
+        BOB,
+        Actor::User { id: BOB.into() },
+        task,
+        "task.updated",
+        w.now,
+    );
+    w.audit.append(std::slice::from_ref(&user)).await.unwrap();
+    let items = scan_all(&w.engine.client().await).await;
+    assert!(
+        items
+            .iter()
+            .any(|i| i["actor_pk"].as_s().unwrap() == "user#user-bob")
+    );
+}
+
+/// Entries of two days, most of them the sweep's, several at one instant.
+fn shared_corpus(now: Timestamp) -> Vec<AuditEntry> {
+    let tasks: Vec<TaskId> = (0..3).map(|_| TaskId::generate()).collect();
+    let ops = [
+        "task.created",
+        "task.updated",
+        "reminder.due",
+        "task.completed",
+    ];
+    (0..240)
+        .map(|i| {
+            let actor = if i % 3 == 0 {
+                Actor::User { id: BOB.into() }
+            } else {
+                Actor::System { id: "sweep".into() }
+            };
+            // Back over 36 hours; one entry in ten at the instant of the one before.
+            let step = if i % 10 == 1 { i - 1 } else { i };
+            let at = now.before(Duration::from_secs(step as u64 * 541));
+            entry(i, [ALICE, BOB][i % 2], actor, tasks[i % 3], ops[i % 4], at)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_search_gathers_every_shard_once_in_order_across_small_pages() {
+    let w = World::new().await;
+    let all = shared_corpus(w.now);
+    w.audit.append(&all).await.unwrap();
+    let sweep = |e: &AuditEntry| matches!(&e.actor, Actor::System { id } if id == "sweep");
+    let task = all[1].task_id;
+    let task_s = task.to_string();
+    type Case<'a> = (
+        Vec<(&'a str, &'a str)>,
+        Box<dyn Fn(&AuditEntry) -> bool + 'a>,
+        &'a [usize],
+    );
+    let cases: Vec<Case> = vec![
+        (vec![], Box::new(|_| true), &[5, 64]),
+        (
+            vec![("operation", "task.updated")],
+            Box::new(|e| e.operation == "task.updated"),
+            &[1, 4, 100],
+        ),
+        (
+            vec![("actor", "sweep"), ("actor_kind", "system")],
+            Box::new(sweep),
+            &[3, 50],
+        ),
+        (
+            vec![
+                ("actor", "sweep"),
+                ("actor_kind", "system"),
+                ("operation", "task.completed"),
+            ],
+            Box::new(move |e| sweep(e) && e.operation == "task.completed"),
+            &[1, 2, 100],
+        ),
+        (
+            vec![
+                ("task", &task_s),
+                ("actor", "sweep"),
+                ("actor_kind", "system"),
+            ],
+            Box::new(move |e| sweep(e) && e.task_id == task),
+            &[1, 9],
+        ),
+    ];
+    // Their entries lie within two days: a shorter range than the default month walks fewer days.
+    let from = w.now.before(Duration::from_secs(2 * 86_400)).to_string();
+    for (params, keep, limits) in &cases {
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .copied()
+            .chain([("from", from.as_str())])
+            .collect();
+        let params = &params;
+        let mut expected: Vec<AuditEntry> = all.iter().filter(|e| keep(e)).cloned().collect();
+        if params.iter().any(|(k, _)| *k == "task") {
+            expected.sort_by_key(|e| (e.version, e.event_id));
+        } else {
+            expected = oldest_first(expected);
+        }
+        assert!(expected.len() > 5, "{params:?} matches several");
+        for &limit in *limits {
+            let got = w.search_all(params, limit).await;
+            assert_eq!(got, expected, "{params:?} limit {limit}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_entry_written_before_sharding_is_found_once() {
+    let w = World::new().await;
+    let all = shared_corpus(w.now);
+    w.audit.append(&all).await.unwrap();
+    // The keys the unsharded writer gave an entry of the sweep's.
+    let old = all
+        .iter()
+        .find(|e| matches!(&e.actor, Actor::System { .. }) && e.operation == "task.updated")
+        .unwrap();
+    let day = old.time.as_datetime().format("%Y-%m-%d").to_string();
+    let client = w.engine.client().await;
+    let key = |e: &AuditEntry| {
+        HashMap::from([
+            (
+                "pk".to_string(),
+                AttributeValue::S(format!("USER#{}#TASK#{}", e.owner, e.task_id)),
+            ),
+            (
+                "sk".to_string(),
+                AttributeValue::S(format!("V#{:020}#{}", e.version, e.event_id)),
+            ),
+        ])
+    };
+    let legacy = |e: &AuditEntry| {
+        let client = client.clone();
+        let day = day.clone();
+        let key = key(e);
+        async move {
+            client
+                .update_item()
+                .table_name("AuditTable")
+                .set_key(Some(key))
+                .condition_expression("attribute_exists(pk)")
+                .update_expression("SET day_pk = :d, op_pk = :o, actor_pk = :a")
+                .expression_attribute_values(":d", AttributeValue::S(day.clone()))
+                .expression_attribute_values(":o", AttributeValue::S(format!("task.updated#{day}")))
+                .expression_attribute_values(":a", AttributeValue::S("system#sweep".into()))
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    legacy(old).await;
+    type Case<'a> = (Vec<(&'a str, &'a str)>, Box<dyn Fn(&AuditEntry) -> bool>);
+    let cases: [Case; 3] = [
+        (vec![], Box::new(|_| true)),
+        (
+            vec![("operation", "task.updated")],
+            Box::new(|e| e.operation == "task.updated"),
+        ),
+        (
+            vec![("actor", "sweep"), ("actor_kind", "system")],
+            Box::new(|e| matches!(&e.actor, Actor::System { .. })),
+        ),
+    ];
+    let from = w.now.before(Duration::from_secs(2 * 86_400)).to_string();
+    for (params, keep) in &cases {
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .copied()
+            .chain([("from", from.as_str())])
+            .collect();
+        let params = &params;
+        let expected = oldest_first(all.iter().filter(|e| keep(e)).cloned().collect());
+        for limit in [1, 7, 100] {
+            if limit == 1 && params.is_empty() {
+                continue; // 240 pages; the other cases page one at a time
+            }
+            let got = w.search_all(params, limit).await;
+            assert_eq!(
+                got.iter().filter(|e| e.event_id == old.event_id).count(),
+                1,
+                "{params:?} limit {limit}: the legacy entry once"
+            );
+            assert_eq!(got, expected, "{params:?} limit {limit}");
+        }
+    }
+    // Delivered again, the event's item moves to its shard: still once.
+    w.audit.append(std::slice::from_ref(old)).await.unwrap();
+    let got = w
+        .search_all(&[("operation", "task.updated"), ("from", &from)], 10)
+        .await;
+    assert_eq!(
+        got,
+        oldest_first(
+            all.iter()
+                .filter(|e| e.operation == "task.updated")
+                .cloned()
+                .collect()
+        )
+    );
+}
+
+/// Counts the Queries (every call) a client makes.
+#[derive(Clone, Debug, Default)]
+struct CountCalls(Arc<AtomicUsize>);
+
+impl Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_walk_over_empty_days_stays_within_the_query_budget() {
+    let w = World::new().await;
+    let found = entry(
+        1,
+        ALICE,
+        Actor::User { id: ALICE.into() },
+        TaskId::generate(),
+        "task.created",
+        w.now.before(Duration::from_secs(86_400)),
+    );
+    w.audit.append(std::slice::from_ref(&found)).await.unwrap();
+    let calls = CountCalls::default();
+    let client = w.engine.client().await;
+    let counted = aws_sdk_dynamodb::Client::from_conf(
+        client
+            .config()
+            .to_builder()
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let store = AuditStore::new(counted, "AuditTable");
+    for operation in [None, Some("task.created".to_string())] {
+        let search = Search {
+            actor: None,
+            task: None,
+            operation: operation.clone(),
+            from: w.now.before(Duration::from_secs(40 * 86_400)),
+            to: w.now,
+        };
+        let mut start: Option<SearchStart> = None;
+        let mut got = Vec::new();
+        let mut pages = 0;
+        loop {
+            calls.0.store(0, Ordering::SeqCst);
+            let page = store.search(&search, 10, start.take()).await.unwrap();
+            let spent = calls.0.load(Ordering::SeqCst);
+            assert!(
+                spent <= SEARCH_QUERIES_PER_PAGE,
+                "{operation:?}: a page made {spent} Queries"
+            );
+            pages += 1;
+            got.extend(page.entries);
+            match page.next {
+                Some(next) => start = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(got, std::slice::from_ref(&found), "{operation:?}");
+        // Four days a page (each one Query per shard and the legacy key): 41 days in 11 pages.
+        assert!(pages >= 10, "{operation:?}: {pages} pages ended early");
+    }
 }

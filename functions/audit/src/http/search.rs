@@ -4,7 +4,9 @@
 //!
 //! Every query is served by an index, never a scan: a task's entries by `by-task`, an actor's
 //! by `by-actor`, otherwise one day at a time by `by-operation` or `by-day`; the other filters
-//! narrow those. `from` defaults to 31 days before `to` (default: now).
+//! narrow those. Keys that every user shares (a day, an operation's day, a system actor) are
+//! written in shards, and a search reads them all and merges (`crate::store`). `from` defaults
+//! to 31 days before `to` (default: now).
 
 use std::time::Duration;
 
@@ -88,8 +90,9 @@ pub async fn admin_audit<S: SearchEntries>(
             ),
         ));
     }
-    // Bound to the parameters as given: a default `to` (now) moves between pages.
-    let mut scope = Scope::new("admin-audit", 1).part(&admin.sub);
+    // Bound to the parameters as given: a default `to` (now) moves between pages. Version 2: the
+    // position is one sort key for every shard, no longer a start key.
+    let mut scope = Scope::new("admin-audit", 2).part(&admin.sub);
     for name in &PARAMS[..6] {
         scope = scope.part(params.first(name).unwrap_or("-"));
     }

@@ -5,15 +5,16 @@
 //! | `pk` | `USER#<owner>#TASK#<task id>`: one task's history, reachable only through its owner |
 //! | `sk` | `V#<version, 20 digits>#<event id>`: the task's version order, unique per event |
 //! | `owner_pk`, `owner_sk` | `USER#<owner>`, `<time>#<event id>`: the GSI `by-owner` for `/audit` |
-//! | `actor_pk` | `<actor kind>#<actor id>`: with `owner_sk`, the GSI `by-actor` (admin search) |
+//! | `actor_pk` | `user#<id>`, or `system#<id>#<shard>`: with `owner_sk`, the GSI `by-actor` (admin search) |
 //! | `task_pk` | `<task id>`: with `sk`, the GSI `by-task`: a task's history across owners (admin search) |
-//! | `op_pk` | `<operation>#<YYYY-MM-DD>`: with `owner_sk`, the GSI `by-operation`, one partition a day |
-//! | `day_pk` | `<YYYY-MM-DD>`: with `owner_sk`, the GSI `by-day`: everything, one partition a day |
+//! | `op_pk` | `<operation>#<YYYY-MM-DD>#<shard>`: with `owner_sk`, the GSI `by-operation` |
+//! | `day_pk` | `<YYYY-MM-DD>#<shard>`: with `owner_sk`, the GSI `by-day`: everything |
 //! | `ttl` | the entry's time plus the retention period (`AUDIT_RETENTION_DAYS`), in epoch seconds |
 //!
-//! The operation and day indexes are partitioned by day so that no partition takes every
-//! write of the log (a GSI partition that throttles throttles the table's writes too); a search
-//! over a time range walks its days.
+//! No partition key may take a share of every user's writes (a GSI partition that throttles
+//! throttles the table's writes too): the operation and day indexes are partitioned by day, and
+//! the keys every user shares are written in `shards` (`<shard>`: two digits, from the event
+//! id); a search over a time range walks its days and gathers every shard of each.
 //! A task's history is sorted by the version each change produced, not by a clock: clocks of
 //! concurrent writers disagree, versions do not (the tasks table grants each exactly once).
 //!
@@ -21,10 +22,13 @@
 //! redelivered batch leaves one entry per event.
 //!
 //! `writer` appends the consumer's entries, `reader` serves an owner's history and audit pages,
-//! `search` plans and runs the administrator's search over the other indexes.
+//! `search` plans and runs the administrator's search over the other indexes, `gather` merges
+//! the shards of a key, `shards` says which keys are sharded and how.
 
+mod gather;
 mod reader;
 mod search;
+mod shards;
 mod writer;
 
 use std::time::Duration;
@@ -37,7 +41,10 @@ use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
 
 pub use reader::{EntryPage, Range, ReadEntries};
-pub use search::{SEARCH_QUERIES_PER_PAGE, Search, SearchEntries, SearchPage, SearchStart};
+pub use search::{
+    SEARCH_QUERIES_PER_PAGE, SEARCH_ROUNDS_PER_PAGE, Search, SearchEntries, SearchPage, SearchStart,
+};
+pub use shards::{AUDIT_SHARDS, shard_of};
 pub use writer::AppendEntries;
 
 /// The owner index.
@@ -70,7 +77,8 @@ fn day_key(day: chrono::NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()
 }
 
-/// The `actor_pk` of an actor.
+/// The unsharded `actor_pk` of an actor: a user's key, and the base (and legacy key) of a
+/// system actor's shards.
 pub fn actor_key(actor: &Actor) -> String {
     match actor {
         Actor::User { id } => format!("user#{id}"),

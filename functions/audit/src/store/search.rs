@@ -1,19 +1,20 @@
 //! The administrator's search: a plan (the most selective filter is the key of the index it
 //! reads, the others filter), then Queries over that index, walking day partitions where the
-//! index has them, within a bounded number of Queries per page.
+//! index has them and gathering every shard of a sharded key (`gather`), within a bounded
+//! number of Queries per page.
 
-use std::collections::HashMap;
 use std::future::Future;
 
-use todo_lambda::cursor::StartKey;
-use todo_lambda::dynamodb::{query_page, s};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use todo_lambda::dynamodb::s;
 use todo_lambda::table::TableError;
 use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
 
+use super::gather::{Budget, Rest, gather};
+use super::shards::{AUDIT_SHARDS, actor_partitions, partitions};
 use super::{
-    AuditStore, INDEX_BY_ACTOR, INDEX_BY_DAY, INDEX_BY_OPERATION, INDEX_BY_TASK, actor_key,
-    day_key, day_of, entry_of,
+    AuditStore, INDEX_BY_ACTOR, INDEX_BY_DAY, INDEX_BY_OPERATION, INDEX_BY_TASK, day_key, day_of,
 };
 
 /// What an administrator searches for: every entry matching all the given filters, within
@@ -28,14 +29,15 @@ pub struct Search {
     pub to: Timestamp,
 }
 
-/// Where the next page of a search starts: the day partition (for searches that walk days) and
-/// the key within the query.
+/// Where the next page of a search starts: the day (for searches that walk days) and the sort
+/// key within it, inclusive, the same in every shard: just after the last entry taken, or past
+/// what the page read and found no match in.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SearchStart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub day: Option<chrono::NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key: Option<StartKey>,
+    pub from: Option<String>,
 }
 
 /// One page of a search.
@@ -45,9 +47,21 @@ pub struct SearchPage {
     pub next: Option<SearchStart>,
 }
 
-/// The most Queries one page of a search may cost: a filtered page or a walk over empty days
-/// ends early with a cursor, never runs on.
-pub const SEARCH_QUERIES_PER_PAGE: usize = 32;
+/// The most Queries one page of a search may cost, a shard's Query counting as one: a filtered
+/// page or a walk over empty days ends early with a cursor, never runs on. Four days' fan-outs
+/// over every shard and the legacy key: 404 Queries, about 200 read units when they find
+/// nothing (half a unit each, eventually consistent).
+pub const SEARCH_QUERIES_PER_PAGE: usize = 4 * (AUDIT_SHARDS as usize + 1);
+
+/// The most rounds of Queries one page may wait for one after the other: a fan-out over the
+/// shards is one round, reading further the shards that hold the merge up another. An unsharded
+/// key (a task's, a user's) reads one Query a round, so this bounds its page as before.
+pub const SEARCH_ROUNDS_PER_PAGE: usize = 32;
+
+const _: () = assert!(
+    SEARCH_QUERIES_PER_PAGE > AUDIT_SHARDS as usize,
+    "a page can afford the fan-out over every partition of a key"
+);
 
 /// Searches every user's entries (the administrator's route).
 pub trait SearchEntries {
@@ -63,7 +77,7 @@ pub trait SearchEntries {
 /// The index a search reads and how: the most selective filter is the key, the rest filter.
 enum Plan {
     Task(TaskId),
-    Actor(String),
+    Actor(Actor),
     Days { operation: Option<String> },
 }
 
@@ -71,11 +85,94 @@ impl Plan {
     fn of(q: &Search) -> Self {
         match (&q.task, &q.actor) {
             (Some(task), _) => Plan::Task(*task),
-            (None, Some(actor)) => Plan::Actor(actor_key(actor)),
+            (None, Some(actor)) => Plan::Actor(actor.clone()),
             (None, None) => Plan::Days {
                 operation: q.operation.clone(),
             },
         }
+    }
+
+    fn walks_days(&self) -> bool {
+        matches!(self, Plan::Days { .. })
+    }
+
+    /// The attribute the index sorts by.
+    fn sort_key(&self) -> &'static str {
+        match self {
+            Plan::Task(_) => "sk",
+            _ => "owner_sk",
+        }
+    }
+
+    /// The partition key values that hold the plan's entries (of `day`, for the day indexes).
+    fn partitions(&self, day: chrono::NaiveDate) -> Vec<String> {
+        match self {
+            Plan::Task(task) => vec![task.to_string()],
+            Plan::Actor(actor) => actor_partitions(actor),
+            Plan::Days {
+                operation: Some(op),
+            } => partitions(&format!("{op}#{}", day_key(day))),
+            Plan::Days { operation: None } => partitions(&day_key(day)),
+        }
+    }
+
+    /// The Query of any one partition (`:k`), its sort key from `from` (inclusive) when given.
+    fn query(&self, store: &AuditStore, q: &Search, from: Option<&str>) -> QueryFluentBuilder {
+        let mut filters = Vec::new();
+        // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
+        let query = store
+            .client
+            .query()
+            .table_name(&store.table)
+            .expression_attribute_names("#t", "owner_sk")
+            .expression_attribute_values(":to", s(format!("{}~", q.to)));
+        let mut query = match self {
+            Plan::Task(_) => {
+                filters.push("#t BETWEEN :from AND :to");
+                let query = query
+                    .index_name(INDEX_BY_TASK)
+                    .expression_attribute_values(":from", s(q.from.to_string()));
+                match from {
+                    Some(from) => query
+                        .key_condition_expression("task_pk = :k AND sk >= :lo")
+                        .expression_attribute_values(":lo", s(from)),
+                    None => query.key_condition_expression("task_pk = :k"),
+                }
+            }
+            _ => {
+                let (index, key) = match self {
+                    Plan::Actor(_) => (INDEX_BY_ACTOR, "actor_pk"),
+                    Plan::Days { operation: Some(_) } => (INDEX_BY_OPERATION, "op_pk"),
+                    _ => (INDEX_BY_DAY, "day_pk"),
+                };
+                let from = from.map_or_else(|| q.from.to_string(), str::to_string);
+                query
+                    .index_name(index)
+                    .key_condition_expression(format!("{key} = :k AND #t BETWEEN :lo AND :to"))
+                    .expression_attribute_values(":lo", s(from))
+            }
+        };
+        if let (Some(actor), Plan::Task(_)) = (&q.actor, self) {
+            // The actor as the entry records it: its `actor_pk` may be a shard's.
+            let (kind, id) = match actor {
+                Actor::User { id } => ("user", id),
+                Actor::System { id } => ("system", id),
+            };
+            filters.push("#ac.#kind = :ak AND #ac.#id = :ai");
+            query = query
+                .expression_attribute_names("#ac", "actor")
+                .expression_attribute_names("#kind", "kind")
+                .expression_attribute_names("#id", "id")
+                .expression_attribute_values(":ak", s(kind))
+                .expression_attribute_values(":ai", s(id.clone()));
+        }
+        if let (Some(op), Plan::Task(_) | Plan::Actor(_)) = (&q.operation, self) {
+            filters.push("#op = :op");
+            query = query
+                .expression_attribute_names("#op", "operation")
+                .expression_attribute_values(":op", s(op.clone()));
+        }
+        query.set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
     }
 }
 
@@ -88,89 +185,53 @@ impl SearchEntries for AuditStore {
     ) -> Result<SearchPage, TableError> {
         let plan = Plan::of(q);
         let last_day = day_of(q.to);
-        let mut day = start
-            .as_ref()
-            .and_then(|s| s.day)
-            .unwrap_or_else(|| day_of(q.from));
-        let mut key = start.and_then(|s| s.key);
+        let start = start.unwrap_or_default();
+        let mut day = start.day.unwrap_or_else(|| day_of(q.from));
+        let mut from = start.from;
+        let mut budget = Budget {
+            queries: SEARCH_QUERIES_PER_PAGE,
+            rounds: SEARCH_ROUNDS_PER_PAGE,
+        };
         let mut entries = Vec::new();
-        for _ in 0..SEARCH_QUERIES_PER_PAGE {
-            let mut names = HashMap::new();
-            let mut values = HashMap::new();
-            let mut filters = Vec::new();
-            let from = s(q.from.to_string());
-            // `~` sorts after the `#<event id>` suffix, so entries at `to` itself are included.
-            let to = s(format!("{}~", q.to));
-            names.insert("#t".to_string(), "owner_sk".to_string());
-            values.insert(":from".to_string(), from);
-            values.insert(":to".to_string(), to);
-            let (index, key_condition) = match &plan {
-                Plan::Task(task) => {
-                    values.insert(":k".into(), s(task.to_string()));
-                    filters.push("#t BETWEEN :from AND :to");
-                    (INDEX_BY_TASK, "task_pk = :k")
-                }
-                Plan::Actor(actor) => {
-                    values.insert(":k".into(), s(actor.clone()));
-                    (INDEX_BY_ACTOR, "actor_pk = :k AND #t BETWEEN :from AND :to")
-                }
-                Plan::Days {
-                    operation: Some(op),
-                } => {
-                    values.insert(":k".into(), s(format!("{op}#{}", day_key(day))));
-                    (
-                        INDEX_BY_OPERATION,
-                        "op_pk = :k AND #t BETWEEN :from AND :to",
-                    )
-                }
-                Plan::Days { operation: None } => {
-                    values.insert(":k".into(), s(day_key(day)));
-                    (INDEX_BY_DAY, "day_pk = :k AND #t BETWEEN :from AND :to")
-                }
-            };
-            if let (Some(actor), Plan::Task(_)) = (&q.actor, &plan) {
-                values.insert(":a".into(), s(actor_key(actor)));
-                filters.push("actor_pk = :a");
-            }
-            if let (Some(op), Plan::Task(_) | Plan::Actor(_)) = (&q.operation, &plan) {
-                names.insert("#op".into(), "operation".into());
-                values.insert(":op".into(), s(op.clone()));
-                filters.push("#op = :op");
-            }
-            let query = self
-                .query()
-                .index_name(index)
-                .key_condition_expression(key_condition)
-                .set_filter_expression((!filters.is_empty()).then(|| filters.join(" AND ")))
-                .set_expression_attribute_names(Some(names))
-                .set_expression_attribute_values(Some(values));
-            let got =
-                query_page(query, (limit - entries.len()) as i32, key.take(), entry_of).await?;
-            entries.extend(got.items);
-            key = got.next;
-            let walking = matches!(plan, Plan::Days { .. });
-            if key.is_none() {
-                match day.succ_opt() {
-                    Some(next) if walking && next <= last_day => day = next,
+        loop {
+            let query = plan.query(self, q, from.as_deref());
+            let got = gather(
+                &query,
+                plan.sort_key(),
+                plan.partitions(day),
+                from,
+                limit - entries.len(),
+                &mut budget,
+            )
+            .await?;
+            entries.extend(got.entries);
+            // Unless the gather emptied its partitions, the page is full or out of budget.
+            let stopped = got.rest != Rest::Empty;
+            from = match got.rest {
+                Rest::From(from) => from,
+                Rest::Empty => match day.succ_opt() {
+                    Some(next) if plan.walks_days() && next <= last_day => {
+                        day = next;
+                        None
+                    }
                     _ => {
                         return Ok(SearchPage {
                             entries,
                             next: None,
                         });
                     }
-                }
-            }
-            if entries.len() >= limit {
-                break;
+                },
+            };
+            if stopped || entries.len() >= limit {
+                let next = SearchStart {
+                    day: plan.walks_days().then_some(day),
+                    from,
+                };
+                return Ok(SearchPage {
+                    entries,
+                    next: Some(next),
+                });
             }
         }
-        let next = SearchStart {
-            day: matches!(plan, Plan::Days { .. }).then_some(day),
-            key,
-        };
-        Ok(SearchPage {
-            entries,
-            next: Some(next),
-        })
     }
 }

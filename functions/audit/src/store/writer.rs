@@ -10,7 +10,8 @@ use todo_lambda::retry::{Backoff, Failure, Policy, Retries};
 use todo_lambda::table::TableError;
 use todo_schema::audit::AuditEntry;
 
-use super::{AuditStore, actor_key, day_key, day_of, history_pk};
+use super::shards::{actor_pk, shard_of, sharded};
+use super::{AuditStore, day_key, day_of, history_pk};
 
 /// BatchWriteItem takes at most 25 writes.
 const BATCH_LIMIT: usize = 25;
@@ -49,10 +50,12 @@ fn item(
         s(format!("{}#{}", entry.time, entry.event_id)),
     );
     let day = day_key(day_of(entry.time));
-    item.insert("actor_pk".into(), s(actor_key(&entry.actor)));
+    let shard = shard_of(entry.event_id);
+    item.insert("actor_pk".into(), s(actor_pk(&entry.actor, shard)));
     item.insert("task_pk".into(), s(entry.task_id.to_string()));
-    item.insert("op_pk".into(), s(format!("{}#{day}", entry.operation)));
-    item.insert("day_pk".into(), s(day));
+    let op = format!("{}#{day}", entry.operation);
+    item.insert("op_pk".into(), s(sharded(&op, shard)));
+    item.insert("day_pk".into(), s(sharded(&day, shard)));
     if let Some(keep) = retention {
         let expires = entry.time.after(keep).epoch_seconds();
         item.insert("ttl".into(), n(expires));

@@ -6,7 +6,7 @@ mod attr;
 mod expr;
 mod page;
 
-pub use attr::{key, n, s, user_of_pk, user_pk};
+pub use attr::{key, n, s, shard_of, user_of_pk, user_pk};
 pub use expr::Expr;
 pub use page::{lenient_page, page, query_page, start_key_item, start_key_of};
 
