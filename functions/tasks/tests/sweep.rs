@@ -180,26 +180,37 @@ async fn a_task_changed_since_the_query_is_left_for_the_next_run() {
     );
 }
 
-/// Issue #8: EventBridge Scheduler sends the schedule's `Input` (events/schedule/ holds it, and
-/// `todo-local` pins it against the template); the real binary sweeps on that and on any JSON.
-#[tokio::test]
-async fn the_sweep_binary_sweeps_on_the_schedules_input_and_on_any_json() {
-    use todo_local::runtime::{FunctionHost, FunctionSpec, Outcome};
-
-    let h = Harness::new().await;
-    let host = FunctionHost::start(FunctionSpec {
+/// The real sweep binary over the harness's table, sweeping for `window_s` seconds an
+/// invocation, with a function timeout of `timeout_s`.
+async fn sweep_function(
+    h: &Harness,
+    window_s: u64,
+    timeout_s: u64,
+) -> std::sync::Arc<todo_local::runtime::FunctionHost> {
+    use todo_local::runtime::{FunctionHost, FunctionSpec};
+    FunctionHost::start(FunctionSpec {
         name: "SweepRemindersFunction".into(),
         binary: env!("CARGO_BIN_EXE_tasks-sweep-reminders").into(),
         env: vec![
             ("TASKS_TABLE".into(), TABLE.into()),
-            ("SWEEP_WINDOW_SECONDS".into(), "0".into()),
+            ("SWEEP_WINDOW_SECONDS".into(), window_s.to_string()),
             ("AWS_ENDPOINT_URL_DYNAMODB".into(), h.engine.endpoint()),
         ],
-        timeout: std::time::Duration::from_secs(10),
+        timeout: std::time::Duration::from_secs(timeout_s),
         quiet: true,
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Issue #8: EventBridge Scheduler sends the schedule's `Input` (events/schedule/ holds it, and
+/// `todo-local` pins it against the template); the real binary sweeps on that and on any JSON.
+#[tokio::test]
+async fn the_sweep_binary_sweeps_on_the_schedules_input_and_on_any_json() {
+    use todo_local::runtime::Outcome;
+
+    let h = Harness::new().await;
+    let host = sweep_function(&h, 0, 10).await;
     let sample = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/schedule/every-minute.json"
@@ -313,7 +324,7 @@ async fn unreadable_items_are_set_aside_and_never_starve_another_users_reminder(
 #[tokio::test]
 async fn a_heavy_owners_reminders_never_hold_back_another_owners() {
     use std::collections::HashSet;
-    use todo_local::runtime::{FunctionHost, FunctionSpec, Outcome};
+    use todo_local::runtime::Outcome;
 
     const HEAVY: usize = 1_500;
     const PROMISE: chrono::Duration = chrono::Duration::seconds(30);
@@ -328,20 +339,8 @@ async fn a_heavy_owners_reminders_never_hold_back_another_owners() {
         .await
         .unwrap();
 
-    let host = FunctionHost::start(FunctionSpec {
-        name: "SweepRemindersFunction".into(),
-        binary: env!("CARGO_BIN_EXE_tasks-sweep-reminders").into(),
-        env: vec![
-            ("TASKS_TABLE".into(), TABLE.into()),
-            // The deployed cadence for two sweeps: one at the start, one 10 s later.
-            ("SWEEP_WINDOW_SECONDS".into(), "10".into()),
-            ("AWS_ENDPOINT_URL_DYNAMODB".into(), h.engine.endpoint()),
-        ],
-        timeout: std::time::Duration::from_secs(60),
-        quiet: true,
-    })
-    .await
-    .unwrap();
+    // The deployed cadence for two sweeps: one at the start, one 10 s later.
+    let host = sweep_function(&h, 10, 60).await;
     let wait = due.as_datetime() - chrono::Utc::now();
     tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
     let invocation = host.invoke(b"{}".to_vec()).await;
