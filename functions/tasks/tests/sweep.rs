@@ -180,26 +180,37 @@ async fn a_task_changed_since_the_query_is_left_for_the_next_run() {
     );
 }
 
-/// Issue #8: EventBridge Scheduler sends the schedule's `Input` (events/schedule/ holds it, and
-/// `todo-local` pins it against the template); the real binary sweeps on that and on any JSON.
-#[tokio::test]
-async fn the_sweep_binary_sweeps_on_the_schedules_input_and_on_any_json() {
-    use todo_local::runtime::{FunctionHost, FunctionSpec, Outcome};
-
-    let h = Harness::new().await;
-    let host = FunctionHost::start(FunctionSpec {
+/// The real sweep binary over the harness's table, sweeping for `window_s` seconds an
+/// invocation, with a function timeout of `timeout_s`.
+async fn sweep_function(
+    h: &Harness,
+    window_s: u64,
+    timeout_s: u64,
+) -> std::sync::Arc<todo_local::runtime::FunctionHost> {
+    use todo_local::runtime::{FunctionHost, FunctionSpec};
+    FunctionHost::start(FunctionSpec {
         name: "SweepRemindersFunction".into(),
         binary: env!("CARGO_BIN_EXE_tasks-sweep-reminders").into(),
         env: vec![
             ("TASKS_TABLE".into(), TABLE.into()),
-            ("SWEEP_WINDOW_SECONDS".into(), "0".into()),
+            ("SWEEP_WINDOW_SECONDS".into(), window_s.to_string()),
             ("AWS_ENDPOINT_URL_DYNAMODB".into(), h.engine.endpoint()),
         ],
-        timeout: std::time::Duration::from_secs(10),
+        timeout: std::time::Duration::from_secs(timeout_s),
         quiet: true,
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// Issue #8: EventBridge Scheduler sends the schedule's `Input` (events/schedule/ holds it, and
+/// `todo-local` pins it against the template); the real binary sweeps on that and on any JSON.
+#[tokio::test]
+async fn the_sweep_binary_sweeps_on_the_schedules_input_and_on_any_json() {
+    use todo_local::runtime::Outcome;
+
+    let h = Harness::new().await;
+    let host = sweep_function(&h, 0, 10).await;
     let sample = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/schedule/every-minute.json"
@@ -247,8 +258,9 @@ async fn a_sweep_window_records_a_reminder_soon_after_its_time() {
 }
 
 /// Issue #7, defect 1: more unreadable items than a page holds, sorting before everything in
-/// every shard (as `+10000-...` does), must not starve another user's reminder; a reminder the
-/// hold-up delayed is still marked late.
+/// every shard of the earlier releases (as `+10000-...` does, where a deployed stack's unreadable
+/// items are), must not starve another user's reminder; a reminder the hold-up delayed is still
+/// marked late.
 #[tokio::test]
 async fn unreadable_items_are_set_aside_and_never_starve_another_users_reminder() {
     use aws_sdk_dynamodb::types::AttributeValue;
@@ -256,7 +268,8 @@ async fn unreadable_items_are_set_aside_and_never_starve_another_users_reminder(
     let h = Harness::new().await;
     let client = h.engine.client().await;
     let per_shard = todo_tasks::sweep::PER_SHARD as usize + 5;
-    for shard in 0..todo_tasks::store::item::REMINDER_SHARDS {
+    // The four shards of the releases before issue #21, among today's 128.
+    for shard in 0..4 {
         for i in 0..per_shard {
             client
                 .put_item()
@@ -301,4 +314,75 @@ async fn unreadable_items_are_set_aside_and_never_starve_another_users_reminder(
         0,
         "set aside: out of the index for good"
     );
+}
+
+/// Issue #21: one owner's volume never delays another's. A heavy owner with 1,500 reminders due
+/// at one instant beside five ordinary owners with one each, swept by the real binary at the
+/// deployed cadence (a sweep, and another 10 s later): every ordinary owner's reminder goes out
+/// on time, within the 30 s promise and ahead of most of the heavy owner's; the heavy owner's
+/// all go out too, each once.
+#[tokio::test]
+async fn a_heavy_owners_reminders_never_hold_back_another_owners() {
+    use std::collections::HashSet;
+    use todo_local::runtime::Outcome;
+
+    const HEAVY: usize = 1_500;
+    const PROMISE: chrono::Duration = chrono::Duration::seconds(30);
+    let ordinary = ["owner-1", "owner-2", "owner-3", "owner-4", "owner-5"];
+    let h = Harness::new().await;
+    let created = Timestamp::now();
+    let due =
+        Timestamp::from_datetime(created.as_datetime() + chrono::Duration::seconds(2)).unwrap();
+    let owners = std::iter::repeat_n("heavy", HEAVY).chain(ordinary);
+    h.store
+        .seed_reminders(owners.map(String::from), due, created)
+        .await
+        .unwrap();
+
+    // The deployed cadence for two sweeps: one at the start, one 10 s later.
+    let host = sweep_function(&h, 10, 60).await;
+    let wait = due.as_datetime() - chrono::Utc::now();
+    tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
+    let invocation = host.invoke(b"{}".to_vec()).await;
+    assert!(
+        matches!(invocation.outcome, Outcome::Ok(_)),
+        "{:?}",
+        invocation.outcome
+    );
+    host.kill().await;
+
+    let events = reminder_events(&h);
+    let owner_of = |e: &Value| e["owner"]["S"].as_str().unwrap().to_string();
+    let after_due = |e: &Value| {
+        let at: Timestamp = e["ev_at"]["S"].as_str().unwrap().parse().unwrap();
+        at.as_datetime() - due.as_datetime()
+    };
+    for owner in ordinary {
+        let theirs: Vec<(usize, &Value)> = events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| owner_of(e) == owner)
+            .collect();
+        assert_eq!(theirs.len(), 1, "{owner}: one reminder, once");
+        let (position, event) = theirs[0];
+        assert_eq!(event["ev_late"]["BOOL"], false, "{owner}");
+        assert!(after_due(event) < PROMISE, "{owner}: {}", after_due(event));
+        assert!(
+            position < HEAVY / 2,
+            "{owner}'s reminder went out after {position} others: behind the heavy owner's"
+        );
+    }
+    let heavy: Vec<&Value> = events.iter().filter(|e| owner_of(e) == "heavy").collect();
+    let distinct: HashSet<&str> = heavy
+        .iter()
+        .map(|e| e["id"]["S"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (heavy.len(), distinct.len()),
+        (HEAVY, HEAVY),
+        "every one of the heavy owner's reminders, each once"
+    );
+    assert!(heavy.iter().all(|e| after_due(e) < PROMISE));
+    let later = sweep(&h.store, Timestamp::now()).await.unwrap();
+    assert_eq!(later.found, 0, "nothing left behind: {later:?}");
 }

@@ -45,10 +45,11 @@ fn signing_key(key: String) -> Result<Vec<u8>, ConfigError> {
     Ok(key.into_bytes())
 }
 
-/// How long one sweep invocation keeps sweeping (`SWEEP_WINDOW_SECONDS`, default 20: sweeps at
-/// 0, 10 and 20 s of each minute; 0 sweeps once, for the local cloud's faster schedule).
+/// How long one sweep invocation keeps sweeping (`SWEEP_WINDOW_SECONDS`, default 50: sweeps at
+/// 0, 10, 20, 30, 40 and 50 s of each minute, so a reminder waits at most 10 s for a sweep; 0
+/// sweeps once, for the local cloud's faster schedule).
 pub fn sweep_window() -> Result<std::time::Duration, ConfigError> {
-    seconds("SWEEP_WINDOW_SECONDS", 20, 0..=u64::MAX)
+    seconds("SWEEP_WINDOW_SECONDS", 50, 0..=u64::MAX)
 }
 
 /// The longest a sending channel waits before trying a failing far end again

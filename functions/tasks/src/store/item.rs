@@ -40,8 +40,20 @@ pub const KIND_TOMBSTONE: &str = "tombstone";
 /// How long a tombstone is kept. A sync token older than this could miss a deletion, so
 /// [`crate::store::SYNC_TOKEN_VALIDITY`] is a day shorter.
 pub const TOMBSTONE_DAYS: u64 = 31;
-/// How many partitions the reminders-due index spreads over; the sweep queries each.
-pub const REMINDER_SHARDS: u8 = 4;
+/// How many partition keys (`REM#0` to `REM#127`) the `reminders-due` index spreads over; the
+/// sweep pages through each.
+///
+/// Sized by the numbers (docs/storage.md, "The reminders index at scale"): at 1,000,000 task
+/// events a minute, 2 in 3 carrying a reminder, the index takes up to 11,100 writes a second,
+/// each at most 2 writes of the projected task (a moved `rem_at` is a delete and a put), so up
+/// to 22,200 write units a second for tasks of up to 1 KB and 44,400 for tasks of up to 2 KB.
+/// Spread over 128 keys by the task id's random last byte, that is at most 350 a key, under half
+/// of DynamoDB's 1,000 per partition, however many reminders fall on the same 9:00. The key holds
+/// no time bucket: all of a 9:00's reminders would then share one bucket's keys at once, and the
+/// sweep would have to know which buckets a late or held-up reminder waits in; the sort key
+/// (`rem_at`) already lets each Query read only what is due. The four keys of earlier releases
+/// (`REM#0` to `REM#3`) are among these, so a stack upgrades with nothing to migrate.
+pub const REMINDER_SHARDS: u8 = 128;
 
 /// Names of the local secondary indexes, one per sort order besides creation.
 pub const INDEX_BY_DUE: &str = "by-due";

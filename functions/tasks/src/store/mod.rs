@@ -10,6 +10,7 @@ mod get;
 pub mod item;
 mod list;
 mod reopen;
+mod seed;
 pub mod sweep;
 mod update;
 mod write;

@@ -1,6 +1,6 @@
 //! The reminder sweep's operations: find due reminders on the sparse `reminders-due` index (one
-//! Query per shard), record one reminder on its task with a conditional write, and set aside an
-//! indexed item that cannot be read.
+//! shard's Query, a page at a time), record one reminder on its task with a conditional write,
+//! and set aside an indexed item that cannot be read.
 //!
 //! An unreadable item must leave the index: it sorts where it sorts, and left in place it would
 //! come back first in every Query of its shard and, with enough of them, fill every bounded page
@@ -14,9 +14,12 @@ use todo_schema::task::next_reminder;
 use todo_schema::{Actor, Task, Timestamp};
 
 use super::errors::{Failure, classify, into_store_error};
-use super::item::{EventStamp, INDEX_REMINDERS_DUE, Item, event_attrs, n, s, task_from_item};
+use super::item::{
+    EventStamp, INDEX_REMINDERS_DUE, Item, event_attrs, n, reminder_shard, s, task_from_item,
+};
 use super::{DynamoTaskStore, StoreError};
-use todo_lambda::dynamodb::Expr;
+use todo_lambda::cursor::{Paged, StartKey};
+use todo_lambda::dynamodb::{Expr, lenient_page, start_key_item};
 
 /// A reminder that is due.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +27,14 @@ pub struct DueReminder {
     pub task: Task,
     /// The instant it was scheduled for (the task's `rem_at`).
     pub at: Timestamp,
+}
+
+impl DueReminder {
+    /// The task's reminder after this one, once this one is recorded: what its `rem_at` moves
+    /// to. The sweep records it in the same run when it is due too.
+    pub fn next(&self) -> Option<Timestamp> {
+        next_reminder(&self.task.reminders, self.task.due.as_ref(), self.at)
+    }
 }
 
 /// An indexed item that is not a readable task (written by an older, laxer version, or by hand).
@@ -47,14 +58,29 @@ pub enum Found {
 
 /// What the sweep needs from the table.
 pub trait SweepReminders {
-    /// Reminders due at or before `now` in one shard, earliest first, at most `limit`, with the
-    /// items among them that cannot be read.
+    /// One page of the reminders due at or before `now` in one shard, earliest first, at most
+    /// `limit`, from `start` (where the previous page ended) on, with the items among them that
+    /// cannot be read; `next` is where the following page starts.
+    fn due_page(
+        &self,
+        shard: u8,
+        now: Timestamp,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> impl Future<Output = Result<Paged<Found>, StoreError>> + Send;
+
+    /// The first page of [`Self::due_page`].
     fn due_reminders(
         &self,
         shard: u8,
         now: Timestamp,
         limit: i32,
-    ) -> impl Future<Output = Result<Vec<Found>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Found>, StoreError>> + Send
+    where
+        Self: Sync,
+    {
+        async move { Ok(self.due_page(shard, now, limit, None).await?.items) }
+    }
 
     /// Takes an unreadable item out of the reminders index, recording why (`rem_unreadable`).
     fn set_aside(&self, item: &Unreadable) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -71,12 +97,13 @@ pub trait SweepReminders {
 }
 
 impl SweepReminders for DynamoTaskStore {
-    async fn due_reminders(
+    async fn due_page(
         &self,
         shard: u8,
         now: Timestamp,
         limit: i32,
-    ) -> Result<Vec<Found>, StoreError> {
+        start: Option<StartKey>,
+    ) -> Result<Paged<Found>, StoreError> {
         let out = self
             .client
             .query()
@@ -86,15 +113,12 @@ impl SweepReminders for DynamoTaskStore {
             .expression_attribute_values(":shard", s(format!("REM#{shard}")))
             .expression_attribute_values(":now", s(now.to_string()))
             .limit(limit)
+            .set_exclusive_start_key(start.map(start_key_item))
             .send()
             .await
             .map_err(|e| into_store_error(classify(e)))?;
-        Ok(out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(found)
-            .collect())
+        // Every item comes back: the unreadable ones as such, to be set aside.
+        Ok(lenient_page(out, |item| Some(found(item))))
     }
 
     async fn set_aside(&self, item: &Unreadable) -> Result<(), StoreError> {
@@ -132,7 +156,7 @@ impl SweepReminders for DynamoTaskStore {
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let task = &due.task;
-        let next = next_reminder(&task.reminders, task.due.as_ref(), due.at);
+        let next = due.next();
         let mut e = Expr::default();
         e.apply(event_attrs(&EventStamp::new(
             EventType::ReminderDue,
@@ -143,6 +167,10 @@ impl SweepReminders for DynamoTaskStore {
             ("ev_reminder_at", Some(s(due.at.to_string()))),
             ("ev_late", Some(AttributeValue::Bool(late))),
             ("rem_at", next.map(|t| s(t.to_string()))),
+            // The index entry is written again anyway (its `rem_at` moves): it moves to the
+            // task's shard of this release too, so tasks indexed under an earlier release's
+            // fewer keys spread out as their reminders go out.
+            ("rem_pk", Some(reminder_shard(task.id))),
         ]);
         // The user's version is untouched: a reminder changes no field they can see or edit.
         e.require_eq("version", n(task.version));
