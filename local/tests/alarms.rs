@@ -220,6 +220,16 @@ fn unsound(root: &Value) -> Vec<String> {
             out.push(format!("{id}: watches no metric"));
         }
         for m in &watched {
+            // The stack's own metrics are per stack (shared/lambda/src/metrics.rs): an alarm
+            // without the Stack dimension watches a metric no function emits.
+            let mut names: Vec<&str> = m.dimensions.iter().map(|(n, _)| *n).collect();
+            names.sort_unstable();
+            if m.namespace == "ServerlessTodo" && names != ["Function", "Stack"] {
+                out.push(format!(
+                    "{id}: ServerlessTodo {} has dimensions {names:?}, not Stack and Function",
+                    m.name
+                ));
+            }
             for (name, value) in &m.dimensions {
                 let sound = match (*name, target(value), value.as_str()) {
                     ("Stack", Some("AWS::StackName"), _) => true,
@@ -301,14 +311,19 @@ fn the_checks_name_what_lacks_an_alarm_and_alarms_on_nothing() {
             "UserWebhooksChannelFunction event DrainParked: its dead-letter queue ScheduleDeadLetterQueue has no alarm",
         ]
     );
+    let stack = &mut root["Resources"]["SweepUnreadableAlarm"]["Properties"]["Dimensions"];
+    stack.as_array_mut().unwrap().retain(|d| d["Name"] != "Stack");
     let alarm = &mut root["Resources"]["GetTaskThrottleAlarm"]["Properties"];
     alarm["Dimensions"][0]["Value"] = serde_json::json!({"!Ref": "GetTaskFunctoin"});
     alarm["AlarmActions"] = serde_json::json!([]);
+    let mut found = unsound(&root);
+    found.sort();
     assert_eq!(
-        unsound(&root),
+        found,
         [
-            "GetTaskThrottleAlarm: AlarmTopic is not in its AlarmActions",
             "GetTaskThrottleAlarm: AWS/Lambda Throttles dimension FunctionName = {\"!Ref\":\"GetTaskFunctoin\"} names nothing the template declares",
+            "GetTaskThrottleAlarm: AlarmTopic is not in its AlarmActions",
+            "SweepUnreadableAlarm: ServerlessTodo Unreadable has dimensions [\"Function\"], not Stack and Function",
         ]
     );
 }
