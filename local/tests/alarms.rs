@@ -327,3 +327,28 @@ fn the_checks_name_what_lacks_an_alarm_and_alarms_on_nothing() {
         ]
     );
 }
+
+/// docs/operations.md repairs with what the stack's outputs name: every table, every queue, the
+/// alarm topic and the webhook signing secret (`aws cloudformation describe-stacks`).
+#[test]
+fn the_outputs_name_what_the_runbook_works_with() {
+    let template = Template::workspace().unwrap();
+    let root = &template.root;
+    let outputs: Vec<&str> = root["Outputs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, o)| target(&o["Value"]))
+        .collect();
+    let mut needed: Vec<&str> = ["AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic"]
+        .iter()
+        .flat_map(|kind| of_type(root, kind))
+        .map(|(id, _)| id)
+        .collect();
+    needed.push("WebhookSigningSecret");
+    let missing: Vec<&str> = needed
+        .into_iter()
+        .filter(|id| !outputs.contains(id))
+        .collect();
+    assert_eq!(missing, Vec::<&str>::new(), "no output names these");
+}
