@@ -352,3 +352,21 @@ fn the_outputs_name_what_the_runbook_works_with() {
         .collect();
     assert_eq!(missing, Vec::<&str>::new(), "no output names these");
 }
+
+/// docs/operations.md is the runbook: every alarm the template declares is in it, by its
+/// logical id, with what it means and how to repair it.
+#[test]
+fn the_runbook_covers_every_alarm() {
+    let template = Template::workspace().unwrap();
+    let runbook = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/operations.md"
+    ))
+    .unwrap();
+    let absent: Vec<&str> = of_type(&template.root, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(id, _)| id)
+        .filter(|id| !runbook.contains(&format!("`{id}`")))
+        .collect();
+    assert_eq!(absent, Vec::<&str>::new(), "not in docs/operations.md");
+}
