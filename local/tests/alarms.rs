@@ -244,13 +244,12 @@ fn unsound(root: &Value) -> Vec<String> {
                         binaries.iter().any(|b| b == binary)
                     }
                     // SAM deploys an HttpApi without StageName as the $default stage.
-                    ("Stage", None, Some("$default")) => m
-                        .dimension("ApiId")
-                        .and_then(target)
-                        .is_some_and(|api| {
+                    ("Stage", None, Some("$default")) => {
+                        m.dimension("ApiId").and_then(target).is_some_and(|api| {
                             root["Resources"][api]["Type"] == "AWS::Serverless::HttpApi"
                                 && root["Resources"][api]["Properties"]["StageName"].is_null()
-                        }),
+                        })
+                    }
                     ("GlobalSecondaryIndexName", None, Some(index)) => m
                         .dimension("TableName")
                         .and_then(target)
@@ -312,7 +311,10 @@ fn the_checks_name_what_lacks_an_alarm_and_alarms_on_nothing() {
         ]
     );
     let stack = &mut root["Resources"]["SweepUnreadableAlarm"]["Properties"]["Dimensions"];
-    stack.as_array_mut().unwrap().retain(|d| d["Name"] != "Stack");
+    stack
+        .as_array_mut()
+        .unwrap()
+        .retain(|d| d["Name"] != "Stack");
     let alarm = &mut root["Resources"]["GetTaskThrottleAlarm"]["Properties"];
     alarm["Dimensions"][0]["Value"] = serde_json::json!({"!Ref": "GetTaskFunctoin"});
     alarm["AlarmActions"] = serde_json::json!([]);

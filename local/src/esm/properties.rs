@@ -183,7 +183,11 @@ pub fn check(function: &str, event: &str, kind: &str, p: &Value) -> Result<(), P
         if !retry.is_null() {
             let field = |key: &str, range: std::ops::RangeInclusive<i64>| match &retry[key] {
                 Value::Null => Ok(()),
-                v => match v.as_str().and_then(|s| s.parse().ok()).or_else(|| v.as_i64()) {
+                v => match v
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .or_else(|| v.as_i64())
+                {
                     Some(n) if range.contains(&n) => Ok(()),
                     _ => Err(fail(format!(
                         "RetryPolicy {key} {v} is out of range ({}-{})",
