@@ -120,10 +120,10 @@ fn missing(root: &Value) -> Vec<String> {
                         out.push(format!("{id} event {event}: no OffsetLag alarm"));
                     }
                 }
-                "DynamoDB" => {
-                    if !watched("AWS/Lambda", "IteratorAge", "FunctionName", id, condition) {
-                        out.push(format!("{id} event {event}: no IteratorAge alarm"));
-                    }
+                "DynamoDB"
+                    if !watched("AWS/Lambda", "IteratorAge", "FunctionName", id, condition) =>
+                {
+                    out.push(format!("{id} event {event}: no IteratorAge alarm"));
                 }
                 "ScheduleV2" | "Schedule" => {
                     if p["RetryPolicy"].is_null() {
