@@ -173,7 +173,8 @@ pub struct FunctionDefinition {
     pub logical_id: String,
     /// `Metadata.BuildProperties.Binary`: the workspace binary behind it.
     pub binary: String,
-    /// `Environment.Variables`, values still unresolved (`!Ref X` appears as `{"!Ref": "X"}`).
+    /// `Environment.Variables`, the Globals' merged under the function's own as SAM merges
+    /// them, values still unresolved (`!Ref X` appears as `{"!Ref": "X"}`).
     pub environment: Vec<(String, Value)>,
     /// `Timeout` in seconds (the function's, else the Globals', else 3).
     pub timeout_seconds: u64,
@@ -190,6 +191,7 @@ impl Template {
             .root
             .pointer("/Globals/Function/Timeout")
             .and_then(Value::as_u64);
+        let global_environment = &self.root["Globals"]["Function"]["Environment"]["Variables"];
         let Some(resources) = self.root.get("Resources").and_then(Value::as_object) else {
             return Vec::new();
         };
@@ -212,7 +214,15 @@ impl Template {
                 Some(FunctionDefinition {
                     logical_id: id.clone(),
                     binary,
-                    environment: map(&props["Environment"]["Variables"]),
+                    environment: {
+                        let own = map(&props["Environment"]["Variables"]);
+                        let mut all: Vec<(String, Value)> = map(global_environment)
+                            .into_iter()
+                            .filter(|(k, _)| !own.iter().any(|(o, _)| o == k))
+                            .collect();
+                        all.extend(own);
+                        all
+                    },
                     timeout_seconds: props["Timeout"].as_u64().or(global_timeout).unwrap_or(3),
                     events: map(&props["Events"]),
                     reserved_concurrency: props["ReservedConcurrentExecutions"]
@@ -651,6 +661,33 @@ mod tests {
             template.parameter_default("LogLevel").as_deref(),
             Some("INFO")
         );
+    }
+
+    /// SAM merges `Globals.Function.Environment.Variables` into every function's own, the
+    /// function's value winning; the local cloud gives its processes the same.
+    #[test]
+    fn the_globals_environment_is_merged_under_each_functions_own() {
+        let template = Template::parse(
+            "Globals:\n  Function:\n    Environment:\n      Variables: {A: global, B: global}\n\
+             Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: {BuildProperties: {Binary: f}}\n\
+             \x20   Properties:\n      Environment:\n        Variables: {B: own, C: own}\n",
+        )
+        .unwrap();
+        let mut env = template.functions()[0].environment.clone();
+        env.sort_by(|a, b| a.0.cmp(&b.0));
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        assert_eq!(env, [("A", "global"), ("B", "own"), ("C", "own")]);
+        for f in Template::workspace().unwrap().functions() {
+            assert!(
+                f.environment.iter().any(|(k, v)| k == "STACK_NAME"
+                    && *v == serde_json::json!({"!Ref": "AWS::StackName"})),
+                "{} has no STACK_NAME: its metrics would have no Stack",
+                f.logical_id
+            );
+        }
     }
 
     #[test]

@@ -73,6 +73,12 @@ pub fn check(function: &str, event: &str, kind: &str, p: &Value) -> Result<(), P
             "Description",
             "State",
             "Enabled",
+            // Scheduler's own delivery to Lambda: retried, then dead-lettered. The local
+            // schedule hands the event to the function's host in process, waiting for a free
+            // environment rather than being throttled, so a delivery never fails and nothing
+            // is ever dead-lettered; the values are checked as Scheduler checks them.
+            "RetryPolicy",
+            "DeadLetterConfig",
         ],
         // The APIs' events are the gateways'; other kinds have no local trigger.
         "HttpApi" => return Ok(()),
@@ -169,6 +175,37 @@ pub fn check(function: &str, event: &str, kind: &str, p: &Value) -> Result<(), P
         if !expression.starts_with("rate(") {
             return Err(fail(format!(
                 "ScheduleExpression {expression:?} is not emulated (rate(...) only)"
+            )));
+        }
+        // EventBridge Scheduler API reference, RetryPolicy: MaximumEventAgeInSeconds 60-86400,
+        // MaximumRetryAttempts 0-185.
+        let retry = &p["RetryPolicy"];
+        if !retry.is_null() {
+            let field = |key: &str, range: std::ops::RangeInclusive<i64>| match &retry[key] {
+                Value::Null => Ok(()),
+                v => match v
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .or_else(|| v.as_i64())
+                {
+                    Some(n) if range.contains(&n) => Ok(()),
+                    _ => Err(fail(format!(
+                        "RetryPolicy {key} {v} is out of range ({}-{})",
+                        range.start(),
+                        range.end()
+                    ))),
+                },
+            };
+            field("MaximumEventAgeInSeconds", 60..=86_400)?;
+            field("MaximumRetryAttempts", 0..=185)?;
+        }
+        let dead_letter = &p["DeadLetterConfig"];
+        if !dead_letter.is_null()
+            && !dead_letter["Arn"].is_string()
+            && dead_letter["Type"].as_str() != Some("SQS")
+        {
+            return Err(fail(format!(
+                "DeadLetterConfig {dead_letter} names no queue (an Arn, or Type SQS)"
             )));
         }
         // Scheduler invokes Lambda asynchronously: "For asynchronous invocations, the maximum
@@ -280,10 +317,21 @@ mod tests {
                 "F",
                 "S",
                 "ScheduleV2",
-                &json!({"ScheduleExpression": "rate(1 minute)", "RetryPolicy": {}})
+                &json!({"ScheduleExpression": "rate(1 minute)", "FlexibleTimeWindow": {}})
             )
             .is_err()
         );
+        let schedule = |extra: serde_json::Value| {
+            let mut p = json!({"ScheduleExpression": "rate(1 minute)"});
+            p.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            check("F", "S", "ScheduleV2", &p)
+        };
+        assert!(schedule(json!({"RetryPolicy": {"MaximumRetryAttempts": "3", "MaximumEventAgeInSeconds": 300}, "DeadLetterConfig": {"Arn": "arn:aws:sqs:us-east-1:000000000000:Q"}})).is_ok());
+        assert!(schedule(json!({"RetryPolicy": {"MaximumRetryAttempts": 186}})).is_err());
+        assert!(schedule(json!({"RetryPolicy": {"MaximumEventAgeInSeconds": 59}})).is_err());
+        assert!(schedule(json!({"DeadLetterConfig": {}})).is_err());
         assert!(check("F", "S", "SQS", &json!({})).is_err());
     }
 
