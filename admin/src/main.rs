@@ -65,7 +65,10 @@ enum DeadLetters {
     },
     /// Send the chosen dead letters back to their origin topic and partition (a dry run
     /// without --apply).
-    #[command(args_override_self = true)]
+    #[command(
+        args_override_self = true,
+        group(clap::ArgGroup::new("which").required(true).multiple(true).args(["offsets", "all"]))
+    )]
     Redrive {
         /// A dead letter's offset (repeatable).
         #[arg(long = "offset", value_name = "N", allow_negative_numbers = true,
@@ -124,9 +127,6 @@ async fn run(command: Command) -> Result<bool, String> {
             to,
             apply,
         }) => {
-            if offsets.is_empty() && !all {
-                return Err("say which: --offset N (repeatable) or --all".into());
-            }
             let client = kafka().await?;
             let letters: Vec<_> = dead_letters::list(&client, 0)
                 .await
@@ -287,6 +287,8 @@ mod tests {
             "todo-admin dead-letters show",
             "todo-admin dead-letters list --from x",
             "todo-admin dead-letters redrive --offset -1",
+            "todo-admin dead-letters redrive",
+            "todo-admin dead-letters redrive --apply",
             "todo-admin failures redrive",
             "todo-admin failures redrive f.jsonl --wrong",
         ] {

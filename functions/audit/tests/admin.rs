@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use todo_audit::http::export::audit_export;
 use todo_audit::http::search::admin_audit;
 use todo_audit::store::{
-    AUDIT_SHARDS, AppendEntries, AuditStore, SEARCH_QUERIES_PER_PAGE, Search, SearchEntries,
-    SearchStart,
+    AUDIT_SHARDS, AppendEntries, AuditStore, DAYS_PK, SEARCH_QUERIES_PER_PAGE, Search,
+    SearchEntries, SearchStart,
 };
 use todo_lambda::admin::AdminPolicy;
 use todo_lambda::cursor::CursorCodec;
@@ -385,10 +385,18 @@ async fn entries_expire_by_ttl_after_the_retention_period() {
         at,
     );
     store.append(std::slice::from_ref(&e)).await.unwrap();
-    let items = client.scan().table_name("AuditTable").send().await.unwrap();
-    let item = &items.items()[0];
-    let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
-    assert_eq!(ttl, at.epoch_seconds() + 400 * 86_400);
+    let ttl = |item: &HashMap<String, AttributeValue>| -> i64 {
+        item["ttl"].as_n().unwrap().parse().unwrap()
+    };
+    let (markers, entries): (Vec<_>, Vec<_>) = scan_all_items(&client)
+        .await
+        .into_iter()
+        .partition(|item| item["pk"].as_s().unwrap() == DAYS_PK);
+    assert_eq!(ttl(&entries[0]), at.epoch_seconds() + 400 * 86_400);
+    // The day's marker in the directory of days expires with the day's last entries.
+    assert_eq!(markers.len(), 1);
+    assert_eq!(markers[0]["sk"].as_s().unwrap(), "2030-01-01");
+    assert_eq!(ttl(&markers[0]), at.epoch_seconds() + 86_400 + 400 * 86_400);
 }
 
 #[tokio::test]
@@ -493,8 +501,17 @@ async fn a_users_export_is_their_entries_as_json_lines_in_linked_parts() {
     assert_eq!(r.status, 401);
 }
 
-/// Every item of the audit table.
+/// Every entry's item of the audit table (not the directory of days).
 async fn scan_all(client: &aws_sdk_dynamodb::Client) -> Vec<HashMap<String, AttributeValue>> {
+    scan_all_items(client)
+        .await
+        .into_iter()
+        .filter(|item| item["pk"].as_s().unwrap() != DAYS_PK)
+        .collect()
+}
+
+/// Every item of the audit table.
+async fn scan_all_items(client: &aws_sdk_dynamodb::Client) -> Vec<HashMap<String, AttributeValue>> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
@@ -814,7 +831,7 @@ async fn a_walk_over_empty_days_stays_within_the_query_budget() {
         };
         let mut start: Option<SearchStart> = None;
         let mut got = Vec::new();
-        let mut pages = 0;
+        let mut total = 0;
         loop {
             calls.0.store(0, Ordering::SeqCst);
             let page = store.search(&search, 10, start.take()).await.unwrap();
@@ -823,7 +840,7 @@ async fn a_walk_over_empty_days_stays_within_the_query_budget() {
                 spent <= SEARCH_QUERIES_PER_PAGE,
                 "{operation:?}: a page made {spent} Queries"
             );
-            pages += 1;
+            total += spent;
             got.extend(page.entries);
             match page.next {
                 Some(next) => start = Some(next),
@@ -831,7 +848,72 @@ async fn a_walk_over_empty_days_stays_within_the_query_budget() {
             }
         }
         assert_eq!(got, std::slice::from_ref(&found), "{operation:?}");
-        // Four days a page (each one Query per shard and the legacy key): 41 days in 11 pages.
-        assert!(pages >= 10, "{operation:?}: {pages} pages ended early");
+        // The directory of days, then one Query for each of the 40 days without sharded entries
+        // (its legacy key) and every shard and the legacy key of the one day with an entry.
+        let most = 1 + 40 + AUDIT_SHARDS as usize + 1;
+        assert!(
+            total <= most,
+            "{operation:?}: the walk made {total} Queries"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_day_written_before_sharding_is_searched_by_its_legacy_key() {
+    let w = World::new().await;
+    let client = w.engine.client().await;
+    let day = |d: u64| w.now.before(Duration::from_secs(d * 86_400));
+    // Entries 20, 10 and 1 days back; the one 10 days back as a release before sharding wrote
+    // it: unsharded keys and no marker of its day in the directory.
+    let all: Vec<AuditEntry> = [20, 10, 1]
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let actor = Actor::System { id: "sweep".into() };
+            entry(i, ALICE, actor, TaskId::generate(), "task.updated", day(d))
+        })
+        .collect();
+    w.audit.append(&all).await.unwrap();
+    let old = &all[1];
+    let old_day = old.time.as_datetime().format("%Y-%m-%d").to_string();
+    client
+        .update_item()
+        .table_name("AuditTable")
+        .key(
+            "pk",
+            AttributeValue::S(format!("USER#{}#TASK#{}", old.owner, old.task_id)),
+        )
+        .key(
+            "sk",
+            AttributeValue::S(format!("V#{:020}#{}", old.version, old.event_id)),
+        )
+        .condition_expression("attribute_exists(pk)")
+        .update_expression("SET day_pk = :d, op_pk = :o, actor_pk = :a")
+        .expression_attribute_values(":d", AttributeValue::S(old_day.clone()))
+        .expression_attribute_values(":o", AttributeValue::S(format!("task.updated#{old_day}")))
+        .expression_attribute_values(":a", AttributeValue::S("system#sweep".into()))
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_item()
+        .table_name("AuditTable")
+        .key("pk", AttributeValue::S(DAYS_PK.into()))
+        .key("sk", AttributeValue::S(old_day))
+        .send()
+        .await
+        .unwrap();
+    for params in [
+        vec![],
+        vec![("operation", "task.updated")],
+        vec![("actor", "sweep"), ("actor_kind", "system")],
+    ] {
+        for limit in [1, 2, 100] {
+            assert_eq!(
+                w.search_all(&params, limit).await,
+                all,
+                "{params:?} {limit}"
+            );
+        }
     }
 }

@@ -168,7 +168,10 @@ impl KafkaMapping {
     }
 
     pub async fn run(self, client: Arc<Client>, observe: Observer) {
-        const IDLE: Duration = Duration::from_millis(100);
+        // An idle partition is polled every 300 ms (this and the fetch's 50 ms wait): within
+        // Lambda's own default batching window for Kafka (500 ms), and a third of the broker's
+        // work that polling every 150 ms cost an idle cloud (24 pollers).
+        const IDLE: Duration = Duration::from_millis(250);
         const DISCOVERY: Duration = Duration::from_secs(1);
         let mut running = BTreeSet::new();
         // The workers end with this task (a JoinSet aborts what it holds when dropped).
@@ -188,12 +191,32 @@ impl KafkaMapping {
                     let client = Arc::clone(&client);
                     let observe = Arc::clone(&observe);
                     workers.spawn(async move {
+                        // One partition client for the worker's life: making one looks up
+                        // the partition's leader, a metadata request a poll would repeat.
+                        let mut pc = None;
                         loop {
-                            if worker
-                                .poll_partition(&client, partition, observe.as_ref())
-                                .await
-                                == 0
-                            {
+                            if pc.is_none() {
+                                pc = client
+                                    .partition_client(
+                                        worker.topic.clone(),
+                                        partition,
+                                        UnknownTopicHandling::Retry,
+                                    )
+                                    .await
+                                    .ok();
+                            }
+                            let settled = match &pc {
+                                Some(p) => {
+                                    worker
+                                        .poll_partition(&client, p, partition, observe.as_ref())
+                                        .await
+                                }
+                                None => None,
+                            };
+                            if settled.is_none() {
+                                pc = None;
+                            }
+                            if settled.unwrap_or(0) == 0 {
                                 tokio::time::sleep(IDLE).await;
                             }
                         }
@@ -204,26 +227,20 @@ impl KafkaMapping {
         }
     }
 
-    /// One poll of one partition: at most one batch; returns how many records were settled.
+    /// One poll of one partition: at most one batch; returns how many records were settled,
+    /// or `None` when the fetch failed (the caller makes a new partition client: the broker may
+    /// have restarted or the topic been made again).
     pub async fn poll_partition(
         &mut self,
         client: &Client,
+        pc: &PartitionClient,
         partition: i32,
         observe: &(dyn Fn(&str, &str, &Invocation) + Send + Sync),
-    ) -> usize {
-        let Ok(pc) = client
-            .partition_client(self.topic.clone(), partition, UnknownTopicHandling::Retry)
-            .await
-        else {
-            return 0;
-        };
+    ) -> Option<usize> {
         let key = format!("{}-{partition}", self.topic);
         let next = match self.committed(partition) {
             Some(n) => n,
-            None => match self.first_offset(&pc, partition).await {
-                Some(n) => n,
-                None => return 0,
-            },
+            None => self.first_offset(pc, partition).await?,
         };
         // A fetch waits at most 50 ms for records, so the worker notices a stop promptly (the
         // batching window still bounds how long a record waits).
@@ -235,11 +252,14 @@ impl KafkaMapping {
                 .filter(|r| r.offset >= next)
                 .take(self.limit.unwrap_or(self.batching.batch_size))
                 .collect(),
-            Err(_) => Vec::new(),
+            Err(_) => {
+                self.reset_if_out_of_range(pc, partition, next).await;
+                return None;
+            }
         };
         if batch.is_empty() {
-            self.reset_if_out_of_range(&pc, partition, next).await;
-            return 0;
+            self.reset_if_out_of_range(pc, partition, next).await;
+            return Some(0);
         }
         let event = msk_event(&self.topic, partition, &batch);
         let payload = serde_json::to_vec(&event).unwrap_or_default();
@@ -260,7 +280,7 @@ impl KafkaMapping {
         let Some(&first) = failed.iter().min() else {
             self.limit = None;
             self.commit(partition, last + 1);
-            return batch.len();
+            return Some(batch.len());
         };
         self.commit(partition, first);
         let attempts = self.attempts.entry((partition, first)).or_insert(0);
@@ -279,7 +299,7 @@ impl KafkaMapping {
             if let Some(half) = self.batching.split(&invocation.outcome, batch.len()) {
                 self.limit = Some(half);
             }
-            return batch.iter().filter(|r| r.offset < first).count();
+            return Some(batch.iter().filter(|r| r.offset < first).count());
         }
         self.attempts.remove(&(partition, first));
         self.limit = None;
@@ -315,10 +335,10 @@ impl KafkaMapping {
                 .await
                 && dlt.produce(dead, Compression::NoCompression).await.is_err()
             {
-                return 0; // not committed: retried on the next poll
+                return Some(0); // not committed: retried on the next poll
             }
         }
         self.commit(partition, last + 1);
-        batch.len()
+        Some(batch.len())
     }
 }

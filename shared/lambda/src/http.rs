@@ -139,7 +139,8 @@ pub fn query(req: &Request) -> Result<QueryMap, Problem> {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let decoded_name = percent_decode(name);
         if decoded_name.is_err() || percent_decode(value).is_err() {
-            let name = decoded_name.unwrap_or_else(|lossy| lossy);
+            // A name that is not UTF-8 is named as it was sent: U+FFFD would name nothing.
+            let name = decoded_name.unwrap_or_else(|_| name.to_string());
             return Err(Problem::bad_request(format!(
                 "query parameter {name}: not UTF-8 once percent-decoded"
             )));
@@ -475,7 +476,8 @@ mod tests {
             ("q=%FF%FE", "q"),
             ("limit=5&tag=%C3", "tag"),
             ("q=ok&q=%E2%82", "q"),
-            ("%FF=1", "\u{FFFD}"),
+            ("%FF=1", "%FF"),
+            ("a%E2%82=1", "a%E2%82"),
         ] {
             let p = query(&with_query(raw)).unwrap_err();
             assert_eq!(p.status, 400, "{raw}");

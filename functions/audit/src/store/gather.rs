@@ -35,7 +35,7 @@ pub struct Budget {
 
 impl Budget {
     /// Takes one round of `queries`, if the budget has it.
-    fn spend(&mut self, queries: usize) -> bool {
+    pub fn spend(&mut self, queries: usize) -> bool {
         if self.rounds == 0 || self.queries < queries {
             return false;
         }

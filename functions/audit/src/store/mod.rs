@@ -11,6 +11,9 @@
 //! | `day_pk` | `<YYYY-MM-DD>#<shard>`: with `owner_sk`, the GSI `by-day`: everything |
 //! | `ttl` | the entry's time plus the retention period (`AUDIT_RETENTION_DAYS`), in epoch seconds |
 //!
+//! One more kind of item, the directory of days (`days`): `pk` `DAYS`, `sk` `<YYYY-MM-DD>`,
+//! `ttl` the end of the day plus the retention period.
+//!
 //! No partition key may take a share of every user's writes (a GSI partition that throttles
 //! throttles the table's writes too): the operation and day indexes are partitioned by day, and
 //! the keys every user shares are written in `shards` (`<shard>`: two digits, from the event
@@ -21,16 +24,20 @@
 //! Keys derive from the event alone, so writing an event twice rewrites the same item: a
 //! redelivered batch leaves one entry per event.
 //!
-//! `writer` appends the consumer's entries, `reader` serves an owner's history and audit pages,
+//! `writer` appends the consumer's entries (after marking their days in `days`, the directory
+//! of days that hold sharded entries), `reader` serves an owner's history and audit pages,
 //! `search` plans and runs the administrator's search over the other indexes, `gather` merges
 //! the shards of a key, `shards` says which keys are sharded and how.
 
+mod days;
 mod gather;
 mod reader;
 mod search;
 mod shards;
 mod writer;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -40,6 +47,7 @@ use todo_lambda::table::{Item, TableError};
 use todo_schema::audit::AuditEntry;
 use todo_schema::{Actor, TaskId, Timestamp};
 
+pub use days::DAYS_PK;
 pub use reader::{EntryPage, Range, ReadEntries};
 pub use search::{
     SEARCH_QUERIES_PER_PAGE, SEARCH_ROUNDS_PER_PAGE, Search, SearchEntries, SearchPage, SearchStart,
@@ -62,6 +70,8 @@ pub struct AuditStore {
     table: String,
     /// How long an entry is kept after its time; `None` keeps it forever.
     retention: Option<Duration>,
+    /// The days this process has marked in the directory (`days`).
+    days_marked: Arc<Mutex<HashSet<chrono::NaiveDate>>>,
 }
 
 fn history_pk(owner: &str, task: TaskId) -> String {
@@ -97,6 +107,7 @@ impl AuditStore {
             client,
             table: table.into(),
             retention: None,
+            days_marked: Arc::default(),
         }
     }
 

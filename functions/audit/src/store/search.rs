@@ -3,7 +3,10 @@
 //! index has them and gathering every shard of a sharded key (`gather`), within a bounded
 //! number of Queries per page.
 
+use std::collections::BTreeSet;
 use std::future::Future;
+
+use chrono::NaiveDate;
 
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use todo_lambda::dynamodb::s;
@@ -105,15 +108,51 @@ impl Plan {
     }
 
     /// The partition key values that hold the plan's entries (of `day`, for the day indexes).
-    fn partitions(&self, day: chrono::NaiveDate) -> Vec<String> {
+    fn partitions(&self, day: NaiveDate) -> Vec<String> {
         match self {
             Plan::Task(task) => vec![task.to_string()],
             Plan::Actor(actor) => actor_partitions(actor),
+            Plan::Days { .. } => partitions(&self.day_partition(day)),
+        }
+    }
+
+    /// A day index's unsharded key of `day`: the base of its shards, and its legacy key.
+    fn day_partition(&self, day: NaiveDate) -> String {
+        match self {
             Plan::Days {
                 operation: Some(op),
-            } => partitions(&format!("{op}#{}", day_key(day))),
-            Plan::Days { operation: None } => partitions(&day_key(day)),
+            } => format!("{op}#{}", day_key(day)),
+            _ => day_key(day),
         }
+    }
+
+    /// The partitions of the next gather from `day`, and the last day it covers. A day the
+    /// directory (`marked`) lists: every shard and the legacy key. Days it does not list hold
+    /// at most entries written before sharding: the legacy keys of the run of such days from
+    /// `day` (up to `last`, at most `most` of them) are gathered at once, their sort keys (times)
+    /// ordering them across days.
+    fn step(
+        &self,
+        day: NaiveDate,
+        last: NaiveDate,
+        marked: Option<&BTreeSet<NaiveDate>>,
+        most: usize,
+    ) -> (Vec<String>, NaiveDate) {
+        let Some(marked) = marked.filter(|m| !m.contains(&day)) else {
+            return (self.partitions(day), day);
+        };
+        let mut keys = vec![self.day_partition(day)];
+        let mut end = day;
+        while keys.len() < most {
+            match end.succ_opt() {
+                Some(next) if next <= last && !marked.contains(&next) => {
+                    keys.push(self.day_partition(next));
+                    end = next;
+                }
+                _ => break,
+            }
+        }
+        (keys, end)
     }
 
     /// The Query of any one partition (`:k`), its sort key from `from` (inclusive) when given.
@@ -192,14 +231,21 @@ impl SearchEntries for AuditStore {
             queries: SEARCH_QUERIES_PER_PAGE,
             rounds: SEARCH_ROUNDS_PER_PAGE,
         };
+        // A walk over days first reads which days hold sharded entries (one Query).
+        let marked = if plan.walks_days() && budget.spend(1) {
+            Some(self.marked_days(day, last_day).await?)
+        } else {
+            None
+        };
         let mut entries = Vec::new();
         loop {
             let query = plan.query(self, q, from.as_deref());
+            let (partitions, step_end) = plan.step(day, last_day, marked.as_ref(), budget.queries);
             let got = gather(
                 &query,
                 plan.sort_key(),
-                plan.partitions(day),
-                from,
+                partitions,
+                from.clone(),
                 limit - entries.len(),
                 &mut budget,
             )
@@ -209,10 +255,11 @@ impl SearchEntries for AuditStore {
             let stopped = got.rest != Rest::Empty;
             from = match got.rest {
                 Rest::From(from) => from,
-                Rest::Empty => match day.succ_opt() {
+                // The lower bound stays: every later day's sort keys are above it.
+                Rest::Empty => match step_end.succ_opt() {
                     Some(next) if plan.walks_days() && next <= last_day => {
                         day = next;
-                        None
+                        from
                     }
                     _ => {
                         return Ok(SearchPage {

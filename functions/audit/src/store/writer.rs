@@ -14,7 +14,7 @@ use super::shards::{actor_pk, shard_of, sharded};
 use super::{AuditStore, day_key, day_of, history_pk};
 
 /// BatchWriteItem takes at most 25 writes.
-const BATCH_LIMIT: usize = 25;
+pub(super) const BATCH_LIMIT: usize = 25;
 /// Rounds of retrying unprocessed items before giving up on a batch: five, 50 ms apart,
 /// doubling. A failed request is not retried here: the table's errors are classified for the
 /// consumer, which reports the records for the mapping to retry.
@@ -64,7 +64,10 @@ fn item(
 }
 
 impl AuditStore {
-    async fn write_chunk(&self, mut requests: Vec<WriteRequest>) -> Result<(), TableError> {
+    pub(super) async fn write_chunk(
+        &self,
+        mut requests: Vec<WriteRequest>,
+    ) -> Result<(), TableError> {
         let mut retries = Retries::new(UNPROCESSED_RETRIES);
         loop {
             let out = self
@@ -91,6 +94,8 @@ impl AuditStore {
 
 impl AppendEntries for AuditStore {
     async fn append(&self, entries: &[AuditEntry]) -> Result<(), (usize, TableError)> {
+        // The search finds a day's sharded entries through the directory: mark it first.
+        self.mark_days(entries).await.map_err(|e| (0, e))?;
         // BatchWriteItem refuses two writes to one key; a batch may hold an event twice.
         let mut seen = HashSet::new();
         let mut done = 0;
