@@ -53,7 +53,7 @@ pub const TOMBSTONE_DAYS: u64 = 31;
 /// sweep would have to know which buckets a late or held-up reminder waits in; the sort key
 /// (`rem_at`) already lets each Query read only what is due. The four keys of earlier releases
 /// (`REM#0` to `REM#3`) are among these, so a stack upgrades with nothing to migrate.
-pub const REMINDER_SHARDS: u8 = 32;
+pub const REMINDER_SHARDS: u8 = 128;
 
 /// Names of the local secondary indexes, one per sort order besides creation.
 pub const INDEX_BY_DUE: &str = "by-due";
