@@ -1137,6 +1137,86 @@ mod web_push {
     }
 }
 
+/// A channel's parked deliveries spread over its lanes (no one index partition takes a whole
+/// 7:00), and a drain finds every one due, with those parked by a release before the lanes.
+#[tokio::test]
+async fn parked_deliveries_spread_over_lanes_and_a_drain_finds_each_once() {
+    use todo_notifications::channels::parked::Drain;
+    use todo_notifications::store::{Lane, PARK_LANES, Parking};
+    use todo_schema::notification::Channel;
+
+    let (engine, store) = inbox().await;
+    let channel = Channel::Email;
+    let at: Timestamp = "2031-01-01T07:00:00Z".parse().unwrap();
+    let events: Vec<EventEnvelope> = (0..64)
+        .map(|i| reminder([ALICE, BOB][i % 2], &format!("r{i}")))
+        .collect();
+    for e in &events {
+        store.park(channel, e, at).await.unwrap();
+    }
+    // One parked before the lanes: its index key is the channel's alone.
+    let legacy = reminder(ALICE, "parked by an earlier release");
+    store.park(channel, &legacy, at).await.unwrap();
+    engine
+        .client()
+        .await
+        .update_item()
+        .table_name("NotificationsTable")
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{ALICE}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("PARK#email#{}", legacy.id)),
+        )
+        .update_expression("SET park_pk = :p")
+        .expression_attribute_values(
+            ":p",
+            aws_sdk_dynamodb::types::AttributeValue::S("PARK#email".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut per_lane = Vec::new();
+    for lane in Lane::all() {
+        let page = store
+            .parked::<EventEnvelope>(channel, lane, at, 1_000, None)
+            .await
+            .unwrap();
+        per_lane.push(page.items.len());
+    }
+    assert_eq!(per_lane.len(), PARK_LANES as usize + 1);
+    assert_eq!(
+        per_lane[PARK_LANES as usize], 1,
+        "the earlier release's key"
+    );
+    let most = per_lane[..PARK_LANES as usize].iter().max().unwrap();
+    assert!(
+        per_lane[..PARK_LANES as usize].iter().all(|n| *n > 0) && *most <= 64 / 2,
+        "64 parks spread over the lanes: {per_lane:?}"
+    );
+    // Before their time nothing is due; at it, every one once.
+    let mut early = Drain::new(
+        &store,
+        channel,
+        at.before(std::time::Duration::from_secs(1)),
+        later(),
+    );
+    while let Some(page) = early.next_page::<EventEnvelope>().await.unwrap() {
+        assert!(page.is_empty(), "nothing due before 7:00");
+    }
+    let mut drain = Drain::new(&store, channel, at, later());
+    let mut found = Vec::new();
+    while let Some(page) = drain.next_page::<EventEnvelope>().await.unwrap() {
+        found.extend(page.into_iter().map(|p| p.content.id));
+    }
+    let mut expected: Vec<Uuid> = events.iter().chain([&legacy]).map(|e| e.id).collect();
+    expected.sort();
+    found.sort();
+    assert_eq!(found, expected);
+}
+
 // A module of this test binary (a file in tests/ itself would be a binary of its own).
 #[path = "notifications/user_webhooks.rs"]
 mod user_webhooks;

@@ -125,6 +125,12 @@ pub async fn sweep_for<S: SweepReminders + Sync>(
 
 /// [`sweep_for`] within the invocation's `deadline`: no sweep starts, and no sweep takes new
 /// work, after it.
+///
+/// A sweep also takes no new work once the next one is due (`every` after its start): what it
+/// has not reached stays in the index, and the next sweep reads every shard afresh, so a
+/// reminder that came due meanwhile gets its owner's turn there. Without that bound, one owner's
+/// backlog would keep a sweep busy for its whole share (a thousand writes) while every other
+/// owner's reminders that came due after it started waited for it to end.
 pub async fn sweep_for_until<S: SweepReminders + Sync>(
     store: &S,
     window: StdDuration,
@@ -136,7 +142,9 @@ pub async fn sweep_for_until<S: SweepReminders + Sync>(
     let mut total = SweepReport::default();
     let mut first_failure = None;
     loop {
-        match sweep_until(store, Timestamp::now(), deadline).await {
+        let next_due = Instant::now() + every;
+        let until = deadline.map_or(next_due, |d| d.min(next_due));
+        match sweep_until(store, Timestamp::now(), Some(until)).await {
             Ok(r) => total.add(&r),
             Err(e) => {
                 total.add(&e.report);
@@ -242,7 +250,16 @@ impl<'a, S: SweepReminders + Sync> Run<'a, S> {
             actor: Actor::System {
                 id: SWEEP_ACTOR.to_string(),
             },
-            shards: (0..REMINDER_SHARDS).map(|shard| (shard, None)).collect(),
+            // Each sweep starts at another shard: a sweep that stops taking work when the next
+            // is due may not read every shard under a burst, and the next then starts elsewhere
+            // rather than always behind the same ones.
+            shards: {
+                let first = (now.as_datetime().timestamp_subsec_micros()
+                    % u32::from(REMINDER_SHARDS)) as u8;
+                (0..REMINDER_SHARDS)
+                    .map(|i| ((i + first) % REMINDER_SHARDS, None))
+                    .collect()
+            },
             turns: Turns::new(PER_OWNER_IN_FLIGHT, OWNER_SHARE),
             active: HashSet::new(),
             reads: 0,

@@ -318,7 +318,7 @@ async fn unreadable_items_are_set_aside_and_never_starve_another_users_reminder(
 
 /// Issue #21: one owner's volume never delays another's. A heavy owner with 1,500 reminders due
 /// at one instant beside five ordinary owners with one each, swept by the real binary at the
-/// deployed cadence (a sweep, and another 10 s later): every ordinary owner's reminder goes out
+/// deployed cadence (sweeps 10 s apart): every ordinary owner's reminder goes out
 /// on time, within the 30 s promise and ahead of most of the heavy owner's; the heavy owner's
 /// all go out too, each once.
 #[tokio::test]
@@ -339,8 +339,9 @@ async fn a_heavy_owners_reminders_never_hold_back_another_owners() {
         .await
         .unwrap();
 
-    // The deployed cadence for two sweeps: one at the start, one 10 s later.
-    let host = sweep_function(&h, 10, 60).await;
+    // The deployed cadence for three sweeps, 10 s apart: each takes no new work once the next
+    // is due, so the heavy owner's tail goes out in the third, still within the promise.
+    let host = sweep_function(&h, 20, 60).await;
     let wait = due.as_datetime() - chrono::Utc::now();
     tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
     let invocation = host.invoke(b"{}".to_vec()).await;
@@ -385,4 +386,62 @@ async fn a_heavy_owners_reminders_never_hold_back_another_owners() {
     assert!(heavy.iter().all(|e| after_due(e) < PROMISE));
     let later = sweep(&h.store, Timestamp::now()).await.unwrap();
     assert_eq!(later.found, 0, "nothing left behind: {later:?}");
+}
+
+/// An owner whose reminder comes due while another owner's backlog is being recorded waits
+/// at most for the next sweep, not for the backlog: a sweep takes no new work once the next is
+/// due. With every write slowed to 40 ms, the heavy owner's 1,500 reminders would keep one sweep
+/// busy for its whole share (1,000 at 4 writes in flight: 10 s); sweeps here are 1 s apart, and
+/// the ordinary owner's reminder is made due while the first sweep is recording.
+#[tokio::test]
+async fn a_reminder_due_during_a_long_sweep_goes_out_in_the_next_not_after_the_backlog() {
+    use todo_local::dynamodb::latency::Latency;
+    use todo_tasks::sweep::sweep_for;
+
+    const HEAVY: usize = 1_500;
+    let h = Harness::new().await;
+    let created = Timestamp::now();
+    let due = Timestamp::from_datetime(created.as_datetime() + chrono::Duration::milliseconds(100))
+        .unwrap();
+    h.store
+        .seed_reminders(
+            std::iter::repeat_n("heavy".to_string(), HEAVY),
+            due,
+            created,
+        )
+        .await
+        .unwrap();
+    let wait = due.as_datetime() - chrono::Utc::now();
+    tokio::time::sleep(wait.to_std().unwrap_or_default()).await;
+    h.engine
+        .set_latency(Some(Latency::fixed(std::time::Duration::from_millis(40))));
+    let sweeps = sweep_for(
+        &h.store,
+        std::time::Duration::from_secs(6),
+        std::time::Duration::from_secs(1),
+    );
+    // After the first sweep has read every shard (128 Queries, 16 at a time, 40 ms each).
+    let ordinary_comes_due = async {
+        tokio::time::sleep(std::time::Duration::from_millis(1_200)).await;
+        h.store
+            .seed_reminders(["ordinary".to_string()], Timestamp::now(), created)
+            .await
+            .unwrap();
+    };
+    let (report, ()) = tokio::join!(sweeps, ordinary_comes_due);
+    h.engine.set_latency(None);
+    let report = report.unwrap();
+    assert!(
+        report.deferred > 0,
+        "the backlog outlasted a sweep: {report:?}"
+    );
+    let events = reminder_events(&h);
+    let position = events
+        .iter()
+        .position(|e| e["owner"]["S"] == "ordinary")
+        .expect("the ordinary owner's reminder went out within the sweeps");
+    assert!(
+        position < 500,
+        "the ordinary owner's reminder went out after {position} of the heavy owner's"
+    );
 }

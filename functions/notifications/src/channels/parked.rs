@@ -19,7 +19,7 @@ use todo_schema::Timestamp;
 use todo_schema::notification::{Channel, Notification};
 
 use super::delivery::{ChannelConsumer, Outcome, Sender};
-use crate::store::{Deliveries, Parked, Parking};
+use crate::store::{Deliveries, Lane, Parked, Parking};
 
 /// What a channel function is asked to do.
 #[derive(Debug)]
@@ -105,15 +105,19 @@ const PAGE: i32 = 25;
 const HELD: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// One drain of what a channel parked until `now` or earlier: its pages, read one at a time,
-/// earliest first, until nothing due is left or `deadline` comes, and the report of what was
-/// done with them. Every channel's drain goes through here, so all stop at their deadline the
-/// same way and report alike.
+/// lane after lane (each earliest first), until nothing due is left or `deadline` comes, and
+/// the report of what was done with them. Every channel's drain goes through here, so all stop
+/// at their deadline the same way and report alike.
 pub struct Drain<'a, S> {
     store: &'a S,
     channel: Channel,
     now: Timestamp,
     deadline: tokio::time::Instant,
-    /// Where the next page starts; `None` once the last page was read.
+    /// The lanes after the one being read.
+    lanes: std::collections::VecDeque<Lane>,
+    /// The lane being read.
+    lane: Lane,
+    /// Where the lane's next page starts; `None` once its last page was read.
     next: Option<Option<StartKey>>,
     /// What the channel did with the pages so far (it counts; the drain notes running out of
     /// time).
@@ -128,11 +132,15 @@ impl<'a, S: Parking> Drain<'a, S> {
         now: Timestamp,
         deadline: tokio::time::Instant,
     ) -> Self {
+        let mut lanes: std::collections::VecDeque<Lane> = Lane::all().collect();
+        let lane = lanes.pop_front().unwrap_or(Lane::Unsharded);
         Self {
             store,
             channel,
             now,
             deadline,
+            lanes,
+            lane,
             next: Some(None),
             report: DrainReport::default(),
         }
@@ -143,8 +151,17 @@ impl<'a, S: Parking> Drain<'a, S> {
     pub async fn next_page<T: DeserializeOwned + Send>(
         &mut self,
     ) -> Result<Option<Vec<Parked<T>>>, TableError> {
-        let Some(start) = self.next.take() else {
-            return Ok(None);
+        let start = loop {
+            match self.next.take() {
+                Some(start) => break start,
+                None => match self.lanes.pop_front() {
+                    Some(lane) => {
+                        self.lane = lane;
+                        self.next = Some(None);
+                    }
+                    None => return Ok(None),
+                },
+            }
         };
         if tokio::time::Instant::now() >= self.deadline {
             self.report.out_of_time = true;
@@ -152,7 +169,7 @@ impl<'a, S: Parking> Drain<'a, S> {
         }
         let page = self
             .store
-            .parked::<T>(self.channel, self.now, PAGE, start)
+            .parked::<T>(self.channel, self.lane, self.now, PAGE, start)
             .await?;
         self.next = page.next.map(Some);
         Ok(Some(page.items))

@@ -39,7 +39,7 @@ mod user_webhooks;
 
 pub use deliveries::Deliveries;
 pub use inbox::{Placed, WriteInbox};
-pub use parking::{INDEX_PARKED, Parkable, Parked, ParkedPage, Parking};
+pub use parking::{INDEX_PARKED, Lane, PARK_LANES, Parkable, Parked, ParkedPage, Parking};
 pub use push_subscriptions::{PushSubscriptions, Subscribed};
 pub use reads::{INDEX_UNREAD, NotificationPage, ReadInbox};
 pub use settings::Settings;

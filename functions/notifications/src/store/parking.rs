@@ -5,11 +5,16 @@
 //! | `pk` | `USER#<owner>` |
 //! | `sk` | `PARK#<channel>#<id>` (the notification's or the event's id) |
 //! | `content` | what the channel needs to send it again (the notification, or the event) |
-//! | `park_pk` | `PARK#<channel>`: the GSI's key |
+//! | `park_pk` | `PARK#<channel>#<lane>`: the GSI's key |
 //! | `park_at` | when it is due, fixed-width UTC (string order is time order): the GSI's sort key |
 //!
-//! One index partition per channel holds every parked delivery of that channel: a partition
-//! serves about 3,000 reads a second, far above this product's minute of reminders.
+//! A channel's parked deliveries are spread over [`PARK_LANES`] index partitions (the lane from
+//! the id's last byte, random in a UUIDv7). One partition per channel would take every park of
+//! that channel: when quiet hours end at 7:00 for many users, or a far end is down, a channel
+//! parks a share of every reminder at once, and one GSI partition takes at most 1,000 write
+//! units a second (a throttled index throttles the table's writes). A drain reads every lane.
+//! Items parked before the lanes keep the key `PARK#<channel>`, read as one more lane, so a
+//! stack upgrades with nothing to migrate; it empties as they are drained.
 
 use std::future::Future;
 
@@ -27,6 +32,37 @@ use super::InboxStore;
 
 /// The sparse index of parked deliveries, by channel and due time.
 pub const INDEX_PARKED: &str = "parked";
+
+/// Index partitions per channel: 8 take 8,000 write units a second, 4,000 within half their
+/// limit, a park of at most 1 KB (a notification) each; a drain reads 9 partitions (with the
+/// one of releases before the lanes).
+pub const PARK_LANES: u8 = 8;
+
+/// One of a channel's index partitions: a lane, or the key of releases before the lanes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    Lane(u8),
+    Unsharded,
+}
+
+impl Lane {
+    /// Every partition a drain reads: each lane, then the key of earlier releases.
+    pub fn all() -> impl Iterator<Item = Lane> {
+        (0..PARK_LANES).map(Lane::Lane).chain([Lane::Unsharded])
+    }
+
+    /// The lane an item is parked in.
+    fn of(id: Uuid) -> Lane {
+        Lane::Lane(id.as_bytes()[15] % PARK_LANES)
+    }
+
+    fn key(self, channel: Channel) -> AttributeValue {
+        match self {
+            Lane::Lane(lane) => s(format!("PARK#{}#{lane}", channel.as_str())),
+            Lane::Unsharded => s(format!("PARK#{}", channel.as_str())),
+        }
+    }
+}
 
 /// Something parked on a channel until `at`.
 #[derive(Clone, Debug, PartialEq)]
@@ -78,10 +114,11 @@ pub trait Parking {
         content: &T,
         at: Timestamp,
     ) -> impl Future<Output = Result<(), TableError>> + Send;
-    /// A page of what `channel` has parked until `due_by` or earlier, earliest first.
+    /// A page of what `channel` has parked in `lane` until `due_by` or earlier, earliest first.
     fn parked<T: DeserializeOwned + Send>(
         &self,
         channel: Channel,
+        lane: Lane,
         due_by: Timestamp,
         limit: i32,
         start: Option<StartKey>,
@@ -96,10 +133,6 @@ pub trait Parking {
 
 fn park_key(owner: &str, channel: Channel, id: Uuid) -> Item {
     key(user_pk(owner), format!("PARK#{}#{id}", channel.as_str()))
-}
-
-fn lane(channel: Channel) -> AttributeValue {
-    s(format!("PARK#{}", channel.as_str()))
 }
 
 /// Reads one parked item back.
@@ -141,7 +174,7 @@ impl Parking for InboxStore {
             "content".into(),
             serde_dynamo::to_attribute_value(content).map_err(TableError::corrupt)?,
         );
-        item.insert("park_pk".into(), lane(channel));
+        item.insert("park_pk".into(), Lane::of(content.id()).key(channel));
         item.insert("park_at".into(), s(at.to_string()));
         put(&self.client, &self.table, item).await
     }
@@ -149,6 +182,7 @@ impl Parking for InboxStore {
     async fn parked<T: DeserializeOwned + Send>(
         &self,
         channel: Channel,
+        lane: Lane,
         due_by: Timestamp,
         limit: i32,
         start: Option<StartKey>,
@@ -159,7 +193,7 @@ impl Parking for InboxStore {
             .table_name(&self.table)
             .index_name(INDEX_PARKED)
             .key_condition_expression("park_pk = :p AND park_at <= :due")
-            .expression_attribute_values(":p", lane(channel))
+            .expression_attribute_values(":p", lane.key(channel))
             .expression_attribute_values(":due", s(due_by.to_string()));
         query_page(query, limit, start, decode).await
     }
