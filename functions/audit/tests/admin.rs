@@ -698,40 +698,8 @@ async fn an_entry_written_before_sharding_is_found_once() {
         .iter()
         .find(|e| matches!(&e.actor, Actor::System { .. }) && e.operation == "task.updated")
         .unwrap();
-    let day = old.time.as_datetime().format("%Y-%m-%d").to_string();
     let client = w.engine.client().await;
-    let key = |e: &AuditEntry| {
-        HashMap::from([
-            (
-                "pk".to_string(),
-                AttributeValue::S(format!("USER#{}#TASK#{}", e.owner, e.task_id)),
-            ),
-            (
-                "sk".to_string(),
-                AttributeValue::S(format!("V#{:020}#{}", e.version, e.event_id)),
-            ),
-        ])
-    };
-    let legacy = |e: &AuditEntry| {
-        let client = client.clone();
-        let day = day.clone();
-        let key = key(e);
-        async move {
-            client
-                .update_item()
-                .table_name("AuditTable")
-                .set_key(Some(key))
-                .condition_expression("attribute_exists(pk)")
-                .update_expression("SET day_pk = :d, op_pk = :o, actor_pk = :a")
-                .expression_attribute_values(":d", AttributeValue::S(day.clone()))
-                .expression_attribute_values(":o", AttributeValue::S(format!("task.updated#{day}")))
-                .expression_attribute_values(":a", AttributeValue::S("system#sweep".into()))
-                .send()
-                .await
-                .unwrap();
-        }
-    };
-    legacy(old).await;
+    unshard(&client, old).await;
     type Case<'a> = (Vec<(&'a str, &'a str)>, Box<dyn Fn(&AuditEntry) -> bool>);
     let cases: [Case; 3] = [
         (vec![], Box::new(|_| true)),
@@ -778,6 +746,34 @@ async fn an_entry_written_before_sharding_is_found_once() {
                 .collect()
         )
     );
+}
+
+/// Gives a system actor's entry back the keys the writer gave it before sharding: unsharded
+/// `day_pk`, `op_pk` and `actor_pk`, as an upgraded stack's earlier entries have them.
+async fn unshard(client: &aws_sdk_dynamodb::Client, e: &AuditEntry) {
+    let day = e.time.as_datetime().format("%Y-%m-%d").to_string();
+    let Actor::System { id } = &e.actor else {
+        panic!("a system actor's entry")
+    };
+    client
+        .update_item()
+        .table_name("AuditTable")
+        .key(
+            "pk",
+            AttributeValue::S(format!("USER#{}#TASK#{}", e.owner, e.task_id)),
+        )
+        .key(
+            "sk",
+            AttributeValue::S(format!("V#{:020}#{}", e.version, e.event_id)),
+        )
+        .condition_expression("attribute_exists(pk)")
+        .update_expression("SET day_pk = :d, op_pk = :o, actor_pk = :a")
+        .expression_attribute_values(":d", AttributeValue::S(day.clone()))
+        .expression_attribute_values(":o", AttributeValue::S(format!("{}#{day}", e.operation)))
+        .expression_attribute_values(":a", AttributeValue::S(format!("system#{id}")))
+        .send()
+        .await
+        .unwrap();
 }
 
 /// Counts the Queries (every call) a client makes.
@@ -876,25 +872,7 @@ async fn a_day_written_before_sharding_is_searched_by_its_legacy_key() {
     w.audit.append(&all).await.unwrap();
     let old = &all[1];
     let old_day = old.time.as_datetime().format("%Y-%m-%d").to_string();
-    client
-        .update_item()
-        .table_name("AuditTable")
-        .key(
-            "pk",
-            AttributeValue::S(format!("USER#{}#TASK#{}", old.owner, old.task_id)),
-        )
-        .key(
-            "sk",
-            AttributeValue::S(format!("V#{:020}#{}", old.version, old.event_id)),
-        )
-        .condition_expression("attribute_exists(pk)")
-        .update_expression("SET day_pk = :d, op_pk = :o, actor_pk = :a")
-        .expression_attribute_values(":d", AttributeValue::S(old_day.clone()))
-        .expression_attribute_values(":o", AttributeValue::S(format!("task.updated#{old_day}")))
-        .expression_attribute_values(":a", AttributeValue::S("system#sweep".into()))
-        .send()
-        .await
-        .unwrap();
+    unshard(&client, old).await;
     client
         .delete_item()
         .table_name("AuditTable")
