@@ -67,7 +67,7 @@ enum DeadLetters {
     /// without --apply).
     #[command(
         args_override_self = true,
-        group(clap::ArgGroup::new("which").required(true).multiple(true).args(["offsets", "all"]))
+        group(clap::ArgGroup::new("which").required(true).args(["offsets", "all"]))
     )]
     Redrive {
         /// A dead letter's offset (repeatable).
@@ -289,6 +289,7 @@ mod tests {
             "todo-admin dead-letters redrive --offset -1",
             "todo-admin dead-letters redrive",
             "todo-admin dead-letters redrive --apply",
+            "todo-admin dead-letters redrive --offset 1 --all",
             "todo-admin failures redrive",
             "todo-admin failures redrive f.jsonl --wrong",
         ] {

@@ -39,7 +39,7 @@ struct Args {
     users: usize,
     /// Commands issued in all.
     #[arg(long, value_name = "N", default_value_t = 5_000,
-          value_parser = RangedU64ValueParser::<usize>::new().range(..=MAX_COMMANDS))]
+          value_parser = RangedU64ValueParser::<usize>::new().range(1..=MAX_COMMANDS))]
     commands: usize,
     /// Commands in flight at once.
     #[arg(long, value_name = "C", default_value_t = 8,
@@ -217,6 +217,7 @@ mod tests {
             "http://a --token-command tok --users 10001",
             "http://a --token-command tok --concurrency 1025",
             "http://a --token-command tok --commands 10000001",
+            "http://a --token-command tok --commands 0",
             "http://a --token-command tok --drain-timeout 3601",
             "http://a --token-command tok --seed x",
             "http://a --token-command tok --wrong",

@@ -79,9 +79,11 @@ enum Command {
     #[command(args_override_self = true)]
     Token {
         /// The token's subject (`sub`).
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         user: String,
         /// `cognito:groups` of the token (`--groups admin` for an administrator's).
-        #[arg(long, value_name = "G1,G2")]
+        #[arg(long, value_name = "G1,G2",
+              value_parser = clap::builder::NonEmptyStringValueParser::new())]
         groups: Option<String>,
     },
     /// Print what a run's functions were refused and which grants no request needed; exit 1
@@ -280,6 +282,14 @@ mod tests {
         assert_eq!(code("todo-local --concurrency 0"), Some(2));
         assert_eq!(code("todo-local --max-connections 0"), Some(2));
         assert_eq!(code("todo-local token"), Some(2));
+        // An empty subject or group list would mint a token the API refuses.
+        let empty = |args: &[&str]| {
+            Cli::try_parse_from(["todo-local", "token"].iter().chain(args).copied())
+                .err()
+                .map(|e| e.exit_code())
+        };
+        assert_eq!(empty(&[""]), Some(2));
+        assert_eq!(empty(&["alice", "--groups", ""]), Some(2));
 
         let latency = cli("todo-local --dynamodb-latency 2ms..10ms").unwrap();
         assert_eq!(latency.start.dynamodb_latency, "2ms..10ms".parse().ok());
