@@ -8,9 +8,9 @@
 //! | `park_pk` | `PARK#<channel>#<lane>`: the GSI's key |
 //! | `park_at` | when it is due, fixed-width UTC (string order is time order): the GSI's sort key |
 //!
-//! A channel's parked deliveries are spread over [`PARK_LANES`] index partitions (the lane from
-//! the id's last byte, random in a UUIDv7). One partition per channel would take every park of
-//! that channel: when quiet hours end at 7:00 for many users, or a far end is down, a channel
+//! A channel's parked deliveries are spread over [`PARK_LANES`] index partitions (the lane is
+//! the id's shard, `todo_lambda::dynamodb::shard_of`). One partition per channel would take
+//! every park of that channel: when quiet hours end at 7:00 for many users, or a far end is down, a channel
 //! parks a share of every reminder at once, and one GSI partition takes at most 1,000 write
 //! units a second (a throttled index throttles the table's writes). A drain reads every lane.
 //! Items parked before the lanes keep the key `PARK#<channel>`, read as one more lane, so a
@@ -22,7 +22,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use todo_lambda::cursor::{Paged, StartKey};
-use todo_lambda::dynamodb::{key, put, query_page, s, user_of_pk, user_pk};
+use todo_lambda::dynamodb::{key, put, query_page, s, shard_of, user_of_pk, user_pk};
 use todo_lambda::table::{Failure, Item, TableError, classify};
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::{EventEnvelope, Timestamp};
@@ -51,9 +51,9 @@ impl Lane {
         (0..PARK_LANES).map(Lane::Lane).chain([Lane::Unsharded])
     }
 
-    /// The lane an item is parked in.
+    /// The lane an item is parked in: the id's shard, as every sharded key here takes it.
     fn of(id: Uuid) -> Lane {
-        Lane::Lane(id.as_bytes()[15] % PARK_LANES)
+        Lane::Lane(shard_of(id.as_bytes(), u16::from(PARK_LANES)) as u8)
     }
 
     fn key(self, channel: Channel) -> AttributeValue {
