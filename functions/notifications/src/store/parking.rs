@@ -8,13 +8,13 @@
 //! | `park_pk` | `PARK#<channel>#<lane>`: the GSI's key |
 //! | `park_at` | when it is due, fixed-width UTC (string order is time order): the GSI's sort key |
 //!
-//! A channel's parked deliveries are spread over [`PARK_LANES`] index partitions (the lane is
-//! the id's shard, `todo_lambda::dynamodb::shard_of`). One partition per channel would take
-//! every park of that channel: when quiet hours end at 7:00 for many users, or a far end is down, a channel
-//! parks a share of every reminder at once, and one GSI partition takes at most 1,000 write
-//! units a second (a throttled index throttles the table's writes). A drain reads every lane.
-//! Items parked before the lanes keep the key `PARK#<channel>`, read as one more lane, so a
-//! stack upgrades with nothing to migrate; it empties as they are drained.
+//! A channel's parked deliveries are spread over [`PARK_LANES`] index partitions (the lane is the
+//! id's shard, `todo_lambda::dynamodb::shard_of`). One partition per channel would take every park
+//! of that channel: when quiet hours end at 7:00 for many users, or a far end is down, a channel
+//! parks a share of every reminder at once, and one GSI partition takes at most 1,000 write units a
+//! second (a throttled index throttles the table's writes). A drain reads every lane. Items parked
+//! before the lanes keep the key `PARK#<channel>`, read as one more lane, so a stack upgrades with
+//! nothing to migrate; it empties as they are drained.
 
 use std::future::Future;
 
