@@ -22,7 +22,8 @@ use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
 use crate::push_service::LocalPushService;
 use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
 use crate::secrets::LocalSecrets;
-use crate::ses::LocalSes;
+use crate::ses::{EventDestination, LocalSes};
+use crate::sns::LocalSns;
 use crate::template::{FunctionDefinition, Template, TemplateError};
 use crate::webhook::WebhookReceiver;
 
@@ -85,6 +86,8 @@ pub struct LocalCloud {
     pub webhook: WebhookReceiver,
     /// The e-mail channel's far end (`AWS_ENDPOINT_URL_SESV2`).
     pub ses: LocalSes,
+    /// The topics functions subscribe to (SES publishes its bounces and complaints there).
+    pub sns: LocalSns,
     /// The push channel's far end (a push service and browser in one).
     pub push: LocalPushService,
     pub secrets: LocalSecrets,
@@ -275,6 +278,7 @@ impl LocalCloud {
             )));
         }
         let mut disabled_mappings = Vec::new();
+        let sns = LocalSns::default();
         let mappings = Mappings {
             template,
             parameters: &parameters,
@@ -282,14 +286,17 @@ impl LocalCloud {
             hosts: &hosts,
             dynamo: &dynamo,
             kafka: &kafka,
+            sns: &sns,
             observe: &observe,
         };
         tasks.extend(mappings.start(config, &mut disabled_mappings).await?);
+        ses.publish_events(event_destinations(template, &parameters), sns.clone());
         Ok(Self {
             dynamo,
             kafka,
             webhook,
             ses,
+            sns,
             push,
             secrets,
             auth,
@@ -320,6 +327,7 @@ struct Mappings<'a> {
     hosts: &'a HashMap<String, Arc<FunctionHost>>,
     dynamo: &'a EmbeddedDynamo,
     kafka: &'a EmbeddedKafka,
+    sns: &'a LocalSns,
     observe: &'a InvocationObserver,
 }
 
@@ -391,6 +399,10 @@ impl Mappings<'_> {
                         m.pin_start(&client).await;
                         tasks.push(tokio::spawn(m.run(client, Arc::clone(self.observe))));
                     }
+                    "SNS" => {
+                        let topic = properties["Topic"].as_str().unwrap_or_default();
+                        self.sns.subscribe(topic, host, Arc::clone(self.observe));
+                    }
                     _ => {
                         if let Some(rate) = schedule::rate_of(event) {
                             let every = config.schedule_every.unwrap_or(rate);
@@ -407,6 +419,37 @@ impl Mappings<'_> {
         }
         Ok(tasks)
     }
+}
+
+/// Where the template's SES configuration sets publish their events: each
+/// `AWS::SES::ConfigurationSetEventDestination` (whose condition holds) with an SNS destination.
+fn event_destinations(template: &Template, parameters: &Names) -> Vec<EventDestination> {
+    let resources = template.root["Resources"].as_object().into_iter().flatten();
+    resources
+        .filter(|(_, r)| r["Type"] == "AWS::SES::ConfigurationSetEventDestination")
+        .filter(|(_, r)| {
+            r["Condition"]
+                .as_str()
+                .is_none_or(|c| template.condition_holds(parameters, c))
+        })
+        .filter_map(|(_, r)| {
+            let p = template.resolve(parameters, &r["Properties"]);
+            let d = &p["EventDestination"];
+            if d["Enabled"] == "false" {
+                return None;
+            }
+            Some(EventDestination {
+                configuration_set: p["ConfigurationSetName"].as_str()?.to_string(),
+                event_types: d["MatchingEventTypes"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .collect(),
+                topic_arn: d["SnsDestination"]["TopicARN"].as_str()?.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// One line per invocation: time, function, trigger, duration (and init on a cold start), outcome.

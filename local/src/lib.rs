@@ -22,6 +22,7 @@ pub mod push_service;
 pub mod runtime;
 pub mod secrets;
 pub mod ses;
+pub mod sns;
 pub mod streams;
 pub mod template;
 #[cfg(any(test, feature = "test-support"))]

@@ -9,19 +9,33 @@
 //! - `GET /messages`: every accepted message as JSON;
 //! - `POST /control?status=400|429|500|503&delay_ms=N`: later sends fail with SES's error for
 //!   that status (400 `MessageRejected`, 429 `TooManyRequestsException`, 5xx
-//!   `InternalFailure`) or answer late (see `far_end`).
+//!   `InternalFailure`) or answer late (see `far_end`);
+//! - `POST /control/recipient?address=A&outcome=bounce|complaint|deliver`: mail to `A` from now
+//!   on bounces for good, draws a complaint, or is delivered (the default).
+//!
+//! Bounces and complaints are published as SES publishes them: to the SNS topic of each event
+//! destination of the message's configuration set that matches the event type
+//! (`AWS::SES::ConfigurationSetEventDestination` in the template), as an event-publishing record
+//! (`eventType`, `mail` with the message's tags, `bounce` or `complaint`: "Contents of event data
+//! that Amazon SES publishes to Amazon SNS"), a second after the send. Besides the addresses set
+//! to, SES's mailbox simulator's answer as in AWS: `bounce@simulator.amazonses.com` bounces and
+//! `complaint@simulator.amazonses.com` complains (with or without a `+label`).
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use crate::far_end::{FarEnd, Log, routes};
 use crate::iam::{Gate, Request};
 use crate::loopback;
+use crate::sns::LocalSns;
 use crate::template::{ACCOUNT_ID, REGION};
 
 /// One message as SES accepted it.
@@ -34,8 +48,47 @@ pub struct SentEmail {
     pub text: Option<String>,
     pub html: Option<String>,
     pub configuration_set: Option<String>,
+    /// The message's tags (`EmailTags`), by name.
+    pub tags: HashMap<String, String>,
     /// When SES accepted it, by the wall clock.
     pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What happens to mail to an address after SES accepts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Deliver,
+    /// A permanent bounce (`bounceType` `Permanent`).
+    Bounce,
+    /// The recipient marks it as spam.
+    Complaint,
+}
+
+impl Outcome {
+    /// The event type a configuration set's `MatchingEventTypes` names.
+    fn event_type(self) -> Option<&'static str> {
+        match self {
+            Outcome::Deliver => None,
+            Outcome::Bounce => Some("bounce"),
+            Outcome::Complaint => Some("complaint"),
+        }
+    }
+}
+
+/// Where a configuration set publishes which events (an SNS topic).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventDestination {
+    pub configuration_set: String,
+    /// Lowercase, as `MatchingEventTypes` names them (`bounce`, `complaint`).
+    pub event_types: Vec<String>,
+    pub topic_arn: String,
+}
+
+#[derive(Default)]
+struct Feedback {
+    outcomes: HashMap<String, Outcome>,
+    destinations: Vec<EventDestination>,
+    sns: Option<LocalSns>,
 }
 
 #[derive(Clone)]
@@ -43,6 +96,7 @@ struct Shared {
     sent: Log<SentEmail>,
     far_end: FarEnd,
     gate: Gate,
+    feedback: Arc<Mutex<Feedback>>,
 }
 
 /// A running SES endpoint; it stops when dropped.
@@ -59,9 +113,11 @@ impl LocalSes {
             sent: Log::default(),
             far_end: FarEnd::default(),
             gate: Gate::default(),
+            feedback: Arc::default(),
         };
         let app = Router::new()
             .route("/v2/email/outbound-emails", post(send_email))
+            .route("/control/recipient", post(control_recipient))
             .with_state(shared.clone())
             .merge(routes(shared.sent.clone(), shared.far_end.clone()));
         let listener = loopback::bind().await?;
@@ -92,6 +148,169 @@ impl LocalSes {
     pub fn gate(&self) -> &Gate {
         &self.shared.gate
     }
+
+    /// What happens to mail to `address` from now on.
+    pub fn set_outcome(&self, address: &str, outcome: Outcome) {
+        if let Ok(mut f) = self.shared.feedback.lock() {
+            f.outcomes.insert(address.to_ascii_lowercase(), outcome);
+        }
+    }
+
+    /// Publishes bounces and complaints to these destinations' topics from now on.
+    pub fn publish_events(&self, destinations: Vec<EventDestination>, sns: LocalSns) {
+        if let Ok(mut f) = self.shared.feedback.lock() {
+            f.destinations = destinations;
+            f.sns = Some(sns);
+        }
+    }
+}
+
+/// What happens to mail to `address`: as set, else as SES's mailbox simulator answers.
+fn outcome_of(outcomes: &HashMap<String, Outcome>, address: &str) -> Outcome {
+    let address = address.to_ascii_lowercase();
+    if let Some(o) = outcomes.get(&address) {
+        return *o;
+    }
+    let Some((local, "simulator.amazonses.com")) = address.rsplit_once('@') else {
+        return Outcome::Deliver;
+    };
+    match local.split('+').next() {
+        Some("bounce") => Outcome::Bounce,
+        Some("complaint") => Outcome::Complaint,
+        _ => Outcome::Deliver,
+    }
+}
+
+async fn control_recipient(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let outcome = match query.get("outcome").map(String::as_str) {
+        Some("bounce") => Outcome::Bounce,
+        Some("complaint") => Outcome::Complaint,
+        Some("deliver") => Outcome::Deliver,
+        _ => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "outcome must be bounce, complaint or deliver\n",
+            )
+                .into_response();
+        }
+    };
+    let Some(address) = query.get("address").filter(|a| a.contains('@')) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "address must be an e-mail address\n",
+        )
+            .into_response();
+    };
+    if let Ok(mut f) = shared.feedback.lock() {
+        f.outcomes.insert(address.to_ascii_lowercase(), outcome);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The event-publishing record SES sends for `outcome` of `email` to `address`.
+pub fn event_record(email: &SentEmail, address: &str, outcome: Outcome) -> Option<Value> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let feedback_id = format!("{}-000000", uuid::Uuid::new_v4());
+    let domain = email
+        .from
+        .rsplit('@')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('>');
+    let mut tags: serde_json::Map<String, Value> = email
+        .tags
+        .iter()
+        .map(|(k, v)| (k.clone(), json!([v])))
+        .collect();
+    if let Some(set) = &email.configuration_set {
+        tags.insert("ses:configuration-set".into(), json!([set]));
+    }
+    tags.insert("ses:from-domain".into(), json!([domain]));
+    tags.insert("ses:source-ip".into(), json!(["127.0.0.1"]));
+    let mail = json!({
+        "timestamp": email.received_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "source": email.from,
+        "sourceArn": format!("arn:aws:ses:{REGION}:{ACCOUNT_ID}:identity/{domain}"),
+        "sendingAccountId": ACCOUNT_ID,
+        "messageId": email.message_id,
+        "destination": email.to,
+        "headersTruncated": false,
+        "headers": [
+            {"name": "From", "value": email.from},
+            {"name": "To", "value": email.to.join(", ")},
+            {"name": "Subject", "value": email.subject},
+        ],
+        "commonHeaders": {"from": [email.from], "to": email.to, "messageId": email.message_id,
+                          "subject": email.subject},
+        "tags": tags,
+    });
+    Some(match outcome {
+        Outcome::Deliver => return None,
+        Outcome::Bounce => json!({
+            "eventType": "Bounce",
+            "bounce": {
+                "bounceType": "Permanent",
+                "bounceSubType": "General",
+                "bouncedRecipients": [{"emailAddress": address, "action": "failed",
+                    "status": "5.1.1", "diagnosticCode": "smtp; 550 5.1.1 user unknown"}],
+                "timestamp": now,
+                "feedbackId": feedback_id,
+                "reportingMTA": "dsn; todo-local",
+            },
+            "mail": mail,
+        }),
+        Outcome::Complaint => json!({
+            "eventType": "Complaint",
+            "complaint": {
+                "complainedRecipients": [{"emailAddress": address}],
+                "timestamp": now,
+                "feedbackId": feedback_id,
+                "userAgent": "todo-local",
+                "complaintFeedbackType": "abuse",
+                "arrivalDate": now,
+            },
+            "mail": mail,
+        }),
+    })
+}
+
+/// Publishes what becomes of `email` at each of its addresses, a second later, to the topics of
+/// its configuration set's destinations that want that event type.
+fn publish_feedback(shared: &Shared, email: &SentEmail) {
+    let Ok(f) = shared.feedback.lock() else {
+        return;
+    };
+    let Some(sns) = f.sns.clone() else {
+        return;
+    };
+    let mut publications = Vec::new();
+    for address in &email.to {
+        let outcome = outcome_of(&f.outcomes, address);
+        let (Some(kind), Some(set)) = (outcome.event_type(), &email.configuration_set) else {
+            continue;
+        };
+        for d in f
+            .destinations
+            .iter()
+            .filter(|d| &d.configuration_set == set && d.event_types.iter().any(|t| t == kind))
+        {
+            if let Some(record) = event_record(email, address, outcome) {
+                publications.push((d.topic_arn.clone(), record.to_string()));
+            }
+        }
+    }
+    if publications.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        for (topic, message) in publications {
+            sns.publish(&topic, &message);
+        }
+    });
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -202,8 +421,20 @@ async fn send_email(
             "Destination.ToAddresses and a Text or Html body are required.",
         );
     }
+    let tags: HashMap<String, String> = request
+        .pointer("/EmailTags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            Some((
+                t["Name"].as_str()?.to_string(),
+                t["Value"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
     let message_id = uuid::Uuid::new_v4().to_string();
-    shared.sent.push(SentEmail {
+    let email = SentEmail {
         message_id: message_id.clone(),
         from,
         to,
@@ -211,8 +442,11 @@ async fn send_email(
         text: body_text,
         html: body_html,
         configuration_set: text("/ConfigurationSetName"),
+        tags,
         received_at: chrono::Utc::now(),
-    });
+    };
+    publish_feedback(&shared, &email);
+    shared.sent.push(email);
     axum::Json(json!({"MessageId": message_id})).into_response()
 }
 
@@ -253,5 +487,69 @@ mod tests {
         .unwrap();
         assert_eq!(error_type(&rejected), "MessageRejected");
         assert_eq!(ses.sent(), vec![], "nothing refused is kept");
+    }
+
+    #[test]
+    fn the_mailbox_simulators_addresses_and_the_set_ones_decide_the_outcome() {
+        let mut set = HashMap::new();
+        set.insert("gone@example.com".to_string(), Outcome::Bounce);
+        for (address, outcome) in [
+            ("bounce@simulator.amazonses.com", Outcome::Bounce),
+            ("Bounce+label@simulator.amazonses.com", Outcome::Bounce),
+            ("complaint@simulator.amazonses.com", Outcome::Complaint),
+            ("success@simulator.amazonses.com", Outcome::Deliver),
+            ("bounce@example.com", Outcome::Deliver),
+            ("GONE@example.com", Outcome::Bounce),
+        ] {
+            assert_eq!(outcome_of(&set, address), outcome, "{address}");
+        }
+    }
+
+    /// The local records have every field of SES's documented ones (events/sns/, from "Examples
+    /// of event data that Amazon SES publishes to Amazon SNS").
+    #[test]
+    fn bounce_and_complaint_records_have_the_documented_fields() {
+        let email = SentEmail {
+            message_id: "m".into(),
+            from: "todo@example.com".into(),
+            to: vec!["a@b.co".into()],
+            subject: "s".into(),
+            text: Some("t".into()),
+            html: None,
+            configuration_set: Some("Set".into()),
+            tags: HashMap::from([("todo-owner".to_string(), "YWxpY2U".to_string())]),
+            received_at: chrono::Utc::now(),
+        };
+        let keys = |v: &Value| {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        for (fixture, outcome, part) in [
+            ("ses-bounce.json", Outcome::Bounce, "bounce"),
+            ("ses-complaint.json", Outcome::Complaint, "complaint"),
+        ] {
+            let sns: Value = serde_json::from_str(
+                &std::fs::read_to_string(format!(
+                    "{}/../events/sns/{fixture}",
+                    env!("CARGO_MANIFEST_DIR")
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+            let documented: Value =
+                serde_json::from_str(sns["Records"][0]["Sns"]["Message"].as_str().unwrap())
+                    .unwrap();
+            let local = event_record(&email, "a@b.co", outcome).unwrap();
+            assert_eq!(keys(&local), keys(&documented), "{fixture}");
+            assert_eq!(keys(&local[part]), keys(&documented[part]), "{fixture}");
+            assert_eq!(keys(&local["mail"]), keys(&documented["mail"]), "{fixture}");
+            assert_eq!(local["mail"]["tags"]["todo-owner"], json!(["YWxpY2U"]));
+            assert_eq!(
+                local["mail"]["tags"]["ses:configuration-set"],
+                json!(["Set"])
+            );
+        }
+        assert_eq!(event_record(&email, "a@b.co", Outcome::Deliver), None);
     }
 }

@@ -125,6 +125,24 @@ fn missing(root: &Value) -> Vec<String> {
                 {
                     out.push(format!("{id} event {event}: no IteratorAge alarm"));
                 }
+                // SNS invokes asynchronously: what fails after Lambda's retries goes to the
+                // function's dead-letter queue, which needs its alarm.
+                "SNS" => match target(&function["Properties"]["DeadLetterQueue"]["TargetArn"]) {
+                    None => out.push(format!("{id} event {event}: no DeadLetterQueue")),
+                    Some(queue) => {
+                        if !watched(
+                            "AWS/SQS",
+                            "ApproximateNumberOfMessagesVisible",
+                            "QueueName",
+                            queue,
+                            &root["Resources"][queue]["Condition"],
+                        ) {
+                            out.push(format!(
+                                "{id} event {event}: its dead-letter queue {queue} has no alarm"
+                            ));
+                        }
+                    }
+                },
                 "ScheduleV2" | "Schedule" => {
                     if p["RetryPolicy"].is_null() {
                         out.push(format!("{id} event {event}: no RetryPolicy"));
@@ -296,6 +314,7 @@ fn the_checks_name_what_lacks_an_alarm_and_alarms_on_nothing() {
     resources.remove("CreateTaskErrorAlarm").unwrap();
     resources.remove("AuditConsumerTaskEventsLagAlarm").unwrap();
     resources.remove("ScheduleDeadLetterAlarm").unwrap();
+    resources.remove("EmailFeedbackDeadLetterAlarm").unwrap();
     let mut found = missing(&root);
     found.sort();
     assert_eq!(
@@ -304,6 +323,8 @@ fn the_checks_name_what_lacks_an_alarm_and_alarms_on_nothing() {
             "AuditConsumerFunction event TaskEvents: no OffsetLag alarm",
             "CreateTaskFunction: no Errors alarm",
             "EmailChannelFunction event DrainParked: its dead-letter queue ScheduleDeadLetterQueue has no alarm",
+            "EmailFeedbackDeadLetterQueue: no ApproximateNumberOfMessagesVisible alarm",
+            "EmailFeedbackFunction event SesEvents: its dead-letter queue EmailFeedbackDeadLetterQueue has no alarm",
             "PushChannelFunction event DrainParked: its dead-letter queue ScheduleDeadLetterQueue has no alarm",
             "ScheduleDeadLetterQueue: no ApproximateNumberOfMessagesVisible alarm",
             "SweepRemindersFunction event EveryMinute: its dead-letter queue ScheduleDeadLetterQueue has no alarm",

@@ -56,6 +56,59 @@ pub struct EmailSettings {
         deserialize_with = "present"
     )]
     pub address: Option<String>,
+    /// Set by the service, never by the user: why it turned e-mail off (SES reported the
+    /// address bounced for good, or its owner marked a reminder as spam). A `PUT` cannot set it:
+    /// one sent back is ignored; it stays while e-mail stays off at the same address and goes
+    /// once the user turns e-mail on again or changes the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<EmailStopped>,
+}
+
+/// Why and when the service turned a user's e-mail off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailStopped {
+    pub reason: StopReason,
+    /// The address SES reported.
+    pub address: String,
+    /// When SES reported it.
+    pub at: Timestamp,
+    /// What the receiving server said (a bounce's diagnostic code, a complaint's feedback
+    /// type), when SES passed it on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// What SES reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// A permanent ("hard") bounce: the address does not take mail.
+    Bounced,
+    /// The recipient marked a reminder as spam.
+    Complained,
+}
+
+impl StopReason {
+    /// The word a delivery's `last_error` starts with (`bounced: ...`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Bounced => "bounced",
+            StopReason::Complained => "complained",
+        }
+    }
+}
+
+impl EmailSettings {
+    /// What a `PUT` of `self` stores over `before`: the service's `stopped` kept while e-mail
+    /// stays off at the same address, whatever the request said about it.
+    pub fn replacing(mut self, before: &EmailSettings) -> Self {
+        self.stopped = before
+            .stopped
+            .clone()
+            .filter(|_| !self.enabled && self.address == before.address);
+        self
+    }
 }
 
 impl NotificationSettings {
@@ -141,6 +194,7 @@ mod tests {
             email: EmailSettings {
                 enabled,
                 address: address.map(str::to_string),
+                stopped: None,
             },
             push: PushSettings::default(),
             quiet_hours: None,
@@ -236,5 +290,49 @@ mod tests {
             .is_err(),
             "null is not quiet hours"
         );
+    }
+
+    #[test]
+    fn a_put_keeps_the_services_stop_only_while_email_stays_off_at_that_address() {
+        let stop = EmailStopped {
+            reason: StopReason::Bounced,
+            address: "a@b.co".into(),
+            at: "2026-12-06T09:00:00Z".parse().unwrap(),
+            detail: Some("smtp; 550 5.1.1 user unknown".into()),
+        };
+        let before = EmailSettings {
+            enabled: false,
+            address: Some("a@b.co".into()),
+            stopped: Some(stop.clone()),
+        };
+        let put = |enabled: bool, address: &str, stopped: Option<EmailStopped>| EmailSettings {
+            enabled,
+            address: Some(address.into()),
+            stopped,
+        };
+        assert_eq!(
+            put(false, "a@b.co", None).replacing(&before).stopped,
+            Some(stop.clone()),
+            "another field's change keeps the reason"
+        );
+        assert_eq!(put(true, "a@b.co", None).replacing(&before).stopped, None);
+        assert_eq!(put(false, "c@d.co", None).replacing(&before).stopped, None);
+        let forged = EmailStopped {
+            reason: StopReason::Complained,
+            ..stop
+        };
+        assert_eq!(
+            put(true, "c@d.co", Some(forged.clone()))
+                .replacing(&EmailSettings::default())
+                .stopped,
+            None,
+            "a client cannot set it"
+        );
+        let read: EmailSettings = serde_json::from_value(serde_json::json!({
+            "enabled": false, "address": "a@b.co",
+            "stopped": {"reason": "complained", "address": "a@b.co", "at": "2026-12-06T09:00:00Z"}
+        }))
+        .unwrap();
+        assert_eq!(read.stopped.unwrap().reason, StopReason::Complained);
     }
 }

@@ -333,3 +333,105 @@ async fn a_users_webhook_that_fails_is_parked_and_sent_again_a_minute_later() {
         .count();
     assert_eq!(answered, 1, "delivered once, then unparked");
 }
+
+/// #22: SES's bounces and complaints reach the stack. Alice's address bounces for good: after
+/// her reminder's e-mail, her settings show e-mail off with SES's reason and the e-mail's
+/// delivery is `failed` (`bounced: ...`); a PUT that keeps it off keeps the reason, turning it
+/// on at a new address clears it. Bob marks his reminder as spam (SES's mailbox simulator's
+/// complaint address): his e-mail goes off too. Carol, whose mail is delivered, keeps hers.
+#[tokio::test]
+async fn a_hard_bounce_or_a_complaint_turns_the_owners_email_off_with_the_reason() {
+    use todo_local::ses::Outcome;
+    let data = DataDir::new("bounces");
+    let cloud = start(&data).await;
+    cloud.ses.set_outcome("alice@example.com", Outcome::Bounce);
+    let users = [
+        ("alice", "alice@example.com"),
+        ("bob", "complaint@simulator.amazonses.com"),
+        ("carol", "carol@example.com"),
+    ];
+    for (user, address) in users {
+        let api = Api::new(&cloud, user);
+        let on = json!({"email": {"enabled": true, "address": address}});
+        let stored = api
+            .call("PUT", "/settings/notifications", Some(on), None)
+            .await;
+        assert_eq!(stored.status, 200, "{}", stored.body);
+        api.create(
+            json!({"title": format!("{user}'s reminder"), "reminders": [{"at": in_seconds(1)}]}),
+        )
+        .await;
+    }
+    let alice = Api::new(&cloud, "alice");
+    let bob = Api::new(&cloud, "bob");
+    let stopped = |api: &Api| {
+        let api = api.clone();
+        async move {
+            let email = api.get("/settings/notifications").await.body["email"].clone();
+            (!email["stopped"].is_null()).then_some(email)
+        }
+    };
+    let email = eventually("alice's bounce recorded", || stopped(&alice)).await;
+    assert_eq!(email["enabled"], false);
+    assert_eq!(email["address"], "alice@example.com");
+    assert_eq!(email["stopped"]["reason"], "bounced");
+    assert_eq!(email["stopped"]["address"], "alice@example.com");
+    assert!(
+        email["stopped"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("550")),
+        "{email}"
+    );
+    let delivery = eventually("the bounced e-mail's delivery failed", || async {
+        let items = alice.items_once("/notifications", 1).await;
+        items[0]["deliveries"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["channel"] == "email").cloned())
+            .filter(|d| d["status"] == "failed")
+    })
+    .await;
+    assert!(
+        delivery["last_error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("bounced: ")),
+        "{delivery}"
+    );
+    let email = eventually("bob's complaint recorded", || stopped(&bob)).await;
+    assert_eq!(email["enabled"], false);
+    assert_eq!(email["stopped"]["reason"], "complained");
+    // Carol's e-mail was delivered (all three were sent) and stays on.
+    eventually("every e-mail sent", || async {
+        (cloud.ses.sent().len() == 3).then_some(())
+    })
+    .await;
+    let carol = Api::new(&cloud, "carol")
+        .get("/settings/notifications")
+        .await;
+    assert_eq!(carol.body["email"]["enabled"], true);
+    assert!(carol.body["email"]["stopped"].is_null(), "{}", carol.body);
+
+    // Another field's change keeps the reason; the user turning e-mail on again clears it.
+    let kept = alice
+        .call(
+            "PUT",
+            "/settings/notifications",
+            Some(
+                json!({"email": {"enabled": false, "address": "alice@example.com"},
+                        "push": {"enabled": false}}),
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(kept.status, 200, "{}", kept.body);
+    assert_eq!(kept.body["email"]["stopped"]["reason"], "bounced");
+    let again = alice
+        .call(
+            "PUT",
+            "/settings/notifications",
+            Some(json!({"email": {"enabled": true, "address": "alice@example.org"}})),
+            None,
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(again.body["email"]["stopped"].is_null(), "{}", again.body);
+}

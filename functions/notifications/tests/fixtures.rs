@@ -52,3 +52,93 @@ async fn the_sample_http_events_run_through_the_inbox_handlers() {
     );
     assert_eq!(read.status, 404, "no such notification yet: {}", read.body);
 }
+
+/// `events/sns/ses-bounce.json` (SES's documented bounce record, tagged as the e-mail channel
+/// tags its mail) through the feedback function: the owner's e-mail goes off with SES's reason
+/// and that e-mail's delivery is marked failed; applied twice, nothing more changes; an owner
+/// who has moved to another address since keeps e-mail on.
+#[tokio::test]
+async fn the_documented_bounce_turns_the_tagged_owners_email_off_and_fails_the_delivery() {
+    use todo_notifications::email_feedback::{SnsEvent, handle};
+    use todo_notifications::store::{Deliveries, Settings};
+    use todo_schema::notification::{Channel, Delivery, DeliveryStatus, Notification};
+    use todo_schema::settings::{NotificationSettings, StopReason};
+    use todo_schema::{TaskId, Timestamp};
+
+    let engine = EmbeddedDynamo::start_in_memory().await.unwrap();
+    let store = InboxStore::new(engine.client().await, "NotificationsTable");
+    let event = || -> SnsEvent {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/sns/ses-bounce.json"
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let on = |address: &str| -> NotificationSettings {
+        serde_json::from_value(serde_json::json!({"email": {"enabled": true, "address": address}}))
+            .unwrap()
+    };
+    let now = Timestamp::now();
+
+    store
+        .put_settings("alice", &on("new@example.com"))
+        .await
+        .unwrap();
+    let applied = handle(&store, event(), now).await.unwrap();
+    assert_eq!(applied.stopped, 0);
+    assert!(
+        store.settings("alice").await.unwrap().email.enabled,
+        "another address since: still on"
+    );
+
+    store
+        .put_settings("alice", &on("recipient@example.com"))
+        .await
+        .unwrap();
+    let n = Notification {
+        id: "0192f0c1-2a3b-7c4d-8e5f-0123456789ab".parse().unwrap(),
+        owner: "alice".into(),
+        task_id: TaskId::generate(),
+        title: "Call the bank".into(),
+        due: None,
+        reminder_at: now,
+        late: false,
+        created_at: now,
+        read_at: None,
+        deliveries: Vec::new(),
+    };
+    let sent = Delivery::attempt(Channel::Email, "recipient@example.com", None, Ok(()), now);
+    store.record(&n, &sent).await.unwrap();
+    for _ in 0..2 {
+        let applied = handle(&store, event(), now).await.unwrap();
+        assert_eq!((applied.stopped, applied.failed), (1, 1));
+    }
+    let email = store.settings("alice").await.unwrap().email;
+    assert!(!email.enabled);
+    assert_eq!(email.address.as_deref(), Some("recipient@example.com"));
+    let stopped = email.stopped.unwrap();
+    assert_eq!(stopped.reason, StopReason::Bounced);
+    assert_eq!(stopped.address, "recipient@example.com");
+    assert_eq!(
+        stopped.detail.as_deref(),
+        Some("smtp; 550 5.1.1 user unknown")
+    );
+    let deliveries = store.deliveries(&n, Channel::Email).await.unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].status, DeliveryStatus::Failed);
+    assert_eq!(
+        deliveries[0].last_error.as_deref(),
+        Some("bounced: smtp; 550 5.1.1 user unknown")
+    );
+    assert_eq!(deliveries[0].delivered_at, None);
+    assert_eq!(
+        deliveries[0].attempts, 1,
+        "the attempt count is the channel's"
+    );
+
+    // Bob was never sent this e-mail: nothing of his is touched.
+    assert_eq!(
+        store.settings("bob").await.unwrap(),
+        NotificationSettings::default()
+    );
+}

@@ -80,6 +80,9 @@ pub fn check(function: &str, event: &str, kind: &str, p: &Value) -> Result<(), P
             "RetryPolicy",
             "DeadLetterConfig",
         ],
+        // A topic's subscription (local/src/sns.rs): each message is one asynchronous
+        // invocation.
+        "SNS" => &["Topic"],
         // The APIs' events are the gateways'; other kinds have no local trigger.
         "HttpApi" => return Ok(()),
         other => return Err(fail(format!("the local cloud has no {other} trigger"))),

@@ -72,26 +72,38 @@ async fn run_with_retries(
         if failed(&invocation.outcome) {
             let (host, observe) = (Arc::clone(&host), Arc::clone(&observe));
             tokio::spawn(async move {
-                for (i, delay) in retries.iter().enumerate() {
-                    tokio::time::sleep(*delay).await;
-                    let retried = host.invoke(payload.clone()).await;
-                    observe(
-                        host.name(),
-                        &format!("schedule (async retry {})", i + 1),
-                        &retried,
-                    );
-                    if !failed(&retried.outcome) {
-                        break;
-                    }
-                }
+                retry_async(&host, &payload, "schedule", &observe, retries).await;
             });
+        }
+    }
+}
+
+/// After a failed asynchronous invocation, Lambda's two retries (`retries` apart), each observed
+/// as `<trigger> (async retry N)`, until one succeeds.
+pub async fn retry_async(
+    host: &FunctionHost,
+    payload: &[u8],
+    trigger: &str,
+    observe: &crate::gateway::InvocationObserver,
+    retries: [Duration; 2],
+) {
+    for (i, delay) in retries.iter().enumerate() {
+        tokio::time::sleep(*delay).await;
+        let retried = host.invoke(payload.to_vec()).await;
+        observe(
+            host.name(),
+            &format!("{trigger} (async retry {})", i + 1),
+            &retried,
+        );
+        if !failed(&retried.outcome) {
+            break;
         }
     }
 }
 
 /// Whether Lambda's asynchronous queue retries the event: a function error, a crash or a
 /// timeout (a throttled event waits in the queue; locally the invocation waits instead).
-fn failed(outcome: &Outcome) -> bool {
+pub fn failed(outcome: &Outcome) -> bool {
     matches!(
         outcome,
         Outcome::FunctionError(_) | Outcome::Crashed(_) | Outcome::TimedOut

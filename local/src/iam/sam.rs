@@ -190,6 +190,21 @@ pub fn role(function: &str, props: &Value) -> Result<Role, PolicyError> {
     if props["Tracing"] == "Active" {
         managed("AWSXrayWriteOnlyAccess", &mut statements)?;
     }
+    // An asynchronous invocation's dead-letter queue: SAM lets the role send to it.
+    let dead_letter = &props["DeadLetterQueue"];
+    let generated = match dead_letter["Type"].as_str() {
+        Some("SQS") => Some("sqs:SendMessage"),
+        Some("SNS") => Some("sns:Publish"),
+        _ => None,
+    };
+    if let Some(action) = generated {
+        statements.push(Statement::parse(
+            &json!({"Effect": "Allow", "Action": action,
+                    "Resource": dead_letter["TargetArn"].as_str().unwrap_or_default()}),
+            format!("{function} DeadLetterQueue (SAM-generated)"),
+            false,
+        )?);
+    }
     for (name, event) in props["Events"].as_object().into_iter().flatten() {
         let by_source = match event["Type"].as_str() {
             Some("DynamoDB") => Some("AWSLambdaDynamoDBExecutionRole"),

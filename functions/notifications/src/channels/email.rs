@@ -7,11 +7,13 @@
 //! never retried. Throttling, a paused account, an unverified sender or configuration set
 //! (the operator's to fix) and network errors are transient: the record is retried until it is
 //! an hour old, then dead-lettered, and can be redriven once fixed. A bounce is reported by SES
-//! later, through the configuration set's event destinations, not here.
+//! later, through the configuration set's event destination: each e-mail carries its owner and
+//! notification as message tags ([`tags`]), which SES hands back with the event, and the
+//! feedback function ([`crate::email_feedback`]) turns the owner's e-mail off.
 
 use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
 use todo_schema::notification::{Channel, Notification};
 use todo_schema::validation::not_in_a_title;
 
@@ -144,6 +146,16 @@ impl<S: Settings + Sync> Sender for Email<'_, S> {
                     .build(),
             )
             .build();
+        let tags = tags::of(n)
+            .into_iter()
+            .map(|(name, value)| {
+                MessageTag::builder()
+                    .name(name)
+                    .value(value)
+                    .build()
+                    .map_err(|e| SendError::Permanent(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let result = self
             .client
             .send_email()
@@ -151,9 +163,46 @@ impl<S: Settings + Sync> Sender for Email<'_, S> {
             .destination(Destination::builder().to_addresses(to).build())
             .content(EmailContent::builder().simple(message).build())
             .set_configuration_set_name(self.configuration_set.clone())
+            .set_email_tags(Some(tags))
             .send()
             .await;
         result.map(|_| ()).map_err(classify)
+    }
+}
+
+/// The message tags each e-mail carries, so that SES's bounce and complaint events (which
+/// carry them back in `mail.tags`) name whose e-mail and which notification it was. SES allows
+/// a tag value only ASCII letters, digits, `_` and `-`, at most 256 of them (SES API v2,
+/// `MessageTag`): the owner is sent base64url-encoded, the notification id as 32 hex digits.
+pub mod tags {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use todo_schema::notification::Notification;
+    use uuid::Uuid;
+
+    pub const OWNER: &str = "todo-owner";
+    pub const NOTIFICATION: &str = "todo-notification";
+    const VALUE_MAX: usize = 256;
+
+    /// The tags of `n`'s e-mail (no owner tag for an owner too long to encode in one).
+    pub fn of(n: &Notification) -> Vec<(&'static str, String)> {
+        let mut tags = vec![(NOTIFICATION, n.id.simple().to_string())];
+        let owner = URL_SAFE_NO_PAD.encode(n.owner.as_bytes());
+        if owner.len() <= VALUE_MAX {
+            tags.push((OWNER, owner));
+        }
+        tags
+    }
+
+    /// The owner a tag value names, if it is one this channel wrote.
+    pub fn owner(value: &str) -> Option<String> {
+        let bytes = URL_SAFE_NO_PAD.decode(value).ok()?;
+        String::from_utf8(bytes).ok().filter(|o| !o.is_empty())
+    }
+
+    /// The notification a tag value names.
+    pub fn notification(value: &str) -> Option<Uuid> {
+        (value.len() == 32).then(|| Uuid::try_parse(value).ok())?
     }
 }
 
@@ -273,5 +322,43 @@ mod tests {
         for c in title.chars().filter(|c| !c.is_ascii()) {
             assert!(!mail.text.contains(c) && !mail.html.contains(c), "{c:?}");
         }
+    }
+
+    #[test]
+    fn the_tags_name_any_owner_in_the_characters_ses_allows_and_read_back() {
+        let allowed = |v: &str| {
+            !v.is_empty()
+                && v.len() <= 256
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        };
+        let long = "x".repeat(192);
+        for owner in ["alice", "auth0|5f1c", "ä@b.c/ü?=+", long.as_str()] {
+            let mut n = notification("t", None);
+            n.owner = owner.into();
+            let t = tags::of(&n);
+            assert_eq!(t.len(), 2, "{owner}");
+            for (name, value) in &t {
+                assert!(allowed(name) && allowed(value), "{name}={value}");
+            }
+            assert_eq!(tags::owner(&t[1].1).as_deref(), Some(owner));
+            assert_eq!(tags::notification(&t[0].1), Some(n.id));
+        }
+        let mut long = notification("t", None);
+        long.owner = "x".repeat(193);
+        assert_eq!(
+            tags::of(&long).len(),
+            1,
+            "too long to tag: the owner is left out"
+        );
+        for bad in ["", "!!", "%%%%"] {
+            assert_eq!(tags::owner(bad), None, "{bad}");
+        }
+        assert_eq!(tags::notification("not-a-uuid"), None);
+        assert_eq!(
+            tags::notification("0192f0c1-2a3b-7c4d-8e5f-0123456789ab"),
+            None,
+            "only the form this channel writes"
+        );
     }
 }

@@ -18,14 +18,21 @@ pub async fn get_settings<S: Settings>(store: &S, req: Request) -> Result<Respon
     Ok(json_response(200, &settings))
 }
 
-/// Replaces the caller's settings, after validating all of them (a 422 names each bad field).
+/// Replaces the caller's settings, after validating all of them (a 422 names each bad field);
+/// the service's own `email.stopped` is kept or cleared, never taken from the request.
 pub async fn put_settings<S: Settings>(store: &S, req: Request) -> Result<Response<Body>, Problem> {
     let caller = caller(&req)?;
-    let settings: NotificationSettings = json_body(&req, &["application/json"])?;
+    let mut settings: NotificationSettings = json_body(&req, &["application/json"])?;
     let problems = settings.problems();
     if !problems.is_empty() {
         return Err(Problem::validation(problems));
     }
+    // Why the service turned e-mail off stays while it stays off at that address.
+    let before = store
+        .settings(&caller.sub)
+        .await
+        .map_err(|e| e.problem(STORE))?;
+    settings.email = settings.email.replacing(&before.email);
     store
         .put_settings(&caller.sub, &settings)
         .await

@@ -22,6 +22,7 @@
 //!
 //! One module per kind of item: `notification_item` (a notification's key and content),
 //! `inbox` (placing it), `reads` (its owner's pages, marking read), `deliveries`, `settings`,
+//! `email_stops` (what SES's bounces and complaints change),
 //! `push_subscriptions`, `user_webhooks`, `parking`, and `counted` (the limits they share).
 
 use todo_lambda::dynamodb::{s, user_pk};
@@ -29,6 +30,7 @@ use todo_lambda::table::{Item, TableError};
 
 mod counted;
 mod deliveries;
+mod email_stops;
 mod inbox;
 mod notification_item;
 mod parking;
@@ -38,6 +40,7 @@ mod settings;
 mod user_webhooks;
 
 pub use deliveries::Deliveries;
+pub use email_stops::EmailStops;
 pub use inbox::{Placed, WriteInbox};
 pub use parking::{INDEX_PARKED, Lane, PARK_LANES, Parkable, Parked, ParkedPage, Parking};
 pub use push_subscriptions::{PushSubscriptions, Subscribed};

@@ -23,7 +23,7 @@ pub trait Settings {
     ) -> impl Future<Output = Result<(), TableError>> + Send;
 }
 
-fn settings_key(owner: &str) -> Item {
+pub(super) fn settings_key(owner: &str) -> Item {
     key(user_pk(owner), "SETTINGS")
 }
 
