@@ -95,6 +95,18 @@ fn missing(root: &Value) -> Vec<String> {
                 })
         })
     };
+    // What a dead-letter queue named by `arn` lacks: the queue itself, or its alarm.
+    let dead_letters = |arn: &Value, what: &str, property: &str| match target(arn) {
+        None => Some(format!("{what}: no {property}")),
+        Some(queue) => (!watched(
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            "QueueName",
+            queue,
+            &root["Resources"][queue]["Condition"],
+        ))
+        .then(|| format!("{what}: its dead-letter queue {queue} has no alarm")),
+    };
     let mut out = Vec::new();
     for (id, function) in of_type(root, "AWS::Serverless::Function") {
         let condition = &function["Condition"];
@@ -127,42 +139,20 @@ fn missing(root: &Value) -> Vec<String> {
                 }
                 // SNS invokes asynchronously: what fails after Lambda's retries goes to the
                 // function's dead-letter queue, which needs its alarm.
-                "SNS" => match target(&function["Properties"]["DeadLetterQueue"]["TargetArn"]) {
-                    None => out.push(format!("{id} event {event}: no DeadLetterQueue")),
-                    Some(queue) => {
-                        if !watched(
-                            "AWS/SQS",
-                            "ApproximateNumberOfMessagesVisible",
-                            "QueueName",
-                            queue,
-                            &root["Resources"][queue]["Condition"],
-                        ) {
-                            out.push(format!(
-                                "{id} event {event}: its dead-letter queue {queue} has no alarm"
-                            ));
-                        }
-                    }
-                },
+                "SNS" => out.extend(dead_letters(
+                    &function["Properties"]["DeadLetterQueue"]["TargetArn"],
+                    &format!("{id} event {event}"),
+                    "DeadLetterQueue",
+                )),
                 "ScheduleV2" | "Schedule" => {
                     if p["RetryPolicy"].is_null() {
                         out.push(format!("{id} event {event}: no RetryPolicy"));
                     }
-                    match target(&p["DeadLetterConfig"]["Arn"]) {
-                        None => out.push(format!("{id} event {event}: no DeadLetterConfig Arn")),
-                        Some(queue) => {
-                            if !watched(
-                                "AWS/SQS",
-                                "ApproximateNumberOfMessagesVisible",
-                                "QueueName",
-                                queue,
-                                &root["Resources"][queue]["Condition"],
-                            ) {
-                                out.push(format!(
-                                    "{id} event {event}: its dead-letter queue {queue} has no alarm"
-                                ));
-                            }
-                        }
-                    }
+                    out.extend(dead_letters(
+                        &p["DeadLetterConfig"]["Arn"],
+                        &format!("{id} event {event}"),
+                        "DeadLetterConfig Arn",
+                    ));
                 }
                 _ => {}
             }

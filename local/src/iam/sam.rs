@@ -154,6 +154,23 @@ pub fn roles(
     Ok(roles)
 }
 
+/// The statement SAM adds for a failure destination or dead-letter queue of `kind` (`SQS` or
+/// `SNS`) at `target`: the role may send to it.
+fn send_to(kind: &Value, target: &Value, origin: String) -> Result<Option<Statement>, PolicyError> {
+    let action = match kind.as_str() {
+        Some("SQS") => "sqs:SendMessage",
+        Some("SNS") => "sns:Publish",
+        _ => return Ok(None),
+    };
+    let resource = target.as_str().unwrap_or_default();
+    Statement::parse(
+        &json!({"Effect": "Allow", "Action": action, "Resource": resource}),
+        origin,
+        false,
+    )
+    .map(Some)
+}
+
 /// One function's role from its resolved `Properties`.
 pub fn role(function: &str, props: &Value) -> Result<Role, PolicyError> {
     let fail = |origin: &str, reason: String| PolicyError {
@@ -192,18 +209,12 @@ pub fn role(function: &str, props: &Value) -> Result<Role, PolicyError> {
     }
     // An asynchronous invocation's dead-letter queue: SAM lets the role send to it.
     let dead_letter = &props["DeadLetterQueue"];
-    let generated = match dead_letter["Type"].as_str() {
-        Some("SQS") => Some("sqs:SendMessage"),
-        Some("SNS") => Some("sns:Publish"),
-        _ => None,
-    };
-    if let Some(action) = generated {
-        statements.push(Statement::parse(
-            &json!({"Effect": "Allow", "Action": action,
-                    "Resource": dead_letter["TargetArn"].as_str().unwrap_or_default()}),
-            format!("{function} DeadLetterQueue (SAM-generated)"),
-            false,
-        )?);
+    if let Some(statement) = send_to(
+        &dead_letter["Type"],
+        &dead_letter["TargetArn"],
+        format!("{function} DeadLetterQueue (SAM-generated)"),
+    )? {
+        statements.push(statement);
     }
     for (name, event) in props["Events"].as_object().into_iter().flatten() {
         let by_source = match event["Type"].as_str() {
@@ -221,18 +232,12 @@ pub fn role(function: &str, props: &Value) -> Result<Role, PolicyError> {
             managed(policy, &mut statements)?;
         }
         let on_failure = &event["Properties"]["DestinationConfig"]["OnFailure"];
-        let destination = on_failure["Destination"].as_str().unwrap_or_default();
-        let generated = match on_failure["Type"].as_str() {
-            Some("SQS") => Some("sqs:SendMessage"),
-            Some("SNS") => Some("sns:Publish"),
-            _ => None,
-        };
-        if let Some(action) = generated {
-            statements.push(Statement::parse(
-                &json!({"Effect": "Allow", "Action": action, "Resource": destination}),
-                format!("{function} Events.{name}.DestinationConfig (SAM-generated)"),
-                false,
-            )?);
+        if let Some(statement) = send_to(
+            &on_failure["Type"],
+            &on_failure["Destination"],
+            format!("{function} Events.{name}.DestinationConfig (SAM-generated)"),
+        )? {
+            statements.push(statement);
         }
     }
     let policies = match &props["Policies"] {
