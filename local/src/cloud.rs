@@ -356,6 +356,16 @@ impl Mappings<'_> {
                 let needs = match kind {
                     "DynamoDB" => crate::iam::triggers::stream_mapping(&properties),
                     "MSK" => crate::iam::triggers::msk_mapping(&properties),
+                    // Asynchronous invocations: the function's dead-letter queue.
+                    "SNS" => {
+                        let declared = &self.template.root["Resources"][f.logical_id.as_str()];
+                        let dead_letter = self
+                            .template
+                            .resolve(self.parameters, &declared["Properties"]["DeadLetterQueue"]);
+                        crate::iam::triggers::dead_letter_queue(&dead_letter)
+                            .into_iter()
+                            .collect()
+                    }
                     _ => Vec::new(),
                 };
                 if let Err(missing) =

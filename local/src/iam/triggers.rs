@@ -126,9 +126,25 @@ fn destination(properties: &Value) -> Option<Request> {
     }
 }
 
+/// What Lambda checks of a function's `DeadLetterQueue` (where asynchronous invocations that
+/// failed their retries go): that its role may send there. Lambda refuses the configuration
+/// otherwise ("The provided execution role does not have permissions to call SendMessage on
+/// SQS").
+pub fn dead_letter_queue(dead_letter: &Value) -> Option<Request> {
+    let arn = dead_letter["TargetArn"].as_str()?;
+    match dead_letter["Type"].as_str()? {
+        "SQS" => Some(Request::new("sqs:SendMessage", arn)),
+        "SNS" => Some(Request::new("sns:Publish", arn)),
+        _ => None,
+    }
+}
+
 /// How Lambda words a mapping it cannot run for want of a permission.
 pub fn disabled_message(kind: &str, missing: &str) -> String {
     match kind {
+        "SNS" => format!(
+            "The provided execution role does not have permissions to call SendMessage on SQS (its DeadLetterQueue): {missing}"
+        ),
         "DynamoDB" => format!(
             "PROBLEM: Cannot access stream or its on-failure destination. Please ensure the role can perform the GetRecords, GetShardIterator, DescribeStream, and ListStreams Actions on your stream in IAM, and send to the destination: {missing}"
         ),
@@ -144,6 +160,16 @@ mod tests {
     use serde_json::json;
 
     const CLUSTER: &str = "arn:aws:kafka:us-east-1:000000000000:cluster/todo-local/abc-1";
+
+    #[test]
+    fn a_dead_letter_queue_needs_its_send() {
+        let queue = "arn:aws:sqs:us-east-1:000000000000:Q";
+        assert_eq!(
+            dead_letter_queue(&json!({"Type": "SQS", "TargetArn": queue})),
+            Some(Request::new("sqs:SendMessage", queue))
+        );
+        assert_eq!(dead_letter_queue(&Value::Null), None);
+    }
 
     #[test]
     fn an_iam_msk_mapping_needs_its_group_topics_and_dead_letter_topic() {
