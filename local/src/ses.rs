@@ -489,6 +489,31 @@ mod tests {
         assert_eq!(ses.sent(), vec![], "nothing refused is kept");
     }
 
+    #[tokio::test]
+    async fn a_bad_recipient_control_is_refused_and_changes_nothing() {
+        let ses = LocalSes::start().await.unwrap();
+        let http = reqwest::Client::new();
+        let control = |query: &'static str| {
+            http.post(format!("{}/control/recipient?{query}", ses.url()))
+                .send()
+        };
+        for bad in [
+            "",
+            "address=a@b.co",
+            "address=a@b.co&outcome=explode",
+            "outcome=bounce",
+            "address=nobody&outcome=bounce",
+        ] {
+            assert_eq!(control(bad).await.unwrap().status(), 400, "{bad}");
+        }
+        let outcomes = ses.shared.feedback.lock().unwrap().outcomes.clone();
+        assert!(outcomes.is_empty(), "{outcomes:?}");
+        let ok = control("address=A@B.co&outcome=complaint").await.unwrap();
+        assert_eq!(ok.status(), 204);
+        let outcomes = ses.shared.feedback.lock().unwrap().outcomes.clone();
+        assert_eq!(outcome_of(&outcomes, "a@b.co"), Outcome::Complaint);
+    }
+
     #[test]
     fn the_mailbox_simulators_addresses_and_the_set_ones_decide_the_outcome() {
         let mut set = HashMap::new();
