@@ -57,7 +57,7 @@ pub struct EmbeddedDynamo {
 impl EmbeddedDynamo {
     /// An in-memory engine with every table of the workspace template, on a free port.
     pub async fn start_in_memory() -> Result<Self, DynamoError> {
-        let db = Database::memory().map_err(|e| DynamoError::Engine(e.to_string()))?;
+        let db = engine::open(&engine::memory_path())?;
         Self::serve(db, &Template::workspace()?).await
     }
 
@@ -65,8 +65,7 @@ impl EmbeddedDynamo {
     pub async fn open(dir: &std::path::Path, template: &Template) -> Result<Self, DynamoError> {
         std::fs::create_dir_all(dir)?;
         let path = dir.join("dynamodb.sqlite");
-        let db = Database::new(&path.to_string_lossy())
-            .map_err(|e| DynamoError::Engine(e.to_string()))?;
+        let db = engine::open(&path.to_string_lossy())?;
         Self::serve(db, template).await
     }
 
