@@ -1,33 +1,36 @@
 //! `scripts/bench-sweep`: N reminders due at one instant, seeded straight into the tasks table
 //! (spread over owners of 1 to 7 reminders each, and once more beside one heavy owner with
 //! 1,500), recorded by the real sweep (`todo_tasks::sweep`) as deployed: a sweep at the instant,
-//! then every [`EVERY`] while anything is left, each taking no new work once the next is due,
-//! against the embedded DynamoDB engine with a DynamoDB round trip's latency on every call and
-//! AWS's per-partition limits (a key past 1,000 write units a second is throttled and the SDK
-//! retries, as in AWS).
+//! then every [`EVERY`] while anything is left, each taking no new work once the next is due.
 //!
-//! Prints, per case, the time from the instant to the last reminder recorded (each write timed
-//! as it reaches the table's stream, to 50 ms), to the last of the ordinary owners' reminders,
-//! and the busiest second of the busiest key of the table and each index.
+//! The embedded DynamoDB engine runs in a child process (this binary with `--engine`) with a
+//! DynamoDB round trip's latency on every call and AWS's per-partition limits (a key past 1,000
+//! write units a second is throttled and the SDK retries, as in AWS). This process is then the
+//! sweep function alone, so its CPU time is what the function would spend; the engine's is not
+//! (in AWS, DynamoDB's own work costs the function only the round trip).
+//!
+//! Prints, per case: the time from the instant to the last reminder recorded and to the last of
+//! the ordinary owners' (each write timed as it returns), the sweep's CPU time, and the busiest
+//! second of the busiest key of the table and each index.
 //!
 //! Usage: `bench-sweep [--dynamodb-latency 5ms] [N ...]` (default 5ms; 1000 10000 100000).
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Instant as StdInstant;
 
 use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::dynamodb::accounting::PartitionLimits;
 use todo_local::dynamodb::latency::Latency;
 use todo_local::dynamodb::report::CapacityReport;
-use todo_local::streams::StreamCursor;
-use todo_schema::Timestamp;
-use todo_tasks::store::DynamoTaskStore;
+use todo_schema::{Actor, Timestamp};
+use todo_tasks::store::sweep::{DueReminder, Found, SweepReminders, Unreadable};
+use todo_tasks::store::{DynamoTaskStore, StartKey, StoreError};
 use todo_tasks::sweep::{EVERY, SweepReport, sweep_until};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// The heavy owner's reminders, as in issue #21's attack.
 const HEAVY: usize = 1_500;
-/// How often the stream is read to time each write.
-const WATCH_EVERY: StdDuration = StdDuration::from_millis(50);
 
 /// Owners for `n` reminders: owner i has 1 + i mod 7 of them (4 on average).
 fn owners(n: usize, heavy: bool) -> Vec<String> {
@@ -44,110 +47,189 @@ fn owners(n: usize, heavy: bool) -> Vec<String> {
     owners
 }
 
+/// The store, with each recorded reminder timed as its write returns.
+struct Timed {
+    store: DynamoTaskStore,
+    due: chrono::DateTime<chrono::Utc>,
+    /// To the last recorded, and to the last of an owner other than the heavy one.
+    last: Mutex<(chrono::Duration, chrono::Duration)>,
+}
+
+impl SweepReminders for Timed {
+    async fn due_page(
+        &self,
+        shard: u8,
+        now: Timestamp,
+        limit: i32,
+        start: Option<StartKey>,
+    ) -> Result<todo_lambda::cursor::Paged<Found>, StoreError> {
+        self.store.due_page(shard, now, limit, start).await
+    }
+
+    async fn set_aside(&self, item: &Unreadable) -> Result<(), StoreError> {
+        self.store.set_aside(item).await
+    }
+
+    async fn record_reminder(
+        &self,
+        due: &DueReminder,
+        late: bool,
+        actor: &Actor,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let recorded = self.store.record_reminder(due, late, actor, now).await?;
+        if recorded {
+            let at = chrono::Utc::now() - self.due;
+            let mut last = self.last.lock().expect("last");
+            last.0 = last.0.max(at);
+            if due.task.owner != "heavy" {
+                last.1 = last.1.max(at);
+            }
+        }
+        Ok(recorded)
+    }
+}
+
+/// This process's CPU time so far (user and system), from `/proc/self/stat`.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..]
+        .split(' ')
+        .collect();
+    let ticks: f64 =
+        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
+    ticks / 100.0
+}
+
 struct Outcome {
     sweeps: usize,
     report: SweepReport,
-    /// From the instant to the last reminder recorded.
     last: chrono::Duration,
-    /// The same for the owners other than the heavy one.
     last_ordinary: chrono::Duration,
+    cpu: f64,
     capacity: CapacityReport,
 }
 
-/// When each `reminder.due` record reached the stream, by owner: (heavy?, time after `due`).
-#[derive(Default)]
-struct Seen {
-    count: usize,
-    last: chrono::Duration,
-    last_ordinary: chrono::Duration,
+/// The engine in a child process, driven over its standard input.
+struct Engine {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    endpoint: String,
 }
 
-/// Reads the stream every [`WATCH_EVERY`] and times each new reminder event.
-fn watch(
-    engine: &EmbeddedDynamo,
-    due: Timestamp,
-    seen: Arc<Mutex<Seen>>,
-) -> tokio::task::JoinHandle<()> {
-    let db = engine.database().clone();
-    let mut cursor = StreamCursor::new("TasksTable", None);
-    // The seeding's own records are not reminders: skip them once.
-    let _ = cursor.read_new(&db);
-    tokio::spawn(async move {
-        loop {
-            let records = cursor.read_new(&db).expect("the stream");
-            let at = chrono::Utc::now() - due.as_datetime();
-            {
-                let mut seen = seen.lock().expect("seen");
-                for r in records
-                    .iter()
-                    .filter(|r| r["dynamodb"]["NewImage"]["ev_type"]["S"] == "reminder.due")
-                {
-                    seen.count += 1;
-                    seen.last = seen.last.max(at);
-                    if r["dynamodb"]["NewImage"]["owner"]["S"] != "heavy" {
-                        seen.last_ordinary = seen.last_ordinary.max(at);
-                    }
-                }
-            }
-            tokio::time::sleep(WATCH_EVERY).await;
+impl Engine {
+    async fn start() -> Self {
+        let mut child = tokio::process::Command::new(std::env::current_exe().expect("own path"))
+            .arg("--engine")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the engine process");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let endpoint = stdout.next_line().await.expect("read").expect("endpoint");
+        Self {
+            child,
+            stdin,
+            stdout,
+            endpoint,
         }
-    })
+    }
+
+    async fn ask(&mut self, line: &str) -> String {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .expect("to the engine");
+        self.stdout
+            .next_line()
+            .await
+            .expect("read")
+            .expect("an answer")
+    }
 }
 
-async fn case(n: usize, heavy: bool, latency: Option<Latency>) -> Outcome {
+/// `--engine`: an in-memory engine; prints its endpoint, then answers `go LATENCY` (latency and
+/// AWS's limits from now on, accounting afresh) and `capacity` (the accounting, one JSON line).
+async fn serve_engine() {
     let engine = EmbeddedDynamo::start_in_memory().await.expect("engine");
-    let store = DynamoTaskStore::new(engine.client().await, "TasksTable");
+    println!("{}", engine.endpoint());
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        match line.split_once(' ').unwrap_or((line.as_str(), "")) {
+            ("go", latency) => {
+                engine.set_latency(latency.parse().ok());
+                engine.set_partition_limits(Some(PartitionLimits::default()));
+                engine.reset_capacity();
+                println!("ok");
+            }
+            ("capacity", _) => {
+                println!(
+                    "{}",
+                    serde_json::to_string(&engine.capacity()).expect("json")
+                );
+            }
+            (other, _) => panic!("unknown engine command {other}"),
+        }
+    }
+}
+
+async fn case(n: usize, heavy: bool, latency: &str) -> Outcome {
+    let mut engine = Engine::start().await;
+    let client =
+        aws_sdk_dynamodb::Client::new(&todo_local::dynamodb::sdk_config(&engine.endpoint).await);
+    let store = DynamoTaskStore::new(client, "TasksTable");
     let created = Timestamp::now();
     // Far enough ahead for the seeding to finish first.
-    let lead = chrono::Duration::seconds(5 + (n / 5_000) as i64);
+    let lead = chrono::Duration::seconds(5 + (n / 1_000) as i64);
     let due = Timestamp::from_datetime(created.as_datetime() + lead).expect("an instant");
     store
         .seed_reminders(owners(n, heavy), due, created)
         .await
         .expect("seeded");
-    // From here on, each call costs what it costs in AWS, and a hot key is throttled.
-    engine.set_latency(latency);
-    engine.set_partition_limits(Some(PartitionLimits::default()));
-    engine.reset_capacity();
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let watcher = watch(&engine, due, seen.clone());
+    assert_eq!(engine.ask(&format!("go {latency}")).await, "ok");
+    let timed = Timed {
+        store,
+        due: due.as_datetime(),
+        last: Mutex::default(),
+    };
     let wait = (due.as_datetime() - chrono::Utc::now())
         .to_std()
-        .unwrap_or_default();
+        .expect("seeded before the instant: raise the lead");
     tokio::time::sleep(wait).await;
 
+    let cpu = cpu_seconds();
     let mut sweeps = 0;
     let mut report = SweepReport::default();
     let mut tick = tokio::time::Instant::now();
     loop {
         // As deployed: no new work once the next sweep is due.
-        let r = sweep_until(&store, Timestamp::now(), Some(tick + EVERY))
+        let r = sweep_until(&timed, Timestamp::now(), Some(tick + EVERY))
             .await
             .expect("a sweep");
         sweeps += 1;
         report.recorded += r.recorded;
         report.deferred += r.deferred;
-        report.failed += r.failed;
         if (r.found == 0 && r.deferred == 0) || report.recorded >= n {
             break;
         }
         tick += EVERY;
         tokio::time::sleep_until(tick).await;
     }
-    // Let the watcher see the last writes.
-    tokio::time::sleep(WATCH_EVERY * 3).await;
-    watcher.abort();
-    let seen = seen.lock().expect("seen");
-    assert_eq!(
-        seen.count, report.recorded,
-        "every recorded reminder is on the stream"
-    );
+    let cpu = cpu_seconds() - cpu;
+    let capacity = serde_json::from_str(&engine.ask("capacity").await).expect("a report");
+    let _ = engine.child.kill().await;
+    let (last, last_ordinary) = *timed.last.lock().expect("last");
     Outcome {
         sweeps,
-        last: seen.last,
-        last_ordinary: seen.last_ordinary,
         report,
-        capacity: engine.capacity(),
+        last,
+        last_ordinary,
+        cpu,
+        capacity,
     }
 }
 
@@ -172,9 +254,9 @@ fn hottest(capacity: &CapacityReport) -> String {
     groups
         .iter()
         .map(|(idx, key, w, r)| {
-            let key: String = key.chars().take(20).collect();
+            let key: String = key.chars().take(16).collect();
             format!(
-                "{}: {w:.0} W/s ({key}), {r:.0} R/s",
+                "{}: {w:.0} W ({key}), {r:.0} R",
                 idx.as_deref().unwrap_or("table")
             )
         })
@@ -184,14 +266,17 @@ fn hottest(capacity: &CapacityReport) -> String {
 
 #[tokio::main]
 async fn main() {
-    let mut latency: Option<Latency> = Some("5ms".parse().expect("a latency"));
+    let mut latency = "5ms".to_string();
     let mut sizes: Vec<usize> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--engine" => return serve_engine().await,
             "--dynamodb-latency" => {
-                let v = args.next().expect("--dynamodb-latency 5ms (or 0ms)");
-                latency = Some(v.parse().expect("a latency: 5ms, 2ms..10ms"));
+                latency = args.next().expect("--dynamodb-latency 5ms");
+                latency
+                    .parse::<Latency>()
+                    .expect("a latency: 5ms, 2ms..10ms");
             }
             n => sizes.push(n.parse().expect("N: a whole number")),
         }
@@ -200,20 +285,21 @@ async fn main() {
         sizes = vec![1_000, 10_000, 100_000];
     }
     println!(
-        "DynamoDB latency per call: {latency:?}; AWS's partition limits; a sweep every {EVERY:?}\n"
+        "DynamoDB latency per call: {latency}; AWS's partition limits; a sweep every {EVERY:?}\n"
     );
     println!(
-        "| reminders due at once | owners | sweeps | recorded | to the last recorded | to the last of the ordinary owners | throttled requests | busiest second per key |"
+        "| reminders due at once | owners | sweeps | recorded | to the last recorded | to the last of the others | sweep CPU | throttled | busiest second per key (units) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         for heavy in [false, true] {
-            let o = case(n, heavy, latency).await;
+            let started = StdInstant::now();
+            let o = case(n, heavy, &latency).await;
             let secs = |d: chrono::Duration| d.num_milliseconds() as f64 / 1000.0;
             println!(
-                "| {n} | {} | {} | {} | {:.1} s | {:.1} s | {} | {} |",
+                "| {n} | {} | {} | {} | {:.1} s | {:.1} s | {:.1} s | {} | {} |",
                 if heavy {
-                    "1 with 1,500, the rest 1-7 each"
+                    "1 with 1,500, others 1-7"
                 } else {
                     "1-7 each"
                 },
@@ -221,9 +307,11 @@ async fn main() {
                 o.report.recorded,
                 secs(o.last),
                 secs(o.last_ordinary),
+                o.cpu,
                 o.capacity.throttled_requests,
                 hottest(&o.capacity),
             );
+            eprintln!("(case took {:.0} s)", started.elapsed().as_secs_f64());
         }
     }
 }

@@ -176,10 +176,7 @@ impl SweepReminders for DynamoTaskStore {
         e.require_eq("version", n(task.version));
         e.require_eq("rem_at", s(due.at.to_string()));
         e.require_eq("status", s("open"));
-        match self.update_task(&task.owner, task.id, e).await? {
-            Ok(_) => Ok(true),
-            Err(_changed_meanwhile) => Ok(false),
-        }
+        self.update_task_unread(&task.owner, task.id, e).await
     }
 }
 

@@ -57,6 +57,33 @@ impl DynamoTaskStore {
         }
     }
 
+    /// An UpdateItem whose caller needs only whether it happened: `Ok(false)` when its
+    /// condition failed. Nothing comes back to parse (the reminder sweep, where parsing each
+    /// task twice, from the index and from the write, was CPU a burst cannot spare).
+    pub(super) async fn update_task_unread(
+        &self,
+        owner: &str,
+        id: TaskId,
+        e: Expr,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(task_key(owner, id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+            .send()
+            .await;
+        match result.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(Failure::Condition(_)) => Ok(false),
+            Err(other) => Err(into_store_error(other)),
+        }
+    }
+
     /// A PutItem that replaces the task only while it is still at `version`.
     pub(super) async fn replace_task(
         &self,
