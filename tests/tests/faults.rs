@@ -85,3 +85,58 @@ async fn nothing_is_lost_or_doubled_when_the_engine_the_broker_and_functions_fai
     println!("{report}");
     assert!(report.problems().is_empty(), "{report}");
 }
+
+/// Issue #21's throttled write: DynamoDB throttles a key past its partition's units a second
+/// (`ProvisionedThroughputExceededException` with its throttling reason, as AWS does). Here the
+/// limit is set low enough that every user's key and the shared audit keys are throttled while
+/// `todo-load` drives the cloud: the SDK retries, a command that still fails answers the
+/// documented 503 and the client retries it, a consumer's batch is retried. The ledger must
+/// hold: every committed change audited once, every reminder delivered once.
+#[tokio::test]
+async fn a_throttled_hot_key_loses_and_doubles_nothing_under_load() {
+    let data = DataDir::new("throttled");
+    let cloud = start(&data).await;
+    // A sixtieth of AWS's limits: a user's commands (about 10 write units each in the tasks
+    // table, the audit entry's as many again) pass it at a few commands a second.
+    cloud
+        .dynamo
+        .set_partition_limits(Some("15,50".parse().expect("limits")));
+    let users = (0..2)
+        .map(|n| {
+            let name = format!("throttled-{n}");
+            let token = cloud.auth.token(&name, 1);
+            (name, token)
+        })
+        .collect();
+    let config = LoadConfig {
+        base_url: cloud.api_url.clone(),
+        users,
+        drive: DriveConfig {
+            commands: 600,
+            concurrency: 6,
+            seed: 21,
+            reminder_lead: Duration::from_secs(2),
+            tolerate_faults: true,
+        },
+        drain_timeout: Duration::from_secs(120),
+    };
+    let report = todo_load::run(&config).await;
+    println!("{report}");
+    let throttled = cloud.dynamo.capacity().throttled_requests;
+    assert!(
+        throttled > 0,
+        "the limit must bite: no request was throttled"
+    );
+    let other_errors: Vec<_> = report
+        .drive
+        .statuses
+        .iter()
+        .filter(|(s, _)| **s >= 500 && **s != 503)
+        .collect();
+    assert!(
+        other_errors.is_empty(),
+        "a throttled command answers 503, nothing else: {other_errors:?}"
+    );
+    assert!(report.problems().is_empty(), "{report}");
+    println!("{throttled} requests throttled");
+}
