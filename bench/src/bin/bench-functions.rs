@@ -7,7 +7,10 @@
 //! interleaved round-robin across the functions, so a noisy machine's drift hits all alike, and
 //! every figure is printed as a ratio to the reference's, which is what counts.
 //!
-//! Usage: `bench-functions [--rounds N] [--warm N] [--bin-dir DIR]`.
+//! `--dynamodb-latency 5ms` makes every DynamoDB call cost a round trip to DynamoDB in AWS
+//! (issue #21: init and first-request times at 5 ms a call).
+//!
+//! Usage: `bench-functions [--rounds N] [--warm N] [--bin-dir DIR] [--dynamodb-latency 5ms]`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -57,7 +60,15 @@ fn fixture(path: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn args() -> (usize, usize, PathBuf) {
+struct Args {
+    rounds: usize,
+    warm: usize,
+    bin_dir: PathBuf,
+    latency: Option<todo_local::dynamodb::latency::Latency>,
+}
+
+fn args() -> Args {
+    let mut latency = None;
     let mut rounds = 25;
     let mut warm = 20;
     let mut bin_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release");
@@ -71,10 +82,22 @@ fn args() -> (usize, usize, PathBuf) {
             "--rounds" => rounds = value().parse().expect("--rounds N"),
             "--warm" => warm = value().parse().expect("--warm N"),
             "--bin-dir" => bin_dir = PathBuf::from(value()),
+            "--dynamodb-latency" => {
+                latency = Some(
+                    value()
+                        .parse()
+                        .expect("--dynamodb-latency 5ms (or 2ms..10ms)"),
+                )
+            }
             other => panic!("unknown argument {other}"),
         }
     }
-    (rounds, warm, bin_dir)
+    Args {
+        rounds,
+        warm,
+        bin_dir,
+        latency,
+    }
 }
 
 async fn seed(engine: &EmbeddedDynamo) -> TaskId {
@@ -116,11 +139,20 @@ fn ok(i: &Invocation, name: &str) {
 
 #[tokio::main]
 async fn main() {
-    let (rounds, warm, bin_dir) = args();
+    let Args {
+        rounds,
+        warm,
+        bin_dir,
+        latency,
+    } = args();
     let engine = EmbeddedDynamo::start_in_memory()
         .await
         .expect("the embedded engine starts");
     let id = seed(&engine).await;
+    engine.set_latency(latency);
+    if let Some(latency) = latency {
+        println!("DynamoDB latency per call: {latency:?}\n");
+    }
     let subjects = vec![
         Subject {
             name: "reference",

@@ -3,7 +3,10 @@
 //! DynamoDB engine (the broker storing in SQLite, as in the local cloud), with the handlers the functions run (`relay`, `audit_batch`, `in_app_batch`)
 //! fed batches of the template's sizes, as their event-source mappings would.
 //!
-//! Usage: `bench-pipeline [--events N]` (default 5,000).
+//! `--dynamodb-latency 5ms` makes every DynamoDB call cost a round trip to DynamoDB in AWS, from
+//! the first stage timed on (the seeding runs without it).
+//!
+//! Usage: `bench-pipeline [--events N] [--dynamodb-latency 5ms]` (default 5,000, no latency).
 
 use std::time::{Duration, Instant};
 
@@ -28,16 +31,25 @@ const STREAM_BATCH: usize = 100;
 const AUDIT_BATCH: usize = 100;
 const NOTIFY_BATCH: usize = 50;
 
-fn events_arg() -> usize {
+/// `--events N` and `--dynamodb-latency L`.
+fn args() -> (usize, Option<todo_local::dynamodb::latency::Latency>) {
     let mut it = std::env::args().skip(1);
     let mut n = 5_000;
+    let mut latency = None;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--events" => n = it.next().and_then(|v| v.parse().ok()).expect("--events N"),
+            "--dynamodb-latency" => {
+                latency = Some(
+                    it.next()
+                        .and_then(|v| v.parse().ok())
+                        .expect("--dynamodb-latency 5ms"),
+                )
+            }
             other => panic!("unknown argument {other}"),
         }
     }
-    n
+    (n, latency)
 }
 
 fn per_minute(n: usize, took: Duration) -> f64 {
@@ -67,7 +79,7 @@ fn stream_batches(records: Vec<Value>) -> Vec<aws_lambda_events::event::dynamodb
 
 #[tokio::main]
 async fn main() {
-    let n = events_arg();
+    let (n, latency) = args();
     let engine = EmbeddedDynamo::start_in_memory().await.expect("engine");
     let kafka = EmbeddedKafka::start(Storage::Memory)
         .await
@@ -96,6 +108,7 @@ async fn main() {
         tasks.create(&task, &actor, None).await.expect("seeded");
     }
     let created = todo_local::streams::read_all(engine.database(), "TasksTable").expect("stream");
+    engine.set_latency(latency);
 
     // Publisher: stream batches of 100 -> todo.task.events, one partition.
     let sink = KafkaSink::new(KafkaConfig::plaintext(vec![kafka.bootstrap()]));
@@ -149,7 +162,7 @@ async fn main() {
     let consume_notify = started.elapsed();
 
     println!(
-        "{n} events through one partition (batches of {STREAM_BATCH} / {AUDIT_BATCH} / {NOTIFY_BATCH})\n"
+        "{n} events through one partition (batches of {STREAM_BATCH} / {AUDIT_BATCH} / {NOTIFY_BATCH}), DynamoDB latency per call {latency:?}\n"
     );
     println!("| stage | time | events per minute |");
     println!("|---|---|---|");

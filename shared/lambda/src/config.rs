@@ -28,17 +28,20 @@ pub fn list(name: &'static str) -> Vec<String> {
         .collect()
 }
 
+/// The variable naming the cursor signing key's secret.
+pub const CURSOR_SIGNING_KEY_SECRET_ARN: &str = "CURSOR_SIGNING_KEY_SECRET_ARN";
+
 /// The key that signs list cursors, so a tampered cursor is refused: the secret named by
 /// `CURSOR_SIGNING_KEY_SECRET_ARN` (the stack generates it), at least 32 bytes.
 pub async fn cursor_signing_key() -> Result<Vec<u8>, ConfigError> {
-    let key = crate::secrets::secret_string("CURSOR_SIGNING_KEY_SECRET_ARN").await?;
+    let key = crate::secrets::secret_string(CURSOR_SIGNING_KEY_SECRET_ARN).await?;
     signing_key(key)
 }
 
 fn signing_key(key: String) -> Result<Vec<u8>, ConfigError> {
     if key.len() < 32 {
         return Err(ConfigError::Invalid {
-            name: "CURSOR_SIGNING_KEY_SECRET_ARN",
+            name: CURSOR_SIGNING_KEY_SECRET_ARN,
             reason: "the secret must be at least 32 bytes".to_string(),
         });
     }

@@ -329,13 +329,17 @@ pub async fn list_page<T: Serialize>(
     cursor: Option<&str>,
     read: impl AsyncFnOnce(Option<StartKey>) -> Result<Paged<T>, Problem>,
 ) -> Result<Response<Body>, Problem> {
-    let start = cursors.start(scope, cursor)?;
+    let start = cursors.start(scope, cursor).await?;
     let page = read(start).await?;
+    let next_cursor = match page.next {
+        Some(key) => Some(cursors.encode(scope.as_str(), key).await?),
+        None => None,
+    };
     Ok(json_response(
         200,
         &Page {
             items: page.items,
-            next_cursor: page.next.map(|key| cursors.encode(scope.as_str(), key)),
+            next_cursor,
         },
     ))
 }

@@ -1,7 +1,8 @@
-//! Secrets from AWS Secrets Manager, read once per process in `main`: the cursor signing key,
-//! the webhook signing secret, Kafka SCRAM credentials. A function's environment names only
-//! the secret's ARN (`*_SECRET_ARN`), so no secret shows in the console, in the template's
-//! parameters or in CloudFormation's events; one GetSecretValue per cold start is the whole
+//! Secrets from AWS Secrets Manager, read once per process: the webhook signing secret, the
+//! VAPID key and Kafka SCRAM credentials in `main`, the cursor signing key when a request first
+//! needs it ([`crate::cursor::CursorCodec`]). A function's environment names only the secret's
+//! ARN (`*_SECRET_ARN`), so no secret shows in the console, in the template's parameters or in
+//! CloudFormation's events; at most one GetSecretValue per execution environment is the whole
 //! cost. The endpoint comes from `AWS_ENDPOINT_URL_SECRETS_MANAGER` when set (the local
 //! cloud serves one).
 

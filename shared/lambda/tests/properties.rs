@@ -44,14 +44,21 @@ proptest! {
         let codec = CursorCodec::new(b"0123456789abcdef0123456789abcdef".to_vec());
         let mine = Scope::new("tasks", 1).part(&owner);
         let theirs = Scope::new("tasks", 1).part(&other);
-        if let Err(p) = codec.start(&mine, Some(&text)) {
-            prop_assert_eq!(p.status, 400);
-        }
-        let cursor = codec.encode(mine.as_str(), key.clone());
-        prop_assert_eq!(codec.start(&mine, Some(&cursor)).unwrap(), Some(key));
-        if owner != other {
-            prop_assert_eq!(codec.start(&theirs, Some(&cursor)).unwrap_err().status, 400);
-        }
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        runtime.block_on(async {
+            if let Err(p) = codec.start(&mine, Some(&text)).await {
+                prop_assert_eq!(p.status, 400);
+            }
+            let cursor = codec.encode(mine.as_str(), key.clone()).await.unwrap();
+            prop_assert_eq!(codec.start(&mine, Some(&cursor)).await.unwrap(), Some(key));
+            if owner != other {
+                prop_assert_eq!(
+                    codec.start(&theirs, Some(&cursor)).await.unwrap_err().status,
+                    400
+                );
+            }
+            Ok(())
+        })?;
     }
 
     /// Raw MSK events (any JSON) and any record values: parsed or refused, never a panic.

@@ -11,6 +11,6 @@ use todo_schema::Timestamp;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    let cursors = CursorCodec::from_secret().await?;
+    let cursors = CursorCodec::from_secret()?;
     serve(|req| audit_export(&store, &cursors, req, Timestamp::now())).await
 }

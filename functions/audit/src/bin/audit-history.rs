@@ -9,6 +9,6 @@ use todo_lambda::http::serve;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    let cursors = CursorCodec::from_secret().await?;
+    let cursors = CursorCodec::from_secret()?;
     serve(|req| task_history(&store, &cursors, req)).await
 }

@@ -12,7 +12,7 @@ use todo_schema::Timestamp;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    let cursors = CursorCodec::from_secret().await?;
+    let cursors = CursorCodec::from_secret()?;
     let admins = AdminPolicy::from_env();
     serve(|req| admin_audit(&store, &cursors, &admins, req, Timestamp::now())).await
 }

@@ -38,7 +38,7 @@ pub async fn audit_export<S: ReadEntries>(
         .part(&list.caller.sub)
         .part(given("from"))
         .part(given("to"));
-    let mut start = cursors.start(&scope, list.cursor.as_deref())?;
+    let mut start = cursors.start(&scope, list.cursor.as_deref()).await?;
     let mut body = Vec::new();
     loop {
         let page = store
@@ -59,7 +59,7 @@ pub async fn audit_export<S: ReadEntries>(
         .status(200)
         .header("content-type", JSON_LINES);
     if let Some(key) = start {
-        let next = cursors.encode(scope.as_str(), key);
+        let next = cursors.encode(scope.as_str(), key).await?;
         let mut query = vec![format!("cursor={next}")];
         for name in ["from", "to"] {
             if let Some(v) = list.params.first(name) {

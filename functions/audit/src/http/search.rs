@@ -96,9 +96,10 @@ pub async fn admin_audit<S: SearchEntries>(
     for name in &PARAMS[..6] {
         scope = scope.part(params.first(name).unwrap_or("-"));
     }
-    let start: Option<SearchStart> = single(&params, "cursor")?
-        .map(|c| cursors.open(scope.as_str(), c))
-        .transpose()?;
+    let start: Option<SearchStart> = match single(&params, "cursor")? {
+        Some(c) => Some(cursors.open(scope.as_str(), c).await?),
+        None => None,
+    };
     let search = Search {
         actor,
         task,
@@ -110,11 +111,15 @@ pub async fn admin_audit<S: SearchEntries>(
         .search(&search, limit as usize, start)
         .await
         .map_err(|e| e.problem(STORE))?;
+    let next_cursor = match page.next {
+        Some(n) => Some(cursors.seal(scope.as_str(), &n).await?),
+        None => None,
+    };
     Ok(json_response(
         200,
         &Page {
             items: page.entries,
-            next_cursor: page.next.map(|n| cursors.seal(scope.as_str(), &n)),
+            next_cursor,
         },
     ))
 }

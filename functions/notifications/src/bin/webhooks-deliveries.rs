@@ -10,6 +10,6 @@ use todo_notifications::wiring;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    let cursors = CursorCodec::from_secret().await?;
+    let cursors = CursorCodec::from_secret()?;
     serve(|req| list_deliveries(&store, &cursors, req)).await
 }

@@ -9,6 +9,6 @@ use todo_tasks::wiring;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = wiring::store().await?;
-    let tokens = todo_lambda::cursor::CursorCodec::from_secret().await?;
+    let tokens = todo_lambda::cursor::CursorCodec::from_secret()?;
     serve(|req| task_changes(&store, &tokens, req, Timestamp::now())).await
 }

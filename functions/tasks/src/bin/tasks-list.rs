@@ -7,6 +7,6 @@ use todo_tasks::wiring;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let store = wiring::store().await?;
-    let cursors = todo_lambda::cursor::CursorCodec::from_secret().await?;
+    let cursors = todo_lambda::cursor::CursorCodec::from_secret()?;
     serve(|req| list_tasks(&store, &cursors, req)).await
 }

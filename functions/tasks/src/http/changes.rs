@@ -83,8 +83,14 @@ pub async fn task_changes<S: TaskChanges>(
             key: None,
         },
         Some(token) => {
-            let mut p: Position = tokens.open(scope.as_str(), token).map_err(|_| {
-                Problem::bad_request("query parameter since: not a token this route issued to you")
+            let mut p: Position = tokens.open(scope.as_str(), token).await.map_err(|e| {
+                if e.status == 400 {
+                    Problem::bad_request(
+                        "query parameter since: not a token this route issued to you",
+                    )
+                } else {
+                    e
+                }
             })?;
             if p.key.is_none() {
                 // A new run: it resumes from where this one is read, never earlier than before.
@@ -120,11 +126,12 @@ pub async fn task_changes<S: TaskChanges>(
             key: None,
         },
     };
+    let next_since = tokens.seal(scope.as_str(), &next).await?;
     Ok(json_response(
         200,
         &Answer {
             changes: page.items.into_iter().map(WireChange::from).collect(),
-            next_since: tokens.seal(scope.as_str(), &next),
+            next_since,
             has_more,
         },
     ))
