@@ -6,7 +6,11 @@
 //! `--dynamodb-latency 5ms` makes every DynamoDB call cost a round trip to DynamoDB in AWS, from
 //! the first stage timed on (the seeding runs without it).
 //!
-//! Usage: `bench-pipeline [--events N] [--dynamodb-latency 5ms]` (default 5,000, no latency).
+//! `--owners N` spreads the tasks over N owners (default 1: one owner's partition key, the worst
+//! case for the consumers that serve owners side by side).
+//!
+//! Usage: `bench-pipeline [--events N] [--owners N] [--dynamodb-latency 5ms]` (default 5,000, 1,
+//! no latency).
 
 use std::time::{Duration, Instant};
 
@@ -31,14 +35,22 @@ const STREAM_BATCH: usize = 100;
 const AUDIT_BATCH: usize = 100;
 const NOTIFY_BATCH: usize = 50;
 
-/// `--events N` and `--dynamodb-latency L`.
-fn args() -> (usize, Option<todo_local::dynamodb::latency::Latency>) {
+/// `--events N`, `--owners N` and `--dynamodb-latency L`.
+fn args() -> (usize, usize, Option<todo_local::dynamodb::latency::Latency>) {
     let mut it = std::env::args().skip(1);
     let mut n = 5_000;
+    let mut owners = 1;
     let mut latency = None;
     while let Some(a) = it.next() {
         match a.as_str() {
             "--events" => n = it.next().and_then(|v| v.parse().ok()).expect("--events N"),
+            "--owners" => {
+                owners = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|o| *o > 0)
+                    .expect("--owners N")
+            }
             "--dynamodb-latency" => {
                 latency = Some(
                     it.next()
@@ -49,7 +61,7 @@ fn args() -> (usize, Option<todo_local::dynamodb::latency::Latency>) {
             other => panic!("unknown argument {other}"),
         }
     }
-    (n, latency)
+    (n, owners, latency)
 }
 
 fn per_minute(n: usize, took: Duration) -> f64 {
@@ -79,7 +91,7 @@ fn stream_batches(records: Vec<Value>) -> Vec<aws_lambda_events::event::dynamodb
 
 #[tokio::main]
 async fn main() {
-    let (n, latency) = args();
+    let (n, owners, latency) = args();
     let engine = EmbeddedDynamo::start_in_memory().await.expect("engine");
     let kafka = EmbeddedKafka::start(Storage::Memory)
         .await
@@ -94,7 +106,10 @@ async fn main() {
         .expect("topics");
     let client = engine.client().await;
     let tasks = DynamoTaskStore::new(client.clone(), "TasksTable");
-    let actor = Actor::User { id: OWNER.into() };
+    let owner = |i: usize| match owners {
+        1 => OWNER.to_string(),
+        _ => format!("{OWNER}-{}", i % owners),
+    };
     let reminder_at: Timestamp = "2031-01-01T09:00:00Z".parse().expect("an instant");
     for i in 0..n {
         let cmd: NewTask = serde_json::from_value(json!({
@@ -103,8 +118,11 @@ async fn main() {
         }))
         .expect("a task");
         let task = cmd
-            .into_task(TaskId::generate(), OWNER, Timestamp::now())
+            .into_task(TaskId::generate(), &owner(i), Timestamp::now())
             .expect("a task");
+        let actor = Actor::User {
+            id: task.owner.clone(),
+        };
         tasks.create(&task, &actor, None).await.expect("seeded");
     }
     let created = todo_local::streams::read_all(engine.database(), "TasksTable").expect("stream");
@@ -162,7 +180,7 @@ async fn main() {
     let consume_notify = started.elapsed();
 
     println!(
-        "{n} events through one partition (batches of {STREAM_BATCH} / {AUDIT_BATCH} / {NOTIFY_BATCH}), DynamoDB latency per call {latency:?}\n"
+        "{n} events of {owners} owners through one partition (batches of {STREAM_BATCH} / {AUDIT_BATCH} / {NOTIFY_BATCH}), DynamoDB latency per call {latency:?}\n"
     );
     println!("| stage | time | events per minute |");
     println!("|---|---|---|");

@@ -15,8 +15,7 @@
 
 use std::time::Duration;
 
-use futures_util::stream::{self, StreamExt};
-use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, by_owner, consume};
+use todo_lambda::kafka::{EventConsumer, KafkaBatchResponse, Stopped, consume, serve_owners};
 use todo_schema::event::EventType;
 use todo_schema::{EventEnvelope, Timestamp};
 
@@ -115,27 +114,13 @@ where
     }
 
     async fn apply(&self, events: &[EventEnvelope]) -> Result<(), Stopped> {
-        // The futures are gathered in a loop: a closure returning them trips the compiler's
-        // Send inference.
-        let mut owners = Vec::new();
-        for (owner, theirs) in by_owner(events) {
-            owners.push(self.owner(owner, theirs));
-        }
-        let done: Vec<_> = stream::iter(owners)
-            .buffer_unordered(PARALLEL)
-            .collect()
-            .await;
+        let (posted, outcome) =
+            serve_owners(events, PARALLEL, |owner, theirs| self.owner(owner, theirs)).await;
         let mut total = Posted::default();
-        let mut first_failure: Option<(usize, String)> = None;
-        for (result, posted) in done {
+        for posted in posted {
             total.delivered += posted.delivered;
             total.gone += posted.gone;
             total.failed += posted.failed;
-            if let Err((i, reason)) = result
-                && first_failure.as_ref().is_none_or(|(j, _)| i < *j)
-            {
-                first_failure = Some((i, reason));
-            }
         }
         todo_lambda::metrics::emit(
             "channel-realtime",
@@ -145,10 +130,7 @@ where
                 ("PostFailed", total.failed),
             ],
         );
-        match first_failure {
-            None => Ok(()),
-            Some((applied, reason)) => Err(Stopped { applied, reason }),
-        }
+        outcome
     }
 }
 

@@ -44,10 +44,11 @@ pub const PER_SHARD: i32 = 100;
 /// Shards read at once. 128 shards at 5 ms a Query take 40 ms a round at this bound; more would
 /// only queue reminders faster than the writes record them.
 pub const SHARD_READS_IN_FLIGHT: usize = 16;
-/// Reminder writes in flight at once, for the whole sweep: 100,000 reminders due at one instant
-/// are recorded in about 8 s at 5 ms a write (100,000 x 5 ms / 64), inside the 30 s promise
-/// with the 10 s to the next sweep, while one small Lambda function (128 MB, a fraction of a
-/// vCPU) still keeps up with the answers.
+/// Reminder writes in flight at once, for the whole sweep: at 5 ms a write, 100,000 reminders
+/// due at one instant need 7.8 s of round trips (100,000 x 5 ms / 64). The sweep is bound by its
+/// CPU long before that: each write costs about 0.65 ms of a core in the SDK's request path
+/// (`scripts/bench-sweep`), so its memory, which buys its CPU, sets how many reminders a second
+/// it records (`SweepMemorySize`; docs/capacity.md, "The reminder sweep at a burst").
 pub const WRITES_IN_FLIGHT: usize = 64;
 /// One owner's writes in flight at once. All of an owner's tasks share one partition key of the
 /// table, and each reminder recorded writes the task, its four local indexes and its `changes`

@@ -106,6 +106,49 @@ pub fn by_owner<'a>(
     owners
 }
 
+/// Serves a run's events owner by owner: `serve` gets one owner's events in the run's order (with
+/// their positions in it), `parallel` owners at once, so one owner's many events, slow far end
+/// or busy partition key never holds back another owner's. Returns what each owner's service
+/// reported and, when any failed, the earliest event not applied: the mapping retries the run
+/// from there, and what came after it and was applied is applied again (consumers are
+/// idempotent).
+pub async fn serve_owners<'a, T, F, Fut>(
+    events: &'a [EventEnvelope],
+    parallel: usize,
+    serve: F,
+) -> (Vec<T>, Result<(), Stopped>)
+where
+    F: Fn(&'a str, Vec<(usize, &'a EventEnvelope)>) -> Fut,
+    Fut: Future<Output = (Result<(), (usize, String)>, T)>,
+{
+    use futures_util::stream::{self, StreamExt};
+    // The futures are gathered in a loop: a closure returning them (`.map(...)` on the stream)
+    // trips the compiler's Send inference in the callers' `apply`.
+    let mut owners = Vec::new();
+    for (owner, theirs) in by_owner(events) {
+        owners.push(serve(owner, theirs));
+    }
+    let done: Vec<_> = stream::iter(owners)
+        .buffer_unordered(parallel)
+        .collect()
+        .await;
+    let mut outputs = Vec::with_capacity(done.len());
+    let mut first: Option<(usize, String)> = None;
+    for (result, output) in done {
+        outputs.push(output);
+        if let Err((i, reason)) = result
+            && first.as_ref().is_none_or(|(j, _)| i < *j)
+        {
+            first = Some((i, reason));
+        }
+    }
+    let outcome = match first {
+        None => Ok(()),
+        Some((applied, reason)) => Err(Stopped { applied, reason }),
+    };
+    (outputs, outcome)
+}
+
 /// Runs one batch through a consumer by `deadline` and reports what must be retried.
 pub async fn consume<C: EventConsumer>(
     consumer: &C,
@@ -230,6 +273,56 @@ mod tests {
                 "status": "open", "priority": "low", "created_at": "2026-01-01T00:00:00.000Z",
                 "updated_at": "2026-01-01T00:00:00.000Z", "version": 1}}
         })
+    }
+
+    fn owned_by(n: u32, owner: &str) -> EventEnvelope {
+        let mut v = event_json(
+            &format!("0192f0c4-7b7f-7000-8000-00000000000{n}"),
+            "task.deleted",
+            1,
+        );
+        v["data"]["before"]["owner"] = json!(owner);
+        serde_json::from_value(v).expect("an event")
+    }
+
+    #[tokio::test]
+    async fn owners_are_served_side_by_side_each_in_order_and_the_earliest_failure_is_retried() {
+        let events: Vec<EventEnvelope> =
+            [(0, "a"), (1, "b"), (2, "a"), (3, "b"), (4, "c"), (5, "b")]
+                .into_iter()
+                .map(|(n, owner)| owned_by(n, owner))
+                .collect();
+        let served = Mutex::new(Vec::new());
+        let (outputs, outcome) = serve_owners(&events, 2, |owner, theirs| {
+            let served = &served;
+            async move {
+                for (i, _) in theirs {
+                    served.lock().unwrap().push((owner.to_string(), i));
+                    if i == 3 {
+                        // b's second event fails: b stops there, the others go on.
+                        return (Err((i, "boom".to_string())), owner.to_string());
+                    }
+                }
+                (Ok(()), owner.to_string())
+            }
+        })
+        .await;
+        let stopped = outcome.unwrap_err();
+        assert_eq!((stopped.applied, stopped.reason.as_str()), (3, "boom"));
+        let mut outputs = outputs;
+        outputs.sort();
+        assert_eq!(outputs, ["a", "b", "c"]);
+        let served = served.into_inner().unwrap();
+        let of = |o: &str| -> Vec<usize> {
+            served
+                .iter()
+                .filter(|(w, _)| w == o)
+                .map(|(_, i)| *i)
+                .collect()
+        };
+        assert_eq!(of("a"), [0, 2]);
+        assert_eq!(of("b"), [1, 3], "an owner stops at its failure");
+        assert_eq!(of("c"), [4]);
     }
 
     fn record(offset: i64, value: Option<String>) -> Value {
