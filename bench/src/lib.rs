@@ -1,6 +1,8 @@
 //! What the benchmarks that drive the whole local cloud share: starting it from the workspace's
 //! debug binaries (next to the benchmark's own) over a temporary data folder.
 
+pub mod engine_process;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -3,8 +3,9 @@
 //! DynamoDB engine (the broker storing in SQLite, as in the local cloud), with the handlers the functions run (`relay`, `audit_batch`, `in_app_batch`)
 //! fed batches of the template's sizes, as their event-source mappings would.
 //!
-//! `--dynamodb-latency 5ms` makes every DynamoDB call cost a round trip to DynamoDB in AWS, from
-//! the first stage timed on (the seeding runs without it).
+//! The DynamoDB engine runs in a child process, so each stage's CPU time is the function's
+//! own; from the first stage timed on it has AWS's partition limits, and `--dynamodb-latency
+//! 5ms` makes every call cost a round trip to DynamoDB in AWS (the seeding runs without either).
 //!
 //! `--owners N` spreads the tasks over N owners (default 1: one owner's partition key, the worst
 //! case for the consumers that serve owners side by side).
@@ -17,11 +18,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use todo_audit::consumer::audit_batch;
 use todo_audit::store::AuditStore;
+use todo_bench::engine_process::{ENGINE_ARG, Engine, cpu_seconds};
 use todo_kafka::config::KafkaConfig;
 use todo_kafka::producer::KafkaSink;
 use todo_kafka::relay::relay;
 use todo_lambda::deadline;
-use todo_local::dynamodb::EmbeddedDynamo;
 use todo_local::kafka::{EmbeddedKafka, Storage, msk_event};
 use todo_notifications::channels::in_app::in_app_batch;
 use todo_notifications::store::InboxStore;
@@ -36,11 +37,11 @@ const AUDIT_BATCH: usize = 100;
 const NOTIFY_BATCH: usize = 50;
 
 /// `--events N`, `--owners N` and `--dynamodb-latency L`.
-fn args() -> (usize, usize, Option<todo_local::dynamodb::latency::Latency>) {
+fn args() -> (usize, usize, String) {
     let mut it = std::env::args().skip(1);
     let mut n = 5_000;
     let mut owners = 1;
-    let mut latency = None;
+    let mut latency = String::new();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--events" => n = it.next().and_then(|v| v.parse().ok()).expect("--events N"),
@@ -52,11 +53,10 @@ fn args() -> (usize, usize, Option<todo_local::dynamodb::latency::Latency>) {
                     .expect("--owners N")
             }
             "--dynamodb-latency" => {
-                latency = Some(
-                    it.next()
-                        .and_then(|v| v.parse().ok())
-                        .expect("--dynamodb-latency 5ms"),
-                )
+                latency = it
+                    .next()
+                    .filter(|v| v.parse::<todo_local::dynamodb::latency::Latency>().is_ok())
+                    .expect("--dynamodb-latency 5ms")
             }
             other => panic!("unknown argument {other}"),
         }
@@ -91,8 +91,11 @@ fn stream_batches(records: Vec<Value>) -> Vec<aws_lambda_events::event::dynamodb
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some(ENGINE_ARG) {
+        return todo_bench::engine_process::serve().await;
+    }
     let (n, owners, latency) = args();
-    let engine = EmbeddedDynamo::start_in_memory().await.expect("engine");
+    let mut engine = Engine::start().await;
     let kafka = EmbeddedKafka::start(Storage::Memory)
         .await
         .expect("tansu (scripts/tools builds it)");
@@ -125,18 +128,18 @@ async fn main() {
         };
         tasks.create(&task, &actor, None).await.expect("seeded");
     }
-    let created = todo_local::streams::read_all(engine.database(), "TasksTable").expect("stream");
-    engine.set_latency(latency);
+    let created = engine.stream("TasksTable").await;
+    engine.go(&latency).await;
 
     // Publisher: stream batches of 100 -> todo.task.events, one partition.
     let sink = KafkaSink::new(KafkaConfig::plaintext(vec![kafka.bootstrap()]));
     let batches = stream_batches(created.clone());
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_seconds());
     for batch in batches {
         let r = relay(&sink, batch, deadline::after(Duration::from_secs(10))).await;
         assert!(r.batch_item_failures.is_empty(), "publisher failures");
     }
-    let publish = started.elapsed();
+    let publish = (started.elapsed(), cpu_seconds() - cpu);
 
     // Audit consumer: the partition in MSK batches of 100.
     let records = kafka
@@ -145,13 +148,13 @@ async fn main() {
         .expect("partition");
     assert_eq!(records.len(), n, "one event per task");
     let audit = AuditStore::new(client.clone(), "AuditTable");
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_seconds());
     for chunk in records.chunks(AUDIT_BATCH) {
         let event = msk_event(TOPIC_TASK_EVENTS, 0, chunk);
         let r = audit_batch(&audit, event, deadline::after(Duration::from_secs(50))).await;
         assert!(r.batch_item_failures.is_empty(), "audit failures");
     }
-    let consume_audit = started.elapsed();
+    let consume_audit = (started.elapsed(), cpu_seconds() - cpu);
 
     // Reminders: the sweep records one per task, the publisher relays them to todo.reminders.
     let after = reminder_at.plus_minutes(1).expect("an instant");
@@ -161,7 +164,7 @@ async fn main() {
         .recorded
         > 0
     {}
-    let all = todo_local::streams::read_all(engine.database(), "TasksTable").expect("stream");
+    let all = engine.stream("TasksTable").await;
     for batch in stream_batches(all[created.len()..].to_vec()) {
         relay(&sink, batch, deadline::after(Duration::from_secs(10))).await;
     }
@@ -171,20 +174,23 @@ async fn main() {
         .expect("partition");
     assert_eq!(reminders.len(), n, "one reminder per task");
     let inbox = InboxStore::new(client, "NotificationsTable");
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_seconds());
     for chunk in reminders.chunks(NOTIFY_BATCH) {
         let event = msk_event(TOPIC_REMINDERS, 0, chunk);
         let r = in_app_batch(&inbox, event, deadline::after(Duration::from_secs(50))).await;
         assert!(r.batch_item_failures.is_empty(), "notification failures");
     }
-    let consume_notify = started.elapsed();
+    let consume_notify = (started.elapsed(), cpu_seconds() - cpu);
+    let throttled = engine.capacity().await.throttled_requests;
+    engine.stop().await;
 
     println!(
-        "{n} events of {owners} owners through one partition (batches of {STREAM_BATCH} / {AUDIT_BATCH} / {NOTIFY_BATCH}), DynamoDB latency per call {latency:?}\n"
+        "{n} events of {owners} owners through one partition (batches of {STREAM_BATCH} / {AUDIT_BATCH} / {NOTIFY_BATCH}), DynamoDB latency per call: {}; AWS's partition limits ({throttled} requests throttled)\n",
+        if latency.is_empty() { "none" } else { &latency }
     );
-    println!("| stage | time | events per minute |");
-    println!("|---|---|---|");
-    for (stage, took) in [
+    println!("| stage | time | events per minute | the function's CPU per event |");
+    println!("|---|---|---|---|");
+    for (stage, (took, cpu)) in [
         ("publisher: stream -> todo.task.events", publish),
         (
             "audit-consumer: todo.task.events -> audit table",
@@ -193,9 +199,10 @@ async fn main() {
         ("channel-in-app: todo.reminders -> inbox", consume_notify),
     ] {
         println!(
-            "| {stage} | {:.2} s | {:.0} |",
+            "| {stage} | {:.2} s | {:.0} | {:.2} ms |",
             took.as_secs_f64(),
-            per_minute(n, took)
+            per_minute(n, took),
+            cpu * 1000.0 / n as f64
         );
     }
 }

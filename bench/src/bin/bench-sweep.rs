@@ -15,19 +15,16 @@
 //!
 //! Usage: `bench-sweep [--dynamodb-latency 5ms] [N ...]` (default 5ms; 1000 10000 100000).
 
-use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Instant as StdInstant;
 
-use todo_local::dynamodb::EmbeddedDynamo;
-use todo_local::dynamodb::accounting::PartitionLimits;
+use todo_bench::engine_process::{ENGINE_ARG, Engine, cpu_seconds};
 use todo_local::dynamodb::latency::Latency;
 use todo_local::dynamodb::report::CapacityReport;
 use todo_schema::{Actor, Timestamp};
 use todo_tasks::store::sweep::{DueReminder, Found, SweepReminders, Unreadable};
 use todo_tasks::store::{DynamoTaskStore, StartKey, StoreError};
 use todo_tasks::sweep::{EVERY, SweepReport, sweep_until};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// The heavy owner's reminders, as in issue #21's attack.
 const HEAVY: usize = 1_500;
@@ -90,18 +87,6 @@ impl SweepReminders for Timed {
     }
 }
 
-/// This process's CPU time so far (user and system), from `/proc/self/stat`.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..]
-        .split(' ')
-        .collect();
-    let ticks: f64 =
-        fields[11].parse::<f64>().expect("utime") + fields[12].parse::<f64>().expect("stime");
-    ticks / 100.0
-}
-
 struct Outcome {
     sweeps: usize,
     report: SweepReport,
@@ -113,77 +98,9 @@ struct Outcome {
     capacity: CapacityReport,
 }
 
-/// The engine in a child process, driven over its standard input.
-struct Engine {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    endpoint: String,
-}
-
-impl Engine {
-    async fn start() -> Self {
-        let mut child = tokio::process::Command::new(std::env::current_exe().expect("own path"))
-            .arg("--engine")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the engine process");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let endpoint = stdout.next_line().await.expect("read").expect("endpoint");
-        Self {
-            child,
-            stdin,
-            stdout,
-            endpoint,
-        }
-    }
-
-    async fn ask(&mut self, line: &str) -> String {
-        self.stdin
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .expect("to the engine");
-        self.stdout
-            .next_line()
-            .await
-            .expect("read")
-            .expect("an answer")
-    }
-}
-
-/// `--engine`: an in-memory engine; prints its endpoint, then answers `go LATENCY` (latency and
-/// AWS's limits from now on, accounting afresh) and `capacity` (the accounting, one JSON line).
-async fn serve_engine() {
-    let engine = EmbeddedDynamo::start_in_memory().await.expect("engine");
-    println!("{}", engine.endpoint());
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        match line.split_once(' ').unwrap_or((line.as_str(), "")) {
-            ("go", latency) => {
-                engine.set_latency(latency.parse().ok());
-                engine.set_partition_limits(Some(PartitionLimits::default()));
-                engine.reset_capacity();
-                println!("ok");
-            }
-            ("capacity", _) => {
-                println!(
-                    "{}",
-                    serde_json::to_string(&engine.capacity()).expect("json")
-                );
-            }
-            (other, _) => panic!("unknown engine command {other}"),
-        }
-    }
-}
-
 async fn case(n: usize, heavy: bool, latency: &str) -> Outcome {
     let mut engine = Engine::start().await;
-    let client =
-        aws_sdk_dynamodb::Client::new(&todo_local::dynamodb::sdk_config(&engine.endpoint).await);
-    let store = DynamoTaskStore::new(client, "TasksTable");
+    let store = DynamoTaskStore::new(engine.client().await, "TasksTable");
     let created = Timestamp::now();
     // Every reminder is due a second after the seeding starts; the benchmark's instant is when
     // the seeding (and a reading pass) is over: from then on they are all due at once, as at
@@ -194,7 +111,7 @@ async fn case(n: usize, heavy: bool, latency: &str) -> Outcome {
         .seed_reminders(owners(n, heavy), due, created)
         .await
         .expect("seeded");
-    assert_eq!(engine.ask(&format!("go {latency}")).await, "ok");
+    engine.go(latency).await;
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     // The CPU the reading alone takes: every page of every shard, once.
     let read_cpu = read_everything(&store, Timestamp::now()).await;
@@ -224,8 +141,8 @@ async fn case(n: usize, heavy: bool, latency: &str) -> Outcome {
         tokio::time::sleep_until(tick).await;
     }
     let cpu = cpu_seconds() - cpu;
-    let capacity = serde_json::from_str(&engine.ask("capacity").await).expect("a report");
-    let _ = engine.child.kill().await;
+    let capacity = engine.capacity().await;
+    engine.stop().await;
     let (last, last_ordinary) = *timed.last.lock().expect("last");
     Outcome {
         sweeps,
@@ -302,7 +219,7 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--engine" => return serve_engine().await,
+            ENGINE_ARG => return todo_bench::engine_process::serve().await,
             "--dynamodb-latency" => {
                 latency = args.next().expect("--dynamodb-latency 5ms");
                 latency
