@@ -9,30 +9,42 @@ use std::time::Duration;
 
 use todo_e2e::{DataDir, eventually, kill9, start};
 use todo_load::{DriveConfig, LoadConfig};
+use todo_local::cloud::LocalCloud;
+
+/// A load run against `cloud` by `users` users named `<prefix>-<n>`: `commands` commands at
+/// `concurrency`, retried as a careful client retries when the cloud fails.
+fn load(
+    cloud: &LocalCloud,
+    prefix: &str,
+    users: usize,
+    (commands, concurrency): (usize, usize),
+    seed: u64,
+) -> LoadConfig {
+    LoadConfig {
+        base_url: cloud.api_url.clone(),
+        users: (0..users)
+            .map(|n| {
+                let name = format!("{prefix}-{n}");
+                let token = cloud.auth.token(&name, 1);
+                (name, token)
+            })
+            .collect(),
+        drive: DriveConfig {
+            commands,
+            concurrency,
+            seed,
+            reminder_lead: Duration::from_secs(2),
+            tolerate_faults: true,
+        },
+        drain_timeout: Duration::from_secs(120),
+    }
+}
 
 #[tokio::test]
 async fn nothing_is_lost_or_doubled_when_the_engine_the_broker_and_functions_fail_under_load() {
     let data = DataDir::new("faults");
     let mut cloud = start(&data).await;
-    let users = (0..4)
-        .map(|n| {
-            let name = format!("faulty-{n}");
-            let token = cloud.auth.token(&name, 1);
-            (name, token)
-        })
-        .collect();
-    let config = LoadConfig {
-        base_url: cloud.api_url.clone(),
-        users,
-        drive: DriveConfig {
-            commands: 2_000,
-            concurrency: 4,
-            seed: 7,
-            reminder_lead: Duration::from_secs(2),
-            tolerate_faults: true,
-        },
-        drain_timeout: Duration::from_secs(120),
-    };
+    let config = load(&cloud, "faulty", 4, (2_000, 4), 7);
     let run = tokio::spawn(async move { todo_load::run(&config).await });
 
     // The pipeline is busy: the audit consumer has run.
@@ -101,25 +113,7 @@ async fn a_throttled_hot_key_loses_and_doubles_nothing_under_load() {
     cloud
         .dynamo
         .set_partition_limits(Some("15,50".parse().expect("limits")));
-    let users = (0..2)
-        .map(|n| {
-            let name = format!("throttled-{n}");
-            let token = cloud.auth.token(&name, 1);
-            (name, token)
-        })
-        .collect();
-    let config = LoadConfig {
-        base_url: cloud.api_url.clone(),
-        users,
-        drive: DriveConfig {
-            commands: 600,
-            concurrency: 6,
-            seed: 21,
-            reminder_lead: Duration::from_secs(2),
-            tolerate_faults: true,
-        },
-        drain_timeout: Duration::from_secs(120),
-    };
+    let config = load(&cloud, "throttled", 2, (600, 6), 21);
     let report = todo_load::run(&config).await;
     println!("{report}");
     let throttled = cloud.dynamo.capacity().throttled_requests;

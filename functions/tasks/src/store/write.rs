@@ -2,6 +2,7 @@
 //! as it was (ReturnValuesOnConditionCheckFailure), so callers explain or retry a refusal
 //! without reading first.
 
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use todo_schema::{Task, TaskId, Timestamp};
 
@@ -26,6 +27,18 @@ pub fn stamp_after(current: &Task, now: Timestamp) -> Timestamp {
 }
 
 impl DynamoTaskStore {
+    /// The UpdateItem of `e` on one task, for the callers to say what comes back.
+    fn update_request(&self, owner: &str, id: TaskId, e: &Expr) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(task_key(owner, id)))
+            .update_expression(e.update_expression())
+            .set_condition_expression(e.condition_expression())
+            .set_expression_attribute_names(e.names())
+            .set_expression_attribute_values(e.values())
+    }
+
     /// An UpdateItem; the task after it, or the refusal.
     pub(super) async fn update_task(
         &self,
@@ -34,14 +47,7 @@ impl DynamoTaskStore {
         e: Expr,
     ) -> Result<Result<Task, Refused>, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(task_key(owner, id)))
-            .update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
+            .update_request(owner, id, &e)
             .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
@@ -66,17 +72,7 @@ impl DynamoTaskStore {
         id: TaskId,
         e: Expr,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(task_key(owner, id)))
-            .update_expression(e.update_expression())
-            .set_condition_expression(e.condition_expression())
-            .set_expression_attribute_names(e.names())
-            .set_expression_attribute_values(e.values())
-            .send()
-            .await;
+        let result = self.update_request(owner, id, &e).send().await;
         match result.map_err(classify) {
             Ok(_) => Ok(true),
             Err(Failure::Condition(_)) => Ok(false),
