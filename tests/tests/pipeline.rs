@@ -267,6 +267,23 @@ async fn a_users_own_webhook_and_quiet_hours_through_the_local_cloud() {
         entries.iter().all(|e| e["status"] == "delivered"),
         "{entries:?}"
     );
+    // One at a time: the first page's cursor (signed with the key the function reads from
+    // Secrets Manager when a page first needs it) brings the second.
+    let first = alice
+        .get(&format!("/webhooks/{hook_id}/deliveries?limit=1"))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let cursor = first.body["next_cursor"].as_str().expect("a next page");
+    let second = alice
+        .get(&format!(
+            "/webhooks/{hook_id}/deliveries?limit=1&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(
+        [&first.body["items"][0], &second.body["items"][0]],
+        [&entries[0], &entries[1]]
+    );
     assert_eq!(
         cloud
             .webhook
