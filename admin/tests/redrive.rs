@@ -301,7 +301,8 @@ async fn what_the_local_failure_destination_writes_todo_admin_redrives() {
             binary: todo_e2e::bin_dir().join("publisher"),
             env: vec![("KAFKA_BOOTSTRAP_SERVERS".into(), "127.0.0.1:9".into())],
             timeout: std::time::Duration::from_secs(2),
-            quiet: true,
+            log_file: None,
+            watch: None,
         },
         1,
     );

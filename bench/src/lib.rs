@@ -24,6 +24,7 @@ pub async fn local_cloud(name: &str, schedule_every: Duration) -> (LocalCloud, P
         artifacts: todo_local::artifacts::Artifacts::Workspace(bin_dir),
         api_port: 0,
         print_invocations: false,
+        verbose: false,
         schedule_every: Some(schedule_every),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
         enforce_iam: true,

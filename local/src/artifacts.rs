@@ -107,6 +107,7 @@ mod tests {
             timeout_seconds: 10,
             events: Vec::new(),
             reserved_concurrency: None,
+            log_format: None,
         };
         assert_eq!(
             Artifacts::Packaged(".aws-sam/build".into()).binary(&f),

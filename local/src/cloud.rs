@@ -12,9 +12,11 @@ use serde_json::Value;
 use crate::artifacts::Artifacts;
 use crate::auth::LocalAuthorizer;
 use crate::connections::Limits;
+use crate::console::Console;
 use crate::dynamodb::{DynamoError, EmbeddedDynamo};
 use crate::esm::kafka::KafkaMapping;
 use crate::esm::schedule;
+use crate::esm::stats::MappingStats;
 use crate::esm::streams::StreamMapping;
 use crate::gateway::{self, Gateway, InvocationObserver};
 use crate::iam::{Authority, Credentials};
@@ -36,8 +38,11 @@ pub struct CloudConfig {
     pub artifacts: Artifacts,
     /// The HTTP API port (0 picks a free one).
     pub api_port: u16,
-    /// Print one line per invocation.
+    /// Print what the functions do (`console::Console`): each invocation that did something,
+    /// failures with their lines.
     pub print_invocations: bool,
+    /// Print every invocation, a schedule run that found nothing too (`--verbose`).
+    pub verbose: bool,
     /// Run scheduled functions this often instead of the template's rate (local use).
     pub schedule_every: Option<Duration>,
     /// How many execution environments a function without `ReservedConcurrentExecutions` may
@@ -96,6 +101,10 @@ pub struct LocalCloud {
     pub iam: Arc<Authority>,
     /// Mappings that did not start, with Lambda's reason (a permission their trigger needs).
     pub disabled_mappings: Vec<String>,
+    /// What the console prints, and its counts since its last summary.
+    pub console: Arc<Console>,
+    /// The Kafka mappings' lag and dead letters.
+    pub mapping_stats: Arc<MappingStats>,
     pub hosts: HashMap<String, Arc<FunctionHost>>,
     pub api_url: String,
     /// The WebSocket API's URL (`ws://127.0.0.1:port/stage`), if the template declares one.
@@ -194,6 +203,18 @@ impl LocalCloud {
         dynamo.gate().set(Arc::clone(&iam));
         secrets.gate().set(Arc::clone(&iam));
         ses.gate().set(Arc::clone(&iam));
+        let print = config.print_invocations;
+        let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
+            && std::env::var_os("NO_COLOR").is_none();
+        let console = Arc::new(Console::new(config.verbose, color));
+        let live = Arc::clone(&console);
+        let watch = print.then(|| {
+            crate::function_log::Watch(Arc::new(move |function: &str, line: &str| {
+                if let Some(text) = live.live(function, line) {
+                    println!("{text}");
+                }
+            }))
+        });
         let mut hosts = HashMap::new();
         for f in template.functions() {
             let binary = config.artifacts.binary(&f);
@@ -219,7 +240,11 @@ impl LocalCloud {
                     },
                 ),
                 timeout: Duration::from_secs(f.timeout_seconds),
-                quiet: !config.print_invocations,
+                log_file: Some(crate::function_log::file_of(
+                    &config.data_dir,
+                    &f.logical_id,
+                )),
+                watch: watch.clone(),
             };
             let environments = f.reserved_concurrency.unwrap_or(config.concurrency);
             hosts.insert(
@@ -228,10 +253,12 @@ impl LocalCloud {
             );
         }
 
-        let print = config.print_invocations;
+        let mapping_stats = Arc::new(MappingStats::default());
+        let observer = Arc::clone(&console);
         let observe: InvocationObserver = Arc::new(move |function, trigger, invocation| {
-            if print {
-                println!("{}", invocation_line(function, trigger, invocation));
+            let text = observer.observe(function, trigger, invocation);
+            if print && let Some(text) = text {
+                println!("{text}");
             }
         });
         // The stack's custom resources (the Kafka topics) are applied through their functions
@@ -288,6 +315,7 @@ impl LocalCloud {
             kafka: &kafka,
             sns: &sns,
             observe: &observe,
+            stats: &mapping_stats,
         };
         tasks.extend(mappings.start(config, &mut disabled_mappings).await?);
         ses.publish_events(event_destinations(template, &parameters), sns.clone());
@@ -302,6 +330,8 @@ impl LocalCloud {
             auth,
             iam,
             disabled_mappings,
+            console,
+            mapping_stats,
             hosts,
             api_url,
             websocket_url,
@@ -329,6 +359,7 @@ struct Mappings<'a> {
     kafka: &'a EmbeddedKafka,
     sns: &'a LocalSns,
     observe: &'a InvocationObserver,
+    stats: &'a Arc<MappingStats>,
 }
 
 impl Mappings<'_> {
@@ -400,11 +431,12 @@ impl Mappings<'_> {
                         }));
                     }
                     "MSK" => {
-                        let Some(m) =
+                        let Some(mut m) =
                             KafkaMapping::from_properties(declared, host, &config.data_dir)
                         else {
                             continue;
                         };
+                        m.stats = Arc::clone(self.stats);
                         let client = Arc::new(self.kafka.client().await?);
                         m.pin_start(&client).await;
                         tasks.push(tokio::spawn(m.run(client, Arc::clone(self.observe))));
@@ -612,5 +644,10 @@ fn environment(
         .cloned()
         .unwrap_or_else(|| "INFO".into());
     env.push(("AWS_LAMBDA_LOG_LEVEL".into(), level));
+    // Lambda's advanced logging controls: the runtime formats its lines as the template says
+    // (lambda_runtime's default subscriber reads it; JSON lines are what the console reads).
+    if let Some(format) = &f.log_format {
+        env.push(("AWS_LAMBDA_LOG_FORMAT".into(), format.clone()));
+    }
     env
 }

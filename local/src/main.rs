@@ -4,7 +4,10 @@
 //! (`--packaged` runs what `sam build` packaged, arm64 under qemu-user; `--no-iam` lets what the
 //! functions' roles refuse through, recorded, for debugging); `todo-local token USER` prints a
 //! bearer token for USER; `todo-local iam-report` prints what a run's functions were refused
-//! and which grants of the template no request needed (exit 1 when either needs attention).
+//! and which grants of the template no request needed (exit 1 when either needs attention);
+//! `todo-local logs FUNCTION [--follow]` prints a function's log from the data folder.
+//! While it runs it prints what each invocation did and every failure (`--verbose`: every
+//! invocation; `console`).
 //! Run it through `scripts/run`, which builds what it needs first. `todo-local --help` lists
 //! every option; a command line it cannot read exits 2.
 
@@ -62,6 +65,10 @@ struct Start {
     /// Let what the functions' roles refuse through (recorded and printed), for debugging.
     #[arg(long)]
     no_iam: bool,
+    /// Print a line for every invocation, schedule runs that found nothing too (by default
+    /// only what did something, and failures with the function's own lines).
+    #[arg(long)]
+    verbose: bool,
     /// Latency the DynamoDB endpoint adds before each call, as a round trip to DynamoDB costs
     /// in AWS: `5ms`, or a range drawn uniformly per call, `2ms..10ms` (units s, ms, us).
     #[arg(long, value_name = "DURATION")]
@@ -94,6 +101,16 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         ledgers: Option<PathBuf>,
     },
+    /// Print a function's log (everything it wrote, with Lambda's START, END and REPORT lines)
+    /// from the data folder.
+    #[command(args_override_self = true)]
+    Logs {
+        /// The function's logical id in template.yaml (`CreateTaskFunction`).
+        function: String,
+        /// Keep printing what it writes, until Ctrl-C.
+        #[arg(long, short)]
+        follow: bool,
+    },
 }
 
 #[tokio::main]
@@ -102,6 +119,7 @@ async fn main() -> std::process::ExitCode {
     let done = match cli.command {
         Some(Command::Token { user, groups }) => token(&cli.data, &user, groups.as_deref()),
         Some(Command::IamReport { ledgers }) => iam_report(&cli.data, ledgers.as_deref()),
+        Some(Command::Logs { function, follow }) => logs(&cli.data, &function, follow).await,
         None => start(&cli.data, cli.start).await,
     };
     match done {
@@ -169,6 +187,61 @@ fn iam_report(data: &Path, ledgers: Option<&Path>) -> Result<(), Box<dyn std::er
     Ok(())
 }
 
+/// Prints `function`'s log file, and with `follow` what is added to it, as `tail -f` does.
+async fn logs(data: &Path, function: &str, follow: bool) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Seek, Write};
+    let path = todo_local::function_log::file_of(data, function);
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            let mut known: Vec<String> = std::fs::read_dir(data.join("logs"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".log")
+                        .map(str::to_string)
+                })
+                .collect();
+            known.sort();
+            return Err(format!(
+                "no log for {function} in {} ({e}); functions with a log: {}",
+                data.display(),
+                if known.is_empty() {
+                    "none yet".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+            .into());
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let mut read = 0;
+    loop {
+        let mut text = Vec::new();
+        read += file.read_to_end(&mut text)? as u64;
+        out.write_all(&text)?;
+        out.flush()?;
+        if !follow {
+            return Ok(());
+        }
+        // A log started again (the data folder reset) is read from its beginning.
+        if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < read {
+            file = std::fs::File::open(&path)?;
+            read = 0;
+        } else {
+            file.seek(std::io::SeekFrom::Start(read))?;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How often the console sums up what happened (when anything did).
+const SUMMARY_EVERY: Duration = Duration::from_secs(30);
+
 /// Starts the cloud and runs it until Ctrl-C.
 async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error>> {
     if args.reset && data.exists() {
@@ -189,6 +262,7 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
         artifacts,
         api_port: args.port,
         print_invocations: true,
+        verbose: args.verbose,
         schedule_every: Some(Duration::from_secs(args.schedule_every)),
         concurrency: args.concurrency,
         enforce_iam: !args.no_iam,
@@ -234,6 +308,25 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
         "  curl -s -X POST {}/tasks -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"title\":\"Try todo-local\"}}'\n",
         cloud.api_url
     );
+    println!(
+        "Printed: what each invocation did, failures with the function's own lines, a summary every {} s of activity \
+         (schedule runs that found nothing are only counted; --verbose prints them). Each function's log: todo-local logs FUNCTION [--follow]\n",
+        SUMMARY_EVERY.as_secs()
+    );
+    let (console, stats) = (
+        std::sync::Arc::clone(&cloud.console),
+        std::sync::Arc::clone(&cloud.mapping_stats),
+    );
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SUMMARY_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Some(summary) = console.summary(&stats) {
+                println!("{summary}");
+            }
+        }
+    });
     tokio::signal::ctrl_c().await?;
     println!("stopping");
     Ok(())
@@ -274,6 +367,12 @@ mod tests {
         );
         assert!(cli("todo-local iam-report --data /d").is_ok());
         assert!(cli("todo-local --no-iam --reset --concurrency 2 --max-connections 64").is_ok());
+        assert!(cli("todo-local --verbose").unwrap().start.verbose && !plain.start.verbose);
+        let logs = cli("todo-local logs CreateTaskFunction --follow --data /d").unwrap();
+        assert!(
+            matches!(logs.command, Some(Command::Logs { function, follow: true }) if function == "CreateTaskFunction")
+        );
+        assert_eq!(logs.data, PathBuf::from("/d"));
 
         let code = |line| cli(line).err().map(|e| e.exit_code());
         assert_eq!(code("todo-local --help"), Some(0));
@@ -282,6 +381,7 @@ mod tests {
         assert_eq!(code("todo-local --concurrency 0"), Some(2));
         assert_eq!(code("todo-local --max-connections 0"), Some(2));
         assert_eq!(code("todo-local token"), Some(2));
+        assert_eq!(code("todo-local logs"), Some(2));
         // An empty subject or group list would mint a token the API refuses.
         let empty = |args: &[&str]| {
             Cli::try_parse_from(["todo-local", "token"].iter().chain(args).copied())

@@ -28,6 +28,8 @@ use axum::routing::{get, post};
 use tokio::process::Child;
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use crate::function_log::{FunctionLog, Watch};
+
 /// How an invocation ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -53,6 +55,11 @@ pub struct Invocation {
     pub init: Option<Duration>,
     /// Which execution environment ran it (0, 1, ... in the order they were started).
     pub environment: usize,
+    /// Its `lambda-runtime-aws-request-id` (empty when it never reached a process).
+    pub request_id: String,
+    /// What the function wrote while it ran, line by line (at most
+    /// [`function_log::MAX_LINES`](crate::function_log::MAX_LINES); the log file has all).
+    pub log: Vec<String>,
 }
 
 /// How to run one function.
@@ -63,8 +70,11 @@ pub struct FunctionSpec {
     pub binary: PathBuf,
     pub env: Vec<(String, String)>,
     pub timeout: Duration,
-    /// Discard the function's own log output (tests); otherwise it goes to this process's.
-    pub quiet: bool,
+    /// The function's log file (`function_log::file_of`): everything it writes, with Lambda's
+    /// lines around each invocation. Without one, only each invocation's lines are kept.
+    pub log_file: Option<PathBuf>,
+    /// Told each line the function writes, as it is written (the console).
+    pub watch: Option<Watch>,
 }
 
 struct Pending {
@@ -112,6 +122,8 @@ struct Environment {
     work: mpsc::Sender<Pending>,
     shared: Arc<std::sync::Mutex<Shared>>,
     process: Mutex<Option<Child>>,
+    /// The running process's output.
+    output: std::sync::Mutex<Option<Arc<FunctionLog>>>,
     last_pid: Arc<AtomicU32>,
     cut_after_ms: Arc<AtomicU64>,
 }
@@ -241,6 +253,8 @@ impl FunctionHost {
                         duration: Duration::ZERO,
                         init: None,
                         environment: 0,
+                        request_id: String::new(),
+                        log: Vec::new(),
                     };
                 }
             },
@@ -261,6 +275,8 @@ fn throttled() -> Invocation {
         duration: Duration::ZERO,
         init: None,
         environment: 0,
+        request_id: String::new(),
+        log: Vec::new(),
     }
 }
 
@@ -303,6 +319,7 @@ impl Environment {
             work: tx,
             shared,
             process: Mutex::new(None),
+            output: std::sync::Mutex::new(None),
             last_pid,
             cut_after_ms,
         }))
@@ -335,6 +352,7 @@ impl Environment {
     /// Runs one invocation to its end.
     async fn invoke(&self, payload: Vec<u8>) -> Invocation {
         let started = Instant::now();
+        let id = uuid::Uuid::new_v4().to_string();
         let mut process = self.process.lock().await;
         let mut init = None;
         let running = match process.as_mut() {
@@ -342,24 +360,28 @@ impl Environment {
             None => false,
         };
         if !running {
-            match self.spawn().await {
+            match self.spawn(&id).await {
                 Ok((child, took)) => {
                     *process = Some(child);
                     init = Some(took);
                 }
                 Err(reason) => {
                     *process = None;
+                    let duration = started.elapsed();
                     return Invocation {
                         outcome: Outcome::Crashed(reason),
-                        duration: started.elapsed(),
+                        duration,
                         init: None,
                         environment: 0,
+                        log: self.end_log(&id, duration, None),
+                        request_id: id,
                     };
                 }
             }
+        } else if let Some(output) = self.output() {
+            output.begin(&id);
         }
         let invoked = Instant::now();
-        let id = uuid::Uuid::new_v4().to_string();
         let (reply, answer) = oneshot::channel();
         lock(&self.shared).in_flight.insert(id.clone(), reply);
         let deadline_ms = std::time::SystemTime::now()
@@ -385,17 +407,59 @@ impl Environment {
         {
             let _ = child.kill().await;
         }
+        let duration = invoked.elapsed();
         Invocation {
             outcome,
-            duration: invoked.elapsed(),
+            duration,
             init,
             environment: 0,
+            log: self.end_log(&id, duration, init),
+            request_id: id,
         }
     }
 
-    /// Starts the process and waits until it asks for its first invocation.
-    async fn spawn(&self) -> Result<(Child, Duration), String> {
+    fn output(&self) -> Option<Arc<FunctionLog>> {
+        self.output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The invocation's lines, and Lambda's `END` and `REPORT` lines in the file.
+    fn end_log(&self, id: &str, duration: Duration, init: Option<Duration>) -> Vec<String> {
+        let Some(output) = self.output() else {
+            return Vec::new();
+        };
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let mut report = format!(
+            "Duration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: 128 MB",
+            ms(duration),
+            duration.as_millis().max(1)
+        );
+        if let Some(init) = init {
+            report.push_str(&format!("\tInit Duration: {:.2} ms", ms(init)));
+        }
+        output.end(id, &report)
+    }
+
+    /// Starts the process, its output read into a new log whose first invocation is `id`,
+    /// and waits until it asks for that invocation.
+    async fn spawn(&self, id: &str) -> Result<(Child, Duration), String> {
         let started = Instant::now();
+        let (output, write_end) = FunctionLog::open(
+            self.spec.log_file.as_deref(),
+            &self.spec.name,
+            self.spec.watch.clone(),
+        )
+        .map_err(|e| format!("cannot open the function's log: {e}"))?;
+        output.begin(id);
+        *self
+            .output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(output);
+        let stderr = write_end
+            .try_clone()
+            .map_err(|e| format!("cannot open the function's log: {e}"))?;
         let (ready_tx, ready_rx) = oneshot::channel();
         lock(&self.shared).ready = Some(ready_tx);
         let mut command = crate::artifacts::command_for(&self.spec.binary);
@@ -416,12 +480,14 @@ impl Environment {
             .stdin(Stdio::null())
             .kill_on_drop(true);
         crate::process::die_with_parent(&mut command);
-        if self.spec.quiet {
-            command.stdout(Stdio::null()).stderr(Stdio::null());
-        }
+        command
+            .stdout(Stdio::from(write_end))
+            .stderr(Stdio::from(stderr));
         let mut child = command
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.spec.binary.display()))?;
+        // The pipe's write ends are the process's alone now: it ends when the process does.
+        drop(command);
         self.last_pid
             .store(child.id().unwrap_or(0), Ordering::SeqCst);
         tokio::select! {
@@ -540,7 +606,8 @@ mod tests {
             binary: binary("tasks-get"),
             env,
             timeout,
-            quiet: true,
+            log_file: None,
+            watch: None,
         })
         .await
         .unwrap()
@@ -588,6 +655,12 @@ mod tests {
             "{:?}",
             failed.outcome
         );
+        // What it wrote while it failed to start is the invocation's, for the console to show.
+        assert!(
+            failed.log.iter().any(|l| l.contains("TASKS_TABLE")),
+            "{:?}",
+            failed.log
+        );
 
         // A DynamoDB endpoint that accepts connections and never answers: the invocation times out.
         let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -608,7 +681,8 @@ mod tests {
                 binary: binary("tasks-get"),
                 env,
                 timeout: Duration::from_millis(1500),
-                quiet: true,
+                log_file: None,
+                watch: None,
             },
             2,
         );

@@ -182,6 +182,9 @@ pub struct FunctionDefinition {
     pub events: Vec<(String, Value)>,
     /// `ReservedConcurrentExecutions`: the most execution environments it may run at once.
     pub reserved_concurrency: Option<usize>,
+    /// `LoggingConfig.LogFormat` (the function's, else the Globals'): Lambda hands it to the
+    /// runtime as `AWS_LAMBDA_LOG_FORMAT`.
+    pub log_format: Option<String>,
 }
 
 impl Template {
@@ -192,6 +195,10 @@ impl Template {
             .pointer("/Globals/Function/Timeout")
             .and_then(Value::as_u64);
         let global_environment = &self.root["Globals"]["Function"]["Environment"]["Variables"];
+        let global_log_format = self
+            .root
+            .pointer("/Globals/Function/LoggingConfig/LogFormat")
+            .and_then(Value::as_str);
         let Some(resources) = self.root.get("Resources").and_then(Value::as_object) else {
             return Vec::new();
         };
@@ -228,6 +235,10 @@ impl Template {
                     reserved_concurrency: props["ReservedConcurrentExecutions"]
                         .as_u64()
                         .map(|n| n as usize),
+                    log_format: props["LoggingConfig"]["LogFormat"]
+                        .as_str()
+                        .or(global_log_format)
+                        .map(str::to_string),
                 })
             })
             .collect()

@@ -3,7 +3,7 @@
 //!
 //! Besides deliveries to `/hook` it serves, for tests and demos from outside the process:
 //! - `GET /messages`: every delivery so far as JSON (method, path, headers, body, the status
-//!   it was answered with);
+//!   it was answered with, when it arrived);
 //! - `POST /control?status=503&delay_ms=2000`: answer later deliveries with that status, after
 //!   that delay (either may be left out), to make the channel's far end fail or slow down.
 
@@ -161,6 +161,7 @@ fn control(method: &str, path: &str, received: &Log<Received>, far_end: &FarEnd)
                         "headers": r.headers,
                         "body": String::from_utf8_lossy(&r.body),
                         "answered": r.status,
+                        "received_at": r.received_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     })
                 })
                 .collect();

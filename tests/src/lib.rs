@@ -89,6 +89,7 @@ pub async fn start_with(
         artifacts: todo_local::artifacts::Artifacts::Workspace(bin_dir()),
         api_port: 0,
         print_invocations: false,
+        verbose: false,
         schedule_every: Some(std::time::Duration::from_secs(1)),
         concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
         enforce_iam: true,

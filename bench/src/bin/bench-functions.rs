@@ -237,7 +237,8 @@ async fn main() {
             binary,
             env: env.clone(),
             timeout: Duration::from_secs(10),
-            quiet: true,
+            log_file: None,
+            watch: None,
         };
         hosts.push(FunctionHost::start(spec).await.expect("a runtime API"));
     }

@@ -197,7 +197,8 @@ async fn sweep_function(
             ("AWS_ENDPOINT_URL_DYNAMODB".into(), h.engine.endpoint()),
         ],
         timeout: std::time::Duration::from_secs(timeout_s),
-        quiet: true,
+        log_file: None,
+        watch: None,
     })
     .await
     .unwrap()

@@ -39,6 +39,8 @@ pub struct KafkaMapping {
     pub from_latest: bool,
     /// The consumer group's committed offsets: `<offsets_dir>/<topic>-<partition>`.
     pub offsets_dir: PathBuf,
+    /// Where it reports its lag and dead letters (the cloud's console reads them).
+    pub stats: Arc<super::stats::MappingStats>,
     attempts: HashMap<(i32, i64), u32>,
     /// The batch size after a bisection (each worker holds one partition).
     limit: Option<usize>,
@@ -78,6 +80,7 @@ impl KafkaMapping {
             offsets_dir: data_dir.join(format!("esm/{group}.offsets")),
             from_latest: p["StartingPosition"].as_str() == Some("LATEST"),
             group,
+            stats: Arc::default(),
             attempts: HashMap::new(),
             limit: None,
             checked: HashMap::new(),
@@ -116,7 +119,12 @@ impl KafkaMapping {
         let Ok(end) = pc.get_offset(OffsetAt::Latest).await else {
             return;
         };
-        if next > end {
+        // tansu 0.6 can report a partition's end (its high watermark, and ListOffsets) as 0
+        // while the partition holds records: seen after a record at offset 0 was fetched and
+        // committed. The log reaches `next` if it holds the record before it, whatever the
+        // broker says its end is; without this check every idle group went back to offset 0
+        // every two seconds, each record delivered again.
+        if next > end && !self.holds(pc, next - 1).await {
             let earliest = pc.get_offset(OffsetAt::Earliest).await.unwrap_or(0);
             eprintln!(
                 "todo-local: {} group {}: committed offset {next} is past the end of {}-{partition} ({end}): the topic was made again; consuming from {earliest}",
@@ -126,6 +134,13 @@ impl KafkaMapping {
             );
             self.commit(partition, earliest);
         }
+    }
+
+    /// Whether the partition holds the record at `offset`.
+    async fn holds(&self, pc: &PartitionClient, offset: i64) -> bool {
+        pc.fetch_records(offset, 1..1_000_000, 1)
+            .await
+            .is_ok_and(|(records, _)| records.iter().any(|r| r.offset == offset))
     }
 
     /// Runs the mapping until the process ends: one worker per partition of the topic.
@@ -247,11 +262,15 @@ impl KafkaMapping {
         let wait_ms = self.batching.window.as_millis().min(50) as i32;
         let fetched = pc.fetch_records(next, 1..5_000_000, wait_ms.max(1)).await;
         let batch: Vec<RecordAndOffset> = match fetched {
-            Ok((records, _)) => records
-                .into_iter()
-                .filter(|r| r.offset >= next)
-                .take(self.limit.unwrap_or(self.batching.batch_size))
-                .collect(),
+            Ok((records, high_watermark)) => {
+                self.stats
+                    .record_lag(format!("{} {key}", self.host.name()), high_watermark - next);
+                records
+                    .into_iter()
+                    .filter(|r| r.offset >= next)
+                    .take(self.limit.unwrap_or(self.batching.batch_size))
+                    .collect()
+            }
             Err(_) => {
                 self.reset_if_out_of_range(pc, partition, next).await;
                 return None;
@@ -333,9 +352,12 @@ impl KafkaMapping {
             if let Ok(dlt) = client
                 .partition_client(topic.clone(), 0, UnknownTopicHandling::Retry)
                 .await
-                && dlt.produce(dead, Compression::NoCompression).await.is_err()
             {
-                return Some(0); // not committed: retried on the next poll
+                let count = dead.len();
+                if dlt.produce(dead, Compression::NoCompression).await.is_err() {
+                    return Some(0); // not committed: retried on the next poll
+                }
+                self.stats.dead_lettered(count);
             }
         }
         self.commit(partition, last + 1);

@@ -5,6 +5,7 @@ pub mod filter;
 pub mod kafka;
 pub mod properties;
 pub mod schedule;
+pub mod stats;
 pub mod streams;
 
 use std::time::Duration;

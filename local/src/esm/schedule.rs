@@ -154,7 +154,8 @@ mod tests {
                 binary: std::path::PathBuf::from("/nonexistent/bootstrap"),
                 env: Vec::new(),
                 timeout: Duration::from_secs(2),
-                quiet: true,
+                log_file: None,
+                watch: None,
             },
             1,
         );

@@ -317,12 +317,26 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
             Err(SendError::Permanent(r)) => (Err((DeliveryStatus::Failed, r)), None, None),
         };
         let now = Timestamp::now();
+        let failure = outcome.as_ref().err().map(|(_, reason)| reason.clone());
         let mut delivery = Delivery::attempt(D::CHANNEL, destination, previous, outcome, now);
         if transient.is_some() {
             let wait = BACKOFF
                 .at_most(self.max_backoff)
                 .delay_honouring(delivery.attempts, after);
             delivery.next_attempt_at = Some(now.after(wait));
+        }
+        // Said when it happens (the batch may wait out a retry before it ends), so an operator
+        // sees a far end failing at once; the destination (an address, a device's push URL)
+        // stays out of the log.
+        if let Some(reason) = failure {
+            tracing::warn!(
+                notification = %n.id,
+                channel = ?D::CHANNEL,
+                %reason,
+                attempts = delivery.attempts,
+                retry_at = ?delivery.next_attempt_at.map(|t| t.to_string()),
+                "send failed"
+            );
         }
         self.store.record(n, &delivery).await?;
         Ok(transient.map(|reason| {
