@@ -246,6 +246,8 @@ impl LocalCloud {
                 )),
                 watch: watch.clone(),
             };
+            // For `todo-local invoke` against this cloud.
+            crate::invoke::record(&config.data_dir, &spec)?;
             let environments = f.reserved_concurrency.unwrap_or(config.concurrency);
             hosts.insert(
                 f.logical_id.clone(),

@@ -82,14 +82,15 @@ type Waiting = Arc<Mutex<HashMap<String, oneshot::Sender<Value>>>>;
 
 /// Where custom resources answer: `PUT <url>/<request id>`, as CloudFormation's pre-signed S3
 /// URL takes the response body.
-struct ResponseEndpoint {
+pub struct ResponseEndpoint {
     url: String,
     waiting: Waiting,
     _server: loopback::Server,
 }
 
 impl ResponseEndpoint {
-    async fn start() -> std::io::Result<Self> {
+    /// A receiver on a free loopback port.
+    pub async fn start() -> std::io::Result<Self> {
         let waiting: Waiting = Arc::default();
         let app = axum::Router::new()
             .route("/responses/{id}", axum::routing::put(receive))
@@ -101,6 +102,16 @@ impl ResponseEndpoint {
             waiting,
             _server: loopback::Server::start(listener, app),
         })
+    }
+
+    /// The `ResponseURL` of request `request_id`, and the response that will be put there.
+    pub fn expect(&self, request_id: &str) -> (String, oneshot::Receiver<Value>) {
+        let (tx, rx) = oneshot::channel();
+        self.waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request_id.to_string(), tx);
+        (format!("{}/{request_id}", self.url), rx)
     }
 }
 
@@ -164,10 +175,11 @@ pub async fn apply_all(
             },
         };
         let request_id = uuid::Uuid::new_v4().to_string();
+        let (response_url, rx) = endpoint.expect(&request_id);
         let mut request = json!({
             "RequestType": if previous.is_some() { "Update" } else { "Create" },
             "ServiceToken": crate::template::function_arn(&resource.function),
-            "ResponseURL": format!("{}/{request_id}", endpoint.url),
+            "ResponseURL": response_url,
             "StackId": "arn:aws:cloudformation:us-east-1:000000000000:stack/todo-local/00000000-0000-0000-0000-000000000000",
             "RequestId": request_id,
             "ResourceType": resource.resource_type,
@@ -178,12 +190,6 @@ pub async fn apply_all(
             request["PhysicalResourceId"] = json!(previous.physical_resource_id);
             request["OldResourceProperties"] = previous.properties.clone();
         }
-        let (tx, rx) = oneshot::channel();
-        endpoint
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(request_id.clone(), tx);
         let trigger = format!(
             "{} {}",
             resource.resource_type,

@@ -37,6 +37,20 @@ impl std::fmt::Debug for Watch {
     }
 }
 
+/// The text of Lambda's `REPORT` line after `RequestId: ...`.
+pub fn report(duration: std::time::Duration, init: Option<std::time::Duration>) -> String {
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let mut report = format!(
+        "Duration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: 128 MB",
+        ms(duration),
+        duration.as_millis().max(1)
+    );
+    if let Some(init) = init {
+        report.push_str(&format!("\tInit Duration: {:.2} ms", ms(init)));
+    }
+    report
+}
+
 /// One process's output, as it is read.
 pub struct FunctionLog {
     pipe: pipe::Receiver,

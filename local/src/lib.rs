@@ -17,6 +17,7 @@ pub mod far_end;
 pub mod function_log;
 pub mod gateway;
 pub mod iam;
+pub mod invoke;
 pub mod kafka;
 pub mod loopback;
 pub mod process;

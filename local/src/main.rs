@@ -101,6 +101,20 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         ledgers: Option<PathBuf>,
     },
+    /// Invoke one function once with an event, as `sam local invoke` does (without Docker):
+    /// against the local cloud running in the data folder, else a throwaway one. The function's
+    /// log goes to stderr, its response to stdout; exit 1 when it failed.
+    #[command(args_override_self = true)]
+    Invoke {
+        /// The function's logical id in template.yaml (`CreateTaskFunction`).
+        function: String,
+        /// The event, a JSON file (`events/http/create-task.json`).
+        #[arg(short = 'e', long, value_name = "FILE")]
+        event: PathBuf,
+        /// Run what `sam build` packaged in DIR (.aws-sam/build), arm64 under qemu-user.
+        #[arg(long, value_name = "DIR")]
+        packaged: Option<PathBuf>,
+    },
     /// Print a function's log (everything it wrote, with Lambda's START, END and REPORT lines)
     /// from the data folder.
     #[command(args_override_self = true)]
@@ -120,6 +134,15 @@ async fn main() -> std::process::ExitCode {
         Some(Command::Token { user, groups }) => token(&cli.data, &user, groups.as_deref()),
         Some(Command::IamReport { ledgers }) => iam_report(&cli.data, ledgers.as_deref()),
         Some(Command::Logs { function, follow }) => logs(&cli.data, &function, follow).await,
+        Some(Command::Invoke {
+            function,
+            event,
+            packaged,
+        }) => match invoke(&cli.data, &function, &event, packaged).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return std::process::ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
         None => start(&cli.data, cli.start).await,
     };
     match done {
@@ -239,6 +262,118 @@ async fn logs(data: &Path, function: &str, follow: bool) -> Result<(), Box<dyn s
     }
 }
 
+/// The function binaries: `sam build`'s in `packaged`, else the workspace's beside this one.
+fn artifacts(packaged: Option<PathBuf>) -> Result<Artifacts, Box<dyn std::error::Error>> {
+    Ok(match packaged {
+        Some(dir) => Artifacts::Packaged(dir),
+        None => Artifacts::Workspace(
+            std::env::current_exe()?
+                .parent()
+                .map(PathBuf::from)
+                .ok_or("cannot locate the function binaries")?,
+        ),
+    })
+}
+
+/// Invokes `function` once with the event in `event_file` and prints what `sam local invoke`
+/// prints: the log on stderr, the response on stdout. False when the invocation failed.
+async fn invoke(
+    data: &Path,
+    function: &str,
+    event_file: &Path,
+    packaged: Option<PathBuf>,
+) -> Result<bool, Box<dyn std::error::Error>> {
+    use todo_local::runtime::{FunctionHost, Outcome};
+    let text = std::fs::read(event_file).map_err(|e| format!("{}: {e}", event_file.display()))?;
+    let event: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not a JSON event: {e}", event_file.display()))?;
+    let template = Template::load(Path::new("template.yaml"))?;
+    let functions = template.functions();
+    let Some(definition) = functions.iter().find(|f| f.logical_id == function) else {
+        let known: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
+        return Err(format!(
+            "template.yaml has no function {function} (it has: {})",
+            known.join(", ")
+        )
+        .into());
+    };
+    let artifacts = artifacts(packaged.clone())?;
+    let mut throwaway = None;
+    let host = match todo_local::invoke::running_function(data, function) {
+        Some(mut spec) => {
+            eprintln!(
+                "todo-local: {function} against the local cloud running in {}",
+                data.display()
+            );
+            if packaged.is_some() {
+                spec.binary = artifacts.binary(definition);
+            }
+            FunctionHost::start(spec).await?
+        }
+        None => {
+            let dir =
+                std::env::temp_dir().join(format!("todo-local-invoke-{}", uuid::Uuid::new_v4()));
+            eprintln!(
+                "todo-local: no local cloud runs in {}: {function} against a throwaway one",
+                data.display()
+            );
+            let config = CloudConfig {
+                data_dir: dir.clone(),
+                artifacts,
+                api_port: 0,
+                print_invocations: false,
+                verbose: false,
+                schedule_every: None,
+                concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
+                enforce_iam: true,
+                max_connections: todo_local::connections::default_max_connections(),
+            };
+            let cloud = LocalCloud::start(&template, &config).await?;
+            let host = std::sync::Arc::clone(&cloud.hosts[function]);
+            throwaway = Some((cloud, dir));
+            host
+        }
+    };
+    let invoked = todo_local::invoke::invoke(&host, event).await?;
+    let i = &invoked.invocation;
+    eprintln!("START RequestId: {} Version: $LATEST", i.request_id);
+    for line in &i.log {
+        eprintln!("{line}");
+    }
+    eprintln!("END RequestId: {}", i.request_id);
+    eprintln!(
+        "REPORT RequestId: {}\t{}",
+        i.request_id,
+        todo_local::function_log::report(i.duration, i.init)
+    );
+    if let Some(received) = &invoked.cloudformation_received {
+        eprintln!("CloudFormation received at the ResponseURL: {received}");
+    }
+    let answered = match &i.outcome {
+        Outcome::Ok(body) => {
+            println!("{}", String::from_utf8_lossy(body));
+            true
+        }
+        Outcome::FunctionError(error) => {
+            println!("{error}");
+            false
+        }
+        other => {
+            println!(
+                "{}",
+                serde_json::json!({"errorType": "Runtime.Invocation", "errorMessage": format!("{other:?}")})
+            );
+            false
+        }
+    };
+    host.stop();
+    if let Some((cloud, dir)) = throwaway {
+        drop(cloud);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    Ok(answered)
+}
+
 /// How often the console sums up what happened (when anything did).
 const SUMMARY_EVERY: Duration = Duration::from_secs(30);
 
@@ -247,15 +382,7 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
     if args.reset && data.exists() {
         std::fs::remove_dir_all(data)?;
     }
-    let artifacts = match args.packaged {
-        Some(dir) => Artifacts::Packaged(dir),
-        None => Artifacts::Workspace(
-            std::env::current_exe()?
-                .parent()
-                .map(PathBuf::from)
-                .ok_or("cannot locate the function binaries")?,
-        ),
-    };
+    let artifacts = artifacts(args.packaged)?;
     let template = Template::load(std::path::Path::new("template.yaml"))?;
     let config = CloudConfig {
         data_dir: data.to_path_buf(),
@@ -269,6 +396,7 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
         max_connections: args.max_connections,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
+    todo_local::invoke::mark_running(data)?;
     cloud.dynamo.set_latency(args.dynamodb_latency);
     cloud
         .dynamo
@@ -373,6 +501,12 @@ mod tests {
             matches!(logs.command, Some(Command::Logs { function, follow: true }) if function == "CreateTaskFunction")
         );
         assert_eq!(logs.data, PathBuf::from("/d"));
+        let invoke = cli("todo-local invoke CreateTaskFunction -e events/http/create-task.json --packaged .aws-sam/build").unwrap();
+        assert!(matches!(
+            invoke.command,
+            Some(Command::Invoke { function, event, packaged: Some(p) })
+                if function == "CreateTaskFunction" && event == Path::new("events/http/create-task.json") && p == Path::new(".aws-sam/build")
+        ));
 
         let code = |line| cli(line).err().map(|e| e.exit_code());
         assert_eq!(code("todo-local --help"), Some(0));
@@ -382,6 +516,7 @@ mod tests {
         assert_eq!(code("todo-local --max-connections 0"), Some(2));
         assert_eq!(code("todo-local token"), Some(2));
         assert_eq!(code("todo-local logs"), Some(2));
+        assert_eq!(code("todo-local invoke CreateTaskFunction"), Some(2));
         // An empty subject or group list would mint a token the API refuses.
         let empty = |args: &[&str]| {
             Cli::try_parse_from(["todo-local", "token"].iter().chain(args).copied())

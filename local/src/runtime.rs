@@ -430,16 +430,7 @@ impl Environment {
         let Some(output) = self.output() else {
             return Vec::new();
         };
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let mut report = format!(
-            "Duration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: 128 MB",
-            ms(duration),
-            duration.as_millis().max(1)
-        );
-        if let Some(init) = init {
-            report.push_str(&format!("\tInit Duration: {:.2} ms", ms(init)));
-        }
-        output.end(id, &report)
+        output.end(id, &crate::function_log::report(duration, init))
     }
 
     /// Starts the process, its output read into a new log whose first invocation is `id`,

@@ -1,0 +1,156 @@
+//! `todo-local invoke FUNCTION -e EVENT`: one function, once, with a sample event, as `sam local
+//! invoke` runs it, without Docker. The real binary (the workspace's, or with `--packaged` what
+//! `sam build` packaged) runs with the environment the template gives it, against the local
+//! cloud running in the data folder (which leaves each function's environment there, see
+//! [`record`]) or, when none runs there, a throwaway one.
+//!
+//! A custom resource's event names a `ResponseURL` on CloudFormation's S3; the function's answer
+//! is sent to a local receiver instead and printed, as CloudFormation would receive it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::custom_resources::ResponseEndpoint;
+use crate::runtime::{FunctionHost, FunctionSpec, Invocation};
+
+/// How a running cloud starts one of its functions.
+#[derive(Debug, Serialize, Deserialize)]
+struct Recorded {
+    binary: PathBuf,
+    env: Vec<(String, String)>,
+    timeout_ms: u64,
+    log_file: Option<PathBuf>,
+}
+
+fn recorded_file(data_dir: &Path, function: &str) -> PathBuf {
+    data_dir.join("functions").join(format!("{function}.json"))
+}
+
+fn pid_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("todo-local.pid")
+}
+
+/// Leaves how `spec` is started in the data folder, for `todo-local invoke`.
+pub fn record(data_dir: &Path, spec: &FunctionSpec) -> std::io::Result<()> {
+    let file = recorded_file(data_dir, &spec.name);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let recorded = Recorded {
+        binary: spec.binary.clone(),
+        env: spec.env.clone(),
+        timeout_ms: spec.timeout.as_millis() as u64,
+        log_file: spec.log_file.clone(),
+    };
+    std::fs::write(file, serde_json::to_vec_pretty(&recorded)?)
+}
+
+/// Says this process is the cloud running in `data_dir` (its functions recorded there).
+pub fn mark_running(data_dir: &Path) -> std::io::Result<()> {
+    std::fs::write(pid_file(data_dir), std::process::id().to_string())
+}
+
+/// Whether the `todo-local` that marked `data_dir` still runs.
+fn running(data_dir: &Path) -> bool {
+    let Some(pid) = std::fs::read_to_string(pid_file(data_dir))
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+    else {
+        return false;
+    };
+    // A pid is reused once its process has ended: it must still be todo-local's.
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("todo-local"))
+}
+
+/// `function` as the cloud running in `data_dir` starts it, when one runs there.
+pub fn running_function(data_dir: &Path, function: &str) -> Option<FunctionSpec> {
+    if !running(data_dir) {
+        return None;
+    }
+    let text = std::fs::read(recorded_file(data_dir, function)).ok()?;
+    let recorded: Recorded = serde_json::from_slice(&text).ok()?;
+    Some(FunctionSpec {
+        name: function.to_string(),
+        binary: recorded.binary,
+        env: recorded.env,
+        timeout: Duration::from_millis(recorded.timeout_ms),
+        log_file: recorded.log_file,
+        watch: None,
+    })
+}
+
+/// What one invocation gave.
+pub struct Invoked {
+    pub invocation: Invocation,
+    /// What a custom resource sent to its `ResponseURL`.
+    pub cloudformation_received: Option<Value>,
+}
+
+/// Invokes `host` once with `event`; a custom resource's answer is received locally.
+pub async fn invoke(host: &FunctionHost, mut event: Value) -> std::io::Result<Invoked> {
+    let custom_resource = event.get("ResponseURL").is_some() && event.get("RequestType").is_some();
+    let mut endpoint = None;
+    let mut answer = None;
+    if custom_resource {
+        let receiver = ResponseEndpoint::start().await?;
+        let request_id = event["RequestId"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let (url, rx) = receiver.expect(&request_id);
+        event["ResponseURL"] = Value::String(url);
+        event["RequestId"] = Value::String(request_id);
+        endpoint = Some(receiver);
+        answer = Some(rx);
+    }
+    let invocation = host.invoke(serde_json::to_vec(&event)?).await;
+    let cloudformation_received = match answer {
+        // The function answers before it returns; a short wait covers a slow PUT.
+        Some(rx) => tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .ok()
+            .and_then(Result::ok),
+        None => None,
+    };
+    drop(endpoint);
+    Ok(Invoked {
+        invocation,
+        cloudformation_received,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recorded function is found only while the cloud that recorded it runs.
+    #[test]
+    fn a_function_is_invoked_against_a_cloud_only_while_it_runs() {
+        let dir = std::env::temp_dir().join(format!("todo-invoke-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = FunctionSpec {
+            name: "GetTaskFunction".into(),
+            binary: "/bin/tasks-get".into(),
+            env: vec![("TASKS_TABLE".into(), "TasksTable".into())],
+            timeout: Duration::from_secs(10),
+            log_file: Some(dir.join("logs/GetTaskFunction.log")),
+            watch: None,
+        };
+        record(&dir, &spec).unwrap();
+        assert!(
+            running_function(&dir, "GetTaskFunction").is_none(),
+            "no cloud marked"
+        );
+        // This test's own process is not todo-local: a pid left by a cloud that ended and
+        // taken by another process since is not a running cloud.
+        mark_running(&dir).unwrap();
+        assert!(running_function(&dir, "GetTaskFunction").is_none());
+        std::fs::write(pid_file(&dir), "not a pid").unwrap();
+        assert!(running_function(&dir, "GetTaskFunction").is_none());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
