@@ -383,3 +383,150 @@ fn the_runbook_covers_every_alarm() {
         .collect();
     assert_eq!(absent, Vec::<&str>::new(), "not in docs/operations.md");
 }
+
+/// The `${Name}`s a `!Sub` text substitutes.
+fn substitutions(text: &str) -> Vec<&str> {
+    text.split("${")
+        .skip(1)
+        .filter(|part| !part.starts_with('!'))
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name))
+        .collect()
+}
+
+/// What the dashboard's `!Sub` names, resolved: a variable of its map to the resources its
+/// value refers to (through `!If`), a resource (or `Resource.Attribute`) to itself.
+fn dashboard(root: &Value) -> (Value, Vec<String>, std::collections::HashMap<String, Vec<String>>) {
+    let dashboards = of_type(root, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1, "one dashboard");
+    let sub = &dashboards[0].1["Properties"]["DashboardBody"]["!Sub"];
+    let text = sub[0].as_str().expect("a !Sub text and its variables");
+    let body: Value = serde_json::from_str(text).expect("the dashboard body is JSON");
+    let mut variables = std::collections::HashMap::new();
+    for (name, value) in sub[1].as_object().into_iter().flatten() {
+        let targets: Vec<String> = match value.get("!If") {
+            Some(branches) => branches
+                .as_array()
+                .into_iter()
+                .flatten()
+                .skip(1)
+                .filter_map(target)
+                .map(str::to_string)
+                .collect(),
+            None => target(value).into_iter().map(str::to_string).collect(),
+        };
+        variables.insert(name.clone(), targets);
+    }
+    let names = substitutions(text).into_iter().map(str::to_string).collect();
+    (body, names, variables)
+}
+
+/// #22 item 3: the dashboard draws every Kafka mapping's lag, the stream's iterator age, the
+/// HTTP API's requests per route, and only this stack's own metrics; everything it substitutes
+/// exists (a typo is a dashboard line with no data, and nothing says so).
+#[test]
+fn the_dashboard_shows_every_mapping_and_only_this_stacks_metrics() {
+    let template = Template::workspace().unwrap();
+    let root = &template.root;
+    let (body, names, variables) = dashboard(root);
+    let resources = root["Resources"].as_object().unwrap();
+    for name in &names {
+        let known = name.starts_with("AWS::")
+            || variables.contains_key(name)
+            || resources.contains_key(name.split('.').next().unwrap());
+        assert!(known, "the dashboard substitutes ${{{name}}}, which nothing declares");
+        // A conditional resource named directly breaks the deploy when its condition is false.
+        if let Some(resource) = resources.get(name.split('.').next().unwrap()) {
+            assert!(
+                resource.get("Condition").is_none(),
+                "{name} is conditional: name it through an !If variable"
+            );
+        }
+    }
+    let metrics: Vec<&Value> = body["widgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|w| w["properties"]["metrics"].as_array().into_iter().flatten())
+        .collect();
+    // Every row, with "." and "..." read as the row before it says.
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for row in &metrics {
+        let cells: Vec<&Value> = row.as_array().unwrap().iter().collect();
+        let mut out: Vec<String> = Vec::new();
+        for (i, cell) in cells.iter().enumerate() {
+            match cell.as_str() {
+                Some("...") => {
+                    let previous = rows.last().cloned().unwrap_or_default();
+                    let rest = cells[i + 1..].iter().filter(|c| c.is_string()).count();
+                    let kept = previous.len().saturating_sub(rest);
+                    out.extend(previous.into_iter().take(kept));
+                }
+                Some(".") => out.push(rows.last().unwrap()[out.len()].clone()),
+                Some(s) => out.push(s.to_string()),
+                None if cell["expression"].is_string() => {
+                    out.push(cell["expression"].as_str().unwrap().to_string())
+                }
+                None => {}
+            }
+        }
+        rows.push(out);
+    }
+    let drawn = |namespace: &str, metric: &str, dimension: &str, value: &str| {
+        rows.iter().any(|r| {
+            r.first().map(String::as_str) == Some(namespace)
+                && r.get(1).map(String::as_str) == Some(metric)
+                && r.windows(2).any(|w| w[0] == dimension && w[1] == value)
+        })
+    };
+    let refers_to = |variable: &str, id: &str| {
+        variable
+            .strip_prefix("${")
+            .and_then(|v| v.strip_suffix('}'))
+            .is_some_and(|v| v == id || variables.get(v).is_some_and(|t| t.iter().any(|t| t == id)))
+    };
+    for (id, function) in of_type(root, "AWS::Serverless::Function") {
+        for (event, e) in function["Properties"]["Events"].as_object().into_iter().flatten() {
+            match e["Type"].as_str().unwrap_or_default() {
+                "MSK" => {
+                    let mapping = format!("{id}{event}");
+                    let lag = rows.iter().any(|r| {
+                        r.first().map(String::as_str) == Some("AWS/Lambda")
+                            && r.get(1).map(String::as_str) == Some("OffsetLag")
+                            && r.windows(2).any(|w| {
+                                w[0] == "EventSourceMappingUUID" && refers_to(&w[1], &mapping)
+                            })
+                    });
+                    assert!(lag, "the dashboard has no OffsetLag line for {mapping}");
+                }
+                "DynamoDB" => assert!(
+                    drawn("AWS/Lambda", "IteratorAge", "FunctionName", &format!("${{{id}}}")),
+                    "the dashboard has no IteratorAge line for {id}"
+                ),
+                _ => {}
+            }
+        }
+    }
+    let searches: Vec<&String> = rows.iter().flatten().filter(|c| c.starts_with("SEARCH(")).collect();
+    assert!(
+        searches.iter().any(|s| s.contains("{AWS/ApiGateway,ApiId,Method,Resource,Stage}")
+            && s.contains("ApiId=\"${TodoApi}\"")),
+        "requests per route"
+    );
+    for search in &searches {
+        if search.contains("{ServerlessTodo,") {
+            assert!(
+                search.contains("Stack=\"${AWS::StackName}\""),
+                "a search of the stack's metrics without its Stack: {search}"
+            );
+        }
+    }
+    for row in rows.iter().filter(|r| r.first().map(String::as_str) == Some("ServerlessTodo")) {
+        assert!(
+            row.windows(2).any(|w| w[0] == "Stack" && w[1] == "${AWS::StackName}"),
+            "a line of the stack's metrics without its Stack: {row:?}"
+        );
+    }
+    // Per-route metrics are published only when the stage asks for them.
+    let settings = &root["Resources"]["TodoApi"]["Properties"]["DefaultRouteSettings"];
+    assert!(settings["DetailedMetricsEnabled"]["!If"].is_array(), "{settings}");
+}
