@@ -278,6 +278,16 @@ impl LocalCloud {
             hosts: hosts.clone(),
             auth: Arc::clone(&auth),
             on_invocation: Arc::clone(&observe),
+            console: Some(Arc::new(crate::console_page::ConsolePage {
+                console: Arc::clone(&console),
+                mappings: Arc::clone(&mapping_stats),
+                stages: crate::console_page::stages(template),
+                webhook: webhook.received_log(),
+                email: ses.sent_log(),
+                push: push.received_log(),
+                data_dir: config.data_dir.clone(),
+                kafka_bootstrap: kafka.bootstrap(),
+            })),
         });
         let mut tasks = vec![
             tokio::spawn(gateway::serve(

@@ -198,11 +198,44 @@ struct Totals {
     dead_letters_before: u64,
 }
 
+/// One invocation as the console page lists it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Recent {
+    pub at: String,
+    pub function: String,
+    pub environment: usize,
+    pub trigger: String,
+    pub duration_ms: u128,
+    pub init_ms: Option<u128>,
+    /// `ok`, or why it failed.
+    pub outcome: String,
+    pub failed: bool,
+    /// What its metrics say it did (`Applied 3`).
+    pub did: Vec<String>,
+    /// Its warning and error lines.
+    pub problems: Vec<String>,
+    pub request_id: String,
+}
+
+/// A function's invocations since the cloud started.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct FunctionTotals {
+    pub invocations: u64,
+    pub failures: u64,
+    /// Its metrics' totals by name.
+    pub counts: BTreeMap<String, u64>,
+}
+
+/// How many invocations the console page lists.
+const RECENT: usize = 200;
+
 /// The console of one local cloud.
 pub struct Console {
     verbose: bool,
     color: bool,
     totals: Mutex<Totals>,
+    recent: Mutex<std::collections::VecDeque<Recent>>,
+    functions: Mutex<BTreeMap<String, FunctionTotals>>,
 }
 
 impl Console {
@@ -213,7 +246,66 @@ impl Console {
             verbose,
             color,
             totals: Mutex::new(Totals::default()),
+            recent: Mutex::default(),
+            functions: Mutex::default(),
         }
+    }
+
+    /// The latest invocations, newest first.
+    pub fn recent(&self) -> Vec<Recent> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.iter().rev().cloned().collect()
+    }
+
+    /// Each function's invocations since the cloud started.
+    pub fn functions(&self) -> BTreeMap<String, FunctionTotals> {
+        self.functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Keeps what the page shows of one invocation.
+    fn remember(
+        &self,
+        function: &str,
+        trigger: &str,
+        invocation: &Invocation,
+        reading: &Reading,
+        failure: Option<&str>,
+    ) {
+        {
+            let mut functions = self.functions.lock().unwrap_or_else(|p| p.into_inner());
+            let totals = functions.entry(function.to_string()).or_default();
+            totals.invocations += 1;
+            totals.failures += u64::from(failure.is_some());
+            for ((_, name), value) in &reading.counts {
+                *totals.counts.entry(name.clone()).or_default() += value;
+            }
+        }
+        let recent = Recent {
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            function: function.to_string(),
+            environment: invocation.environment,
+            trigger: trigger.to_string(),
+            duration_ms: invocation.duration.as_millis(),
+            init_ms: invocation.init.map(|d| d.as_millis()),
+            outcome: failure.unwrap_or("ok").to_string(),
+            failed: failure.is_some(),
+            did: reading
+                .counts
+                .iter()
+                .filter(|(_, v)| **v > 0)
+                .map(|((_, name), v)| format!("{name} {v}"))
+                .collect(),
+            problems: reading.problems.iter().take(SHOWN_LINES).cloned().collect(),
+            request_id: invocation.request_id.clone(),
+        };
+        let mut list = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if list.len() == RECENT {
+            list.pop_front();
+        }
+        list.push_back(recent);
     }
 
     fn totals(&self) -> std::sync::MutexGuard<'_, Totals> {
@@ -251,6 +343,9 @@ impl Console {
                     _ => {}
                 }
             }
+        }
+        if !quiet {
+            self.remember(function, trigger, invocation, &reading, failure.as_deref());
         }
         if quiet && !self.verbose {
             return None;

@@ -29,6 +29,8 @@ pub struct Gateway {
     pub auth: Arc<LocalAuthorizer>,
     /// Called after each invocation (the cloud prints a line).
     pub on_invocation: InvocationObserver,
+    /// The console page, `/_console` (a path no route has).
+    pub console: Option<Arc<crate::console_page::ConsolePage>>,
 }
 
 /// The largest request body the gateway passes on: Lambda's 6 MB synchronous invocation
@@ -65,6 +67,13 @@ async fn handle(
         return message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
     };
     let path = uri.path().to_string();
+    if let Some(answer) = g
+        .console
+        .as_ref()
+        .and_then(|page| page.answer(method.as_str(), &path, uri.query()))
+    {
+        return answer;
+    }
     let Some((route, params)) = g
         .routes
         .iter()
@@ -202,6 +211,7 @@ mod tests {
             hosts: HashMap::new(),
             auth: Arc::clone(&auth),
             on_invocation: Arc::new(|_, _, _| {}),
+            console: None,
         });
         tokio::spawn(serve(listener, gateway, limits));
         (url, auth, dir)

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod cloud;
 pub mod connections;
 pub mod console;
+pub mod console_page;
 pub mod custom_resources;
 pub mod dynamodb;
 pub mod esm;

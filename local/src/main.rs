@@ -404,6 +404,10 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
     let token = cloud.auth.token("alice", 24);
     println!("todo-local is up (data in {})", data.display());
     println!("  HTTP API      {}", cloud.api_url);
+    println!(
+        "  Console       {}/_console   (the pipeline, failures, far ends and dead letters, live)",
+        cloud.api_url
+    );
     if let Some(ws) = &cloud.websocket_url {
         println!(
             "  WebSocket API {ws}   (connect with ?token=$TOKEN; send {{\"action\":\"ping\"}})"

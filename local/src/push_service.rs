@@ -89,6 +89,11 @@ impl LocalPushService {
         &self.shared.origin
     }
 
+    /// What it received, as it grows (the console page reads it).
+    pub fn received_log(&self) -> crate::far_end::Log<PushMessage> {
+        self.shared.received.clone()
+    }
+
     /// Every decrypted delivery so far.
     pub fn received(&self) -> Vec<PushMessage> {
         self.shared.received.all()

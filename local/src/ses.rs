@@ -134,6 +134,11 @@ impl LocalSes {
         &self.url
     }
 
+    /// What it received, as it grows (the console page reads it).
+    pub fn sent_log(&self) -> crate::far_end::Log<SentEmail> {
+        self.shared.sent.clone()
+    }
+
     /// Every message accepted so far.
     pub fn sent(&self) -> Vec<SentEmail> {
         self.shared.sent.all()

@@ -75,6 +75,11 @@ impl WebhookReceiver {
         self.far_end.delay(delay);
     }
 
+    /// What it received, as it grows (the console page reads it).
+    pub fn received_log(&self) -> crate::far_end::Log<Received> {
+        self.received.clone()
+    }
+
     /// Everything received so far.
     pub fn received(&self) -> Vec<Received> {
         self.received.all()

@@ -395,7 +395,13 @@ fn substitutions(text: &str) -> Vec<&str> {
 
 /// What the dashboard's `!Sub` names, resolved: a variable of its map to the resources its
 /// value refers to (through `!If`), a resource (or `Resource.Attribute`) to itself.
-fn dashboard(root: &Value) -> (Value, Vec<String>, std::collections::HashMap<String, Vec<String>>) {
+fn dashboard(
+    root: &Value,
+) -> (
+    Value,
+    Vec<String>,
+    std::collections::HashMap<String, Vec<String>>,
+) {
     let dashboards = of_type(root, "AWS::CloudWatch::Dashboard");
     assert_eq!(dashboards.len(), 1, "one dashboard");
     let sub = &dashboards[0].1["Properties"]["DashboardBody"]["!Sub"];
@@ -416,7 +422,10 @@ fn dashboard(root: &Value) -> (Value, Vec<String>, std::collections::HashMap<Str
         };
         variables.insert(name.clone(), targets);
     }
-    let names = substitutions(text).into_iter().map(str::to_string).collect();
+    let names = substitutions(text)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     (body, names, variables)
 }
 
@@ -433,7 +442,10 @@ fn the_dashboard_shows_every_mapping_and_only_this_stacks_metrics() {
         let known = name.starts_with("AWS::")
             || variables.contains_key(name)
             || resources.contains_key(name.split('.').next().unwrap());
-        assert!(known, "the dashboard substitutes ${{{name}}}, which nothing declares");
+        assert!(
+            known,
+            "the dashboard substitutes ${{{name}}}, which nothing declares"
+        );
         // A conditional resource named directly breaks the deploy when its condition is false.
         if let Some(resource) = resources.get(name.split('.').next().unwrap()) {
             assert!(
@@ -485,7 +497,11 @@ fn the_dashboard_shows_every_mapping_and_only_this_stacks_metrics() {
             .is_some_and(|v| v == id || variables.get(v).is_some_and(|t| t.iter().any(|t| t == id)))
     };
     for (id, function) in of_type(root, "AWS::Serverless::Function") {
-        for (event, e) in function["Properties"]["Events"].as_object().into_iter().flatten() {
+        for (event, e) in function["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
             match e["Type"].as_str().unwrap_or_default() {
                 "MSK" => {
                     let mapping = format!("{id}{event}");
@@ -499,17 +515,28 @@ fn the_dashboard_shows_every_mapping_and_only_this_stacks_metrics() {
                     assert!(lag, "the dashboard has no OffsetLag line for {mapping}");
                 }
                 "DynamoDB" => assert!(
-                    drawn("AWS/Lambda", "IteratorAge", "FunctionName", &format!("${{{id}}}")),
+                    drawn(
+                        "AWS/Lambda",
+                        "IteratorAge",
+                        "FunctionName",
+                        &format!("${{{id}}}")
+                    ),
                     "the dashboard has no IteratorAge line for {id}"
                 ),
                 _ => {}
             }
         }
     }
-    let searches: Vec<&String> = rows.iter().flatten().filter(|c| c.starts_with("SEARCH(")).collect();
+    let searches: Vec<&String> = rows
+        .iter()
+        .flatten()
+        .filter(|c| c.starts_with("SEARCH("))
+        .collect();
     assert!(
-        searches.iter().any(|s| s.contains("{AWS/ApiGateway,ApiId,Method,Resource,Stage}")
-            && s.contains("ApiId=\"${TodoApi}\"")),
+        searches.iter().any(
+            |s| s.contains("{AWS/ApiGateway,ApiId,Method,Resource,Stage}")
+                && s.contains("ApiId=\"${TodoApi}\"")
+        ),
         "requests per route"
     );
     for search in &searches {
@@ -520,13 +547,20 @@ fn the_dashboard_shows_every_mapping_and_only_this_stacks_metrics() {
             );
         }
     }
-    for row in rows.iter().filter(|r| r.first().map(String::as_str) == Some("ServerlessTodo")) {
+    for row in rows
+        .iter()
+        .filter(|r| r.first().map(String::as_str) == Some("ServerlessTodo"))
+    {
         assert!(
-            row.windows(2).any(|w| w[0] == "Stack" && w[1] == "${AWS::StackName}"),
+            row.windows(2)
+                .any(|w| w[0] == "Stack" && w[1] == "${AWS::StackName}"),
             "a line of the stack's metrics without its Stack: {row:?}"
         );
     }
     // Per-route metrics are published only when the stage asks for them.
     let settings = &root["Resources"]["TodoApi"]["Properties"]["DefaultRouteSettings"];
-    assert!(settings["DetailedMetricsEnabled"]["!If"].is_array(), "{settings}");
+    assert!(
+        settings["DetailedMetricsEnabled"]["!If"].is_array(),
+        "{settings}"
+    );
 }

@@ -534,3 +534,249 @@ async fn every_sample_event_runs_through_its_function_with_todo_local_invoke() {
     assert!(error.contains("README.md is not a JSON event"), "{error}");
     let _ = std::fs::remove_dir_all(empty);
 }
+
+/// Headless Chromium (Debian's, installed by scripts/tools), driven over the DevTools protocol.
+struct Browser {
+    child: tokio::process::Child,
+    profile: PathBuf,
+    page: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    next_id: u64,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let profile = std::env::temp_dir().join(format!("todo-chromium-{}", std::process::id()));
+        let mut child = tokio::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--window-size=1400,1000",
+                "--remote-debugging-port=0",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg("about:blank")
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromium (Debian's package; scripts/tools installs it)");
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let browser = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("DevTools listening on ") {
+                    return url.to_string();
+                }
+            }
+            panic!("chromium exited before listening");
+        })
+        .await
+        .expect("chromium listens within 30 s");
+        // Keep reading its stderr so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let http = browser
+            .replacen("ws://", "http://", 1)
+            .split("/devtools/")
+            .next()
+            .unwrap()
+            .to_string();
+        let targets: Value = reqwest::get(format!("{http}/json/list"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_string();
+        let (page, _) = tokio_tungstenite::connect_async(page).await.unwrap();
+        Self {
+            child,
+            profile,
+            page,
+            next_id: 0,
+        }
+    }
+
+    /// Calls a DevTools method and returns its result.
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        use futures_util::{SinkExt, StreamExt};
+        self.next_id += 1;
+        let id = self.next_id;
+        let message = json!({"id": id, "method": method, "params": params}).to_string();
+        self.page
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                message.into(),
+            ))
+            .await
+            .unwrap();
+        loop {
+            let frame = self
+                .page
+                .next()
+                .await
+                .expect("the page's socket is open")
+                .unwrap();
+            let Ok(text) = frame.to_text() else { continue };
+            let Ok(reply) = serde_json::from_str::<Value>(text) else {
+                continue;
+            };
+            if reply["id"] == id {
+                assert!(reply.get("error").is_none(), "{method}: {reply}");
+                return reply["result"].clone();
+            }
+        }
+    }
+
+    /// The value of a JavaScript expression in the page.
+    async fn eval(&mut self, expression: &str) -> Value {
+        let result = self
+            .call(
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true}),
+            )
+            .await;
+        result["result"]["value"].clone()
+    }
+
+    /// Waits until `expression` is true in the page.
+    async fn until(&mut self, what: &str, expression: &str) {
+        let until = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.eval(expression).await != Value::Bool(true) {
+            let text = self.eval("document.body.innerText").await;
+            assert!(
+                tokio::time::Instant::now() < until,
+                "{what}: the page shows {text}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// #22 item 3: the console page in a real browser shows a request the moment after it is made,
+/// in the pipeline and in the invocations, failures first; the screenshot the README shows is
+/// saved as `console.png` in cargo's test folder (`CARGO_TARGET_TMPDIR`).
+#[tokio::test]
+async fn the_console_page_shows_a_request_as_it_happens_in_a_real_browser() {
+    let cloud = start("page").await;
+    let api = cloud.address("HTTP API");
+    let console = cloud
+        .banner
+        .iter()
+        .find(|l| l.trim_start().starts_with("Console"))
+        .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+        .expect("the banner prints the console's address")
+        .to_string();
+    assert_eq!(console, format!("{api}/_console"));
+
+    let mut browser = Browser::start().await;
+    browser.call("Page.enable", json!({})).await;
+    browser.call("Page.navigate", json!({"url": console})).await;
+    browser
+        .until(
+            "the page's first reading",
+            "document.getElementById('summary').textContent.includes('invocations')",
+        )
+        .await;
+    let created = r#"document.querySelector('[data-function="CreateTaskFunction"]')"#;
+    assert_eq!(
+        browser.eval(&format!("{created} === null")).await,
+        true,
+        "nothing created yet"
+    );
+
+    // The operator's webhook fails, and alice creates a task with a reminder due now.
+    let http = reqwest::Client::new();
+    let hook = cloud
+        .address("webhook sink")
+        .trim_end_matches("/hook")
+        .to_string();
+    http.post(format!("{hook}/control?status=503"))
+        .send()
+        .await
+        .unwrap();
+    let Command(mut token) = todo_local();
+    let token = token
+        .args(["token", "alice", "--data"])
+        .arg(&cloud.data)
+        .output()
+        .await
+        .unwrap();
+    let at = (Utc::now() + chrono::Duration::seconds(3))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let response = http
+        .post(format!("{api}/tasks"))
+        .bearer_auth(String::from_utf8(token.stdout).unwrap().trim())
+        .json(&json!({"title": "pay rent", "reminders": [{"at": at}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    browser
+        .until(
+            "the request in the pipeline",
+            &format!("{created} !== null && {created}.textContent.includes('1 call')"),
+        )
+        .await;
+    browser
+        .until(
+            "the request in the invocations",
+            "document.getElementById('invocations').innerText.includes('POST /tasks')",
+        )
+        .await;
+    browser
+        .until(
+            "the webhook's failure first, with its reason and a link to its log",
+            "(() => { const f = document.getElementById('failures'); \
+              return f.innerText.includes('WebhookChannelFunction') && f.innerText.includes('503') \
+                && f.querySelector('a[href^=\"/_console/log/WebhookChannelFunction?request=\"]') !== null; })()",
+        )
+        .await;
+    browser
+        .until(
+            "what the webhook received",
+            "document.getElementById('farends').innerText.includes('answered 503')",
+        )
+        .await;
+    // The log link opens that invocation's lines.
+    let link: String = serde_json::from_value(
+        browser
+            .eval("document.querySelector('#failures a').getAttribute('href')")
+            .await,
+    )
+    .unwrap();
+    let log = http.get(format!("{api}{link}")).send().await.unwrap();
+    assert_eq!(log.status(), 200);
+    let log = log.text().await.unwrap();
+    assert!(
+        log.starts_with(|c: char| c.is_ascii_digit())
+            && log.contains("START RequestId:")
+            && log.contains("send failed"),
+        "{log}"
+    );
+    let shot = browser
+        .call("Page.captureScreenshot", json!({"format": "png"}))
+        .await;
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(shot["data"].as_str().unwrap())
+        .unwrap();
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console.png");
+    std::fs::write(&file, png).unwrap();
+    eprintln!("the console page: {}", file.display());
+}

@@ -353,11 +353,26 @@ impl KafkaMapping {
                 .partition_client(topic.clone(), 0, UnknownTopicHandling::Retry)
                 .await
             {
-                let count = dead.len();
-                if dlt.produce(dead, Compression::NoCompression).await.is_err() {
+                let origins: Vec<i64> = batch
+                    .iter()
+                    .filter(|r| failed.contains(&r.offset))
+                    .map(|r| r.offset)
+                    .collect();
+                let Ok(offsets) = dlt.produce(dead, Compression::NoCompression).await else {
                     return Some(0); // not committed: retried on the next poll
+                };
+                self.stats.dead_lettered(offsets.len());
+                for (origin, offset) in origins.iter().zip(&offsets) {
+                    self.stats.keep(super::stats::DeadLetter {
+                        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                        function: self.host.name().to_string(),
+                        origin: format!("{key}@{origin}"),
+                        reason: reason.clone(),
+                        topic: topic.clone(),
+                        partition: 0,
+                        offset: *offset,
+                    });
                 }
-                self.stats.dead_lettered(count);
             }
         }
         self.commit(partition, last + 1);

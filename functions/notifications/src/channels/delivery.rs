@@ -334,7 +334,7 @@ impl<S: Deliveries + Parking + Sync, D: Sender + Sync> ChannelConsumer<'_, S, D>
                 channel = ?D::CHANNEL,
                 %reason,
                 attempts = delivery.attempts,
-                retry_at = ?delivery.next_attempt_at.map(|t| t.to_string()),
+                retry_at = %delivery.next_attempt_at.map(|t| t.to_string()).unwrap_or_default(),
                 "send failed"
             );
         }
