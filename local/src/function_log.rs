@@ -29,7 +29,10 @@ pub fn file_of(data_dir: &Path, function: &str) -> PathBuf {
 /// Told each line a function writes, as it is read (the console shows a failure as it
 /// happens): the function's logical id and the line.
 #[derive(Clone)]
-pub struct Watch(pub Arc<dyn Fn(&str, &str) + Send + Sync>);
+pub struct Watch(pub Arc<LineWatcher>);
+
+/// What a [`Watch`] calls: the function's logical id and one line it wrote.
+pub type LineWatcher = dyn Fn(&str, &str) + Send + Sync;
 
 impl std::fmt::Debug for Watch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
