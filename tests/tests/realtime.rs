@@ -247,3 +247,90 @@ async fn connect_refuses_bad_expired_and_foreign_tokens_with_401() {
     let token = cloud.auth.token("alice", 1);
     assert!(Socket::connect(&url, Token::Query(&token)).await.is_ok());
 }
+
+/// #21 item 4: one user's volume never delays another's real-time messages. Mallory holds ten
+/// connections she never reads and changes her tasks 14 times a second with 4,000-character notes (each
+/// change posted to every one of her connections); meanwhile alice, with one connection,
+/// changes her task once a second. Each of alice's changes reaches her within a second of the
+/// change, and mallory's connections get nothing of alice's.
+#[tokio::test]
+async fn a_heavy_user_with_unread_connections_never_delays_another_users_messages() {
+    let data = DataDir::new("realtime-fair");
+    let cloud = start(&data).await;
+    let url = cloud.websocket_url.clone().expect("a WebSocket API");
+    let mallory = Api::new(&cloud, "mallory");
+    let token = cloud.auth.token("mallory", 1);
+    let mut unread = Vec::new();
+    for _ in 0..10 {
+        unread.push(
+            Socket::connect(&url, Token::Query(&token))
+                .await
+                .expect("mallory connects"),
+        );
+    }
+    let alice = Api::new(&cloud, "alice");
+    let mut socket = Socket::connect(&url, Token::Query(&cloud.auth.token("alice", 1)))
+        .await
+        .expect("alice connects");
+    let task = alice.create(json!({"title": "mine"})).await;
+    let path = format!("/tasks/{}", id(&task));
+    events_of(&mut socket, &id(&task), 1).await;
+
+    let mut tasks = Vec::new();
+    for i in 0..5 {
+        tasks.push(id(&mallory
+            .create(json!({"title": format!("flood {i}")}))
+            .await));
+    }
+    let note = "x".repeat(4000);
+    let flood = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(1000 / 14));
+        for n in 0..14 * 12 {
+            every.tick().await;
+            let task = &tasks[n % tasks.len()];
+            let change = json!({"title": format!("flood {n}"), "notes": note});
+            let answer = mallory
+                .call("PATCH", &format!("/tasks/{task}"), Some(change), None)
+                .await;
+            assert!(
+                answer.status == 200 || answer.status == 412,
+                "{}",
+                answer.body
+            );
+        }
+    });
+
+    let mut delays = Vec::new();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for n in 0..8 {
+        let title = format!("mine {n}");
+        let changed = tokio::time::Instant::now();
+        let patched = alice
+            .call("PATCH", &path, Some(json!({"title": title})), None)
+            .await;
+        assert_eq!(patched.status, 200, "{}", patched.body);
+        loop {
+            let left = Duration::from_secs(20).saturating_sub(changed.elapsed());
+            let message = socket
+                .next_json(left)
+                .await
+                .unwrap_or_else(|| panic!("alice's change {n} never reached her: {delays:?}"));
+            if message["data"]["task"]["title"] == title.as_str() {
+                break;
+            }
+        }
+        delays.push(changed.elapsed());
+        let next = changed + Duration::from_secs(1);
+        tokio::time::sleep_until(next).await;
+    }
+    flood.await.unwrap();
+    let late: Vec<_> = delays
+        .iter()
+        .filter(|d| **d > Duration::from_secs(1))
+        .collect();
+    assert!(
+        late.is_empty(),
+        "alice's messages after her changes: {delays:?}"
+    );
+    drop(unread);
+}
