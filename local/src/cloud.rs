@@ -22,7 +22,7 @@ use crate::gateway::{self, Gateway, InvocationObserver};
 use crate::iam::{Authority, Credentials};
 use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
 use crate::push_service::LocalPushService;
-use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome};
+use crate::runtime::{FunctionHost, FunctionSpec};
 use crate::secrets::LocalSecrets;
 use crate::ses::{EventDestination, LocalSes};
 use crate::sns::LocalSns;
@@ -504,27 +504,6 @@ fn event_destinations(template: &Template, parameters: &Names) -> Vec<EventDesti
             })
         })
         .collect()
-}
-
-/// One line per invocation: time, function, trigger, duration (and init on a cold start), outcome.
-pub fn invocation_line(function: &str, trigger: &str, i: &Invocation) -> String {
-    let init = i
-        .init
-        .map(|d| format!(" (init {} ms)", d.as_millis()))
-        .unwrap_or_default();
-    let outcome = match &i.outcome {
-        Outcome::Ok(_) => "ok".to_string(),
-        Outcome::FunctionError(e) => format!("error: {}", e.chars().take(120).collect::<String>()),
-        Outcome::Crashed(e) => format!("crashed: {e}"),
-        Outcome::TimedOut => "timed out".to_string(),
-        Outcome::Throttled => "throttled (every environment busy)".to_string(),
-    };
-    let now = chrono::Utc::now().format("%H:%M:%S%.3f");
-    let function = format!("{function}#{}", i.environment);
-    format!(
-        "{now}  {function:<33} {trigger:<32} {:>6} ms{init}  {outcome}",
-        i.duration.as_millis()
-    )
 }
 
 /// Names to values: the template's parameters and references, or the secrets' values.

@@ -26,6 +26,9 @@ const FAILURE_COUNTS: [&str; 6] = [
     "KeysUnavailable",
 ];
 
+/// The most warning and error lines of one function printed as they happen, each second.
+const LIVE_PER_SECOND: u32 = 5;
+
 /// The most warning and error lines printed under a failure (its log file has the rest).
 const SHOWN_LINES: usize = 8;
 
@@ -147,15 +150,50 @@ impl Source {
     }
 }
 
+/// The start of an invocation's line: time, function and its environment, trigger, duration
+/// (and init on a cold start).
+fn head(function: &str, trigger: &str, i: &Invocation) -> String {
+    let init = i
+        .init
+        .map(|d| format!(" (init {} ms)", d.as_millis()))
+        .unwrap_or_default();
+    let now = chrono::Utc::now().format("%H:%M:%S%.3f");
+    // A throttled invocation ran in no environment.
+    let function = match i.outcome {
+        Outcome::Throttled => function.to_string(),
+        _ => format!("{function}#{}", i.environment),
+    };
+    format!(
+        "{now}  {function:<33} {trigger:<32} {:>6} ms{init}",
+        i.duration.as_millis()
+    )
+}
+
+/// The HTTP status an API function answered, if it answered one.
+fn status(invocation: &Invocation) -> Option<u64> {
+    match &invocation.outcome {
+        Outcome::Ok(body) => serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["statusCode"].as_u64()),
+        _ => None,
+    }
+}
+
+/// A function error's message (Lambda's `{"errorType", "errorMessage"}`), or its text.
+fn error_message(error: &str) -> String {
+    let message = serde_json::from_str::<Value>(error)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
+        .unwrap_or_else(|| error.to_string());
+    message.chars().take(300).collect()
+}
+
 /// Why an invocation failed, if it did.
 fn failure(source: Source, invocation: &Invocation, reading: &Reading) -> Option<String> {
     match &invocation.outcome {
-        Outcome::Ok(body) => {
+        Outcome::Ok(_) => {
             if source == Source::Request
-                && let Some(status) = serde_json::from_slice::<Value>(body)
-                    .ok()
-                    .and_then(|v| v["statusCode"].as_u64())
-                    .filter(|s| *s >= 500)
+                && let Some(status) = status(invocation).filter(|s| *s >= 500)
             {
                 return Some(format!("answered {status}"));
             }
@@ -174,10 +212,7 @@ fn failure(source: Source, invocation: &Invocation, reading: &Reading) -> Option
                 .any(|p| p.starts_with("ERROR") || p.contains("panicked at"))
                 .then(|| "logged an error".to_string())
         }
-        Outcome::FunctionError(e) => Some(format!(
-            "function error: {}",
-            e.chars().take(160).collect::<String>()
-        )),
+        Outcome::FunctionError(e) => Some(format!("function error: {}", error_message(e))),
         Outcome::Crashed(e) => Some(format!("crashed: {e}")),
         Outcome::TimedOut => Some("timed out".into()),
         Outcome::Throttled => Some("throttled (every environment busy)".into()),
@@ -192,9 +227,11 @@ struct Totals {
     requests: u64,
     failures: u64,
     events: u64,
-    deliveries: u64,
+    /// Records the channels applied (a reminder or event handled, whatever each far end did).
+    channel_records: u64,
     quiet_runs: u64,
-    /// Dead letters counted at the last summary.
+    /// Dead letters (the mappings' and those the functions set aside themselves, the
+    /// publisher's) counted at the last summary.
     dead_letters_before: u64,
 }
 
@@ -233,6 +270,9 @@ const RECENT: usize = 200;
 pub struct Console {
     verbose: bool,
     color: bool,
+    /// Per function: the second its live lines are counted in, how many were printed in it,
+    /// and how many were held back since the last one printed.
+    live_budget: Mutex<std::collections::HashMap<String, (std::time::Instant, u32, u32)>>,
     totals: Mutex<Totals>,
     recent: Mutex<std::collections::VecDeque<Recent>>,
     functions: Mutex<BTreeMap<String, FunctionTotals>>,
@@ -248,6 +288,7 @@ impl Console {
             totals: Mutex::new(Totals::default()),
             recent: Mutex::default(),
             functions: Mutex::default(),
+            live_budget: Mutex::default(),
         }
     }
 
@@ -335,10 +376,8 @@ impl Console {
             for ((emitter, name), value) in &reading.counts {
                 match (emitter.as_str(), name.as_str()) {
                     ("publisher", "Applied") => totals.events += value,
-                    (channel, "Applied" | "Delivered" | "Settled")
-                        if channel.starts_with("channel-") =>
-                    {
-                        totals.deliveries += value
+                    (channel, "Applied") if channel.starts_with("channel-") => {
+                        totals.channel_records += value
                     }
                     _ => {}
                 }
@@ -350,8 +389,13 @@ impl Console {
         if quiet && !self.verbose {
             return None;
         }
-        let line = crate::cloud::invocation_line(function, trigger, invocation);
+        let line = head(function, trigger, invocation);
         let Some(why) = failure else {
+            // An API request's answer is its status (a 4xx is the client's, not a failure).
+            let outcome = match (source, status(invocation)) {
+                (Source::Request, Some(status)) => status.to_string(),
+                _ => "ok".to_string(),
+            };
             let done: Vec<String> = reading
                 .counts
                 .iter()
@@ -359,8 +403,8 @@ impl Console {
                 .map(|((_, name), v)| format!("{name} {v}"))
                 .collect();
             return Some(match done.as_slice() {
-                [] => line,
-                done => format!("{line}  ({})", done.join(", ")),
+                [] => format!("{line}  {outcome}"),
+                done => format!("{line}  {outcome}  ({})", done.join(", ")),
             });
         };
         let (red, plain) = if self.color {
@@ -368,7 +412,7 @@ impl Console {
         } else {
             ("", "")
         };
-        let mut text = format!("{red}FAILED  {line}  [{why}]{plain}");
+        let mut text = format!("{red}FAILED  {line}  {why}{plain}");
         for problem in reading.problems.iter().take(SHOWN_LINES) {
             let problem: String = problem.chars().take(300).collect();
             text.push_str(&format!("\n        | {problem}"));
@@ -379,10 +423,13 @@ impl Console {
                 reading.problems.len() - SHOWN_LINES
             ));
         }
-        text.push_str(&format!(
-            "\n        | log: todo-local logs {function}   (request {})",
-            invocation.request_id
-        ));
+        // A throttled invocation never reached a process: it has no log.
+        if !invocation.request_id.is_empty() {
+            text.push_str(&format!(
+                "\n        | log: todo-local logs {function}   (request {})",
+                invocation.request_id
+            ));
+        }
         Some(text)
     }
 
@@ -395,14 +442,34 @@ impl Console {
             return None;
         }
         let problem = Reading::of(&[line.to_string()]).problems.pop()?;
+        // A function logging a warning per record must not flood the console: a few a second
+        // each, and how many were held back (its log file has them all).
+        let held = {
+            let mut budget = self.live_budget.lock().unwrap_or_else(|p| p.into_inner());
+            let now = std::time::Instant::now();
+            let (since, printed, held) = budget.entry(function.to_string()).or_insert((now, 0, 0));
+            if now.duration_since(*since) >= std::time::Duration::from_secs(1) {
+                (*since, *printed) = (now, 0);
+            }
+            if *printed >= LIVE_PER_SECOND {
+                *held += 1;
+                return None;
+            }
+            *printed += 1;
+            std::mem::take(held)
+        };
         let (yellow, plain) = if self.color {
             ("\x1b[33m", "\x1b[0m")
         } else {
             ("", "")
         };
         let problem: String = problem.chars().take(300).collect();
+        let held = match held {
+            0 => String::new(),
+            n => format!("  ({n} more held back: todo-local logs {function})"),
+        };
         Some(format!(
-            "{yellow}{}  {function} (running): {problem}{plain}",
+            "{yellow}{}  {function} (running): {problem}{held}{plain}",
             chrono::Utc::now().format("%H:%M:%S%.3f")
         ))
     }
@@ -410,8 +477,13 @@ impl Console {
     /// The summary of the activity since the last one, when there was any (schedule runs
     /// that found nothing are not activity); the lag and dead letters are the mappings'.
     pub fn summary(&self, mappings: &MappingStats) -> Option<String> {
+        let by_functions: u64 = self
+            .functions()
+            .values()
+            .filter_map(|f| f.counts.get("DeadLettered"))
+            .sum();
         let mut totals = self.totals();
-        let dead_letters = mappings.dead_letters();
+        let dead_letters = mappings.dead_letters() + by_functions;
         let (lag, worst) = mappings.lag();
         let now = std::mem::take(&mut *totals);
         totals.dead_letters_before = dead_letters;
@@ -423,12 +495,12 @@ impl Console {
             .map(|(key, n)| format!(" (most behind: {key}, {n})"))
             .unwrap_or_default();
         Some(format!(
-            "{}  summary: {} invocations, {} requests, {} events published, {} deliveries, {} failed invocations, {} dead letters ({} in all), lag {lag}{worst}; {} idle schedule runs",
+            "{}  summary: {} invocations, {} requests, {} events published, {} records applied by channels, {} failed invocations, {} dead letters ({} in all), lag {lag}{worst}; {} idle schedule runs",
             chrono::Utc::now().format("%H:%M:%S%.3f"),
             now.active,
             now.requests,
             now.events,
-            now.deliveries,
+            now.channel_records,
             now.failures,
             new_dead,
             dead_letters,
@@ -531,7 +603,7 @@ mod tests {
             .unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert!(
-            lines[0].starts_with("FAILED") && lines[0].ends_with("[Failed 2]"),
+            lines[0].starts_with("FAILED") && lines[0].ends_with(" ms  Failed 2"),
             "{text}"
         );
         assert_eq!(
@@ -551,9 +623,9 @@ mod tests {
                 &invocation(Outcome::Ok(body), &[]),
             )
         };
-        assert!(answered(503).unwrap().contains("[answered 503]"));
+        assert!(answered(503).unwrap().contains(" ms  answered 503"));
         assert!(
-            answered(404).unwrap().ends_with("ok"),
+            answered(404).unwrap().ends_with(" ms  404"),
             "a 4xx is the client's: {:?}",
             answered(404)
         );
@@ -567,7 +639,7 @@ mod tests {
             )
             .unwrap();
         assert!(
-            crashed.contains("[crashed: the process exited]") && crashed.contains(panic),
+            crashed.contains(" ms  crashed: the process exited\n") && crashed.contains(panic),
             "{crashed}"
         );
         let error = console
@@ -611,7 +683,7 @@ mod tests {
         stats.dead_lettered(1);
         let summary = console.summary(&stats).unwrap();
         assert!(
-            summary.contains("5 events published, 2 deliveries")
+            summary.contains("5 events published, 2 records applied by channels")
                 && summary.contains("1 dead letters (1 in all), lag 7 (most behind: AuditConsumerFunction todo.task-events-0, 7)"),
             "{summary}"
         );
@@ -641,6 +713,12 @@ mod tests {
             None
         );
         assert_eq!(console.live("F", "plain"), None);
+        // A flood of warnings: a few a second, then how many were held back.
+        let flood: Vec<Option<String>> = (0..20).map(|_| console.live("Flood", warn)).collect();
+        assert_eq!(
+            flood.iter().filter(|l| l.is_some()).count(),
+            LIVE_PER_SECOND as usize
+        );
     }
 
     /// What is not JSON is read as text: tracing's text format, a panic.

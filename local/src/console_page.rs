@@ -221,7 +221,16 @@ impl ConsolePage {
                 "websocket": {"count": count("RealtimeChannelFunction", "Delivered")},
             },
             "dead_letters": dead_letters,
-            "dead_lettered": self.mappings.dead_letters(),
+            // The publisher sets aside a stream record that is no event on the dead-letter
+            // topic itself (no mapping's retry): counted here, listed by todo-admin.
+            "publisher_dead_lettered": {
+                "count": count("PublisherFunction", "DeadLettered"),
+                "list": format!(
+                    "KAFKA_BOOTSTRAP_SERVERS={} cargo run -p todo-admin -- dead-letters list",
+                    self.kafka_bootstrap
+                ),
+            },
+            "dead_lettered": self.mappings.dead_letters() + count("PublisherFunction", "DeadLettered"),
             "publisher_failures": {
                 "count": publisher_failures,
                 "redrive": format!(

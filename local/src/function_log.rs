@@ -69,6 +69,8 @@ struct State {
     file: Option<std::fs::File>,
     /// The function's name and who is told each line.
     watch: Option<(String, Watch)>,
+    /// Lines of the running invocation past [`MAX_LINES`] not kept.
+    dropped: usize,
 }
 
 impl FunctionLog {
@@ -164,16 +166,28 @@ impl FunctionLog {
         let mut state = self.state();
         state.platform(&format!("START RequestId: {request_id} Version: $LATEST"));
         state.current = Some(Vec::new());
+        state.dropped = 0;
     }
 
-    /// The invocation ends: its lines (what the pipe holds is read first), and Lambda's `END`
-    /// and `REPORT` lines after them in the file.
-    pub fn end(&self, request_id: &str, report: &str) -> Vec<String> {
+    /// The invocation ends: its lines (what the pipe holds is read first, and past
+    /// [`MAX_LINES`] a line saying how many more the file has), then in the file what Lambda
+    /// logs itself when the runtime failed (`platform`) and its `END` and `REPORT` lines.
+    pub fn end(&self, request_id: &str, report: &str, platform: Option<&str>) -> Vec<String> {
         let _ = self.drain();
         let mut state = self.state();
+        for line in platform.into_iter().flat_map(str::lines) {
+            state.platform(line);
+        }
         state.platform(&format!("END RequestId: {request_id}"));
         state.platform(&format!("REPORT RequestId: {request_id}\t{report}"));
-        state.current.take().unwrap_or_default()
+        let mut lines = state.current.take().unwrap_or_default();
+        let more = std::mem::take(&mut state.dropped);
+        if more > 0 {
+            lines.push(format!(
+                "[todo-local: {more} more lines of this invocation are in its log file]"
+            ));
+        }
+        lines
     }
 }
 
@@ -202,10 +216,13 @@ impl State {
         if let Some((function, Watch(watch))) = &self.watch {
             watch(function, text);
         }
-        if let Some(lines) = self.current.as_mut()
-            && lines.len() < MAX_LINES
-        {
-            lines.push(text.to_string());
+        if let Some(lines) = self.current.as_mut() {
+            // Past the limit, the embedded metrics are still kept: they say what it did.
+            if lines.len() < MAX_LINES || text.contains("\"_aws\"") {
+                lines.push(text.to_string());
+            } else {
+                self.dropped += 1;
+            }
         }
     }
 
@@ -244,10 +261,13 @@ mod tests {
         log.begin("r1");
         out.write_all(b"one\ntw").unwrap();
         out.write_all(b"o\r\n").unwrap();
-        let lines = log.end("r1", "Duration: 1.00 ms");
+        let lines = log.end("r1", "Duration: 1.00 ms", None);
         assert_eq!(lines, ["one", "two"]);
         log.begin("r2");
-        assert!(log.end("r2", "Duration: 1.00 ms").is_empty());
+        assert!(
+            log.end("r2", "Duration: 1.00 ms", Some("Task timed out"))
+                .is_empty()
+        );
         writeln!(out, "unfinished").unwrap();
         write!(out, "no newline").unwrap();
         drop(out);
@@ -266,6 +286,7 @@ mod tests {
                 "END RequestId: r1",
                 "REPORT RequestId: r1\tDuration: 1.00 ms",
                 "START RequestId: r2 Version: $LATEST",
+                "Task timed out",
                 "END RequestId: r2",
                 "REPORT RequestId: r2\tDuration: 1.00 ms",
                 "unfinished",
@@ -286,7 +307,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
-    /// A flood is cut to what an invocation may keep; a line with no end is cut to its limit.
+    /// A flood is cut to what an invocation may keep (its metrics kept, and said so); a line
+    /// with no end is cut to its limit.
     #[tokio::test]
     async fn an_invocation_keeps_a_bounded_number_of_bounded_lines() {
         let (log, fd) = FunctionLog::open(None, "F", None).unwrap();
@@ -299,11 +321,20 @@ mod tests {
             for i in 0..MAX_LINES + 10 {
                 writeln!(out, "line {i}").unwrap();
             }
+            writeln!(out, r#"{{"_aws":{{}},"Applied":1}}"#).unwrap();
         })
         .await
         .unwrap();
-        let lines = log.end("r", "");
-        assert_eq!(lines.len(), MAX_LINES);
+        let lines = log.end("r", "", None);
+        assert_eq!(lines.len(), MAX_LINES + 2);
+        assert!(
+            lines[MAX_LINES].contains("\"_aws\""),
+            "the metrics are kept"
+        );
+        assert_eq!(
+            lines[MAX_LINES + 1],
+            "[todo-local: 12 more lines of this invocation are in its log file]"
+        );
         assert_eq!(lines[0].len(), MAX_LINE_BYTES);
         assert_eq!((lines[1].as_str(), lines[2].as_str()), ("xxxxx", "line 0"));
     }

@@ -48,32 +48,52 @@ pub fn record(data_dir: &Path, spec: &FunctionSpec) -> std::io::Result<()> {
     std::fs::write(file, serde_json::to_vec_pretty(&recorded)?)
 }
 
-/// Says this process is the cloud running in `data_dir` (its functions recorded there).
+/// Says this process is the cloud running in `data_dir` (its functions recorded there), before
+/// it starts anything there: a second cloud on the same folder would wipe or share its tables,
+/// broker and keys.
 pub fn mark_running(data_dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    // What an earlier run recorded names its endpoints, gone with it.
+    match std::fs::remove_dir_all(data_dir.join("functions")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     std::fs::write(pid_file(data_dir), std::process::id().to_string())
 }
 
-/// Whether the `todo-local` that marked `data_dir` still runs.
-fn running(data_dir: &Path) -> bool {
-    let Some(pid) = std::fs::read_to_string(pid_file(data_dir))
+/// The pid of the `todo-local` that marked `data_dir`, while it runs (not this process).
+pub fn running(data_dir: &Path) -> Option<u32> {
+    let pid = std::fs::read_to_string(pid_file(data_dir))
         .ok()
-        .and_then(|p| p.trim().parse::<u32>().ok())
-    else {
-        return false;
-    };
+        .and_then(|p| p.trim().parse::<u32>().ok())?;
     // A pid is reused once its process has ended: it must still be todo-local's.
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("todo-local"))
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    (pid != std::process::id() && String::from_utf8_lossy(&cmdline).contains("todo-local"))
+        .then_some(pid)
+}
+
+/// Where `invoke` runs a function.
+pub enum Against {
+    /// The cloud running in the data folder, as it starts the function.
+    Running(FunctionSpec),
+    /// A cloud runs there but has not recorded the function yet: it is still starting.
+    Starting(u32),
+    /// No cloud runs there.
+    Nothing,
 }
 
 /// `function` as the cloud running in `data_dir` starts it, when one runs there.
-pub fn running_function(data_dir: &Path, function: &str) -> Option<FunctionSpec> {
-    if !running(data_dir) {
-        return None;
-    }
-    let text = std::fs::read(recorded_file(data_dir, function)).ok()?;
-    let recorded: Recorded = serde_json::from_slice(&text).ok()?;
-    Some(FunctionSpec {
+pub fn running_function(data_dir: &Path, function: &str) -> Against {
+    let Some(pid) = running(data_dir) else {
+        return Against::Nothing;
+    };
+    let recorded = std::fs::read(recorded_file(data_dir, function))
+        .ok()
+        .and_then(|text| serde_json::from_slice::<Recorded>(&text).ok());
+    let Some(recorded) = recorded else {
+        return Against::Starting(pid);
+    };
+    Against::Running(FunctionSpec {
         name: function.to_string(),
         binary: recorded.binary,
         env: recorded.env,
@@ -141,16 +161,15 @@ mod tests {
             watch: None,
         };
         record(&dir, &spec).unwrap();
-        assert!(
-            running_function(&dir, "GetTaskFunction").is_none(),
-            "no cloud marked"
-        );
+        let nothing =
+            |dir: &Path| matches!(running_function(dir, "GetTaskFunction"), Against::Nothing);
+        assert!(nothing(&dir), "no cloud marked");
         // This test's own process is not todo-local: a pid left by a cloud that ended and
         // taken by another process since is not a running cloud.
         mark_running(&dir).unwrap();
-        assert!(running_function(&dir, "GetTaskFunction").is_none());
+        assert!(nothing(&dir));
         std::fs::write(pid_file(&dir), "not a pid").unwrap();
-        assert!(running_function(&dir, "GetTaskFunction").is_none());
+        assert!(nothing(&dir));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

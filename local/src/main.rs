@@ -108,7 +108,7 @@ enum Command {
     Invoke {
         /// The function's logical id in template.yaml (`CreateTaskFunction`).
         function: String,
-        /// The event, a JSON file (`events/http/create-task.json`).
+        /// The event, a JSON file (`events/http/create-task.json`; `-` reads it from stdin).
         #[arg(short = 'e', long, value_name = "FILE")]
         event: PathBuf,
         /// Run what `sam build` packaged in DIR (.aws-sam/build), arm64 under qemu-user.
@@ -210,53 +210,56 @@ fn iam_report(data: &Path, ledgers: Option<&Path>) -> Result<(), Box<dyn std::er
     Ok(())
 }
 
-/// Prints `function`'s log file, and with `follow` what is added to it, as `tail -f` does.
+/// Prints `function`'s log file, and with `follow` what is added to it, as `tail -f` does
+/// (waiting for a log not written yet, and reading one the data folder's reset started again
+/// from its beginning).
 async fn logs(data: &Path, function: &str, follow: bool) -> Result<(), Box<dyn std::error::Error>> {
     use std::io::{Read, Seek, Write};
-    let path = todo_local::function_log::file_of(data, function);
-    let mut file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) => {
-            let mut known: Vec<String> = std::fs::read_dir(data.join("logs"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()?
-                        .strip_suffix(".log")
-                        .map(str::to_string)
-                })
-                .collect();
-            known.sort();
+    if let Ok(template) = Template::load(Path::new("template.yaml")) {
+        let functions = template.functions();
+        if !functions.iter().any(|f| f.logical_id == function) {
+            let known: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
             return Err(format!(
-                "no log for {function} in {} ({e}); functions with a log: {}",
-                data.display(),
-                if known.is_empty() {
-                    "none yet".to_string()
-                } else {
-                    known.join(", ")
-                }
+                "template.yaml has no function {function} (it has: {})",
+                known.join(", ")
             )
             .into());
         }
-    };
+    }
+    let path = todo_local::function_log::file_of(data, function);
     let mut out = std::io::stdout().lock();
+    let mut file: Option<std::fs::File> = None;
     let mut read = 0;
     loop {
-        let mut text = Vec::new();
-        read += file.read_to_end(&mut text)? as u64;
-        out.write_all(&text)?;
-        out.flush()?;
+        if file.is_none() {
+            file = std::fs::File::open(&path).ok();
+            read = 0;
+        }
+        match file.as_mut() {
+            None if !follow => {
+                return Err(format!(
+                    "no log for {function} in {}: it has not been invoked yet (--follow waits for it)",
+                    data.display()
+                )
+                .into());
+            }
+            None => {}
+            Some(f) => {
+                let mut text = Vec::new();
+                read += f.read_to_end(&mut text)? as u64;
+                out.write_all(&text)?;
+                out.flush()?;
+                // A log gone or shorter than what was read was started again (a reset).
+                match std::fs::metadata(&path) {
+                    Ok(m) if m.len() >= read => {
+                        f.seek(std::io::SeekFrom::Start(read))?;
+                    }
+                    _ => file = None,
+                }
+            }
+        }
         if !follow {
             return Ok(());
-        }
-        // A log started again (the data folder reset) is read from its beginning.
-        if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < read {
-            file = std::fs::File::open(&path)?;
-            read = 0;
-        } else {
-            file.seek(std::io::SeekFrom::Start(read))?;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -284,7 +287,22 @@ async fn invoke(
     packaged: Option<PathBuf>,
 ) -> Result<bool, Box<dyn std::error::Error>> {
     use todo_local::runtime::{FunctionHost, Outcome};
-    let text = std::fs::read(event_file).map_err(|e| format!("{}: {e}", event_file.display()))?;
+    let text = if event_file == Path::new("-") {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut text)?;
+        text
+    } else {
+        std::fs::read(event_file).map_err(|e| format!("{}: {e}", event_file.display()))?
+    };
+    // Lambda refuses a larger synchronous payload before any function runs.
+    if text.len() > todo_local::runtime::RESPONSE_LIMIT_BYTES {
+        return Err(format!(
+            "RequestEntityTooLargeException: the event is {} bytes; Lambda takes at most {} for a synchronous invocation",
+            text.len(),
+            todo_local::runtime::RESPONSE_LIMIT_BYTES
+        )
+        .into());
+    }
     let event: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| format!("{} is not a JSON event: {e}", event_file.display()))?;
     let template = Template::load(Path::new("template.yaml"))?;
@@ -299,8 +317,25 @@ async fn invoke(
     };
     let artifacts = artifacts(packaged.clone())?;
     let mut throwaway = None;
+    if let Some(dir) = &packaged
+        && !dir.is_dir()
+    {
+        return Err(format!(
+            "--packaged {}: no such folder (run `sam build` first)",
+            dir.display()
+        )
+        .into());
+    }
+    use todo_local::invoke::Against;
     let host = match todo_local::invoke::running_function(data, function) {
-        Some(mut spec) => {
+        Against::Starting(pid) => {
+            return Err(format!(
+                "the local cloud in {} (pid {pid}) is still starting: invoke again once it prints its banner",
+                data.display()
+            )
+            .into());
+        }
+        Against::Running(mut spec) => {
             eprintln!(
                 "todo-local: {function} against the local cloud running in {}",
                 data.display()
@@ -310,7 +345,7 @@ async fn invoke(
             }
             FunctionHost::start(spec).await?
         }
-        None => {
+        Against::Nothing => {
             let dir =
                 std::env::temp_dir().join(format!("todo-local-invoke-{}", uuid::Uuid::new_v4()));
             eprintln!(
@@ -379,9 +414,17 @@ const SUMMARY_EVERY: Duration = Duration::from_secs(30);
 
 /// Starts the cloud and runs it until Ctrl-C.
 async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(pid) = todo_local::invoke::running(data) {
+        return Err(format!(
+            "a local cloud (pid {pid}) already runs in {}: stop it, or give this one another --data",
+            data.display()
+        )
+        .into());
+    }
     if args.reset && data.exists() {
         std::fs::remove_dir_all(data)?;
     }
+    todo_local::invoke::mark_running(data)?;
     let artifacts = artifacts(args.packaged)?;
     let template = Template::load(std::path::Path::new("template.yaml"))?;
     let config = CloudConfig {
@@ -396,7 +439,6 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
         max_connections: args.max_connections,
     };
     let cloud = LocalCloud::start(&template, &config).await?;
-    todo_local::invoke::mark_running(data)?;
     cloud.dynamo.set_latency(args.dynamodb_latency);
     cloud
         .dynamo

@@ -368,12 +368,13 @@ impl Environment {
                 Err(reason) => {
                     *process = None;
                     let duration = started.elapsed();
+                    let outcome = Outcome::Crashed(reason);
                     return Invocation {
-                        outcome: Outcome::Crashed(reason),
+                        log: self.end_log(&id, duration, None, &outcome),
+                        outcome,
                         duration,
                         init: None,
                         environment: 0,
-                        log: self.end_log(&id, duration, None),
                         request_id: id,
                     };
                 }
@@ -409,11 +410,11 @@ impl Environment {
         }
         let duration = invoked.elapsed();
         Invocation {
+            log: self.end_log(&id, duration, init, &outcome),
             outcome,
             duration,
             init,
             environment: 0,
-            log: self.end_log(&id, duration, init),
             request_id: id,
         }
     }
@@ -426,11 +427,33 @@ impl Environment {
     }
 
     /// The invocation's lines, and Lambda's `END` and `REPORT` lines in the file.
-    fn end_log(&self, id: &str, duration: Duration, init: Option<Duration>) -> Vec<String> {
+    fn end_log(
+        &self,
+        id: &str,
+        duration: Duration,
+        init: Option<Duration>,
+        outcome: &Outcome,
+    ) -> Vec<String> {
         let Some(output) = self.output() else {
             return Vec::new();
         };
-        output.end(id, &crate::function_log::report(duration, init))
+        // What Lambda itself logs when the runtime dies or runs out of time (the function
+        // cannot say it).
+        let platform = match outcome {
+            Outcome::Crashed(reason) => Some(format!(
+                "RequestId: {id} Error: Runtime exited: {reason}\nRuntime.ExitError"
+            )),
+            Outcome::TimedOut => Some(format!(
+                "RequestId: {id} Task timed out after {:.2} seconds",
+                self.time_limit().as_secs_f64()
+            )),
+            _ => None,
+        };
+        output.end(
+            id,
+            &crate::function_log::report(duration, init),
+            platform.as_deref(),
+        )
     }
 
     /// Starts the process, its output read into a new log whose first invocation is `id`,

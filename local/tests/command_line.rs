@@ -264,7 +264,7 @@ async fn idle_it_prints_nothing_and_a_failing_far_end_shows_within_a_second() {
             .then(|| (printed[at].1.clone(), under))
     })
     .await;
-    assert!(block.0.contains("[Failed 1]"), "{block:?}");
+    assert!(block.0.ends_with("  Failed 1"), "{block:?}");
     assert!(
         block.1.iter().any(|l| l.contains("WARN send failed")),
         "{block:?}"
@@ -317,8 +317,38 @@ async fn idle_it_prints_nothing_and_a_failing_far_end_shows_within_a_second() {
     assert!(!unknown.status.success());
     let error = String::from_utf8(unknown.stderr).unwrap();
     assert!(
-        error.contains("no log for NoSuchFunction") && error.contains("WebhookChannelFunction"),
+        error.contains("no function NoSuchFunction") && error.contains("WebhookChannelFunction"),
         "{error}"
+    );
+    let Command(mut idle) = todo_local();
+    let idle = idle
+        .args(["logs", "WebhookCreateFunction", "--data"])
+        .arg(&cloud.data)
+        .output()
+        .await
+        .unwrap();
+    let error = String::from_utf8(idle.stderr).unwrap();
+    assert!(
+        !idle.status.success() && error.contains("has not been invoked yet"),
+        "{error}"
+    );
+
+    // A second cloud on the same data folder is refused: it would wipe the first one's.
+    let Command(mut second) = todo_local();
+    let second = second
+        .args(["--port", "0", "--reset", "--data"])
+        .arg(&cloud.data)
+        .output()
+        .await
+        .unwrap();
+    let error = String::from_utf8(second.stderr).unwrap();
+    assert!(
+        !second.status.success() && error.contains("already runs in"),
+        "{error}"
+    );
+    assert!(
+        cloud.data.join("logs/WebhookChannelFunction.log").exists(),
+        "nothing wiped"
     );
 }
 
