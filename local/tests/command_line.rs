@@ -59,6 +59,35 @@ impl Running {
     fn printed(&self) -> Vec<(DateTime<Utc>, String)> {
         self.printed.lock().unwrap().clone()
     }
+
+    /// Makes the operator's webhook answer 503, then alice creates a task titled `title` with a
+    /// reminder a few seconds ahead; returns the webhook sink's address.
+    async fn fail_the_webhook_and_remind_alice(&self, title: &str) -> String {
+        let http = reqwest::Client::new();
+        let hook = self
+            .address("webhook sink")
+            .trim_end_matches("/hook")
+            .to_string();
+        http.post(format!("{hook}/control?status=503"))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+        let token = run(&["token", "alice"], &self.data).await.stdout;
+        // Far enough ahead to be in the future still when the task is stored on a busy machine.
+        let at = (Utc::now() + chrono::Duration::seconds(3))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let created = http
+            .post(format!("{}/tasks", self.address("HTTP API")))
+            .bearer_auth(token.trim())
+            .json(&json!({"title": title, "reminders": [{"at": at}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        hook
+    }
 }
 
 /// `todo-local`, run where `scripts/run` runs it: beside template.yaml.
@@ -69,6 +98,30 @@ fn todo_local() -> Command {
 }
 
 struct Command(tokio::process::Command);
+
+/// What a `todo-local` command run to its end printed.
+struct Ran {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `todo-local ARGS --data DATA` to its end.
+async fn run(args: &[&str], data: &Path) -> Ran {
+    let Command(mut command) = todo_local();
+    let output = command
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .output()
+        .await
+        .unwrap();
+    Ran {
+        status: output.status,
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
 
 /// Starts `todo-local` on free ports with a new data folder, the schedule every second, and
 /// reads its console until the banner's end.
@@ -175,34 +228,8 @@ async fn idle_it_prints_nothing_and_a_failing_far_end_shows_within_a_second() {
     // The operator's webhook fails; a reminder falls due.
     let http = reqwest::Client::new();
     let hook = cloud
-        .address("webhook sink")
-        .trim_end_matches("/hook")
-        .to_string();
-    http.post(format!("{hook}/control?status=503"))
-        .send()
-        .await
-        .unwrap()
-        .error_for_status()
-        .unwrap();
-    let Command(mut token) = todo_local();
-    let token = token
-        .args(["token", "alice", "--data"])
-        .arg(&cloud.data)
-        .output()
-        .await
-        .unwrap();
-    let token = String::from_utf8(token.stdout).unwrap();
-    // Far enough ahead to be in the future still when the task is stored on a busy machine.
-    let at = (Utc::now() + chrono::Duration::seconds(3))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let created = http
-        .post(format!("{}/tasks", cloud.address("HTTP API")))
-        .bearer_auth(token.trim())
-        .json(&json!({"title": "call the bank", "reminders": [{"at": at}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
+        .fail_the_webhook_and_remind_alice("call the bank")
+        .await;
 
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
     let failed_at = loop {
@@ -294,54 +321,30 @@ async fn idle_it_prints_nothing_and_a_failing_far_end_shows_within_a_second() {
     );
 
     // `todo-local logs` prints the same file.
-    let Command(mut logs) = todo_local();
-    let logs = logs
-        .args(["logs", "WebhookChannelFunction", "--data"])
-        .arg(&cloud.data)
-        .output()
-        .await
-        .unwrap();
+    let logs = run(&["logs", "WebhookChannelFunction"], &cloud.data).await;
     assert!(logs.status.success());
-    let text = String::from_utf8(logs.stdout).unwrap();
+    let text = logs.stdout;
     assert!(
         text.contains("send failed") && text.contains("REPORT RequestId:"),
         "{text}"
     );
-    let Command(mut unknown) = todo_local();
-    let unknown = unknown
-        .args(["logs", "NoSuchFunction", "--data"])
-        .arg(&cloud.data)
-        .output()
-        .await
-        .unwrap();
+    let unknown = run(&["logs", "NoSuchFunction"], &cloud.data).await;
     assert!(!unknown.status.success());
-    let error = String::from_utf8(unknown.stderr).unwrap();
+    let error = unknown.stderr;
     assert!(
         error.contains("no function NoSuchFunction") && error.contains("WebhookChannelFunction"),
         "{error}"
     );
-    let Command(mut idle) = todo_local();
-    let idle = idle
-        .args(["logs", "WebhookCreateFunction", "--data"])
-        .arg(&cloud.data)
-        .output()
-        .await
-        .unwrap();
-    let error = String::from_utf8(idle.stderr).unwrap();
+    let idle = run(&["logs", "WebhookCreateFunction"], &cloud.data).await;
+    let error = idle.stderr;
     assert!(
         !idle.status.success() && error.contains("has not been invoked yet"),
         "{error}"
     );
 
     // A second cloud on the same data folder is refused: it would wipe the first one's.
-    let Command(mut second) = todo_local();
-    let second = second
-        .args(["--port", "0", "--reset", "--data"])
-        .arg(&cloud.data)
-        .output()
-        .await
-        .unwrap();
-    let error = String::from_utf8(second.stderr).unwrap();
+    let second = run(&["--port", "0", "--reset"], &cloud.data).await;
+    let error = second.stderr;
     assert!(
         !second.status.success() && error.contains("already runs in"),
         "{error}"
@@ -418,15 +421,9 @@ struct Invoked {
 }
 
 async fn invoke(data: &Path, function: &str, event: &str) -> Invoked {
-    let Command(mut command) = todo_local();
-    let output = command
-        .args(["invoke", function, "-e", event, "--data"])
-        .arg(data)
-        .output()
-        .await
-        .unwrap();
-    let log = String::from_utf8(output.stderr).unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
+    let output = run(&["invoke", function, "-e", event], data).await;
+    let log = output.stderr;
+    let stdout = output.stdout;
     let response = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{function} -e {event}: not JSON ({e}): {stdout}\n{log}"));
     Invoked {
@@ -533,34 +530,25 @@ async fn every_sample_event_runs_through_its_function_with_todo_local_invoke() {
     );
 
     // What it cannot run is said, and nothing runs.
-    let Command(mut command) = todo_local();
-    let unknown = command
-        .args([
+    let unknown = run(
+        &[
             "invoke",
             "NoSuchFunction",
             "-e",
             "events/http/get-task.json",
-            "--data",
-        ])
-        .arg(&empty)
-        .output()
-        .await
-        .unwrap();
+        ],
+        &empty,
+    )
+    .await;
     assert!(!unknown.status.success());
-    let error = String::from_utf8(unknown.stderr).unwrap();
+    let error = unknown.stderr;
     assert!(
         error.contains("no function NoSuchFunction") && error.contains("GetTaskFunction"),
         "{error}"
     );
-    let Command(mut command) = todo_local();
-    let not_json = command
-        .args(["invoke", "GetTaskFunction", "-e", "README.md", "--data"])
-        .arg(&empty)
-        .output()
-        .await
-        .unwrap();
+    let not_json = run(&["invoke", "GetTaskFunction", "-e", "README.md"], &empty).await;
     assert!(!not_json.status.success());
-    let error = String::from_utf8(not_json.stderr).unwrap();
+    let error = not_json.stderr;
     assert!(error.contains("README.md is not a JSON event"), "{error}");
     let _ = std::fs::remove_dir_all(empty);
 }
@@ -731,31 +719,7 @@ async fn the_console_page_shows_a_request_as_it_happens_in_a_real_browser() {
 
     // The operator's webhook fails, and alice creates a task with a reminder due now.
     let http = reqwest::Client::new();
-    let hook = cloud
-        .address("webhook sink")
-        .trim_end_matches("/hook")
-        .to_string();
-    http.post(format!("{hook}/control?status=503"))
-        .send()
-        .await
-        .unwrap();
-    let Command(mut token) = todo_local();
-    let token = token
-        .args(["token", "alice", "--data"])
-        .arg(&cloud.data)
-        .output()
-        .await
-        .unwrap();
-    let at = (Utc::now() + chrono::Duration::seconds(3))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let response = http
-        .post(format!("{api}/tasks"))
-        .bearer_auth(String::from_utf8(token.stdout).unwrap().trim())
-        .json(&json!({"title": "pay rent", "reminders": [{"at": at}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    cloud.fail_the_webhook_and_remind_alice("pay rent").await;
 
     browser
         .until(
