@@ -132,6 +132,8 @@ enum Source {
     Mapping,
     /// An HTTP or WebSocket API request.
     Request,
+    /// The WebSocket API's `$connect` authorizer.
+    Authorizer,
     /// A custom resource or a topic subscription.
     Other,
 }
@@ -144,6 +146,8 @@ impl Source {
             Self::Mapping
         } else if trigger.starts_with("Custom::") || trigger.starts_with("sns") {
             Self::Other
+        } else if trigger.ends_with("authorizer") {
+            Self::Authorizer
         } else {
             Self::Request
         }
@@ -188,6 +192,13 @@ fn error_message(error: &str) -> String {
     message.chars().take(300).collect()
 }
 
+/// Whether an authorizer refused a token the way API Gateway takes for a 401: by failing with
+/// "Unauthorized".
+fn refused(source: Source, invocation: &Invocation) -> bool {
+    matches!(&invocation.outcome, Outcome::FunctionError(e)
+        if source == Source::Authorizer && error_message(e) == "Unauthorized")
+}
+
 /// Why an invocation failed, if it did.
 fn failure(source: Source, invocation: &Invocation, reading: &Reading) -> Option<String> {
     match &invocation.outcome {
@@ -212,6 +223,9 @@ fn failure(source: Source, invocation: &Invocation, reading: &Reading) -> Option
                 .any(|p| p.starts_with("ERROR") || p.contains("panicked at"))
                 .then(|| "logged an error".to_string())
         }
+        // A Lambda authorizer refuses a token by failing with "Unauthorized" (API Gateway then
+        // answers 401): a refusal, not a failure.
+        Outcome::FunctionError(e) if refused(source, invocation) => None,
         Outcome::FunctionError(e) => Some(format!("function error: {}", error_message(e))),
         Outcome::Crashed(e) => Some(format!("crashed: {e}")),
         Outcome::TimedOut => Some("timed out".into()),
@@ -369,7 +383,7 @@ impl Console {
         let quiet = source == Source::Schedule && failure.is_none() && !reading.did_something();
         {
             let mut totals = self.totals();
-            totals.requests += u64::from(source == Source::Request);
+            totals.requests += u64::from(matches!(source, Source::Request | Source::Authorizer));
             totals.failures += u64::from(failure.is_some());
             totals.quiet_runs += u64::from(quiet);
             totals.active += u64::from(!quiet);
@@ -394,6 +408,7 @@ impl Console {
             // An API request's answer is its status (a 4xx is the client's, not a failure).
             let outcome = match (source, status(invocation)) {
                 (Source::Request, Some(status)) => status.to_string(),
+                _ if refused(source, invocation) => "refused (401)".to_string(),
                 _ => "ok".to_string(),
             };
             let done: Vec<String> = reading
@@ -642,6 +657,20 @@ mod tests {
             crashed.contains(" ms  crashed: the process exited\n") && crashed.contains(panic),
             "{crashed}"
         );
+        // An authorizer refusing a token is no failure.
+        let refusal = console
+            .observe(
+                "RealtimeAuthorizerFunction",
+                "$connect authorizer",
+                &invocation(
+                    Outcome::FunctionError(
+                        r#"{"errorType":"x","errorMessage":"Unauthorized"}"#.into(),
+                    ),
+                    &[],
+                ),
+            )
+            .unwrap();
+        assert!(refusal.ends_with("refused (401)"), "{refusal}");
         let error = console
             .observe(
                 "ReminderSweepFunction",
@@ -656,7 +685,7 @@ mod tests {
 
         let summary = console.summary(&MappingStats::default()).unwrap();
         assert!(
-            summary.contains("4 failed invocations") && summary.contains("3 requests"),
+            summary.contains("4 failed invocations") && summary.contains("4 requests"),
             "{summary}"
         );
     }

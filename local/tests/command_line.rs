@@ -550,6 +550,23 @@ async fn every_sample_event_runs_through_its_function_with_todo_local_invoke() {
     assert!(!not_json.status.success());
     let error = not_json.stderr;
     assert!(error.contains("README.md is not a JSON event"), "{error}");
+    // An event of another trigger is the function's error, not an empty batch applied.
+    let wrong = run(
+        &[
+            "invoke",
+            "InAppChannelFunction",
+            "-e",
+            "events/http/create-task.json",
+        ],
+        &empty,
+    )
+    .await;
+    assert!(
+        !wrong.status.success() && wrong.stdout.contains("not a Kafka batch: no eventSource"),
+        "{} {}",
+        wrong.stdout,
+        wrong.stderr
+    );
     let _ = std::fs::remove_dir_all(empty);
 }
 

@@ -250,16 +250,65 @@ where
     F: Fn(KafkaEvent, tokio::time::Instant) -> Fut,
     Fut: Future<Output = KafkaBatchResponse> + Send,
 {
-    crate::deadline::serve(MARGIN, budget, move |batch: KafkaEvent, deadline| {
-        let response = handler(batch, deadline);
-        async move { Ok(response.await) }
-    })
+    crate::deadline::serve(
+        MARGIN,
+        budget,
+        move |payload: serde_json::Value, deadline| {
+            let response = batch_of(payload).map(|batch| handler(batch, deadline));
+            async move {
+                match response {
+                    Ok(response) => Ok(response.await),
+                    Err(not_a_batch) => Err(not_a_batch.into()),
+                }
+            }
+        },
+    )
     .await
+}
+
+/// The batch a Kafka event-source mapping sends (Amazon MSK's says `"eventSource":
+/// "aws:kafka"`, a self-managed Kafka one `"SelfManagedKafka"`), or why `payload` is not one:
+/// a function invoked by hand with another event gets a clear error, not an empty batch
+/// applied.
+pub fn batch_of(payload: serde_json::Value) -> Result<KafkaEvent, String> {
+    match payload.get("eventSource").and_then(|s| s.as_str()) {
+        Some("aws:kafka" | "SelfManagedKafka") => {
+            serde_json::from_value(payload).map_err(|e| format!("not a Kafka batch: {e}"))
+        }
+        Some(other) => Err(format!("not a Kafka batch: eventSource is {other:?}")),
+        None => Err("not a Kafka batch: no eventSource".to_string()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// AWS's own MSK event is a batch; what another trigger sends, or nothing, is refused.
+    #[test]
+    fn only_a_kafka_mappings_batch_is_taken_for_one() {
+        let msk: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/msk/task-events.json")).unwrap();
+        assert!(!batch_of(msk).unwrap().records.is_empty());
+        let http: serde_json::Value =
+            serde_json::from_str(include_str!("../../../events/http/create-task.json")).unwrap();
+        assert_eq!(
+            batch_of(http).unwrap_err(),
+            "not a Kafka batch: no eventSource"
+        );
+        let other = serde_json::json!({"eventSource": "aws:sqs", "records": {}});
+        assert_eq!(
+            batch_of(other).unwrap_err(),
+            "not a Kafka batch: eventSource is \"aws:sqs\""
+        );
+        let broken = serde_json::json!({"eventSource": "aws:kafka", "records": 3});
+        assert!(
+            batch_of(broken)
+                .unwrap_err()
+                .starts_with("not a Kafka batch: ")
+        );
+        assert!(batch_of(serde_json::json!({})).is_err());
+    }
     use serde_json::{Value, json};
     use std::sync::Mutex;
 

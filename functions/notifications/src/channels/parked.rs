@@ -47,13 +47,9 @@ impl Invocation {
                 _ => Err(UnknownInvocation(format!("unknown job {job}"))),
             };
         }
-        // Amazon MSK's mapping says `aws:kafka`, a self-managed Kafka one `SelfManagedKafka`.
-        match payload.get("eventSource").and_then(|s| s.as_str()) {
-            Some("aws:kafka" | "SelfManagedKafka") => serde_json::from_value(payload)
-                .map(Self::Batch)
-                .map_err(|e| UnknownInvocation(e.to_string())),
-            _ => Err(UnknownInvocation("no Kafka eventSource".into())),
-        }
+        todo_lambda::kafka::batch_of(payload)
+            .map(Self::Batch)
+            .map_err(UnknownInvocation)
     }
 }
 
