@@ -178,7 +178,15 @@ async fn a_killed_todo_local_leaves_no_process_behind() {
     let data = DataDir::new("killed");
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let mut local = tokio::process::Command::new(todo_e2e::bin_dir().join("todo-local"))
-        .args(["--port", "0", "--schedule-every", "1", "--data"])
+        // --verbose: the sweep's schedule runs are printed although they find nothing.
+        .args([
+            "--port",
+            "0",
+            "--schedule-every",
+            "1",
+            "--verbose",
+            "--data",
+        ])
         .arg(&data.0)
         .current_dir(root)
         .stdout(std::process::Stdio::piped())
