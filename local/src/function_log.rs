@@ -40,6 +40,42 @@ impl std::fmt::Debug for Watch {
     }
 }
 
+/// Writes the log file at `path` to `out`; with `follow`, keeps writing what is added, as
+/// `tail -f` does, waiting for a file not written yet and reading one started again (a reset
+/// data folder) from its beginning. False when there is no such file and `follow` is not set.
+pub async fn print(path: &Path, follow: bool, out: &mut impl Write) -> std::io::Result<bool> {
+    use std::io::{Read, Seek};
+    let mut file: Option<std::fs::File> = None;
+    let mut read = 0;
+    loop {
+        if file.is_none() {
+            file = std::fs::File::open(path).ok();
+            read = 0;
+        }
+        match file.as_mut() {
+            None if !follow => return Ok(false),
+            None => {}
+            Some(f) => {
+                let mut text = Vec::new();
+                read += f.read_to_end(&mut text)? as u64;
+                out.write_all(&text)?;
+                out.flush()?;
+                // A log gone or shorter than what was read was started again.
+                match std::fs::metadata(path) {
+                    Ok(m) if m.len() >= read => {
+                        f.seek(std::io::SeekFrom::Start(read))?;
+                    }
+                    _ => file = None,
+                }
+            }
+        }
+        if !follow {
+            return Ok(true);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// The text of Lambda's `REPORT` line after `RequestId: ...`.
 pub fn report(duration: std::time::Duration, init: Option<std::time::Duration>) -> String {
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;

@@ -13,8 +13,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::artifacts::Artifacts;
+use crate::cloud::{CloudConfig, LocalCloud};
 use crate::custom_resources::ResponseEndpoint;
-use crate::runtime::{FunctionHost, FunctionSpec, Invocation};
+use crate::runtime::{FunctionHost, FunctionSpec, Invocation, Outcome, RESPONSE_LIMIT_BYTES};
+use crate::template::Template;
 
 /// How a running cloud starts one of its functions.
 #[derive(Debug, Serialize, Deserialize)]
@@ -105,9 +108,134 @@ pub fn running_function(data_dir: &Path, function: &str) -> Against {
 
 /// What one invocation gave.
 pub struct Invoked {
+    /// Where it ran: the running cloud, or a throwaway one.
+    pub against: String,
     pub invocation: Invocation,
     /// What a custom resource sent to its `ResponseURL`.
     pub cloudformation_received: Option<Value>,
+}
+
+/// The event in `file` (`-`: standard input), refused as Lambda refuses it past 6 MB.
+pub fn read_event(file: &Path) -> Result<Value, String> {
+    let text = if file == Path::new("-") {
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut text).map_err(|e| e.to_string())?;
+        text
+    } else {
+        std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?
+    };
+    // Lambda refuses a larger synchronous payload before any function runs.
+    if text.len() > RESPONSE_LIMIT_BYTES {
+        return Err(format!(
+            "RequestEntityTooLargeException: the event is {} bytes; Lambda takes at most {RESPONSE_LIMIT_BYTES} for a synchronous invocation",
+            text.len()
+        ));
+    }
+    serde_json::from_slice(&text)
+        .map_err(|e| format!("{} is not a JSON event: {e}", file.display()))
+}
+
+/// Invokes `function` of `template` once with `event`: against the cloud running in
+/// `data_dir`, else a throwaway cloud started (and stopped) for it. `packaged`: run what
+/// `artifacts` names instead of the running cloud's binary.
+pub async fn run(
+    template: &Template,
+    data_dir: &Path,
+    function: &str,
+    event: Value,
+    artifacts: Artifacts,
+    packaged: bool,
+) -> Result<Invoked, String> {
+    let definition = template.function(function)?;
+    match running_function(data_dir, function) {
+        Against::Starting(pid) => Err(format!(
+            "the local cloud in {} (pid {pid}) is still starting: invoke again once it prints its banner",
+            data_dir.display()
+        )),
+        Against::Running(mut spec) => {
+            if packaged {
+                spec.binary = artifacts.binary(&definition);
+            }
+            let host = FunctionHost::start(spec).await.map_err(|e| e.to_string())?;
+            let mut invoked = invoke(&host, event).await.map_err(|e| e.to_string())?;
+            host.stop();
+            invoked.against = format!("the local cloud running in {}", data_dir.display());
+            Ok(invoked)
+        }
+        Against::Nothing => {
+            let dir =
+                std::env::temp_dir().join(format!("todo-local-invoke-{}", uuid::Uuid::new_v4()));
+            let config = CloudConfig {
+                data_dir: dir.clone(),
+                artifacts,
+                api_port: 0,
+                print_invocations: false,
+                verbose: false,
+                schedule_every: None,
+                concurrency: crate::cloud::DEFAULT_CONCURRENCY,
+                enforce_iam: true,
+                max_connections: crate::connections::default_max_connections(),
+            };
+            let cloud = LocalCloud::start(template, &config)
+                .await
+                .map_err(|e| e.to_string())?;
+            let invoked = invoke(&cloud.hosts[function], event).await;
+            drop(cloud);
+            let _ = std::fs::remove_dir_all(dir);
+            let mut invoked = invoked.map_err(|e| e.to_string())?;
+            invoked.against = format!(
+                "a throwaway cloud (no local cloud runs in {})",
+                data_dir.display()
+            );
+            Ok(invoked)
+        }
+    }
+}
+
+/// Prints what `sam local invoke` prints: where it ran and the function's log between `START`
+/// and `REPORT` on `err`, its response (or error) on `out`. True when the invocation succeeded.
+pub fn print(
+    invoked: &Invoked,
+    err: &mut impl std::io::Write,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<bool> {
+    let i = &invoked.invocation;
+    writeln!(err, "todo-local: invoked against {}", invoked.against)?;
+    writeln!(err, "START RequestId: {} Version: $LATEST", i.request_id)?;
+    for line in &i.log {
+        writeln!(err, "{line}")?;
+    }
+    writeln!(err, "END RequestId: {}", i.request_id)?;
+    writeln!(
+        err,
+        "REPORT RequestId: {}\t{}",
+        i.request_id,
+        crate::function_log::report(i.duration, i.init)
+    )?;
+    if let Some(received) = &invoked.cloudformation_received {
+        writeln!(
+            err,
+            "CloudFormation received at the ResponseURL: {received}"
+        )?;
+    }
+    match &i.outcome {
+        Outcome::Ok(body) => {
+            writeln!(out, "{}", String::from_utf8_lossy(body))?;
+            Ok(true)
+        }
+        Outcome::FunctionError(error) => {
+            writeln!(out, "{error}")?;
+            Ok(false)
+        }
+        other => {
+            let error = serde_json::json!({
+                "errorType": "Runtime.Invocation",
+                "errorMessage": format!("{other:?}"),
+            });
+            writeln!(out, "{error}")?;
+            Ok(false)
+        }
+    }
 }
 
 /// Invokes `host` once with `event`; a custom resource's answer is received locally.
@@ -138,6 +266,7 @@ pub async fn invoke(host: &FunctionHost, mut event: Value) -> std::io::Result<In
     };
     drop(endpoint);
     Ok(Invoked {
+        against: String::new(),
         invocation,
         cloudformation_received,
     })

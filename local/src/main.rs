@@ -210,59 +210,20 @@ fn iam_report(data: &Path, ledgers: Option<&Path>) -> Result<(), Box<dyn std::er
     Ok(())
 }
 
-/// Prints `function`'s log file, and with `follow` what is added to it, as `tail -f` does
-/// (waiting for a log not written yet, and reading one the data folder's reset started again
-/// from its beginning).
+/// Prints `function`'s log file, and with `follow` what is added to it (`function_log::print`).
 async fn logs(data: &Path, function: &str, follow: bool) -> Result<(), Box<dyn std::error::Error>> {
-    use std::io::{Read, Seek, Write};
     if let Ok(template) = Template::load(Path::new("template.yaml")) {
-        let functions = template.functions();
-        if !functions.iter().any(|f| f.logical_id == function) {
-            let known: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
-            return Err(format!(
-                "template.yaml has no function {function} (it has: {})",
-                known.join(", ")
-            )
-            .into());
-        }
+        template.function(function)?;
     }
     let path = todo_local::function_log::file_of(data, function);
-    let mut out = std::io::stdout().lock();
-    let mut file: Option<std::fs::File> = None;
-    let mut read = 0;
-    loop {
-        if file.is_none() {
-            file = std::fs::File::open(&path).ok();
-            read = 0;
-        }
-        match file.as_mut() {
-            None if !follow => {
-                return Err(format!(
-                    "no log for {function} in {}: it has not been invoked yet (--follow waits for it)",
-                    data.display()
-                )
-                .into());
-            }
-            None => {}
-            Some(f) => {
-                let mut text = Vec::new();
-                read += f.read_to_end(&mut text)? as u64;
-                out.write_all(&text)?;
-                out.flush()?;
-                // A log gone or shorter than what was read was started again (a reset).
-                match std::fs::metadata(&path) {
-                    Ok(m) if m.len() >= read => {
-                        f.seek(std::io::SeekFrom::Start(read))?;
-                    }
-                    _ => file = None,
-                }
-            }
-        }
-        if !follow {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    if !todo_local::function_log::print(&path, follow, &mut std::io::stdout().lock()).await? {
+        return Err(format!(
+            "no log for {function} in {}: it has not been invoked yet (--follow waits for it)",
+            data.display()
+        )
+        .into());
     }
+    Ok(())
 }
 
 /// The function binaries: `sam build`'s in `packaged`, else the workspace's beside this one.
@@ -286,37 +247,8 @@ async fn invoke(
     event_file: &Path,
     packaged: Option<PathBuf>,
 ) -> Result<bool, Box<dyn std::error::Error>> {
-    use todo_local::runtime::{FunctionHost, Outcome};
-    let text = if event_file == Path::new("-") {
-        let mut text = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut text)?;
-        text
-    } else {
-        std::fs::read(event_file).map_err(|e| format!("{}: {e}", event_file.display()))?
-    };
-    // Lambda refuses a larger synchronous payload before any function runs.
-    if text.len() > todo_local::runtime::RESPONSE_LIMIT_BYTES {
-        return Err(format!(
-            "RequestEntityTooLargeException: the event is {} bytes; Lambda takes at most {} for a synchronous invocation",
-            text.len(),
-            todo_local::runtime::RESPONSE_LIMIT_BYTES
-        )
-        .into());
-    }
-    let event: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("{} is not a JSON event: {e}", event_file.display()))?;
+    let event = todo_local::invoke::read_event(event_file)?;
     let template = Template::load(Path::new("template.yaml"))?;
-    let functions = template.functions();
-    let Some(definition) = functions.iter().find(|f| f.logical_id == function) else {
-        let known: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
-        return Err(format!(
-            "template.yaml has no function {function} (it has: {})",
-            known.join(", ")
-        )
-        .into());
-    };
-    let artifacts = artifacts(packaged.clone())?;
-    let mut throwaway = None;
     if let Some(dir) = &packaged
         && !dir.is_dir()
     {
@@ -326,87 +258,21 @@ async fn invoke(
         )
         .into());
     }
-    use todo_local::invoke::Against;
-    let host = match todo_local::invoke::running_function(data, function) {
-        Against::Starting(pid) => {
-            return Err(format!(
-                "the local cloud in {} (pid {pid}) is still starting: invoke again once it prints its banner",
-                data.display()
-            )
-            .into());
-        }
-        Against::Running(mut spec) => {
-            eprintln!(
-                "todo-local: {function} against the local cloud running in {}",
-                data.display()
-            );
-            if packaged.is_some() {
-                spec.binary = artifacts.binary(definition);
-            }
-            FunctionHost::start(spec).await?
-        }
-        Against::Nothing => {
-            let dir =
-                std::env::temp_dir().join(format!("todo-local-invoke-{}", uuid::Uuid::new_v4()));
-            eprintln!(
-                "todo-local: no local cloud runs in {}: {function} against a throwaway one",
-                data.display()
-            );
-            let config = CloudConfig {
-                data_dir: dir.clone(),
-                artifacts,
-                api_port: 0,
-                print_invocations: false,
-                verbose: false,
-                schedule_every: None,
-                concurrency: todo_local::cloud::DEFAULT_CONCURRENCY,
-                enforce_iam: true,
-                max_connections: todo_local::connections::default_max_connections(),
-            };
-            let cloud = LocalCloud::start(&template, &config).await?;
-            let host = std::sync::Arc::clone(&cloud.hosts[function]);
-            throwaway = Some((cloud, dir));
-            host
-        }
-    };
-    let invoked = todo_local::invoke::invoke(&host, event).await?;
-    let i = &invoked.invocation;
-    eprintln!("START RequestId: {} Version: $LATEST", i.request_id);
-    for line in &i.log {
-        eprintln!("{line}");
-    }
-    eprintln!("END RequestId: {}", i.request_id);
-    eprintln!(
-        "REPORT RequestId: {}\t{}",
-        i.request_id,
-        todo_local::function_log::report(i.duration, i.init)
-    );
-    if let Some(received) = &invoked.cloudformation_received {
-        eprintln!("CloudFormation received at the ResponseURL: {received}");
-    }
-    let answered = match &i.outcome {
-        Outcome::Ok(body) => {
-            println!("{}", String::from_utf8_lossy(body));
-            true
-        }
-        Outcome::FunctionError(error) => {
-            println!("{error}");
-            false
-        }
-        other => {
-            println!(
-                "{}",
-                serde_json::json!({"errorType": "Runtime.Invocation", "errorMessage": format!("{other:?}")})
-            );
-            false
-        }
-    };
-    host.stop();
-    if let Some((cloud, dir)) = throwaway {
-        drop(cloud);
-        let _ = std::fs::remove_dir_all(dir);
-    }
-    Ok(answered)
+    let packaged_given = packaged.is_some();
+    let invoked = todo_local::invoke::run(
+        &template,
+        data,
+        function,
+        event,
+        artifacts(packaged)?,
+        packaged_given,
+    )
+    .await?;
+    Ok(todo_local::invoke::print(
+        &invoked,
+        &mut std::io::stderr().lock(),
+        &mut std::io::stdout().lock(),
+    )?)
 }
 
 /// How often the console sums up what happened (when anything did).

@@ -244,6 +244,18 @@ impl Template {
             .collect()
     }
 
+    /// The function `logical_id`, or an error that names every function the template has.
+    pub fn function(&self, logical_id: &str) -> Result<FunctionDefinition, String> {
+        let functions = self.functions();
+        let known: Vec<&str> = functions.iter().map(|f| f.logical_id.as_str()).collect();
+        let list = known.join(", ");
+        functions
+            .iter()
+            .find(|f| f.logical_id == logical_id)
+            .cloned()
+            .ok_or_else(|| format!("template.yaml has no function {logical_id} (it has: {list})"))
+    }
+
     /// A parameter's `Default`, if it has one.
     pub fn parameter_default(&self, name: &str) -> Option<String> {
         self.root

@@ -519,7 +519,7 @@ async fn every_sample_event_runs_through_its_function_with_todo_local_invoke() {
     let empty = std::env::temp_dir().join(format!("todo-invoke-empty-{}", std::process::id()));
     let alone = invoke(&empty, "GetTaskFunction", "events/http/get-task.json").await;
     assert!(
-        alone.ok && alone.log.contains("against a throwaway one"),
+        alone.ok && alone.log.contains("against a throwaway cloud"),
         "{}",
         alone.log
     );
