@@ -254,9 +254,11 @@ async fn connect_refuses_bad_expired_and_foreign_tokens_with_401() {
 /// connection, changes her task once a second. Before the realtime channel served owners side by
 /// side, alice waited 12-19 s. Here the flood saturates both cores of the machine (the debug
 /// binaries and the emulators in this test's process), which AWS's per-function CPU does not:
-/// alone, alice's messages take 0.3-0.5 s, during the flood 0.8-1.5 s (printed on each run).
-/// The bound asserted is the promise's second plus the machine's own second of contention; any
-/// queueing of alice behind mallory's posts exceeds it.
+/// alone, alice's messages take 0.3-0.5 s, during the flood 0.7-1.5 s on a quiet machine and
+/// 2.0-2.9 s in a CI run on the same machine (printed on each run). That is contention, not
+/// queueing: queued behind mallory's posts, alice waited 12-19 s. The bound asserted, 5 s, sits
+/// between the two, so the test fails on queueing and not on a busy machine; the one-second
+/// promise itself is a measurement (docs/capacity.md), not a timed assertion.
 #[tokio::test]
 async fn a_heavy_user_with_unread_connections_never_delays_another_users_messages() {
     let data = DataDir::new("realtime-fair");
@@ -343,7 +345,7 @@ async fn a_heavy_user_with_unread_connections_never_delays_another_users_message
     );
     let late: Vec<_> = delays
         .iter()
-        .filter(|d| **d > Duration::from_secs(2))
+        .filter(|d| **d > Duration::from_secs(5))
         .collect();
     assert!(
         late.is_empty(),
