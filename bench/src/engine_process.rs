@@ -38,8 +38,16 @@ pub struct Engine {
 impl Engine {
     /// Starts this binary with [`ENGINE_ARG`]; its `main` must call [`serve`] for it.
     pub async fn start() -> Self {
+        Self::start_in(None).await
+    }
+
+    /// As [`Self::start`], its tables in a file under `dir` when given (kept between runs, and
+    /// held in the page cache rather than in the process: a million audit entries with their
+    /// indexes outgrow memory), else in memory.
+    pub async fn start_in(dir: Option<&std::path::Path>) -> Self {
         let mut child = tokio::process::Command::new(std::env::current_exe().expect("own path"))
             .arg(ENGINE_ARG)
+            .args(dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -94,11 +102,19 @@ impl Engine {
     }
 }
 
-/// [`ENGINE_ARG`]: an in-memory engine; prints its endpoint, then answers each line of standard
-/// input with one line: `go LATENCY` (`ok`), `capacity` (the accounting as JSON), `stream
-/// TABLE` (the stream's records as a JSON array).
+/// [`ENGINE_ARG`] `[DIR]`: an engine in memory, or in a file under DIR; prints its endpoint,
+/// then answers each line of standard input with one line: `go LATENCY` (`ok`), `capacity` (the
+/// accounting as JSON), `stream TABLE` (the stream's records as a JSON array).
 pub async fn serve() {
-    let engine = EmbeddedDynamo::start_in_memory().await.expect("engine");
+    let engine = match std::env::args().nth(2) {
+        Some(dir) => EmbeddedDynamo::open(
+            std::path::Path::new(&dir),
+            &todo_local::template::Template::workspace().expect("template.yaml"),
+        )
+        .await
+        .expect("engine"),
+        None => EmbeddedDynamo::start_in_memory().await.expect("engine"),
+    };
     println!("{}", engine.endpoint());
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {

@@ -513,6 +513,39 @@ async fn every_sample_event_runs_through_its_function_with_todo_local_invoke() {
     )
     .await;
     assert_eq!(created.response["statusCode"], 201, "{}", created.response);
+    // `-e -`: the event on standard input, as `sam local invoke -e -` takes it.
+    let Command(mut piped) = todo_local();
+    let mut child = piped
+        .args(["invoke", "GetTaskFunction", "-e", "-", "--data"])
+        .arg(&cloud.data)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut get = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(workspace().join("events/http/get-task.json")).unwrap(),
+    )
+    .unwrap();
+    let id = created.response["body"]
+        .as_str()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .and_then(|task| task["id"].as_str().map(str::to_string))
+        .expect("the created task's id");
+    get["pathParameters"]["id"] = json!(id);
+    get["rawPath"] = json!(format!("/tasks/{id}"));
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(get.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    let response: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        response["statusCode"],
+        200,
+        "{response}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     drop(cloud);
 
     // No cloud in the data folder: a throwaway one.
@@ -545,6 +578,24 @@ async fn every_sample_event_runs_through_its_function_with_todo_local_invoke() {
     assert!(
         error.contains("no function NoSuchFunction") && error.contains("GetTaskFunction"),
         "{error}"
+    );
+    // Past Lambda's 6 MB, refused before anything runs.
+    let huge = empty.with_extension("huge.json");
+    let padding = "x".repeat(6 * 1024 * 1024);
+    std::fs::write(&huge, json!({"body": padding}).to_string()).unwrap();
+    let too_large = run(
+        &["invoke", "GetTaskFunction", "-e", huge.to_str().unwrap()],
+        &empty,
+    )
+    .await;
+    let _ = std::fs::remove_file(&huge);
+    assert!(!too_large.status.success());
+    assert!(
+        too_large
+            .stderr
+            .contains("RequestEntityTooLargeException: the event is 629"),
+        "{}",
+        too_large.stderr
     );
     let not_json = run(&["invoke", "GetTaskFunction", "-e", "README.md"], &empty).await;
     assert!(!not_json.status.success());
@@ -773,6 +824,26 @@ async fn the_console_page_shows_a_request_as_it_happens_in_a_real_browser() {
     .unwrap();
     let log = http.get(format!("{api}{link}")).send().await.unwrap();
     assert_eq!(log.status(), 200);
+    // What the console does not serve is refused plainly, and a log name is never a path.
+    for (method, path, status) in [
+        ("POST", "/_console/state", 405),
+        ("DELETE", "/_console", 405),
+        ("GET", "/_console/nothing", 404),
+        ("GET", "/_console/log/NoSuchFunction", 404),
+        ("GET", "/_console/log/..%2F..%2Ftodo-local.pid", 404),
+        (
+            "GET",
+            "/_console/log/WebhookChannelFunction?request=no-such-request",
+            404,
+        ),
+    ] {
+        let answer = http
+            .request(method.parse().unwrap(), format!("{api}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status, "{method} {path}");
+    }
     let log = log.text().await.unwrap();
     assert!(
         log.starts_with(|c: char| c.is_ascii_digit())

@@ -403,14 +403,15 @@ async fn entries_expire_by_ttl_after_the_retention_period() {
 async fn a_users_export_is_their_entries_as_json_lines_in_linked_parts() {
     let w = World::new().await;
     let task = TaskId::generate();
-    // Entries of about 16 KB each (two copies of a task with 4,000-character notes), enough
-    // for more than one part.
+    // Entries of about 16 KB each (two copies of a task with 4,000-character notes): 300 are
+    // about 4.8 MB, more than one part holds (a part reads whole Queries of at most 1 MB until
+    // it holds 1 MB).
     let notes = "é".repeat(4_000);
     let body: Value = json!({"id": task, "owner": ALICE, "title": "big", "notes": notes,
         "status": "open", "priority": "medium", "tags": [], "reminders": [],
         "created_at": "2030-01-01T00:00:00Z", "updated_at": "2030-01-01T00:00:00Z", "version": 1});
     let mut entries = Vec::new();
-    for i in 0..180 {
+    for i in 0..300 {
         let mut e = entry(
             i,
             ALICE,

@@ -1,6 +1,6 @@
 //! Tasks put straight into the table, as a create stores them: for the tests and benchmarks that
-//! need thousands of reminders due at one instant, which one create at a time through the API
-//! would take minutes to set up. Nothing in a function calls it.
+//! need thousands of reminders due at one instant, or one account with 100,000 tasks, which one
+//! create at a time through the API would take minutes to set up. Nothing in a function calls it.
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use todo_schema::event::EventType;
@@ -22,13 +22,28 @@ impl DynamoTaskStore {
         due: Timestamp,
         created: Timestamp,
     ) -> Result<Vec<TaskId>, StoreError> {
-        let tasks = owners
+        let reminder = serde_json::json!({
+            "title": "Stand-up", "reminders": [{"at": due.to_string()}]
+        });
+        self.seed_tasks(
+            owners.into_iter().map(|owner| (owner, reminder.clone())),
+            created,
+        )
+        .await
+    }
+
+    /// One task per `(owner, body)`, the body as `POST /tasks` takes it (checked as a create
+    /// checks it), created at `created`; the ids of the tasks, in order.
+    pub async fn seed_tasks(
+        &self,
+        tasks: impl IntoIterator<Item = (String, serde_json::Value)>,
+        created: Timestamp,
+    ) -> Result<Vec<TaskId>, StoreError> {
+        let tasks = tasks
             .into_iter()
-            .map(|owner| {
-                let cmd: NewTask = serde_json::from_value(serde_json::json!({
-                    "title": "Stand-up", "reminders": [{"at": due.to_string()}]
-                }))
-                .map_err(|e| StoreError::Internal(format!("seed: {e}")))?;
+            .map(|(owner, body)| {
+                let cmd: NewTask = serde_json::from_value(body)
+                    .map_err(|e| StoreError::Internal(format!("seed: {e}")))?;
                 let task = cmd
                     .into_task(TaskId::generate(), &owner, created)
                     .map_err(|e| StoreError::Internal(format!("seed: {e:?}")))?;
