@@ -102,3 +102,54 @@ async fn throttling_is_503_with_retry_after() {
     );
     assert_eq!(reply.status, 503, "{}", reply.body);
 }
+
+/// #21: a function starts without calling Secrets Manager, so a Secrets Manager it cannot
+/// reach costs nothing until a request needs the cursor signing key: a list that fits one page
+/// answers, one that needs a cursor (to sign its next page, or to open the one it was sent) is
+/// 503 with Retry-After, never a 500.
+#[tokio::test]
+async fn secrets_manager_unreachable_stops_only_the_requests_that_need_a_cursor() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    // SAFETY: nextest runs each test in its own process; nothing else here reads these.
+    unsafe {
+        std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint);
+        std::env::set_var("AWS_REGION", "us-east-1");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        std::env::set_var(
+            "CURSOR_SIGNING_KEY_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:cursor-key-AbCdEf",
+        );
+    }
+    // What `main` does: it starts.
+    let cursors = todo_lambda::cursor::CursorCodec::from_secret().expect("starts");
+    let h = Harness::new().await;
+    for n in 0..3 {
+        h.create(ALICE, json!({"title": format!("task {n}")})).await;
+    }
+    let (store, cursors) = (&h.store, &cursors);
+    let list = |c: Call| async move { read(list::list_tasks(store, cursors, c.request()).await) };
+
+    let whole = list(call("GET", "/tasks")).await;
+    assert_eq!(whole.status, 200, "{}", whole.body);
+    assert_eq!(whole.body["items"].as_array().unwrap().len(), 3);
+
+    let paged = list(call("GET", "/tasks").query("limit", "1")).await;
+    // A well-formed cursor (signed with another key: checking it needs the key).
+    let other = read(
+        list::list_tasks(
+            &h.store,
+            &h.cursors,
+            call("GET", "/tasks").query("limit", "1").request(),
+        )
+        .await,
+    );
+    let cursor = other.body["next_cursor"].as_str().expect("a cursor");
+    let sent = list(call("GET", "/tasks").query("cursor", cursor)).await;
+    for reply in [paged, sent] {
+        assert_eq!(reply.status, 503, "{}", reply.body);
+        assert_eq!(reply.header("retry-after"), Some("1"));
+    }
+}
