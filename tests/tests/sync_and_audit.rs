@@ -273,7 +273,7 @@ async fn a_large_export_comes_in_linked_parts_with_every_entry_once() {
     let alice = Api::new(&cloud, "alice");
     // Entries of about 16 KB (a task with 4,000 two-byte characters of notes, before and
     // after): 2 tasks patched 90 times each make about 3 MB, more than one part (a part stops
-    // once past 1 MB).
+    // once past 512 KB).
     let notes = |i: usize| format!("{i:04}{}", "é".repeat(3_990));
     let mut ids = Vec::new();
     for t in 0..2 {

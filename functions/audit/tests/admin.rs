@@ -405,7 +405,7 @@ async fn a_users_export_is_their_entries_as_json_lines_in_linked_parts() {
     let task = TaskId::generate();
     // Entries of about 16 KB each (two copies of a task with 4,000-character notes): 300 are
     // about 4.8 MB, more than one part holds (a part reads whole Queries of at most 1 MB until
-    // it holds 1 MB).
+    // it holds 512 KB).
     let notes = "é".repeat(4_000);
     let body: Value = json!({"id": task, "owner": ALICE, "title": "big", "notes": notes,
         "status": "open", "priority": "medium", "tags": [], "reminders": [],

@@ -17,12 +17,13 @@ use crate::store::ReadEntries;
 /// The media type of JSON Lines.
 pub const JSON_LINES: &str = "application/jsonl";
 /// Bytes of entries after which an answer stops. A Query returns at most 1 MB of items
-/// (DynamoDB's limit, whatever `Limit` says), so an answer ends under about 2 MB of entries,
-/// far under Lambda's 6 MB even once API Gateway has escaped it into its JSON envelope.
-pub const EXPORT_BYTES: usize = 1024 * 1024;
-/// Entries a Query may return: more than 1 MB of typical entries hold, so a Query reads up to a
-/// full megabyte and a part takes one to two round trips (at 25 a Query and 2 MB a part, a
-/// part took 100 of them: 1.5 s at 5 ms a call, `scripts/bench-account`).
+/// (DynamoDB's limit, whatever `Limit` says), so an answer ends under 1.5 MB of entries, far
+/// under Lambda's 6 MB even once API Gateway has escaped it into its JSON envelope. Typical
+/// entries (about 0.9 KB) fill it with one Query of [`EXPORT_BATCH`]: a part is one round trip
+/// and about 45 ms of the function's CPU (`scripts/bench-account`).
+pub const EXPORT_BYTES: usize = 512 * 1024;
+/// Entries a Query may return. At 25 a Query and 2 MB a part, a part took 100 round trips
+/// (1.5 s at 5 ms a call).
 pub const EXPORT_BATCH: i32 = 1_000;
 
 /// One part of the caller's export.
