@@ -78,6 +78,21 @@ fn history_pk(owner: &str, task: TaskId) -> String {
     format!("{}#TASK#{task}", user_pk(owner))
 }
 
+/// An entry's keys in the table (`pk`, `sk`: a task's history in version order) and in the
+/// `by-owner` index (`owner_pk`, `owner_sk`: the owner's entries in time order). As a start
+/// key, where a read of the owner's entries resumes after this one.
+pub fn keys_of(entry: &AuditEntry) -> todo_lambda::cursor::StartKey {
+    [
+        ("pk", history_pk(&entry.owner, entry.task_id)),
+        ("sk", format!("V#{:020}#{}", entry.version, entry.event_id)),
+        ("owner_pk", user_pk(&entry.owner)),
+        ("owner_sk", format!("{}#{}", entry.time, entry.event_id)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_string(), value))
+    .collect()
+}
+
 /// The day partition an instant falls in.
 pub fn day_of(at: Timestamp) -> chrono::NaiveDate {
     at.as_datetime().date_naive()

@@ -5,13 +5,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use todo_lambda::dynamodb::{n, s, user_pk};
+use todo_lambda::dynamodb::{n, s};
 use todo_lambda::retry::{Backoff, Failure, Policy, Retries};
 use todo_lambda::table::TableError;
 use todo_schema::audit::AuditEntry;
 
 use super::shards::{actor_pk, shard_of, sharded};
-use super::{AuditStore, day_key, day_of, history_pk};
+use super::{AuditStore, day_key, day_of, keys_of};
 
 /// BatchWriteItem takes at most 25 writes.
 pub(super) const BATCH_LIMIT: usize = 25;
@@ -39,16 +39,9 @@ fn item(
 ) -> Result<HashMap<String, AttributeValue>, TableError> {
     let mut item: HashMap<String, AttributeValue> =
         serde_dynamo::to_item(entry).map_err(TableError::corrupt)?;
-    item.insert("pk".into(), s(history_pk(&entry.owner, entry.task_id)));
-    item.insert(
-        "sk".into(),
-        s(format!("V#{:020}#{}", entry.version, entry.event_id)),
-    );
-    item.insert("owner_pk".into(), s(user_pk(&entry.owner)));
-    item.insert(
-        "owner_sk".into(),
-        s(format!("{}#{}", entry.time, entry.event_id)),
-    );
+    for (name, value) in keys_of(entry) {
+        item.insert(name, s(value));
+    }
     let day = day_key(day_of(entry.time));
     let shard = shard_of(entry.event_id);
     item.insert("actor_pk".into(), s(actor_pk(&entry.actor, shard)));
