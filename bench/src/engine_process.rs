@@ -16,7 +16,16 @@ pub const ENGINE_ARG: &str = "--engine";
 
 /// This process's CPU time so far (user and system), from `/proc/self/stat`.
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    cpu_seconds_of("/proc/self/stat")
+}
+
+/// The CPU time (user and system) the calling thread has used, in seconds.
+pub fn thread_cpu_seconds() -> f64 {
+    cpu_seconds_of("/proc/thread-self/stat")
+}
+
+fn cpu_seconds_of(file: &str) -> f64 {
+    let stat = std::fs::read_to_string(file).expect(file);
     // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
     let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..]
         .split(' ')

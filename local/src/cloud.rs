@@ -21,6 +21,7 @@ use crate::esm::streams::StreamMapping;
 use crate::gateway::{self, Gateway, InvocationObserver};
 use crate::iam::{Authority, Credentials};
 use crate::kafka::{EmbeddedKafka, KafkaError, Storage};
+use crate::lambda_api::LocalLambda;
 use crate::push_service::LocalPushService;
 use crate::runtime::{FunctionHost, FunctionSpec};
 use crate::secrets::LocalSecrets;
@@ -96,6 +97,8 @@ pub struct LocalCloud {
     /// The push channel's far end (a push service and browser in one).
     pub push: LocalPushService,
     pub secrets: LocalSecrets,
+    /// Lambda's Invoke API (`AWS_ENDPOINT_URL_LAMBDA`).
+    pub lambda: LocalLambda,
     pub auth: Arc<LocalAuthorizer>,
     /// Every function's role, and the ledger of what they were allowed and refused.
     pub iam: Arc<Authority>,
@@ -193,6 +196,7 @@ impl LocalCloud {
         parameters.insert("VapidSubject".into(), "mailto:ops@todo.local".into());
         let secrets = LocalSecrets::start(secret_values).await?;
         parameters.extend(secrets.arns().clone());
+        let lambda = LocalLambda::start().await?;
         // Every function's role as SAM makes it; from here on each local AWS endpoint checks
         // every call against its caller's.
         let iam = Arc::new(Authority::new(
@@ -202,6 +206,7 @@ impl LocalCloud {
         ));
         dynamo.gate().set(Arc::clone(&iam));
         secrets.gate().set(Arc::clone(&iam));
+        lambda.gate().set(Arc::clone(&iam));
         ses.gate().set(Arc::clone(&iam));
         let print = config.print_invocations;
         let color = std::io::IsTerminal::is_terminal(&std::io::stdout())
@@ -235,6 +240,7 @@ impl LocalCloud {
                     &Endpoints {
                         dynamo: &dynamo,
                         secrets: &secrets,
+                        lambda: &lambda,
                         ses: &ses,
                         management: management_url.as_deref(),
                     },
@@ -262,6 +268,26 @@ impl LocalCloud {
             if print && let Some(text) = text {
                 println!("{text}");
             }
+        });
+        lambda.serve(crate::lambda_api::Serving {
+            functions: Arc::new(
+                hosts
+                    .iter()
+                    .map(|(id, host)| {
+                        let properties = template.resolve(
+                            &parameters,
+                            &template.root["Resources"][id.as_str()]["Properties"],
+                        );
+                        let invocable = crate::lambda_api::Invocable {
+                            host: Arc::clone(host),
+                            async_retries: crate::lambda_api::async_retries(&properties),
+                        };
+                        (id.clone(), invocable)
+                    })
+                    .collect(),
+            ),
+            observe: Arc::clone(&observe),
+            retry_delays: crate::esm::schedule::ASYNC_RETRY_DELAYS,
         });
         // The stack's custom resources (the Kafka topics) are applied through their functions
         // before anything consumes or produces, as CloudFormation orders them.
@@ -339,6 +365,7 @@ impl LocalCloud {
             sns,
             push,
             secrets,
+            lambda,
             auth,
             iam,
             disabled_mappings,
@@ -578,6 +605,7 @@ fn local_parameters(
 struct Endpoints<'a> {
     dynamo: &'a EmbeddedDynamo,
     secrets: &'a LocalSecrets,
+    lambda: &'a LocalLambda,
     ses: &'a LocalSes,
     management: Option<&'a str>,
 }
@@ -624,6 +652,10 @@ fn environment(
         (
             "AWS_ENDPOINT_URL_SECRETS_MANAGER",
             Some(endpoints.secrets.url().to_string()),
+        ),
+        (
+            "AWS_ENDPOINT_URL_LAMBDA",
+            Some(endpoints.lambda.url().to_string()),
         ),
     ];
     env.extend(

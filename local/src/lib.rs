@@ -20,6 +20,7 @@ pub mod gateway;
 pub mod iam;
 pub mod invoke;
 pub mod kafka;
+pub mod lambda_api;
 pub mod loopback;
 pub mod process;
 pub mod push_service;

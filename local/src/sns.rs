@@ -53,7 +53,7 @@ impl LocalSns {
                 let first = s.host.invoke(payload.clone()).await;
                 (s.observe)(s.host.name(), "sns", &first);
                 if failed(&first.outcome) {
-                    retry_async(&s.host, &payload, "sns", &s.observe, ASYNC_RETRY_DELAYS).await;
+                    retry_async(&s.host, &payload, "sns", &s.observe, &ASYNC_RETRY_DELAYS).await;
                 }
             });
         }

@@ -356,7 +356,7 @@ async fn idle_it_prints_nothing_and_a_failing_far_end_shows_within_a_second() {
 }
 
 /// Each sample of `events/` and the function it is for (`sam local invoke FUNCTION -e FILE`).
-const SAMPLES: [(&str, &str); 30] = [
+const SAMPLES: [(&str, &str); 31] = [
     ("http/admin-audit-search.json", "AuditSearchFunction"),
     ("http/audit-export.json", "AuditExportFunction"),
     ("http/audit-log.json", "AuditListFunction"),
@@ -381,6 +381,7 @@ const SAMPLES: [(&str, &str); 30] = [
     ("msk/task-events-with-poison.json", "AuditConsumerFunction"),
     ("schedule/every-minute.json", "SweepRemindersFunction"),
     ("schedule/drain-parked.json", "EmailChannelFunction"),
+    ("sweep/part.json", "SweepWorkerFunction"),
     ("sns/ses-bounce.json", "EmailFeedbackFunction"),
     ("sns/ses-complaint.json", "EmailFeedbackFunction"),
     ("streams/tasks-table-changes.json", "PublisherFunction"),

@@ -21,6 +21,8 @@
 //! a reminder that cannot be recorded is logged and passed over while the rest of the run goes on;
 //! the run then fails, so the invocation error shows on the function's alarms.
 
+pub mod fanout;
+pub mod invoke;
 pub mod turns;
 
 use std::collections::{HashSet, VecDeque};
@@ -37,6 +39,7 @@ use tokio::time::Instant;
 use crate::store::StoreError;
 use crate::store::item::REMINDER_SHARDS;
 use crate::store::sweep::{DueReminder, Found, SweepReminders, Unreadable};
+use fanout::{Dispatch, Fanout, Part, Seen};
 use turns::{Queued, Turns};
 
 /// Index entries read per Query: one page of one shard. The sweep pages on to the shard's end.
@@ -86,6 +89,11 @@ pub struct SweepReport {
     /// Reminders left in the index for the next run: their owner's share of this one was used,
     /// or its deadline came.
     pub deferred: usize,
+    /// Parts of the sweep handed to worker invocations ([`fanout`]).
+    pub dispatched: usize,
+    /// Parts that could not be handed on, swept by the sweep itself (the run then fails, so
+    /// the invocation error shows on the function's alarms).
+    pub undispatched: usize,
 }
 
 impl SweepReport {
@@ -97,17 +105,28 @@ impl SweepReport {
         self.unreadable += other.unreadable;
         self.failed += other.failed;
         self.deferred += other.deferred;
+        self.dispatched += other.dispatched;
+        self.undispatched += other.undispatched;
     }
 }
 
 /// A run that did what it could and then met a failure.
 #[derive(Debug, thiserror::Error)]
-#[error("reminder sweep: {failed} failures, first: {first}")]
+#[error("reminder sweep: {failed} failures, {} parts not handed on, first: {first}", report.undispatched)]
 pub struct SweepError {
     /// What the run did despite the failures.
     pub report: SweepReport,
     pub failed: usize,
-    pub first: StoreError,
+    pub first: Failure,
+}
+
+/// What went wrong first in a run.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Dispatch(#[from] fanout::DispatchError),
 }
 
 /// How often the deployed sweep sweeps within its minute.
@@ -121,19 +140,22 @@ pub async fn sweep_for<S: SweepReminders + Sync>(
     window: StdDuration,
     every: StdDuration,
 ) -> Result<SweepReport, SweepError> {
-    sweep_for_until(store, window, every, None).await
+    sweep_for_until(store, &fanout::Alone, Fanout::ALONE, window, every, None).await
 }
 
 /// [`sweep_for`] within the invocation's `deadline`: no sweep starts, and no sweep takes new
-/// work, after it.
+/// work, after it; a sweep that finds more due than it records alone hands it to workers
+/// ([`sweep_or_hand_on`]).
 ///
 /// A sweep also takes no new work once the next one is due (`every` after its start): what it
 /// has not reached stays in the index, and the next sweep reads every shard afresh, so a
 /// reminder that came due meanwhile gets its owner's turn there. Without that bound, one owner's
 /// backlog would keep a sweep busy for its whole share (a thousand writes) while every other
 /// owner's reminders that came due after it started waited for it to end.
-pub async fn sweep_for_until<S: SweepReminders + Sync>(
+pub async fn sweep_for_until<S: SweepReminders + Sync, D: Dispatch + Sync>(
     store: &S,
+    workers: &D,
+    fanout: Fanout,
     window: StdDuration,
     every: StdDuration,
     deadline: Option<Instant>,
@@ -145,7 +167,7 @@ pub async fn sweep_for_until<S: SweepReminders + Sync>(
     loop {
         let next_due = Instant::now() + every;
         let until = deadline.map_or(next_due, |d| d.min(next_due));
-        match sweep_until(store, Timestamp::now(), Some(until)).await {
+        match sweep_or_hand_on(store, workers, fanout, Timestamp::now(), until).await {
             Ok(r) => total.add(&r),
             Err(e) => {
                 total.add(&e.report);
@@ -177,14 +199,144 @@ pub async fn sweep_until<S: SweepReminders + Sync>(
     now: Timestamp,
     deadline: Option<Instant>,
 ) -> Result<SweepReport, SweepError> {
-    let mut run = Run::new(store, now);
+    let mut run = Run::new(store, now, Scope::whole(now));
     run.go(deadline).await;
+    finish_run(run, "reminder sweep")
+}
+
+/// One sweep at `now` that hands a burst on: with workers, it reads the first page of every
+/// shard (its census), and when more is due than `fanout` has it record alone, it splits the shards
+/// among workers ([`fanout::plan`]), each to sweep until `until`, and sweeps itself only the
+/// parts it could not hand on. Otherwise it records what it read, reading nothing twice.
+pub async fn sweep_or_hand_on<S: SweepReminders + Sync, D: Dispatch + Sync>(
+    store: &S,
+    workers: &D,
+    fanout: Fanout,
+    now: Timestamp,
+    until: Instant,
+) -> Result<SweepReport, SweepError> {
+    if fanout.workers == 0 {
+        // Alone, the reads and the writes go side by side from the start.
+        return sweep_until(store, now, Some(until)).await;
+    }
+    let scope = Scope::whole(now);
+    let pages = census(store, now, &scope.shards).await;
+    let seen: Vec<Seen> = pages
+        .iter()
+        .map(|(shard, page)| Seen {
+            shard: *shard,
+            due: page.as_ref().map_or(0, |p| p.items.len()),
+            more: page.as_ref().is_ok_and(|p| p.next.is_some()),
+        })
+        .collect();
+    let planned = fanout::plan(&seen, fanout);
+    if planned.is_empty() {
+        let mut run = Run::new(store, now, scope).with_pages(pages);
+        run.go(Some(until)).await;
+        return finish_run(run, "reminder sweep");
+    }
+    let parts = planned.len();
+    let until_ms = epoch_ms_at(until);
+    let handed = futures_util::future::join_all(planned.into_iter().map(|shards| async move {
+        let part = Part {
+            shards,
+            parts,
+            now,
+            until_ms,
+        };
+        let result = workers.dispatch(&part).await;
+        (part, result)
+    }))
+    .await;
+    let mut dispatched = 0;
+    let mut failures = Vec::new();
+    let mut left = Vec::new();
+    for (part, result) in handed {
+        match result {
+            Ok(()) => dispatched += 1,
+            Err(e) => {
+                tracing::error!(error = %e, shards = ?part.shards, "sweeping a part itself");
+                left.extend(part.shards);
+                failures.push(e);
+            }
+        }
+    }
+    let scope = Scope::part(left, parts);
+    let pages = pages
+        .into_iter()
+        .filter(|(shard, _)| scope.shards.contains(shard))
+        .collect();
+    let mut run = Run::new(store, now, scope).with_pages(pages);
+    run.report.dispatched = dispatched;
+    run.report.undispatched = failures.len();
+    if let Some(e) = failures.into_iter().next() {
+        run.first_failure.get_or_insert(e.into());
+    }
+    run.go(Some(until)).await;
+    finish_run(run, "reminder sweep")
+}
+
+/// A worker's sweep of its part ([`fanout`]): its shards, with each owner's share and writes
+/// in flight divided among the parts, until the part's `until_ms` or the invocation's
+/// `deadline`, whichever comes first. A part that arrives after its time does nothing: the
+/// sweeps since have read its shards afresh.
+pub async fn sweep_part<S: SweepReminders + Sync>(
+    store: &S,
+    part: Part,
+    deadline: Instant,
+) -> Result<SweepReport, fanout::BadPart> {
+    part.check()?;
+    let until = instant_at(part.until_ms).min(deadline);
+    if until <= Instant::now() {
+        tracing::warn!(
+            until_ms = part.until_ms,
+            "a sweep part past its time, left to the sweeps since"
+        );
+        return Ok(SweepReport::default());
+    }
+    let mut run = Run::new(store, part.now, Scope::part(part.shards, part.parts));
+    run.go(Some(until)).await;
+    // A worker's failures are in its report and logs; its shards are swept again by the next
+    // sweep, so the invocation itself succeeds (a retry would only sweep them late).
+    Ok(match finish_run(run, "reminder sweep part") {
+        Ok(report) => report,
+        Err(e) => e.report,
+    })
+}
+
+/// The first page of each of `shards`, [`SHARD_READS_IN_FLIGHT`] at a time.
+async fn census<S: SweepReminders + Sync>(
+    store: &S,
+    now: Timestamp,
+    shards: &[u8],
+) -> Vec<(u8, Result<Paged<Found>, StoreError>)> {
+    futures_util::stream::iter(shards.iter().copied())
+        .map(|shard| async move { (shard, store.due_page(shard, now, PER_SHARD, None).await) })
+        .buffer_unordered(SHARD_READS_IN_FLIGHT)
+        .collect()
+        .await
+}
+
+/// The wall-clock time of `at`, in milliseconds since the Unix epoch.
+fn epoch_ms_at(at: Instant) -> i64 {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let ahead = at.saturating_duration_since(Instant::now()).as_millis();
+    now_ms.saturating_add(i64::try_from(ahead).unwrap_or(i64::MAX))
+}
+
+/// The instant of a wall-clock time in milliseconds since the Unix epoch (now, if it is past).
+fn instant_at(epoch_ms: i64) -> Instant {
+    let ahead = epoch_ms.saturating_sub(chrono::Utc::now().timestamp_millis());
+    Instant::now() + StdDuration::from_millis(u64::try_from(ahead).unwrap_or(0))
+}
+
+fn finish_run<S>(run: Run<'_, S>, what: &str) -> Result<SweepReport, SweepError> {
     let Run {
         report,
         first_failure,
         ..
     } = run;
-    tracing::info!(?report, "reminder sweep");
+    tracing::info!(?report, "{what}");
     todo_lambda::metrics::emit(
         "reminder-sweep",
         &[
@@ -194,12 +346,14 @@ pub async fn sweep_until<S: SweepReminders + Sync>(
             ("Unreadable", report.unreadable),
             ("Failed", report.failed),
             ("Deferred", report.deferred),
+            ("Dispatched", report.dispatched),
+            ("Undispatched", report.undispatched),
         ],
     );
     outcome(report, first_failure)
 }
 
-fn outcome(report: SweepReport, first: Option<StoreError>) -> Result<SweepReport, SweepError> {
+fn outcome(report: SweepReport, first: Option<Failure>) -> Result<SweepReport, SweepError> {
     match first {
         None => Ok(report),
         Some(first) => Err(SweepError {
@@ -226,6 +380,40 @@ enum Done {
     Deadline,
 }
 
+/// What one sweep covers: its shards, in the order it reads them, and each owner's bounds in it.
+struct Scope {
+    shards: Vec<u8>,
+    per_owner: usize,
+    share: usize,
+}
+
+impl Scope {
+    /// Every shard, with the whole of each owner's bounds. Each sweep starts at another shard:
+    /// a sweep that stops taking work when the next is due may not read every shard under a
+    /// burst, and the next then starts elsewhere rather than always behind the same ones.
+    fn whole(now: Timestamp) -> Self {
+        let first =
+            (now.as_datetime().timestamp_subsec_micros() % u32::from(REMINDER_SHARDS)) as u8;
+        Self {
+            shards: (0..REMINDER_SHARDS)
+                .map(|i| (i + first) % REMINDER_SHARDS)
+                .collect(),
+            per_owner: PER_OWNER_IN_FLIGHT,
+            share: OWNER_SHARE,
+        }
+    }
+
+    /// One of `parts` parts: `shards`, with each owner's bounds divided among the parts.
+    fn part(shards: Vec<u8>, parts: usize) -> Self {
+        let parts = parts.max(1);
+        Self {
+            shards,
+            per_owner: (PER_OWNER_IN_FLIGHT / parts).max(1),
+            share: (OWNER_SHARE / parts).max(1),
+        }
+    }
+}
+
 /// One sweep in progress: the shards still to read, the owners' turns, what is in flight.
 struct Run<'a, S> {
     store: &'a S,
@@ -240,34 +428,39 @@ struct Run<'a, S> {
     reads: usize,
     writes: usize,
     report: SweepReport,
-    first_failure: Option<StoreError>,
+    first_failure: Option<Failure>,
 }
 
 impl<'a, S: SweepReminders + Sync> Run<'a, S> {
-    fn new(store: &'a S, now: Timestamp) -> Self {
+    fn new(store: &'a S, now: Timestamp, scope: Scope) -> Self {
         Self {
             store,
             now,
             actor: Actor::System {
                 id: SWEEP_ACTOR.to_string(),
             },
-            // Each sweep starts at another shard: a sweep that stops taking work when the next
-            // is due may not read every shard under a burst, and the next then starts elsewhere
-            // rather than always behind the same ones.
-            shards: {
-                let first = (now.as_datetime().timestamp_subsec_micros()
-                    % u32::from(REMINDER_SHARDS)) as u8;
-                (0..REMINDER_SHARDS)
-                    .map(|i| ((i + first) % REMINDER_SHARDS, None))
-                    .collect()
-            },
-            turns: Turns::new(PER_OWNER_IN_FLIGHT, OWNER_SHARE),
+            shards: scope
+                .shards
+                .into_iter()
+                .map(|shard| (shard, None))
+                .collect(),
+            turns: Turns::new(scope.per_owner, scope.share),
             active: HashSet::new(),
             reads: 0,
             writes: 0,
             report: SweepReport::default(),
             first_failure: None,
         }
+    }
+
+    /// The run with these shards' first pages already read (by a census).
+    fn with_pages(mut self, pages: Vec<(u8, Result<Paged<Found>, StoreError>)>) -> Self {
+        for (shard, page) in pages {
+            self.shards.retain(|(s, _)| *s != shard);
+            self.reads += 1;
+            self.finish(Done::Page(shard, page));
+        }
+        self
     }
 
     async fn go(&mut self, deadline: Option<Instant>) {
@@ -426,8 +619,8 @@ impl<'a, S: SweepReminders + Sync> Run<'a, S> {
         }
     }
 
-    fn fail(&mut self, e: StoreError) {
+    fn fail(&mut self, e: impl Into<Failure>) {
         self.report.failed += 1;
-        self.first_failure.get_or_insert(e);
+        self.first_failure.get_or_insert(e.into());
     }
 }

@@ -462,3 +462,164 @@ async fn a_reminder_due_during_a_long_sweep_goes_out_in_the_next_not_after_the_b
         "the ordinary owner's reminder went out after {position} of the heavy owner's"
     );
 }
+
+/// Workers that keep the parts they are handed (or refuse them all), for the sweep's hand-over.
+struct Handed {
+    parts: std::sync::Mutex<Vec<todo_tasks::sweep::fanout::Part>>,
+    refuse: bool,
+}
+
+impl Handed {
+    fn new(refuse: bool) -> Self {
+        Self {
+            parts: Default::default(),
+            refuse,
+        }
+    }
+}
+
+impl todo_tasks::sweep::fanout::Dispatch for Handed {
+    async fn dispatch(
+        &self,
+        part: &todo_tasks::sweep::fanout::Part,
+    ) -> Result<(), todo_tasks::sweep::fanout::DispatchError> {
+        if self.refuse {
+            return Err(todo_tasks::sweep::fanout::DispatchError(
+                "AccessDeniedException".into(),
+            ));
+        }
+        self.parts.lock().unwrap().push(part.clone());
+        Ok(())
+    }
+}
+
+/// Thirty reminders of six owners, all due at 09:00.
+async fn thirty_due(h: &Harness) {
+    for i in 0..30 {
+        h.create(
+            ["alice", "bob", "carol", "dave", "erin", "frank"][i % 6],
+            json!({"title": format!("Burst {i}"), "reminders": [{"at": "2031-01-01T09:00:00Z"}]}),
+        )
+        .await;
+    }
+}
+
+const FEW_ALONE: todo_tasks::sweep::fanout::Fanout = todo_tasks::sweep::fanout::Fanout {
+    workers: 4,
+    alone_up_to: 10,
+};
+
+/// Issue #21: past what it records alone, a sweep hands the burst to workers, each a part of
+/// the shards; every part's reminders are recorded by its worker, each once, none by the sweep.
+#[tokio::test]
+async fn a_burst_is_handed_to_workers_and_each_reminder_is_recorded_once() {
+    use todo_tasks::sweep::{sweep_or_hand_on, sweep_part};
+    let h = Harness::new().await;
+    thirty_due(&h).await;
+    let workers = Handed::new(false);
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let now = at("2031-01-01T09:00:05Z");
+    let report = sweep_or_hand_on(&h.store, &workers, FEW_ALONE, now, until)
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.dispatched, report.recorded),
+        (3, 0),
+        "30 seen, 10 a worker: {report:?}"
+    );
+    assert!(
+        reminder_events(&h).is_empty(),
+        "the sweep recorded nothing itself"
+    );
+    let parts = workers.parts.lock().unwrap().clone();
+    let mut shards: Vec<u8> = parts.iter().flat_map(|p| p.shards.clone()).collect();
+    shards.sort_unstable();
+    let before = shards.len();
+    shards.dedup();
+    assert_eq!(before, shards.len(), "no shard in two parts");
+    let mut recorded = 0;
+    for part in parts {
+        assert_eq!((part.parts, part.now), (3, now));
+        recorded += sweep_part(&h.store, part, until).await.unwrap().recorded;
+    }
+    assert_eq!(recorded, 30);
+    let events = reminder_events(&h);
+    let tasks: std::collections::HashSet<String> = events
+        .iter()
+        .map(|e| e["sk"]["S"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!((events.len(), tasks.len()), (30, 30), "each once");
+    // A sweep after the workers finds nothing left.
+    assert_eq!(sweep(&h.store, now).await.unwrap().found, 0);
+}
+
+/// A sweep whose workers cannot be invoked (its role lacks the grant, Lambda is down) records
+/// the burst itself, and its run fails so the error alarm shows it.
+#[tokio::test]
+async fn a_part_that_cannot_be_handed_on_is_swept_by_the_sweep_itself() {
+    use todo_tasks::sweep::sweep_or_hand_on;
+    let h = Harness::new().await;
+    thirty_due(&h).await;
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let failed = sweep_or_hand_on(
+        &h.store,
+        &Handed::new(true),
+        FEW_ALONE,
+        at("2031-01-01T09:00:05Z"),
+        until,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (
+            failed.report.recorded,
+            failed.report.dispatched,
+            failed.report.undispatched
+        ),
+        (30, 0, 3),
+        "{failed}"
+    );
+    assert!(
+        failed.to_string().contains("AccessDeniedException"),
+        "{failed}"
+    );
+    assert_eq!(reminder_events(&h).len(), 30);
+}
+
+/// A part delivered after its time (Lambda's queue held it) does nothing: the sweeps since have
+/// read its shards afresh. A part that names no shard, or one the index lacks, is refused.
+#[tokio::test]
+async fn a_stale_or_bad_part_records_nothing() {
+    use todo_tasks::sweep::fanout::{BadPart, Part};
+    use todo_tasks::sweep::sweep_part;
+    let h = Harness::new().await;
+    thirty_due(&h).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let now = at("2031-01-01T09:00:05Z");
+    let stale = Part {
+        shards: (0..128).collect(),
+        parts: 1,
+        now,
+        until_ms: chrono::Utc::now().timestamp_millis() - 1,
+    };
+    assert_eq!(
+        sweep_part(&h.store, stale, deadline)
+            .await
+            .unwrap()
+            .recorded,
+        0
+    );
+    let bad = Part {
+        shards: vec![128],
+        parts: 1,
+        now,
+        until_ms: i64::MAX,
+    };
+    assert_eq!(
+        sweep_part(&h.store, bad, deadline).await.unwrap_err(),
+        BadPart::NoSuchShard(128)
+    );
+    assert!(reminder_events(&h).is_empty());
+    // Still in the index: the next sweep records them.
+    assert_eq!(sweep(&h.store, now).await.unwrap().recorded, 30);
+}

@@ -72,20 +72,20 @@ async fn run_with_retries(
         if failed(&invocation.outcome) {
             let (host, observe) = (Arc::clone(&host), Arc::clone(&observe));
             tokio::spawn(async move {
-                retry_async(&host, &payload, "schedule", &observe, retries).await;
+                retry_async(&host, &payload, "schedule", &observe, &retries).await;
             });
         }
     }
 }
 
-/// After a failed asynchronous invocation, Lambda's two retries (`retries` apart), each observed
+/// After a failed asynchronous invocation, Lambda's retries (at most two, `retries` apart), each observed
 /// as `<trigger> (async retry N)`, until one succeeds.
 pub async fn retry_async(
     host: &FunctionHost,
     payload: &[u8],
     trigger: &str,
     observe: &crate::gateway::InvocationObserver,
-    retries: [Duration; 2],
+    retries: &[Duration],
 ) {
     for (i, delay) in retries.iter().enumerate() {
         tokio::time::sleep(*delay).await;

@@ -116,6 +116,10 @@ fn policy_template(name: &str, parameters: &Value) -> Option<Result<Vec<Value>, 
         "AWSSecretsManagerGetSecretValuePolicy" => parameter("SecretArn").map(|arn| {
             vec![json!({"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": arn})]
         }),
+        "LambdaInvokePolicy" => parameter("FunctionName").map(|function| {
+            vec![json!({"Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                "Resource": format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}*")})]
+        }),
         "SQSSendMessagePolicy" => parameter("QueueName").map(|queue| {
             vec![json!({"Effect": "Allow", "Action": ["sqs:SendMessage*"],
                 "Resource": format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}")})]
@@ -397,6 +401,12 @@ mod tests {
             [0];
         assert_eq!(secret["Action"], json!(["secretsmanager:GetSecretValue"]));
         assert_eq!(secret["Resource"]["Fn::Sub"][0], "${secretArn}");
+        let invoke = &sam["Templates"]["LambdaInvokePolicy"]["Definition"]["Statement"][0];
+        assert_eq!(invoke["Action"], json!(["lambda:InvokeFunction"]));
+        assert_eq!(
+            invoke["Resource"]["Fn::Sub"][0],
+            "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${functionName}*"
+        );
         let sqs = &sam["Templates"]["SQSSendMessagePolicy"]["Definition"]["Statement"][0];
         assert_eq!(sqs["Action"], json!(["sqs:SendMessage*"]));
         assert_eq!(

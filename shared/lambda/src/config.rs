@@ -61,26 +61,54 @@ pub fn channel_max_backoff() -> Result<std::time::Duration, ConfigError> {
     seconds("CHANNEL_MAX_BACKOFF_SECONDS", 60, 1..=840)
 }
 
+/// The most worker invocations one reminder sweep hands a burst to (`SWEEP_WORKERS`, default
+/// 0: the sweep sweeps alone), and the function they run (`SWEEP_WORKER_FUNCTION`, required
+/// when there are any).
+pub fn sweep_workers() -> Result<(usize, Option<String>), ConfigError> {
+    let workers = whole("SWEEP_WORKERS", 0, 0..=128, "workers")?;
+    let function = match workers {
+        0 => None,
+        _ => Some(required("SWEEP_WORKER_FUNCTION")?),
+    };
+    Ok((workers as usize, function))
+}
+
+/// The most reminders one sweep records itself before it hands them to workers
+/// (`SWEEP_ALONE_UP_TO`, default 1,000: about what a 128 MB sweep records in 10 s).
+pub fn sweep_alone_up_to() -> Result<usize, ConfigError> {
+    Ok(whole("SWEEP_ALONE_UP_TO", 1_000, 1..=1_000_000, "reminders")? as usize)
+}
+
 /// A whole number of seconds from `name`, `default` when unset, within `range`.
 fn seconds(
     name: &'static str,
     default: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<std::time::Duration, ConfigError> {
+    whole(name, default, range, "seconds").map(std::time::Duration::from_secs)
+}
+
+/// A whole number of `unit` from `name`, `default` when unset, within `range`.
+fn whole(
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Result<u64, ConfigError> {
     let value = match std::env::var(name) {
         Err(_) => default,
         Ok(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
             name,
-            reason: "a whole number of seconds".to_string(),
+            reason: format!("a whole number of {unit}"),
         })?,
     };
     if !range.contains(&value) {
         return Err(ConfigError::Invalid {
             name,
-            reason: format!("{}-{} seconds", range.start(), range.end()),
+            reason: format!("{}-{} {unit}", range.start(), range.end()),
         });
     }
-    Ok(std::time::Duration::from_secs(value))
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The `tasks-sweep-reminders` function (a schedule, every minute): wiring only; the work is
-//! `todo_tasks::sweep::sweep_for_until`, covering the minute until the next invocation.
+//! `todo_tasks::sweep::sweep_for_until`, covering the minute until the next invocation, handing
+//! a burst to the sweep-worker function.
 
 use std::time::Duration;
 
@@ -17,14 +18,17 @@ const BUDGET: Duration = Duration::from_secs(55);
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let store = wiring::store().await?;
-    let store = &store;
+    let (workers, fanout) = wiring::sweep_workers().await?;
+    let (store, workers) = (&store, &workers);
     let window = todo_lambda::config::sweep_window()?;
     // EventBridge Scheduler sends the schedule's Input; any JSON starts a sweep.
     todo_lambda::deadline::serve(
         MARGIN,
         BUDGET,
         move |_: serde_json::Value, deadline| async move {
-            Ok::<_, Error>(sweep_for_until(store, window, EVERY, Some(deadline)).await?)
+            Ok::<_, Error>(
+                sweep_for_until(store, workers, fanout, window, EVERY, Some(deadline)).await?,
+            )
         },
     )
     .await
