@@ -1,8 +1,8 @@
 //! AWS Identity and Access Management, enforced locally from `template.yaml`.
 //!
 //! Each function's execution role is expanded as SAM expands it ([`sam`]), every request a
-//! function signs to a local AWS endpoint (DynamoDB, Secrets Manager, SES, the API Gateway
-//! Management API) is evaluated against it by IAM's rules ([`policy`]) before it is served,
+//! function signs to a local AWS endpoint (DynamoDB, Secrets Manager, SES, Lambda's Invoke,
+//! the API Gateway Management API) is evaluated against it by IAM's rules ([`policy`]) before it is served,
 //! and what the triggers need of the role is checked when they start. A refusal is answered
 //! in the service's own error shape, so a function meets locally what it would meet in AWS.
 //! What was allowed, by which statement, and what was refused is kept in a ledger
