@@ -64,8 +64,14 @@ pub const PER_OWNER_IN_FLIGHT: usize = 4;
 /// for the next sweep, so one owner's volume never fills the sweep's queue.
 pub const OWNER_SHARE: usize = 1_000;
 /// Reminders read and waiting for their turn, at most: reading pauses above it, so a sweep's
-/// memory stays bounded (a task is a few KB) however many reminders are due.
+/// memory stays bounded (a task is a few KB) however many reminders are due. A worker's part
+/// reads ahead its share of it (at least [`PART_QUEUED_MIN`]): what is read and not recorded
+/// by the next sweep is read again there, so the parts together read ahead no more than one
+/// sweep would.
 pub const QUEUED_MAX: usize = 5_000;
+/// The least a part reads ahead: five pages, more than a worker records while the next pages
+/// come back.
+pub const PART_QUEUED_MIN: usize = 500;
 /// Delivered later than this after its time, a reminder is marked late.
 pub const GRACE: Duration = Duration::minutes(2);
 /// The actor of reminder events.
@@ -279,12 +285,13 @@ pub async fn sweep_or_hand_on<S: SweepReminders + Sync, D: Dispatch + Sync>(
 /// A worker's sweep of its part ([`fanout`]): its shards, with each owner's share and writes
 /// in flight divided among the parts, until the part's `until_ms` or the invocation's
 /// `deadline`, whichever comes first. A part that arrives after its time does nothing: the
-/// sweeps since have read its shards afresh.
+/// sweeps since have read its shards afresh. A part that met failures fails (its shards are
+/// swept again by the next sweep; the worker's error alarm shows it).
 pub async fn sweep_part<S: SweepReminders + Sync>(
     store: &S,
     part: Part,
     deadline: Instant,
-) -> Result<SweepReport, fanout::BadPart> {
+) -> Result<SweepReport, PartError> {
     part.check()?;
     let until = instant_at(part.until_ms).min(deadline);
     if until <= Instant::now() {
@@ -296,12 +303,16 @@ pub async fn sweep_part<S: SweepReminders + Sync>(
     }
     let mut run = Run::new(store, part.now, Scope::part(part.shards, part.parts));
     run.go(Some(until)).await;
-    // A worker's failures are in its report and logs; its shards are swept again by the next
-    // sweep, so the invocation itself succeeds (a retry would only sweep them late).
-    Ok(match finish_run(run, "reminder sweep part") {
-        Ok(report) => report,
-        Err(e) => e.report,
-    })
+    Ok(finish_run(run, "reminder sweep part")?)
+}
+
+/// Why a worker's part failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PartError {
+    #[error("a bad sweep part: {0}")]
+    Bad(#[from] fanout::BadPart),
+    #[error(transparent)]
+    Swept(#[from] SweepError),
 }
 
 /// The first page of each of `shards`, [`SHARD_READS_IN_FLIGHT`] at a time.
@@ -385,6 +396,7 @@ struct Scope {
     shards: Vec<u8>,
     per_owner: usize,
     share: usize,
+    queued_max: usize,
 }
 
 impl Scope {
@@ -400,6 +412,7 @@ impl Scope {
                 .collect(),
             per_owner: PER_OWNER_IN_FLIGHT,
             share: OWNER_SHARE,
+            queued_max: QUEUED_MAX,
         }
     }
 
@@ -410,6 +423,7 @@ impl Scope {
             shards,
             per_owner: (PER_OWNER_IN_FLIGHT / parts).max(1),
             share: (OWNER_SHARE / parts).max(1),
+            queued_max: (QUEUED_MAX / parts).max(PART_QUEUED_MIN),
         }
     }
 }
@@ -422,6 +436,8 @@ struct Run<'a, S> {
     /// Shards whose next page is to be read, and where it starts.
     shards: VecDeque<(u8, Option<StartKey>)>,
     turns: Turns<Work>,
+    /// Reminders read ahead at most ([`QUEUED_MAX`]).
+    queued_max: usize,
     /// Tasks queued or being written: a task's following reminder comes from its own write, so
     /// the same task read again on a later page is not queued twice.
     active: HashSet<(String, TaskId)>,
@@ -445,6 +461,7 @@ impl<'a, S: SweepReminders + Sync> Run<'a, S> {
                 .map(|shard| (shard, None))
                 .collect(),
             turns: Turns::new(scope.per_owner, scope.share),
+            queued_max: scope.queued_max,
             active: HashSet::new(),
             reads: 0,
             writes: 0,
@@ -489,7 +506,7 @@ impl<'a, S: SweepReminders + Sync> Run<'a, S> {
 
     /// Starts what the bounds allow: page reads while the queue has room, then writes in turn.
     fn start(&mut self, in_flight: &mut FuturesUnordered<BoxFuture<'a, Done>>) {
-        while self.reads < SHARD_READS_IN_FLIGHT && self.turns.queued() < QUEUED_MAX {
+        while self.reads < SHARD_READS_IN_FLIGHT && self.turns.queued() < self.queued_max {
             let Some((shard, start)) = self.shards.pop_front() else {
                 break;
             };
