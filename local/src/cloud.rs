@@ -254,7 +254,18 @@ impl LocalCloud {
             };
             // For `todo-local invoke` against this cloud.
             crate::invoke::record(&config.data_dir, &spec)?;
-            let environments = f.reserved_concurrency.unwrap_or(config.concurrency);
+            // `ReservedConcurrentExecutions` as CloudFormation resolves it (`!Ref SweepWorkers`
+            // too; an outside tester ran fourteen workers of a reserved eight at once).
+            let reserved = template.resolve(
+                &parameters,
+                &template.root["Resources"][f.logical_id.as_str()]["Properties"]
+                    ["ReservedConcurrentExecutions"],
+            );
+            let environments = reserved
+                .as_str()
+                .and_then(|n| n.parse().ok())
+                .or(f.reserved_concurrency)
+                .unwrap_or(config.concurrency);
             hosts.insert(
                 f.logical_id.clone(),
                 FunctionHost::with_environments(spec, environments),

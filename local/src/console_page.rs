@@ -96,7 +96,8 @@ impl ConsolePage {
     pub fn answer(&self, method: &str, path: &str, query: Option<&str>) -> Option<Response> {
         let rest = path.strip_prefix("/_console")?;
         if method != "GET" {
-            return Some(StatusCode::METHOD_NOT_ALLOWED.into_response());
+            // RFC 9110, 15.5.6: a 405 names the methods the resource allows.
+            return Some((StatusCode::METHOD_NOT_ALLOWED, [("allow", "GET")]).into_response());
         }
         Some(match rest {
             "" | "/" => (

@@ -3,7 +3,9 @@
 //!
 //! As the Lambda API reference has it ("Invoke"):
 //! - `POST /2015-03-31/functions/{FunctionName}/invocations`, the function by name, ARN or
-//!   partial ARN (`000000000000:function:F`), a qualifier after a `:` ignored (one version).
+//!   partial ARN (`000000000000:function:F`); one version of each function runs locally, so a
+//!   qualifier (`:q` or `?Qualifier=q`) other than `$LATEST`, or an ARN of another region or
+//!   account, is 404 `ResourceNotFoundException` (two qualifiers that differ: 400).
 //! - `X-Amz-Invocation-Type`: `RequestResponse` (the default) answers 200 with the function's
 //!   payload, and `X-Amz-Function-Error: Unhandled` with its error when it fails, 429
 //!   `TooManyRequestsException` when every environment it may run is busy; `Event` answers 202
@@ -23,8 +25,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -34,7 +36,7 @@ use crate::esm::schedule::{failed, retry_async};
 use crate::gateway::InvocationObserver;
 use crate::iam::{Gate, Request};
 use crate::runtime::{FunctionHost, Outcome};
-use crate::template::function_arn;
+use crate::template::{ACCOUNT_ID, REGION};
 
 /// Lambda's limit on a synchronous invocation's request payload.
 pub const SYNC_LIMIT_BYTES: usize = 6 * 1024 * 1024;
@@ -88,8 +90,9 @@ impl LocalLambda {
                     "only Invoke is served locally",
                 )
             })
-            // The limits are Lambda's, answered in its shape below.
-            .layer(DefaultBodyLimit::max(SYNC_LIMIT_BYTES + 1))
+            // The limits are Lambda's, answered in its shape below (an outside tester got
+            // axum's own bare 413 past 6 MB).
+            .layer(DefaultBodyLimit::disable())
             .with_state(Served {
                 serving: Arc::clone(&serving),
                 gate: gate.clone(),
@@ -138,26 +141,61 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
         .into_response()
 }
 
-/// The function name in `FunctionName`: a name, an ARN or a partial ARN, less a qualifier.
-fn function_name(given: &str) -> &str {
-    let unqualified = match given.split_once(":function:") {
-        Some((_, rest)) => rest,
-        None => given,
+/// A function as `FunctionName` names it: a name, an ARN (`arn:aws:lambda:R:A:function:F`) or a
+/// partial ARN (`A:function:F`), each with an optional `:qualifier`.
+#[derive(Debug, PartialEq, Eq)]
+struct Named<'a> {
+    name: &'a str,
+    /// The ARN it is authorized as: the one given, or the local one.
+    arn: String,
+    /// Whether it names this cloud's region and account (else no such function here).
+    here: bool,
+    qualifier: Option<&'a str>,
+}
+
+fn named(given: &str) -> Named<'_> {
+    let (region, account, rest) = match given.split_once(":function:") {
+        Some((head, rest)) => {
+            let parts: Vec<&str> = head.split(':').collect();
+            match parts.as_slice() {
+                ["arn", _partition, "lambda", region, account] => (*region, *account, rest),
+                [account] => (REGION, *account, rest),
+                _ => ("", "", rest),
+            }
+        }
+        None => (REGION, ACCOUNT_ID, given),
     };
-    unqualified.split(':').next().unwrap_or(unqualified)
+    let (name, qualifier) = match rest.split_once(':') {
+        Some((name, q)) => (name, Some(q)),
+        None => (rest, None),
+    };
+    Named {
+        name,
+        arn: format!("arn:aws:lambda:{region}:{account}:function:{name}"),
+        here: region == REGION && account == ACCOUNT_ID,
+        qualifier,
+    }
+}
+
+/// The query string Invoke takes.
+#[derive(serde::Deserialize)]
+struct InvokeQuery {
+    #[serde(rename = "Qualifier")]
+    qualifier: Option<String>,
 }
 
 async fn invoke(
     State(served): State<Served>,
     Path(given): Path<String>,
+    Query(query): Query<InvokeQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    let name = function_name(&given);
+    let target = named(&given);
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
     if let Err(refusal) = served.gate.check(
         authorization,
-        &[Request::new("lambda:InvokeFunction", function_arn(name))],
+        &[Request::new("lambda:InvokeFunction", target.arn.clone())],
     ) {
         return error(StatusCode::FORBIDDEN, refusal.kind(), &refusal.to_string());
     }
@@ -168,11 +206,31 @@ async fn invoke(
             "the local cloud is still starting",
         );
     };
-    let Some(function) = serving.functions.get(name).cloned() else {
+    let qualifier = match (target.qualifier, query.qualifier.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameterValueException",
+                "The derived qualifier from the function name does not match the specified qualifier.",
+            );
+        }
+        (a, b) => a.or(b),
+    };
+    // The local cloud runs one version of each function: `$LATEST`; no other version or alias.
+    let function = serving
+        .functions
+        .get(target.name)
+        .filter(|_| target.here && qualifier.is_none_or(|q| q == "$LATEST"))
+        .cloned();
+    let Some(function) = function else {
+        let qualified = match qualifier {
+            Some(q) => format!("{}:{q}", target.arn),
+            None => target.arn.clone(),
+        };
         return error(
             StatusCode::NOT_FOUND,
             "ResourceNotFoundException",
-            &format!("Function not found: {}", function_arn(name)),
+            &format!("Function not found: {qualified}"),
         );
     };
     let kind = headers
@@ -190,16 +248,26 @@ async fn invoke(
             );
         }
     };
-    if body.len() > limit {
-        return error(
+    let too_large = |size: String| {
+        error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestTooLargeException",
             &format!(
-                "{} byte payload is too large for the {kind} invocation type (limit {limit} bytes)",
-                body.len()
+                "{size} byte payload is too large for the {kind} invocation type (limit {limit} bytes)"
             ),
-        );
-    }
+        )
+    };
+    let body = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => {
+            let size = headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("more than the limit's")
+                .to_string();
+            return too_large(size);
+        }
+    };
     let payload = if body.is_empty() {
         b"{}".to_vec()
     } else {
@@ -271,14 +339,33 @@ mod tests {
 
     #[test]
     fn a_function_is_named_by_name_arn_or_partial_arn() {
-        for given in [
-            "F",
-            "F:$LATEST",
-            "arn:aws:lambda:us-east-1:000000000000:function:F",
-            "arn:aws:lambda:us-east-1:000000000000:function:F:live",
-            "000000000000:function:F",
+        let local = "arn:aws:lambda:us-east-1:000000000000:function:F";
+        for (given, qualifier) in [
+            ("F", None),
+            ("F:$LATEST", Some("$LATEST")),
+            (local, None),
+            (
+                "arn:aws:lambda:us-east-1:000000000000:function:F:live",
+                Some("live"),
+            ),
+            ("000000000000:function:F", None),
         ] {
-            assert_eq!(function_name(given), "F", "{given}");
+            let n = named(given);
+            assert_eq!(
+                (n.name, n.arn.as_str(), n.here, n.qualifier),
+                ("F", local, true, qualifier),
+                "{given}"
+            );
+        }
+        // Another region's or account's function is authorized as itself, and is not here.
+        for given in [
+            "arn:aws:lambda:eu-west-1:000000000000:function:F",
+            "arn:aws:lambda:us-east-1:111111111111:function:F",
+            "111111111111:function:F",
+        ] {
+            let n = named(given);
+            assert!(!n.here, "{given}");
+            assert_ne!(n.arn, local, "{given}");
         }
     }
 

@@ -343,6 +343,10 @@ async fn start(data: &Path, args: Start) -> Result<(), Box<dyn std::error::Error
         cloud.push.origin()
     );
     println!("  Secrets Mgr   {}", cloud.secrets.url());
+    println!(
+        "  Lambda        {}   (Invoke: how the reminder sweep hands a burst to its workers)",
+        cloud.lambda.url()
+    );
     println!("\nTry:\n  TOKEN={token}");
     println!(
         "  curl -s -X POST {}/tasks -H \"authorization: Bearer $TOKEN\" -H 'content-type: application/json' -d '{{\"title\":\"Try todo-local\"}}'\n",

@@ -844,6 +844,9 @@ async fn the_console_page_shows_a_request_as_it_happens_in_a_real_browser() {
             .await
             .unwrap();
         assert_eq!(answer.status(), status, "{method} {path}");
+        if status == 405 {
+            assert_eq!(answer.headers()["allow"], "GET", "{method} {path}");
+        }
     }
     let log = log.text().await.unwrap();
     assert!(

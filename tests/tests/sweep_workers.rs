@@ -162,7 +162,7 @@ async fn the_invoke_api_answers_as_lambda_does_and_a_worker_refuses_a_bad_part()
     // A part naming a shard the index does not have: the worker's invocation fails with the
     // reason (synchronously here, to read it; the sweep never sends one).
     let bad =
-        br#"{"shards":[200],"parts":1,"now":"2031-01-01T09:00:00Z","until_ms":4102444800000}"#;
+        br#"{"shards":[200],"parts":1,"now":"2026-01-01T09:00:00Z","until_ms":4102444800000}"#;
     let out = invoke(InvocationType::RequestResponse, WORKER, bad.to_vec())
         .await
         .unwrap();
@@ -170,6 +170,15 @@ async fn the_invoke_api_answers_as_lambda_does_and_a_worker_refuses_a_bad_part()
     assert_eq!(out.function_error(), Some("Unhandled"));
     let error = String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap();
     assert!(error.contains("shard 200"), "{error}");
+    // A part "at" an instant past the worker's clock would send reminders before their time.
+    let future =
+        br#"{"shards":[1],"parts":1,"now":"9999-12-31T23:59:59Z","until_ms":4102444800000}"#;
+    let out = invoke(InvocationType::RequestResponse, WORKER, future.to_vec())
+        .await
+        .unwrap();
+    assert_eq!(out.function_error(), Some("Unhandled"));
+    let error = String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap();
+    assert!(error.contains("later than the worker's clock"), "{error}");
     // Not JSON at all: refused before any function runs.
     let not_json = invoke(InvocationType::Event, WORKER, b"{not json".to_vec()).await;
     let e = not_json.unwrap_err().into_service_error();
@@ -179,9 +188,36 @@ async fn the_invoke_api_answers_as_lambda_does_and_a_worker_refuses_a_bad_part()
     let too_big = invoke(InvocationType::Event, WORKER, big.into_bytes()).await;
     let e = too_big.unwrap_err().into_service_error();
     assert!(e.is_request_too_large_exception(), "{e:?}");
+    // Past the 6 MB of a synchronous one: Lambda's error, not the HTTP server's (an outside
+    // tester's find).
+    let huge = format!(r#"{{"pad":"{}"}}"#, "x".repeat(7 * 1024 * 1024));
+    let too_big = invoke(InvocationType::RequestResponse, WORKER, huge.into_bytes()).await;
+    let e = too_big.unwrap_err().into_service_error();
+    assert!(e.is_request_too_large_exception(), "{e:?}");
+    // One version of each function runs here: another qualifier is no function.
+    let versioned = invoke(
+        InvocationType::Event,
+        &format!("{WORKER}:7"),
+        b"{}".to_vec(),
+    )
+    .await;
+    let e = versioned.unwrap_err().into_service_error();
+    assert!(e.is_resource_not_found_exception(), "{e:?}");
+    // Another account's function of the same name is not the worker the role names.
+    let elsewhere = invoke(
+        InvocationType::Event,
+        "arn:aws:lambda:us-east-1:111111111111:function:SweepWorkerFunction",
+        b"{}".to_vec(),
+    )
+    .await;
+    let text = format!(
+        "{}",
+        aws_sdk_lambda::error::DisplayErrorContext(&elsewhere.unwrap_err())
+    );
+    assert!(text.contains("AccessDenied"), "{text}");
     // A good part, queued: 202 at once.
     let good =
-        br#"{"shards":[1,2],"parts":2,"now":"2031-01-01T09:00:00Z","until_ms":4102444800000}"#;
+        br#"{"shards":[1,2],"parts":2,"now":"2026-01-01T09:00:00Z","until_ms":4102444800000}"#;
     let queued = invoke(InvocationType::Event, WORKER, good.to_vec())
         .await
         .unwrap();

@@ -282,18 +282,32 @@ pub async fn sweep_or_hand_on<S: SweepReminders + Sync, D: Dispatch + Sync>(
     finish_run(run, "reminder sweep")
 }
 
-/// A worker's sweep of its part ([`fanout`]): its shards, with each owner's share and writes
-/// in flight divided among the parts, until the part's `until_ms` or the invocation's
-/// `deadline`, whichever comes first. A part that arrives after its time does nothing: the
-/// sweeps since have read its shards afresh. A part that met failures fails (its shards are
-/// swept again by the next sweep; the worker's error alarm shows it).
+/// A worker's sweep of its part ([`fanout`]), at its own clock: [`sweep_part_at`] now.
 pub async fn sweep_part<S: SweepReminders + Sync>(
     store: &S,
     part: Part,
     deadline: Instant,
 ) -> Result<SweepReport, PartError> {
-    part.check()?;
-    let until = instant_at(part.until_ms).min(deadline);
+    sweep_part_at(store, part, Timestamp::now(), deadline).await
+}
+
+/// A worker's sweep of its part, its clock reading `clock`: the part's shards, with each
+/// owner's share and writes in flight divided among the parts, until the part's `until_ms`, the
+/// invocation's `deadline` or [`EVERY`] from now, whichever comes first. A part that arrives
+/// after its time does nothing: the sweeps since have read its shards afresh. A part whose
+/// instant is ahead of the clock is refused (it would record reminders before their time). A
+/// part that met failures fails (its shards are swept again by the next sweep; the worker's
+/// error alarm shows it).
+pub async fn sweep_part_at<S: SweepReminders + Sync>(
+    store: &S,
+    part: Part,
+    clock: Timestamp,
+    deadline: Instant,
+) -> Result<SweepReport, PartError> {
+    part.check(clock)?;
+    let until = instant_at(part.until_ms)
+        .min(deadline)
+        .min(Instant::now() + EVERY);
     if until <= Instant::now() {
         tracing::warn!(
             until_ms = part.until_ms,

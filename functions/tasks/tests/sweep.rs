@@ -513,7 +513,7 @@ const FEW_ALONE: todo_tasks::sweep::fanout::Fanout = todo_tasks::sweep::fanout::
 /// the shards; every part's reminders are recorded by its worker, each once, none by the sweep.
 #[tokio::test]
 async fn a_burst_is_handed_to_workers_and_each_reminder_is_recorded_once() {
-    use todo_tasks::sweep::{sweep_or_hand_on, sweep_part};
+    use todo_tasks::sweep::{sweep_or_hand_on, sweep_part_at};
     let h = Harness::new().await;
     thirty_due(&h).await;
     let workers = Handed::new(false);
@@ -540,7 +540,10 @@ async fn a_burst_is_handed_to_workers_and_each_reminder_is_recorded_once() {
     let mut recorded = 0;
     for part in parts {
         assert_eq!((part.parts, part.now), (3, now));
-        recorded += sweep_part(&h.store, part, until).await.unwrap().recorded;
+        recorded += sweep_part_at(&h.store, part, now, until)
+            .await
+            .unwrap()
+            .recorded;
     }
     assert_eq!(recorded, 30);
     let events = reminder_events(&h);
@@ -591,7 +594,7 @@ async fn a_part_that_cannot_be_handed_on_is_swept_by_the_sweep_itself() {
 #[tokio::test]
 async fn a_stale_or_bad_part_records_nothing() {
     use todo_tasks::sweep::fanout::{BadPart, Part};
-    use todo_tasks::sweep::sweep_part;
+    use todo_tasks::sweep::sweep_part_at;
     let h = Harness::new().await;
     thirty_due(&h).await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -603,7 +606,7 @@ async fn a_stale_or_bad_part_records_nothing() {
         until_ms: chrono::Utc::now().timestamp_millis() - 1,
     };
     assert_eq!(
-        sweep_part(&h.store, stale, deadline)
+        sweep_part_at(&h.store, stale, now, deadline)
             .await
             .unwrap()
             .recorded,
@@ -616,8 +619,25 @@ async fn a_stale_or_bad_part_records_nothing() {
         until_ms: i64::MAX,
     };
     assert!(matches!(
-        sweep_part(&h.store, bad, deadline).await.unwrap_err(),
+        sweep_part_at(&h.store, bad, now, deadline)
+            .await
+            .unwrap_err(),
         todo_tasks::sweep::PartError::Bad(BadPart::NoSuchShard(128))
+    ));
+    // A part "at" a later instant than the worker's clock is refused: it would send reminders
+    // before their time.
+    let early = Part {
+        shards: (0..128).collect(),
+        parts: 1,
+        now,
+        until_ms: i64::MAX,
+    };
+    let clock = at("2031-01-01T08:00:00Z");
+    assert!(matches!(
+        sweep_part_at(&h.store, early, clock, deadline)
+            .await
+            .unwrap_err(),
+        todo_tasks::sweep::PartError::Bad(BadPart::FromTheFuture { .. })
     ));
     assert!(reminder_events(&h).is_empty());
     // Still in the index: the next sweep records them.

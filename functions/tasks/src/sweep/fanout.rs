@@ -50,11 +50,25 @@ pub enum BadPart {
     Twice(u8),
     #[error("a sweep is split into 1 to {REMINDER_SHARDS} parts, not {0}")]
     Parts(usize),
+    /// A part swept at a later instant than the worker's clock would record reminders before
+    /// their time (and they would then never go out at it).
+    #[error("the part's instant {now} is later than the worker's clock ({clock})")]
+    FromTheFuture { now: Timestamp, clock: Timestamp },
 }
 
+/// How far a part's instant may be ahead of the worker's clock: the sweep and its workers read
+/// Lambda's clock, which is synchronised; this covers the skew between two hosts.
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(5);
+
 impl Part {
-    /// Whether the part can be swept as it stands.
-    pub fn check(&self) -> Result<(), BadPart> {
+    /// Whether the part can be swept as it stands, by a worker whose clock reads `clock`.
+    pub fn check(&self, clock: Timestamp) -> Result<(), BadPart> {
+        if self.now.as_datetime() > clock.as_datetime() + CLOCK_SKEW {
+            return Err(BadPart::FromTheFuture {
+                now: self.now,
+                clock,
+            });
+        }
         if self.shards.is_empty() {
             return Err(BadPart::NoShards);
         }
@@ -202,18 +216,41 @@ mod tests {
 
     #[test]
     fn a_part_is_checked_before_it_is_swept() {
+        let clock: Timestamp = "2031-01-01T09:00:00Z".parse().unwrap();
         let part = |shards: Vec<u8>, parts| Part {
             shards,
             parts,
-            now: Timestamp::now(),
+            now: clock,
             until_ms: 0,
         };
-        assert_eq!(part(vec![0, 127], 2).check(), Ok(()));
-        assert_eq!(part(vec![], 2).check(), Err(BadPart::NoShards));
-        assert_eq!(part(vec![128], 2).check(), Err(BadPart::NoSuchShard(128)));
-        assert_eq!(part(vec![3, 3], 2).check(), Err(BadPart::Twice(3)));
-        assert_eq!(part(vec![3], 0).check(), Err(BadPart::Parts(0)));
-        assert_eq!(part(vec![3], 129).check(), Err(BadPart::Parts(129)));
+        assert_eq!(part(vec![0, 127], 2).check(clock), Ok(()));
+        assert_eq!(part(vec![], 2).check(clock), Err(BadPart::NoShards));
+        assert_eq!(
+            part(vec![128], 2).check(clock),
+            Err(BadPart::NoSuchShard(128))
+        );
+        assert_eq!(part(vec![3, 3], 2).check(clock), Err(BadPart::Twice(3)));
+        assert_eq!(part(vec![3], 0).check(clock), Err(BadPart::Parts(0)));
+        assert_eq!(part(vec![3], 129).check(clock), Err(BadPart::Parts(129)));
+        // An outside tester's: a part "at" 9999 recorded a reminder due in 15 minutes at once,
+        // and it never went out at its time. A worker sweeps no later than its own clock.
+        let ahead = |seconds| {
+            Timestamp::from_datetime(clock.as_datetime() + chrono::Duration::seconds(seconds))
+                .unwrap()
+        };
+        let mut future = part(vec![3], 1);
+        future.now = ahead(6);
+        assert!(matches!(
+            future.check(clock),
+            Err(BadPart::FromTheFuture { .. })
+        ));
+        future.now = "9999-12-31T23:59:59Z".parse().unwrap();
+        assert!(matches!(
+            future.check(clock),
+            Err(BadPart::FromTheFuture { .. })
+        ));
+        future.now = ahead(4);
+        assert_eq!(future.check(clock), Ok(()), "within the clocks' skew");
     }
 
     #[test]
