@@ -217,6 +217,23 @@ impl Api {
     }
 }
 
+/// Waits until `function` has been refused `action` on `resource`, as the IAM ledger records it.
+pub async fn refused(cloud: &LocalCloud, function: &str, action: &str, resource: &str) {
+    eventually(
+        &format!("{function} refused {action} on {resource}"),
+        || async {
+            cloud
+                .iam
+                .ledger()
+                .denied
+                .iter()
+                .any(|d| d.function == function && d.action == action && d.resource == resource)
+                .then_some(())
+        },
+    )
+    .await;
+}
+
 /// Polls `probe` until it yields, for at most 40 s.
 pub async fn eventually<F, Fut, T>(what: &str, mut probe: F) -> T
 where

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::Credentials;
 use serde_json::{Value, json};
 use todo_e2e::socket::{Socket, Token};
-use todo_e2e::{Api, DataDir, eventually, in_seconds, start, start_with};
+use todo_e2e::{Api, DataDir, eventually, in_seconds, refused, start, start_with};
 use todo_local::cloud::LocalCloud;
 use todo_local::template::Template;
 
@@ -50,23 +50,6 @@ async fn refused_cloud(template: &Template, name: &str) -> (LocalCloud, DataDir)
     data.refused_on_purpose();
     let cloud = start_with(template, &data).await.expect("the cloud starts");
     (cloud, data)
-}
-
-/// Waits until `function` has been refused `action` on `resource`, as the ledger records it.
-async fn refused(cloud: &LocalCloud, function: &str, action: &str, resource: &str) {
-    eventually(
-        &format!("{function} refused {action} on {resource}"),
-        || async {
-            cloud
-                .iam
-                .ledger()
-                .denied
-                .iter()
-                .any(|d| d.function == function && d.action == action && d.resource == resource)
-                .then_some(())
-        },
-    )
-    .await;
 }
 
 const TASKS: &str = "arn:aws:dynamodb:us-east-1:000000000000:table/TasksTable";

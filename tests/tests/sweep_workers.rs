@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use serde_json::{Value, json};
-use todo_e2e::{Api, DataDir, eventually, in_seconds, start_with};
+use todo_e2e::{Api, DataDir, in_seconds, refused, start_with};
 use todo_local::cloud::LocalCloud;
 use todo_local::template::Template;
 
@@ -98,19 +98,12 @@ async fn without_its_invoke_grant_the_sweep_is_refused_and_records_the_burst_its
         .await
         .expect("the cloud starts");
     let alice = a_burst(&cloud).await;
-    eventually("the sweep refused lambda:InvokeFunction", || async {
-        cloud
-            .iam
-            .ledger()
-            .denied
-            .iter()
-            .any(|d| {
-                d.function == "SweepRemindersFunction"
-                    && d.action == "lambda:InvokeFunction"
-                    && d.resource == WORKER_ARN
-            })
-            .then_some(())
-    })
+    refused(
+        &cloud,
+        "SweepRemindersFunction",
+        "lambda:InvokeFunction",
+        WORKER_ARN,
+    )
     .await;
     all_in_the_inbox_once(&alice).await;
     assert_eq!(
@@ -163,21 +156,25 @@ async fn the_invoke_api_answers_as_lambda_does_and_a_worker_refuses_a_bad_part()
     // reason (synchronously here, to read it; the sweep never sends one).
     let bad =
         br#"{"shards":[200],"parts":1,"now":"2026-01-01T09:00:00Z","until_ms":4102444800000}"#;
-    let out = invoke(InvocationType::RequestResponse, WORKER, bad.to_vec())
-        .await
-        .unwrap();
-    assert_eq!(out.status_code(), 200);
-    assert_eq!(out.function_error(), Some("Unhandled"));
-    let error = String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap();
+    let refused_with = |out: aws_sdk_lambda::operation::invoke::InvokeOutput| {
+        assert_eq!(out.status_code(), 200);
+        assert_eq!(out.function_error(), Some("Unhandled"));
+        String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap()
+    };
+    let error = refused_with(
+        invoke(InvocationType::RequestResponse, WORKER, bad.to_vec())
+            .await
+            .unwrap(),
+    );
     assert!(error.contains("shard 200"), "{error}");
     // A part "at" an instant past the worker's clock would send reminders before their time.
     let future =
         br#"{"shards":[1],"parts":1,"now":"9999-12-31T23:59:59Z","until_ms":4102444800000}"#;
-    let out = invoke(InvocationType::RequestResponse, WORKER, future.to_vec())
-        .await
-        .unwrap();
-    assert_eq!(out.function_error(), Some("Unhandled"));
-    let error = String::from_utf8(out.payload().unwrap().as_ref().to_vec()).unwrap();
+    let error = refused_with(
+        invoke(InvocationType::RequestResponse, WORKER, future.to_vec())
+            .await
+            .unwrap(),
+    );
     assert!(error.contains("later than the worker's clock"), "{error}");
     // Not JSON at all: refused before any function runs.
     let not_json = invoke(InvocationType::Event, WORKER, b"{not json".to_vec()).await;
