@@ -256,7 +256,12 @@ pub async fn sweep_or_hand_on<S: SweepReminders + Sync, D: Dispatch + Sync>(
     .await;
     let mut dispatched = 0;
     let mut failures = Vec::new();
-    let mut left = Vec::new();
+    // A shard the census could not read stays the sweep's own: its failure is reported there.
+    let mut left: Vec<u8> = pages
+        .iter()
+        .filter(|(_, page)| page.is_err())
+        .map(|(shard, _)| *shard)
+        .collect();
     for (part, result) in handed {
         match result {
             Ok(()) => dispatched += 1,
