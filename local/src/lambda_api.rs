@@ -297,32 +297,30 @@ async fn invoke(
         _ => {
             let invocation = function.host.invoke_or_throttle(payload).await;
             (serving.observe)(function.host.name(), "invoke", &invocation);
-            let unhandled = |message: String| {
+            // What the function failed with, as Lambda answers it: 200, the error as the payload.
+            let function_error = |payload: String| {
                 (
                     StatusCode::OK,
                     [
                         ("content-type", "application/json"),
                         ("x-amz-function-error", "Unhandled"),
                     ],
-                    json!({"errorMessage": message, "errorType": "Unhandled"}).to_string(),
+                    payload,
                 )
                     .into_response()
+            };
+            let unhandled = |message: &str| {
+                function_error(
+                    json!({"errorMessage": message, "errorType": "Unhandled"}).to_string(),
+                )
             };
             match invocation.outcome {
                 Outcome::Ok(out) => {
                     (StatusCode::OK, [("content-type", "application/json")], out).into_response()
                 }
-                Outcome::FunctionError(e) => (
-                    StatusCode::OK,
-                    [
-                        ("content-type", "application/json"),
-                        ("x-amz-function-error", "Unhandled"),
-                    ],
-                    e,
-                )
-                    .into_response(),
-                Outcome::Crashed(e) => unhandled(e),
-                Outcome::TimedOut => unhandled("Task timed out".into()),
+                Outcome::FunctionError(e) => function_error(e),
+                Outcome::Crashed(e) => unhandled(&e),
+                Outcome::TimedOut => unhandled("Task timed out"),
                 Outcome::Throttled => error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "TooManyRequestsException",

@@ -242,7 +242,7 @@ pub async fn sweep_or_hand_on<S: SweepReminders + Sync, D: Dispatch + Sync>(
         return finish_run(run, "reminder sweep");
     }
     let parts = planned.len();
-    let until_ms = epoch_ms_at(until);
+    let until_ms = todo_lambda::deadline::epoch_ms_of(until);
     let handed = futures_util::future::join_all(planned.into_iter().map(|shards| async move {
         let part = Part {
             shards,
@@ -310,7 +310,7 @@ pub async fn sweep_part_at<S: SweepReminders + Sync>(
     deadline: Instant,
 ) -> Result<SweepReport, PartError> {
     part.check(clock)?;
-    let until = instant_at(part.until_ms)
+    let until = todo_lambda::deadline::at_epoch_ms(part.until_ms)
         .min(deadline)
         .min(Instant::now() + EVERY);
     if until <= Instant::now() {
@@ -345,19 +345,6 @@ async fn census<S: SweepReminders + Sync>(
         .buffer_unordered(SHARD_READS_IN_FLIGHT)
         .collect()
         .await
-}
-
-/// The wall-clock time of `at`, in milliseconds since the Unix epoch.
-fn epoch_ms_at(at: Instant) -> i64 {
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let ahead = at.saturating_duration_since(Instant::now()).as_millis();
-    now_ms.saturating_add(i64::try_from(ahead).unwrap_or(i64::MAX))
-}
-
-/// The instant of a wall-clock time in milliseconds since the Unix epoch (now, if it is past).
-fn instant_at(epoch_ms: i64) -> Instant {
-    let ahead = epoch_ms.saturating_sub(chrono::Utc::now().timestamp_millis());
-    Instant::now() + StdDuration::from_millis(u64::try_from(ahead).unwrap_or(0))
 }
 
 fn finish_run<S>(run: Run<'_, S>, what: &str) -> Result<SweepReport, SweepError> {

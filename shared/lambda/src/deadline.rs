@@ -15,13 +15,30 @@ use tokio::time::Instant;
 /// (milliseconds since the epoch, `lambda_runtime::Context::deadline`), keeping `margin` to
 /// answer in and spending at most `budget`.
 pub fn of_invocation(function_deadline_ms: u64, margin: Duration, budget: Duration) -> Instant {
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default();
-    let left =
-        Duration::from_millis(function_deadline_ms.saturating_sub(now_ms)).saturating_sub(margin);
+    let left = at_epoch_ms(i64::try_from(function_deadline_ms).unwrap_or(i64::MAX))
+        .saturating_duration_since(Instant::now())
+        .saturating_sub(margin);
     Instant::now() + left.min(budget)
+}
+
+/// The instant of a wall-clock time in milliseconds since the Unix epoch (now, if it is past).
+pub fn at_epoch_ms(epoch_ms: i64) -> Instant {
+    let ahead = epoch_ms.saturating_sub(now_epoch_ms());
+    Instant::now() + Duration::from_millis(u64::try_from(ahead).unwrap_or(0))
+}
+
+/// The wall-clock time of `at`, in milliseconds since the Unix epoch (what another process,
+/// which has no use for this one's `Instant`, is told).
+pub fn epoch_ms_of(at: Instant) -> i64 {
+    let ahead = at.saturating_duration_since(Instant::now()).as_millis();
+    now_epoch_ms().saturating_add(i64::try_from(ahead).unwrap_or(i64::MAX))
+}
+
+fn now_epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 /// A deadline `after` from now (tests, and callers without a Lambda context).
