@@ -95,9 +95,26 @@ fn whole(
     range: std::ops::RangeInclusive<u64>,
     unit: &str,
 ) -> Result<u64, ConfigError> {
-    let value = match std::env::var(name) {
-        Err(_) => default,
-        Ok(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+    parse_whole(
+        name,
+        std::env::var(name).ok().as_deref(),
+        default,
+        range,
+        unit,
+    )
+}
+
+/// [`whole`] of the variable's value, `None` when it is unset.
+fn parse_whole(
+    name: &'static str,
+    value: Option<&str>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Result<u64, ConfigError> {
+    let value = match value {
+        None => default,
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
             name,
             reason: format!("a whole number of {unit}"),
         })?,
@@ -114,6 +131,17 @@ fn whole(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_number_is_refused_when_it_is_not_one_or_out_of_its_range() {
+        let workers = |v| parse_whole("SWEEP_WORKERS", v, 0, 0..=128, "workers");
+        assert_eq!(workers(None).unwrap(), 0, "unset: the default");
+        assert_eq!(workers(Some(" 8 ")).unwrap(), 8);
+        for bad in ["eight", "-1", "129", "", "1e3", "18446744073709551616"] {
+            let e = workers(Some(bad)).unwrap_err().to_string();
+            assert!(e.contains("SWEEP_WORKERS"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn a_signing_key_needs_32_bytes() {
